@@ -1,0 +1,149 @@
+"""Public entry points: `jit`, `interpret`, `show_ir`.
+
+A `Compiled` object specialises its function per argument signature, caching the IR and the
+numba dispatcher in memory (and, through numba, on disk).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import AdError, InternalError
+from .frontend.lower import lower
+from .ir.core import Function
+from .ir.interpreter import run_function
+from .ir.printer import print_function
+from .signature import bind_defaults, signature_of
+from .transforms.pipeline import BACKEND_PIPELINE, PRIMAL_PIPELINE, check_frontend, run_passes
+
+
+@dataclass
+class Specialization:
+    ir: dict[str, Function]
+    source: str
+    call: Callable
+
+
+def build_ir(func, sig) -> dict[str, Function]:
+    """Frontend + passes for one signature; returns the IR at each named stage."""
+    import copy
+    stages: dict[str, Function] = {}
+    try:
+        fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
+    except AdError:
+        raise
+    except RecursionError as e:
+        raise InternalError(f"the frontend recursed too deeply: {e}") from e
+    except Exception as e:  # a frontend bug: report with the user's function, not a traceback
+        from .frontend.source import get_source
+        src = get_source(func)
+        raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",
+                            src.loc(src.node)) from e
+    stages["frontend"] = copy.deepcopy(check_frontend(fn))
+    fn = run_passes(fn, PRIMAL_PIPELINE)
+    stages["primal"] = copy.deepcopy(fn)
+    fn = run_passes(fn, BACKEND_PIPELINE)
+    stages["backend"] = fn
+    return stages
+
+
+class Compiled:
+    """A function compiled by adcompile; call it like the original."""
+
+    __adcompile__ = True
+
+    def __init__(self, func: Callable, backend: str = "numba"):
+        if isinstance(func, Compiled):
+            func = func.py_func
+        if backend != "numba":
+            raise ValueError(f"unknown backend {backend!r} (available: 'numba')")
+        self.py_func = func
+        self.backend = backend
+        self._specs: dict[tuple, Specialization] = {}
+        self._last: Specialization | None = None
+        functools.update_wrapper(self, func)
+
+    def specialize(self, args: tuple) -> Specialization:
+        sig = signature_of(self.py_func, args)
+        spec = self._specs.get(sig)
+        if spec is None:
+            from .backends.numba_backend import build
+            stages = build_ir(self.py_func, sig)
+            try:
+                dispatcher, source = build(stages["backend"], self.py_func.__name__)
+            except AdError:
+                raise
+            except Exception as e:
+                raise InternalError(f"numba backend failed: {type(e).__name__}: {e}",
+                                    stages["backend"].loc) from e
+            spec = Specialization(stages, source, dispatcher)
+            self._specs[sig] = spec
+        self._last = spec
+        return spec
+
+    def __call__(self, *args):
+        args = bind_defaults(self.py_func, args)
+        spec = self.specialize(args)
+        try:
+            return spec.call(*args)
+        except AdError:
+            raise
+        except Exception as e:
+            if type(e).__module__.startswith("numba"):
+                raise InternalError(f"numba could not compile the generated code: {e}",
+                                    spec.ir["backend"].loc) from e
+            raise
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of the most recently used specialisation."""
+        if self._last is None:
+            raise AdError(f"'{self.py_func.__name__}' has not been compiled yet",
+                          hint="call it once (or use .specialize(args)) before reading .source")
+        return self._last.source
+
+    def __repr__(self) -> str:
+        return f"<adcompile.jit {self.py_func.__qualname__} ({len(self._specs)} signatures)>"
+
+
+def jit(func: Callable | None = None, *, backend: str = "numba"):
+    """Compile `func` (decorator or call). Compilation happens at the first call per signature."""
+    if func is None:
+        return lambda f: Compiled(f, backend=backend)
+    return Compiled(func, backend=backend)
+
+
+def _py(func):
+    return func.py_func if isinstance(func, Compiled) else func
+
+
+def interpret(func: Callable, *args) -> Any:
+    """Run `func` through the IR reference interpreter (slow; the testing oracle)."""
+    func = _py(func)
+    args = bind_defaults(func, args)
+    stages = build_ir(func, signature_of(func, args))
+    return run_function(stages["primal"], list(args))
+
+
+def show_ir(func: Callable, *args, stage: str = "primal", file=None) -> str:
+    """The IR of `func` for these example arguments at a stage ('frontend', 'primal',
+    'backend'); printed to `file` if given. Without args, the last compiled signature."""
+    if args:
+        f = _py(func)
+        stages = build_ir(f, signature_of(f, bind_defaults(f, args)))
+    elif isinstance(func, Compiled) and func._last is not None:
+        stages = func._last.ir
+    else:
+        raise AdError("show_ir needs example arguments (or a compiled function that has been "
+                      "called)", hint="show_ir(f, 1.0, np.zeros(3))")
+    if stage not in stages:
+        raise AdError(f"unknown stage {stage!r}", hint=f"one of {sorted(stages)}")
+    text = print_function(stages[stage])
+    if file is not None:
+        file.write(text)
+    return text
+
+
+_ = os

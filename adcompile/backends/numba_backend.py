@@ -1,0 +1,44 @@
+"""numba backend, part 2: write generated source to the disk cache, import it, njit it.
+
+Generated modules are real files under the cache directory, named by a hash of their source,
+so numba's `cache=True` works and a second process neither regenerates nor recompiles.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..ir.core import Function
+from .numba_codegen import generate_module
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ADCOMPILE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcompile")
+    path = Path(root) / "numba"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build(fn: Function, pyname: str | None = None):
+    """Return (njit dispatcher, source text) for an IR function after backend passes."""
+    pyname = pyname or fn.name
+    source = generate_module(fn, pyname)
+    key = hashlib.sha256(f"{__version__}\n{source}".encode()).hexdigest()[:20]
+    modname = f"adcompile_gen_{pyname}_{key}"
+    if modname in sys.modules:
+        return getattr(sys.modules[modname], pyname), source
+    path = cache_dir() / f"{modname}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: concurrent processes never see half a file
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = mod
+    spec.loader.exec_module(mod)
+    return getattr(mod, pyname), source

@@ -1,0 +1,335 @@
+"""numba backend, part 1: IR -> readable Python source for `numba.njit`.
+
+Expects IR after `transforms.inplace.insert_copies`, so every `setitem` is emitted as an
+in-place write and takes the Python name of the array it writes into. Structured ops become
+Python `for`/`while`/`if` statements; loop-carried values are plain variables re-assigned at
+the end of the body.
+"""
+from __future__ import annotations
+
+import keyword
+import math
+from typing import Callable
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.types import ArrayType, ScalarType
+
+_RESERVED = set(keyword.kwlist) | {"np", "math", "rt", "range", "len", "int", "float", "bool",
+                                   "abs", "min", "max", "True", "False", "None", "print"}
+
+# scalar f64 uses `math`, everything else NumPy's ufuncs (they keep float32 as float32)
+_MATH_NAMES = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
+               "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
+               "sinh": "sinh", "cosh": "cosh", "asin": "asin", "acos": "acos", "atan": "atan",
+               "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "floor": "floor",
+               "ceil": "ceil", "trunc": "trunc", "log10": "log10", "log2": "log2",
+               "erf": "erf", "erfc": "erfc", "lgamma": "lgamma"}
+_NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+             "acosh": "arccosh", "atanh": "arctanh"}
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
+          "pow": "**", "powi": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+          "eq": "==", "ne": "!="}
+
+
+class Names:
+    """Python identifiers for SSA values, derived from the user's names."""
+
+    def __init__(self) -> None:
+        self.of: dict[int, str] = {}
+        self.count: dict[str, int] = {}
+
+    def fresh(self, hint: str) -> str:
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in hint).strip("_") or "t"
+        if base[0].isdigit():
+            base = "v" + base
+        if base in _RESERVED:
+            base = base + "_"
+        n = self.count.get(base, 0)
+        self.count[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    def define(self, v: Value, name: str | None = None) -> str:
+        self.of[v.id] = name or self.fresh(v.name)
+        return self.of[v.id]
+
+    def __getitem__(self, v: Value) -> str:
+        return self.of[v.id]
+
+
+def _const_src(value, t: ScalarType) -> str:
+    if t.is_bool:
+        return repr(bool(value))
+    if t.is_int:
+        return repr(int(value))
+    if math.isnan(value):
+        text = "np.nan"
+    elif math.isinf(value):
+        text = "np.inf" if value > 0 else "-np.inf"
+    else:
+        text = repr(float(value))
+    return text if t.name == "f64" else f"np.float32({text})"
+
+
+def _is_arr(v: Value) -> bool:
+    return isinstance(v.type, ArrayType)
+
+
+def _dtype_src(t) -> str:
+    return f"np.{t.np_name}"
+
+
+class NumbaCodegen:
+    def __init__(self, fn: Function):
+        self.fn = fn
+        self.names = Names()
+        self.lines: list[str] = []
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def generate(self, pyname: str) -> str:
+        args = [self.names.define(a) for a in self.fn.args]
+        self.emit(0, "@njit(cache=True, nogil=True)")
+        self.emit(0, f"def {pyname}({', '.join(args)}):")
+        self.block(self.fn.body, 1)
+        return "\n".join(self.lines) + "\n"
+
+    def block(self, block: Block, depth: int) -> None:
+        for op in block.ops:
+            self.op(op, depth)
+
+    # -- ops ----------------------------------------------------------------------------------------
+    def op(self, op: Op, depth: int) -> None:
+        p = op.prim
+        n = self.names
+        if p == "return":
+            vals = [n[v] for v in op.operands]
+            if not vals:
+                self.emit(depth, "return None")
+            elif self.fn.returns_tuple:
+                self.emit(depth, f"return ({', '.join(vals)}{',' if len(vals) == 1 else ''})")
+            else:
+                self.emit(depth, f"return {vals[0]}")
+            return
+        if p in ("setitem", "setslice"):
+            arr, val = op.operands[0], op.operands[1]
+            idx = self._index(op, op.operands[2:])
+            self.emit(depth, f"{n[arr]}[{idx}] = {n[val]}")
+            n.define(op.result, n[arr])
+            return
+        if p == "for":
+            return self._for(op, depth)
+        if p == "while":
+            return self._while(op, depth)
+        if p == "if":
+            return self._if(op, depth)
+        if p in ("yield", "condition"):
+            raise AssertionError("terminators are emitted by their parent op")
+        if p == "const":  # literals are written where they are used
+            n.define(op.result, _const_src(op.attrs["value"], op.result.type))
+            return
+        expr = self.expr(op)
+        name = n.define(op.result)
+        self.emit(depth, f"{name} = {expr}")
+
+    def _index(self, op: Op, operands: list[Value]) -> str:
+        names = [self.names[v] for v in operands]
+        spec = op.attrs.get("spec")
+        if spec is None:
+            return ", ".join(names)
+        parts, it = [], iter(names)
+        for part in spec.split(","):
+            if part == "i":
+                parts.append(next(it))
+            else:
+                b = [next(it) if f == "1" else "" for f in part[1:]]
+                parts.append(f"{b[0]}:{b[1]}" + (f":{b[2]}" if b[2] else ""))
+        return ", ".join(parts)
+
+    def expr(self, op: Op) -> str:
+        p, n = op.prim, self.names
+        a = [n[v] for v in op.operands]
+        t = op.results[0].type
+        arr = isinstance(t, ArrayType) or any(_is_arr(v) for v in op.operands)
+        rule = _EXPR.get(p)
+        if rule is not None:
+            return rule(self, op, a, arr)
+        if p in _INFIX:
+            return f"{a[0]} {_INFIX[p]} {a[1]}"
+        if p in _MATH_NAMES:
+            if not arr and t.name == "f64":
+                return f"math.{_MATH_NAMES[p]}({a[0]})"
+            if p in ("erf", "erfc", "lgamma"):  # math-only functions: scalars
+                return f"np.float32(math.{p}({a[0]}))"
+            return f"np.{_NP_NAMES.get(p, p)}({a[0]})"
+        raise NotImplementedError(f"numba backend has no lowering for '{p}'")
+
+    # -- control flow -------------------------------------------------------------------------------
+    def _assign(self, depth: int, targets: list[str], values: list[str]) -> None:
+        pairs = [(t, v) for t, v in zip(targets, values) if t != v]
+        if not pairs:
+            return
+        lhs = ", ".join(t for t, _ in pairs)
+        rhs = ", ".join(v for _, v in pairs)
+        self.emit(depth, f"{lhs} = {rhs}")
+
+    def _carried(self, op: Op, args: list[Value]) -> list[str]:
+        """Names for carried values: block args and results share one Python variable."""
+        out = []
+        for r, a in zip(op.results, args):
+            name = self.names.fresh(r.name)
+            self.names.define(r, name)
+            self.names.define(a, name)
+            out.append(name)
+        return out
+
+    def _for(self, op: Op, depth: int) -> None:
+        body = op.regions[0]
+        lb, ub, step = (self.names[v] for v in op.operands[:3])
+        inits = [self.names[v] for v in op.operands[3:]]
+        names = self._carried(op, body.args[1:])
+        self._assign(depth, names, inits)
+        iv = self.names.define(body.args[0])
+        rng = ub if lb == "0" and step == "1" else \
+            (f"{lb}, {ub}" if step == "1" else f"{lb}, {ub}, {step}")
+        self.emit(depth, f"for {iv} in range({rng}):")
+        start = len(self.lines)
+        self.block(Block(body.args, body.ops[:-1]), depth + 1)
+        self._assign(depth + 1, names, [self.names[v] for v in body.ops[-1].operands])
+        if len(self.lines) == start:
+            self.emit(depth + 1, "pass")
+
+    def _while(self, op: Op, depth: int) -> None:
+        cond, body = op.regions
+        names = self._carried(op, cond.args)
+        for a, nm in zip(body.args, names):
+            self.names.define(a, nm)
+        self._assign(depth, names, [self.names[v] for v in op.operands])
+        if len(cond.ops) == 1:
+            self.emit(depth, f"while {self.names[cond.ops[0].operands[0]]}:")
+            start = len(self.lines)
+        else:
+            self.emit(depth, "while True:")
+            self.block(Block(cond.args, cond.ops[:-1]), depth + 1)
+            self.emit(depth + 1, f"if not {self.names[cond.ops[-1].operands[0]]}:")
+            self.emit(depth + 2, "break")
+            start = len(self.lines)
+        self.block(Block(body.args, body.ops[:-1]), depth + 1)
+        self._assign(depth + 1, names, [self.names[v] for v in body.ops[-1].operands])
+        if len(self.lines) == start and len(cond.ops) == 1:
+            self.emit(depth + 1, "pass")
+
+    def _if(self, op: Op, depth: int) -> None:
+        names = [self.names.define(r) for r in op.results]
+        self.emit(depth, f"if {self.names[op.operands[0]]}:")
+        for k, region in enumerate(op.regions):
+            if k:
+                self.emit(depth, "else:")
+            start = len(self.lines)
+            self.block(Block([], region.ops[:-1]), depth + 1)
+            self._assign(depth + 1, names, [self.names[v] for v in region.ops[-1].operands])
+            if len(self.lines) == start:
+                self.emit(depth + 1, "pass")
+
+
+def _cast(g, op, a, arr) -> str:
+    to = op.attrs["to"]
+    if arr:
+        return f"{a[0]}.astype(np.{op.results[0].type.dtype.np_name})"
+    return {"f64": f"float({a[0]})", "f32": f"np.float32({a[0]})", "i64": f"int({a[0]})",
+            "bool": f"bool({a[0]})"}[to]
+
+
+def _alloc(g, op, a, arr) -> str:
+    t = op.results[0].type
+    dims = ", ".join(a) + ("," if len(a) == 1 else "")
+    return f"np.{op.prim}(({dims}), dtype={_dtype_src(t.dtype)})"
+
+
+def _full(g, op, a, arr) -> str:
+    t = op.results[0].type
+    dims = ", ".join(a[:-1]) + ("," if len(a) == 2 else "")
+    return f"np.full(({dims}), {a[-1]}, dtype={_dtype_src(t.dtype)})"
+
+
+def _undef(g, op, a, arr) -> str:
+    t = op.results[0].type
+    if isinstance(t, ArrayType):
+        return f"np.empty(({', '.join(['0'] * t.ndim)}{',' if t.ndim == 1 else ''}), " \
+               f"dtype={_dtype_src(t.dtype)})"
+    return _const_src(0, t)
+
+
+def _reduce(g, op, a, arr) -> str:
+    axis = op.attrs.get("axis")
+    x = op.operands[0]
+    if axis is None:
+        if op.prim == "mean":
+            return f"np.mean({a[0]})"
+        return f"np.{op.prim}({a[0]})"
+    return f"rt.{op.prim}_axis{x.type.ndim}({a[0]}, {axis})"
+
+
+def _matmul(g, op, a, arr) -> str:
+    x, y = op.operands
+    kind = {(2, 2): "mm", (2, 1): "mv", (1, 2): "vm", (1, 1): "vv"}[(x.type.ndim, y.type.ndim)]
+    return f"rt.matmul_{kind}({a[0]}, {a[1]})"
+
+
+def _logical(g, op, a, arr) -> str:
+    if arr:
+        return f"np.logical_{op.prim}({a[0]}, {a[1]})"
+    return f"{a[0]} {op.prim} {a[1]}"
+
+
+def _minmax(g, op, a, arr) -> str:
+    return f"np.{op.prim}({a[0]}, {a[1]})"
+
+
+_EXPR: dict[str, Callable] = {
+    "const": lambda g, op, a, arr: _const_src(op.attrs["value"], op.results[0].type),
+    "undef": _undef,
+    "neg": lambda g, op, a, arr: f"-{a[0]}",
+    "abs": lambda g, op, a, arr: f"np.abs({a[0]})" if arr else f"abs({a[0]})",
+    "sign": lambda g, op, a, arr: f"np.sign({a[0]})",
+    "square": lambda g, op, a, arr: f"{a[0]} * {a[0]}",
+    "atan2": lambda g, op, a, arr: (f"np.arctan2({a[0]}, {a[1]})" if arr or
+                                    op.results[0].type.name != "f64"
+                                    else f"math.atan2({a[0]}, {a[1]})"),
+    "hypot": lambda g, op, a, arr: (f"np.hypot({a[0]}, {a[1]})" if arr or
+                                    op.results[0].type.name != "f64"
+                                    else f"math.hypot({a[0]}, {a[1]})"),
+    "minimum": _minmax, "maximum": _minmax,
+    "and": _logical, "or": _logical,
+    "not": lambda g, op, a, arr: f"np.logical_not({a[0]})" if arr else f"not {a[0]}",
+    "isnan": lambda g, op, a, arr: f"np.isnan({a[0]})",
+    "isinf": lambda g, op, a, arr: f"np.isinf({a[0]})",
+    "isfinite": lambda g, op, a, arr: f"np.isfinite({a[0]})",
+    "select": lambda g, op, a, arr: (f"np.where({a[0]}, {a[1]}, {a[2]})" if arr
+                                     else f"{a[1]} if {a[0]} else {a[2]}"),
+    "cast": _cast,
+    "zeros": _alloc, "ones": _alloc, "empty": _alloc, "full": _full,
+    "arange": lambda g, op, a, arr: (f"np.arange({a[0]}, {a[1]}, {a[2]})"
+                                     + ("" if op.results[0].type.dtype.name in ("i64", "f64")
+                                        else ".astype(np.float32)")),
+    "copy": lambda g, op, a, arr: f"{a[0]}.copy()",
+    "dim": lambda g, op, a, arr: f"{a[0]}.shape[{op.attrs['axis']}]",
+    "size": lambda g, op, a, arr: f"{a[0]}.size",
+    "getitem": lambda g, op, a, arr: (f"{a[0]}[{g._index(op, op.operands[1:])}]"
+                                      + (".copy()" if isinstance(op.results[0].type, ArrayType)
+                                         else "")),
+    "getslice": lambda g, op, a, arr: f"{a[0]}[{g._index(op, op.operands[1:])}].copy()",
+    "sum": _reduce, "prod": _reduce, "max": _reduce, "min": _reduce, "mean": _reduce,
+    "matmul": _matmul,
+    "transpose": lambda g, op, a, arr: f"np.ascontiguousarray({a[0]}.T)",
+}
+
+
+def generate_module(fn: Function, pyname: str) -> str:
+    body = NumbaCodegen(fn).generate(pyname)
+    header = ("# Generated by adcompile from "
+              f"{fn.loc.filename if fn.loc else '?'}:{fn.loc.line if fn.loc else '?'} "
+              f"({fn.name}). Do not edit.\n"
+              "import math\n\nimport numpy as np\nfrom numba import njit\n\n"
+              "from adcompile.backends import numba_rt as rt\n\n\n")
+    return header + body

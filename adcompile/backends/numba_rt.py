@@ -1,0 +1,168 @@
+"""Small njit helpers that generated numba code calls where numba itself lacks a feature:
+axis reductions other than sum, and matrix products without a BLAS (numba's `@` needs SciPy).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def matmul_mm(a, b):
+    n, k = a.shape
+    m = b.shape[1]
+    out = np.zeros((n, m), dtype=a.dtype)
+    for i in range(n):
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(m):
+                out[i, j] += aip * b[p, j]
+    return out
+
+
+@njit(cache=True)
+def matmul_mv(a, x):
+    n, k = a.shape
+    out = np.zeros(n, dtype=a.dtype)
+    for i in range(n):
+        s = a.dtype.type(0)
+        for p in range(k):
+            s += a[i, p] * x[p]
+        out[i] = s
+    return out
+
+
+@njit(cache=True)
+def matmul_vm(x, b):
+    k, m = b.shape
+    out = np.zeros(m, dtype=b.dtype)
+    for p in range(k):
+        xp = x[p]
+        for j in range(m):
+            out[j] += xp * b[p, j]
+    return out
+
+
+@njit(cache=True)
+def matmul_vv(x, y):
+    s = x.dtype.type(0)
+    for i in range(x.shape[0]):
+        s += x[i] * y[i]
+    return s
+
+
+def _axis_reducer(kind: str):
+    """Build an njit reduction over one axis of a 2-D or 3-D array, moved to the end."""
+    def combine(acc, v):  # pragma: no cover - replaced per kind below
+        return acc
+
+    if kind == "max":
+        @njit(cache=True)
+        def red(v):
+            acc = v[0]
+            for i in range(1, v.shape[0]):
+                if v[i] > acc or np.isnan(v[i]):
+                    acc = v[i]
+            return acc
+    elif kind == "min":
+        @njit(cache=True)
+        def red(v):
+            acc = v[0]
+            for i in range(1, v.shape[0]):
+                if v[i] < acc or np.isnan(v[i]):
+                    acc = v[i]
+            return acc
+    elif kind == "prod":
+        @njit(cache=True)
+        def red(v):
+            acc = v.dtype.type(1)
+            for i in range(v.shape[0]):
+                acc *= v[i]
+            return acc
+    elif kind == "sum":
+        @njit(cache=True)
+        def red(v):
+            acc = v.dtype.type(0)
+            for i in range(v.shape[0]):
+                acc += v[i]
+            return acc
+    else:
+        @njit(cache=True)
+        def red(v):
+            acc = 0.0
+            for i in range(v.shape[0]):
+                acc += v[i]
+            return acc / v.shape[0]
+    return red
+
+
+_RED = {k: _axis_reducer(k) for k in ("max", "min", "prod", "sum", "mean")}
+_max1, _min1, _prod1, _sum1, _mean1 = (_RED[k] for k in ("max", "min", "prod", "sum", "mean"))
+
+
+def _make_axis2(red):
+    @njit(cache=True)
+    def f(x, axis):
+        if axis == 0:
+            out = np.empty(x.shape[1], dtype=x.dtype)
+            for j in range(x.shape[1]):
+                out[j] = red(np.ascontiguousarray(x[:, j]))
+        else:
+            out = np.empty(x.shape[0], dtype=x.dtype)
+            for i in range(x.shape[0]):
+                out[i] = red(np.ascontiguousarray(x[i, :]))
+        return out
+    return f
+
+
+def _make_axis3(red):
+    @njit(cache=True)
+    def f(x, axis):
+        if axis == 0:
+            out = np.empty((x.shape[1], x.shape[2]), dtype=x.dtype)
+            for i in range(x.shape[1]):
+                for j in range(x.shape[2]):
+                    out[i, j] = red(np.ascontiguousarray(x[:, i, j]))
+        elif axis == 1:
+            out = np.empty((x.shape[0], x.shape[2]), dtype=x.dtype)
+            for i in range(x.shape[0]):
+                for j in range(x.shape[2]):
+                    out[i, j] = red(np.ascontiguousarray(x[i, :, j]))
+        else:
+            out = np.empty((x.shape[0], x.shape[1]), dtype=x.dtype)
+            for i in range(x.shape[0]):
+                for j in range(x.shape[1]):
+                    out[i, j] = red(np.ascontiguousarray(x[i, j, :]))
+        return out
+    return f
+
+
+max_axis2, min_axis2, prod_axis2, sum_axis2, mean_axis2 = (
+    _make_axis2(_RED[k]) for k in ("max", "min", "prod", "sum", "mean"))
+max_axis3, min_axis3, prod_axis3, sum_axis3, mean_axis3 = (
+    _make_axis3(_RED[k]) for k in ("max", "min", "prod", "sum", "mean"))
+
+
+@njit(cache=True)
+def max_axis1(x, axis):
+    return _max1(x)
+
+
+@njit(cache=True)
+def min_axis1(x, axis):
+    return _min1(x)
+
+
+@njit(cache=True)
+def prod_axis1(x, axis):
+    return _prod1(x)
+
+
+@njit(cache=True)
+def sum_axis1(x, axis):
+    return _sum1(x)
+
+
+@njit(cache=True)
+def mean_axis1(x, axis):
+    return _mean1(x)

@@ -1,0 +1,76 @@
+"""User-facing errors: each carries the user's file, line, a caret under the construct and a hint.
+
+Everything the compiler rejects is an `AdError`; an internal failure in a pass is reported as
+`InternalError` naming the pass and the user's line, never as a bare traceback.
+"""
+from __future__ import annotations
+
+import builtins
+
+from .ir.core import Loc
+
+
+class AdError(Exception):
+    """Base class of every error adcompile raises about the user's program or call."""
+
+    default_hint = ""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        self.message = message
+        self.loc = loc
+        self.hint = hint or self.default_hint
+        super().__init__(self._render())
+
+    @property
+    def filename(self) -> str | None:
+        return self.loc.filename if self.loc else None
+
+    @property
+    def lineno(self) -> int | None:
+        return self.loc.line if self.loc else None
+
+    @property
+    def col(self) -> int | None:
+        return self.loc.col if self.loc else None
+
+    def _render(self) -> str:
+        out = []
+        if self.loc:
+            fn = f" (in function '{self.loc.func}')" if self.loc.func else ""
+            out.append(f"{self.loc.filename}:{self.loc.line}:{self.loc.col + 1}: "
+                       f"{self.message}{fn}")
+            src = self.loc.source_line.rstrip("\n")
+            if src:
+                stripped = src.lstrip()
+                shift = len(src) - len(stripped)
+                width = max(1, (self.loc.end_col or self.loc.col + 1) - self.loc.col)
+                width = min(width, max(1, len(src) - self.loc.col))
+                out.append("    " + stripped)
+                out.append("    " + " " * max(0, self.loc.col - shift) + "^" * width)
+        else:
+            out.append(self.message)
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return "\n".join(out)
+
+
+class UnsupportedSyntax(AdError):
+    """A construct outside the supported Python subset."""
+
+
+class TypeInferenceError(AdError, builtins.TypeError):
+    """Types that cannot be inferred or that do not fit together."""
+
+
+class NonDifferentiable(AdError):
+    """A derivative was requested through something that has none."""
+
+
+class InternalError(AdError):
+    """A bug in adcompile; the message names the pass and the user's line."""
+
+    default_hint = "this is a bug in adcompile: please report it with the function that hit it"
+
+
+# `adcompile.TypeError` is the spelling the docs use for type problems.
+TypeError = TypeInferenceError

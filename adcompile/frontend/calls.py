@@ -1,0 +1,669 @@
+"""Calls: `math`/`numpy`/builtin functions by object identity, array methods, user functions.
+
+`CALLS` maps a Python callable (e.g. `math.sin`, `np.sin`, `abs`) to a handler that emits IR.
+Anything else that is a plain Python function is a user function and is inlined.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import types as pytypes
+from typing import Any, Callable
+
+import gast
+import numpy as np
+
+from ..errors import TypeInferenceError, UnsupportedSyntax
+from ..ir.core import Value
+from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
+from .env import Global
+from .exprs import _Method, _what
+from .source import get_source
+
+Handler = Callable[..., Any]
+CALLS: dict[Any, Handler] = {}
+NAMED: dict[str, Handler] = {}
+
+
+def _reg(*objs, name: str | None = None):
+    def deco(fn: Handler) -> Handler:
+        for o in objs:
+            CALLS[o] = fn
+        if name:
+            NAMED[name] = fn
+        return fn
+    return deco
+
+
+def _fname(node) -> str:
+    f = node.func if isinstance(node, gast.Call) else node
+    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+        return f"{f.value.id}.{f.attr}"
+    if isinstance(f, gast.Name):
+        return f.id
+    return "function"
+
+
+def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
+    if not lo <= len(args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise lw.error(node, f"{_fname(node)}() takes {want} arguments, got {len(args)}", "",
+                       TypeInferenceError)
+    for k in kw:
+        if k not in allowed_kw:
+            raise lw.error(node, f"{_fname(node)}() does not support the keyword '{k}' in "
+                           "compiled code", "", UnsupportedSyntax)
+
+
+def _val(lw, v, node) -> Value:
+    if not isinstance(v, Value):
+        raise lw.error(node, f"{_fname(node)}() expects numbers or arrays, got {_what(v)}", "",
+                       TypeInferenceError)
+    return v
+
+
+def _float_of(v: Value) -> ScalarType:
+    dt = scalar_of(v.type)
+    return dt if dt.is_float else F64
+
+
+# -- elementwise math -----------------------------------------------------------------------------
+def _unary(prim: str, py_math: bool, to_int: bool = False) -> Handler:
+    """math.f works on scalars and returns a Python float; np.f works elementwise."""
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 1)
+        v = _val(lw, args[0], node)
+        if py_math and isinstance(v.type, ArrayType):
+            raise lw.error(node, f"{_fname(node)}() takes a scalar, got an array",
+                           f"use np.{_fname(node).split('.')[-1]} for arrays",
+                           TypeInferenceError)
+        dt = F64 if py_math else _float_of(v)
+        out = lw.emit(prim, [lw.to_dtype(v, dt)], name=prim)
+        if to_int:
+            out = lw.emit("cast", [out], {"to": "i64"}, name=prim)
+        if py_math:
+            lw.ctx.weak.add(out.id)
+        return out
+    return h
+
+
+_UNARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sqrt": "sqrt",
+          "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
+          "cosh": "cosh", "asin": "asin", "acos": "acos", "atan": "atan", "asinh": "asinh",
+          "acosh": "acosh", "atanh": "atanh", "log10": "log10", "log2": "log2"}
+_NP_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+               "arccosh": "acosh", "arctanh": "atanh"}
+for _py, _prim in _UNARY.items():
+    _reg(getattr(math, _py))(_unary(_prim, True))
+    if hasattr(np, _py):
+        _reg(getattr(np, _py))(_unary(_prim, False))
+for _np_name, _prim in _NP_ALIASES.items():
+    _reg(getattr(np, _np_name))(_unary(_prim, False))
+for _py in ("erf", "erfc", "lgamma"):
+    _reg(getattr(math, _py))(_unary(_py, True))
+for _py in ("floor", "ceil", "trunc"):
+    _reg(getattr(math, _py))(_unary(_py, True, to_int=True))
+    _reg(getattr(np, _py))(_unary(_py, False))
+
+
+@_reg(math.isnan, np.isnan)
+def _isnan(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    return _predicate(lw, "isnan", args[0], node)
+
+
+@_reg(math.isinf, np.isinf)
+def _isinf(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    return _predicate(lw, "isinf", args[0], node)
+
+
+@_reg(math.isfinite, np.isfinite)
+def _isfinite(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    return _predicate(lw, "isfinite", args[0], node)
+
+
+def _predicate(lw, prim, v, node):
+    v = _val(lw, v, node)
+    return lw.emit(prim, [lw.to_dtype(v, _float_of(v))], name=prim)
+
+
+@_reg(builtins.abs, np.abs, np.absolute)
+def _abs(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    if scalar_of(v.type) == BOOL:
+        v = lw.to_dtype(v, I64)
+    return lw._result(lw.emit("abs", [v], name="abs"), v)
+
+
+@_reg(math.fabs, np.fabs)
+def _fabs(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    return lw.emit("abs", [lw.to_dtype(v, _float_of(v))], name="abs")
+
+
+@_reg(np.sign)
+def _sign(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    return lw.emit("sign", [lw.to_dtype(v, I64) if scalar_of(v.type) == BOOL else v])
+
+
+@_reg(np.square)
+def _square(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    return lw.emit("square", [lw.to_dtype(v, I64) if scalar_of(v.type) == BOOL else v])
+
+
+def _binary_float(prim: str, py_math: bool) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 2, 2)
+        a, b = (_val(lw, x, node) for x in args)
+        if py_math and (isinstance(a.type, ArrayType) or isinstance(b.type, ArrayType)):
+            raise lw.error(node, f"{_fname(node)}() takes scalars", "use the numpy function "
+                           "for arrays", TypeInferenceError)
+        dt = F64 if py_math else lw.arith_dtype(a, b)
+        dt = dt if dt.is_float else F64
+        out = lw.emit(prim, [lw.to_dtype(a, dt), lw.to_dtype(b, dt)], name=prim)
+        if py_math:
+            lw.ctx.weak.add(out.id)
+        return out
+    return h
+
+
+_reg(math.atan2)(_binary_float("atan2", True))
+_reg(np.arctan2)(_binary_float("atan2", False))
+_reg(math.hypot)(_binary_float("hypot", True))
+_reg(np.hypot)(_binary_float("hypot", False))
+_reg(math.pow)(_binary_float("pow", True))
+
+
+@_reg(np.power, builtins.pow)
+def _pow(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 2, 2)
+    a, b = (_val(lw, x, node) for x in args)
+    return lw.power(a, b, lw.arith_dtype(a, b))
+
+
+@_reg(math.log)
+def _mlog(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 2)
+    out = _unary("log", True)(lw, args[:1], {}, node)
+    if len(args) == 2:
+        base = _unary("log", True)(lw, args[1:], {}, node)
+        out = lw.emit("div", [out, base], name="log")
+        lw.ctx.weak.add(out.id)
+    return out
+
+
+@_reg(math.degrees, np.degrees)
+def _degrees(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    return lw.binop(gast.Mult(), lw.to_dtype(v, _float_of(v)), lw.const(180 / math.pi, F64),
+                    node)
+
+
+@_reg(math.radians, np.radians)
+def _radians(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    v = _val(lw, args[0], node)
+    return lw.binop(gast.Mult(), lw.to_dtype(v, _float_of(v)), lw.const(math.pi / 180, F64),
+                    node)
+
+
+def _minmax(prim: str, reduce: str) -> Handler:
+    def h(lw, args, kw, node):
+        if len(args) == 1:
+            v = _val(lw, args[0], node)
+            if not isinstance(v.type, ArrayType) or v.type.ndim != 1:
+                raise lw.error(node, f"{_fname(node)}() of one argument needs a 1-d array", "",
+                               TypeInferenceError)
+            return lw.emit(reduce, [v], {"axis": None}, name=reduce)
+        _nargs(lw, args, kw, node, 2, 64)
+        acc = _val(lw, args[0], node)
+        for b in args[1:]:
+            b = _val(lw, b, node)
+            if isinstance(acc.type, ArrayType) or isinstance(b.type, ArrayType):
+                raise lw.error(node, f"{_fname(node)}() of arrays is ambiguous",
+                               f"use np.{prim}imum(a, b) for elementwise or np.{reduce}(x)",
+                               TypeInferenceError)
+            dt = lw.arith_dtype(acc, b)
+            acc = lw._result(lw.emit(prim + "imum", [lw.to_dtype(acc, dt), lw.to_dtype(b, dt)],
+                                     name=prim), acc, b)
+        return acc
+    return h
+
+
+_reg(builtins.min)(_minmax("min", "min"))
+_reg(builtins.max)(_minmax("max", "max"))
+
+
+def _elementwise2(prim: str) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 2, 2)
+        a, b = (_val(lw, x, node) for x in args)
+        dt = lw.arith_dtype(a, b)
+        dt = I64 if dt == BOOL else dt
+        return lw._result(lw.emit(prim, [lw.to_dtype(a, dt), lw.to_dtype(b, dt)], name=prim),
+                          a, b)
+    return h
+
+
+_reg(np.minimum, np.fmin)(_elementwise2("minimum"))
+_reg(np.maximum, np.fmax)(_elementwise2("maximum"))
+
+
+@_reg(np.clip)
+def _clip(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 3, 3)
+    lo = _elementwise2("maximum")(lw, [args[0], args[1]], {}, node)
+    return _elementwise2("minimum")(lw, [lo, args[2]], {}, node)
+
+
+@_reg(np.where, name="where")
+def _where(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 3, 3)
+    c, a, b = (_val(lw, x, node) for x in args)
+    if scalar_of(c.type) != BOOL:
+        c = lw.emit("ne", [c, lw.const(0, scalar_of(c.type))])
+    dt = lw.arith_dtype(a, b)
+    return lw.emit("select", [c, lw.to_dtype(a, dt), lw.to_dtype(b, dt)], name="where")
+
+
+# -- casts ----------------------------------------------------------------------------------------
+def _cast(dt: ScalarType, weak: bool) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 1)
+        v = _val(lw, args[0], node)
+        if isinstance(v.type, ArrayType):
+            raise lw.error(node, f"{_fname(node)}() of an array", "use x.astype(...)",
+                           TypeInferenceError)
+        if dt == BOOL:
+            return lw.to_bool(v, node)
+        out = lw.to_dtype(v, dt)
+        if out is v and not weak:
+            return v
+        if weak:
+            lw.ctx.weak.add(out.id)
+        else:
+            lw.ctx.weak.discard(out.id)
+        return out
+    return h
+
+
+_reg(builtins.float)(_cast(F64, True))
+_reg(builtins.int)(_cast(I64, True))
+_reg(builtins.bool, np.bool_)(_cast(BOOL, True))
+_reg(np.float64)(_cast(F64, False))
+_reg(np.float32)(_cast(F32, False))
+_reg(np.int64)(_cast(I64, False))
+
+_DTYPES = {float: F64, np.float64: F64, np.float32: F32, int: I64, np.int64: I64,
+           bool: BOOL, np.bool_: BOOL}
+
+
+def _dtype_arg(lw, v, node, default: ScalarType | None) -> ScalarType:
+    if v is None:
+        return default
+    obj = v.obj if isinstance(v, Global) else None
+    if obj is not None:
+        try:
+            return _DTYPES[np.dtype(obj).type]
+        except (TypeError, KeyError):
+            pass
+    raise lw.error(node, f"unsupported dtype {_what(v)}",
+                   "use float/np.float64, np.float32, int/np.int64 or bool", TypeInferenceError)
+
+
+# -- array creation -------------------------------------------------------------------------------
+def _shape_arg(lw, v, node) -> list[Value]:
+    items = list(v) if isinstance(v, (tuple, list)) else [v]
+    return [lw.to_int(x, node) for x in items]
+
+
+def _alloc(prim: str) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 2, ("dtype",))
+        dims = _shape_arg(lw, args[0], node)
+        dt = _dtype_arg(lw, kw.get("dtype", args[1] if len(args) > 1 else None), node, F64)
+        return lw.emit(prim, dims, {"dtype": dt.name}, name=prim)
+    return h
+
+
+_reg(np.zeros)(_alloc("zeros"))
+_reg(np.ones)(_alloc("ones"))
+_reg(np.empty)(_alloc("empty"))
+
+
+def _like(prim: str) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 2, ("dtype",))
+        x = _val(lw, args[0], node)
+        if not isinstance(x.type, ArrayType):
+            raise lw.error(node, f"{_fname(node)}() needs an array", "", TypeInferenceError)
+        dims = [lw.emit("dim", [x], {"axis": k}, name="n") for k in range(x.type.ndim)]
+        dt = _dtype_arg(lw, kw.get("dtype", args[1] if len(args) > 1 else None), node,
+                        x.type.dtype)
+        return lw.emit(prim, dims, {"dtype": dt.name}, name=prim)
+    return h
+
+
+_reg(np.zeros_like)(_like("zeros"))
+_reg(np.ones_like)(_like("ones"))
+_reg(np.empty_like)(_like("empty"))
+
+
+@_reg(np.full)
+def _full(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 2, 3, ("dtype",))
+    dims = _shape_arg(lw, args[0], node)
+    fill = _val(lw, args[1], node)
+    dt = _dtype_arg(lw, kw.get("dtype", args[2] if len(args) > 2 else None), node,
+                    scalar_of(fill.type))
+    return lw.emit("full", dims + [lw.to_dtype(fill, dt)], {"dtype": dt.name}, name="full")
+
+
+@_reg(np.full_like)
+def _full_like(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 2, 2)
+    x = _val(lw, args[0], node)
+    dims = [lw.emit("dim", [x], {"axis": k}, name="n") for k in range(x.type.ndim)]
+    return lw.emit("full", dims + [lw.to_dtype(_val(lw, args[1], node), x.type.dtype)],
+                   {"dtype": x.type.dtype.name}, name="full")
+
+
+@_reg(np.arange)
+def _arange(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 3, ("dtype",))
+    vals = [_val(lw, a, node) for a in args]
+    if len(vals) == 1:
+        vals = [lw.const(0, I64)] + vals
+    if len(vals) == 2:
+        vals.append(lw.const(1, I64))
+    default = I64 if all(scalar_of(v.type) in (I64, BOOL) for v in vals) else F64
+    dt = _dtype_arg(lw, kw.get("dtype"), node, default)
+    return lw.emit("arange", [lw.to_dtype(v, dt) for v in vals], {"dtype": dt.name},
+                   name="arange")
+
+
+@_reg(np.copy, name="copy")
+def _copy(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    x = _val(lw, args[0], node)
+    return lw.emit("copy", [x], name=x.name) if isinstance(x.type, ArrayType) else x
+
+
+@_reg(np.array, np.asarray)
+def _array(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 2, ("dtype",))
+    data = args[0]
+    if isinstance(data, Value) and isinstance(data.type, ArrayType):
+        return lw.emit("copy", [data], name=data.name)
+    if not isinstance(data, (list, tuple)) or not data:
+        raise lw.error(node, f"{_fname(node)}() needs a non-empty list of numbers", "",
+                       TypeInferenceError)
+    rows = [list(r) if isinstance(r, (list, tuple)) else None for r in data]
+    if all(r is not None for r in rows):
+        if len({len(r) for r in rows}) != 1:
+            raise lw.error(node, "ragged nested lists cannot become an array", "",
+                           TypeInferenceError)
+        items, dims = [x for r in rows for x in r], [len(rows), len(rows[0])]
+    else:
+        items, dims = list(data), [len(data)]
+    vals = [_val(lw, x, node) for x in items]
+    for v in vals:
+        if isinstance(v.type, ArrayType):
+            raise lw.error(node, "np.array() of arrays is not supported", "fill an array with "
+                           "np.empty and slice assignment", TypeInferenceError)
+    dt = vals[0].type
+    for v in vals[1:]:
+        dt = lw.arith_dtype(lw.const(0, dt, weak=False), v) if dt != v.type else dt
+    dt = _dtype_arg(lw, kw.get("dtype", args[1] if len(args) > 1 else None), node, dt)
+    arr = lw.emit("empty", [lw.const(d, I64) for d in dims], {"dtype": dt.name}, name="arr")
+    for k, v in enumerate(vals):
+        idx = [k] if len(dims) == 1 else [k // dims[1], k % dims[1]]
+        arr = lw.emit("setitem", [arr, lw.to_dtype(v, dt)] + [lw.const(i, I64) for i in idx],
+                      name="arr")
+    return arr
+
+
+# -- reductions and linear algebra ----------------------------------------------------------------
+def _reduce(prim: str) -> Handler:
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 2, ("axis",))
+        x = _val(lw, args[0], node)
+        if not isinstance(x.type, ArrayType):
+            return x if prim != "mean" else lw.to_dtype(x, _float_of(x))
+        ax = kw.get("axis", args[1] if len(args) > 1 else None)
+        axis = None
+        if ax is not None:
+            axis = lw.known(ax) if isinstance(ax, Value) else None
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise lw.error(node, "axis must be an integer constant", "e.g. axis=0",
+                               TypeInferenceError)
+            if not -x.type.ndim <= axis < x.type.ndim:
+                raise lw.error(node, f"axis {axis} is out of range for a {x.type.ndim}-d array",
+                               "", TypeInferenceError)
+            axis %= x.type.ndim
+        if scalar_of(x.type) == BOOL:
+            x = lw.to_dtype(x, I64)
+        if prim == "mean":
+            x = lw.to_dtype(x, _float_of(x))
+        return lw.emit(prim, [x], {"axis": axis}, name=prim)
+    return h
+
+
+_reg(np.sum, name="sum")(_reduce("sum"))
+_reg(np.prod, name="prod")(_reduce("prod"))
+_reg(np.max, np.amax, name="max")(_reduce("max"))
+_reg(np.min, np.amin, name="min")(_reduce("min"))
+_reg(np.mean, name="mean")(_reduce("mean"))
+
+
+@_reg(builtins.sum)
+def _builtin_sum(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    x = _val(lw, args[0], node)
+    if not isinstance(x.type, ArrayType) or x.type.ndim != 1:
+        raise lw.error(node, "sum() needs a 1-d array", "use np.sum(x, axis=...)",
+                       TypeInferenceError)
+    return _reduce("sum")(lw, [x], {}, node)
+
+
+@_reg(np.dot, np.matmul, name="matmul")
+def _matmul(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 2, 2)
+    a, b = (_val(lw, x, node) for x in args)
+    if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
+        if _fname(node).endswith("dot"):
+            return lw.binop(gast.Mult(), a, b, node)
+        raise lw.error(node, "matmul needs two arrays", "use * for scalars", TypeInferenceError)
+    if a.type.ndim > 2 or b.type.ndim > 2:
+        raise lw.error(node, "matmul of arrays with more than 2 dims is not supported", "",
+                       TypeInferenceError)
+    dt = lw.arith_dtype(a, b)
+    dt = F64 if not dt.is_float else dt
+    return lw.emit("matmul", [lw.to_dtype(a, dt), lw.to_dtype(b, dt)], name="dot")
+
+
+@_reg(np.inner)
+def _inner(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 2, 2)
+    a, b = (_val(lw, x, node) for x in args)
+    if not (isinstance(a.type, ArrayType) and a.type.ndim == 1 and
+            isinstance(b.type, ArrayType) and b.type.ndim == 1):
+        raise lw.error(node, "np.inner supports 1-d arrays", "", TypeInferenceError)
+    return _matmul(lw, [a, b], {}, node)
+
+
+@_reg(np.linalg.norm)
+def _norm(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    x = _val(lw, args[0], node)
+    if not isinstance(x.type, ArrayType):
+        return _abs(lw, [x], {}, node)
+    x = lw.to_dtype(x, _float_of(x))
+    sq = lw.emit("mul", [x, x], name="sq")
+    return lw.emit("sqrt", [lw.emit("sum", [sq], {"axis": None}, name="ss")], name="norm")
+
+
+@_reg(np.transpose)
+def _transpose(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    x = _val(lw, args[0], node)
+    if not isinstance(x.type, ArrayType) or x.type.ndim < 2:
+        return x
+    if x.type.ndim > 2:
+        raise lw.error(node, "transpose of 3-d arrays is not supported", "",
+                       TypeInferenceError)
+    return lw.emit("transpose", [x], name=x.name + "T")
+
+
+@_reg(builtins.len)
+def _len(lw, args, kw, node):
+    _nargs(lw, args, kw, node, 1, 1)
+    x = args[0]
+    if isinstance(x, tuple):
+        return lw.const(len(x), I64)
+    x = _val(lw, x, node)
+    if not isinstance(x.type, ArrayType):
+        raise lw.error(node, "len() of a scalar", "", TypeInferenceError)
+    return lw.emit("dim", [x], {"axis": 0}, name="n")
+
+
+@_reg(builtins.range)
+def _range(lw, args, kw, node):
+    raise lw.error(node, "range() can only be used as the iterable of a for loop",
+                   "use np.arange(...) for an array of numbers")
+
+
+# -- methods --------------------------------------------------------------------------------------
+_METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "mean",
+            "copy": "copy", "dot": "matmul"}
+
+
+def _method(lw, m: _Method, args, kw, node):
+    if m.name in _METHODS:
+        return NAMED[_METHODS[m.name]](lw, [m.obj] + args, kw, node)
+    if m.name == "astype":
+        _nargs(lw, args, kw, node, 1, 1)
+        dt = _dtype_arg(lw, args[0], node, None)
+        return lw.emit("cast", [m.obj], {"to": dt.name}, name=m.obj.name) \
+            if dt != m.obj.type.dtype else lw.emit("copy", [m.obj], name=m.obj.name)
+    if m.name == "transpose":
+        return _transpose(lw, [m.obj], kw, node)
+    raise lw.error(node, f"the array method '.{m.name}()' is not supported",
+                   "supported: .sum() .prod() .max() .min() .mean() .copy() .dot() .astype()")
+
+
+# -- entry ----------------------------------------------------------------------------------------
+def _lower_arg(lw, node):
+    if isinstance(node, gast.List):
+        return [_lower_arg(lw, e) for e in node.elts]
+    if isinstance(node, gast.Starred):
+        raise lw.error(node, "*args in calls are not supported", "pass arguments explicitly")
+    return lw.lower_expr(node)
+
+
+def lower_call(lw, node) -> Any:
+    f = lw.lower_expr(node.func)
+    for k in node.keywords:
+        if k.arg is None:
+            raise lw.error(node, "**kwargs in calls are not supported",
+                           "pass arguments explicitly")
+    if isinstance(f, _Method):
+        args = [_lower_arg(lw, a) for a in node.args]
+        kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
+        return _method(lw, f, args, kw, node)
+    if not isinstance(f, Global):
+        raise lw.error(node.func, f"{_what(f)} is not callable", "", TypeInferenceError)
+    obj = f.obj
+    try:
+        handler = CALLS.get(obj)
+    except TypeError:
+        handler = None
+    if handler is not None:
+        args = [_lower_arg(lw, a) for a in node.args]
+        kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
+        return handler(lw, args, kw, node)
+    inner = getattr(obj, "py_func", None)
+    if inner is not None and getattr(obj, "__adcompile__", False):
+        obj = inner
+    if isinstance(obj, pytypes.FunctionType):
+        return inline_call(lw, obj, node)
+    name = getattr(obj, "__name__", _fname(node))
+    module = getattr(obj, "__module__", None) or ""
+    shown = f"{module}.{name}" if module and module not in ("builtins",) else name
+    raise lw.error(node, f"call to unsupported function '{shown}'",
+                   "compiled code can call math/numpy functions of the supported subset and "
+                   "your own Python functions")
+
+
+def call_builtin(lw, name: str, args, kw, node) -> Any:
+    return NAMED[name](lw, args, kw, node)
+
+
+def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
+    """Inline a user function: lower its body into the caller's current block."""
+    from .lower import Lowerer
+    if func in lw.ctx.stack:
+        raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
+                       "rewrite the recursion as a loop")
+    src = get_source(func)
+    params = [a.id for a in src.node.args.args]
+    child = Lowerer(src, lw.ctx, lw.block, lw.depth + 1)
+    child._check_signature(src.node)
+    if len(node.args) > len(params):
+        raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
+                       f"{len(node.args)} were given", "", TypeInferenceError)
+    bound: dict[str, Any] = {}
+    for p, a in zip(params, node.args):
+        bound[p] = _lower_arg(lw, a)
+    for k in node.keywords:
+        if k.arg not in params:
+            raise lw.error(node, f"{func.__name__}() has no argument '{k.arg}'", "",
+                           TypeInferenceError)
+        if k.arg in bound:
+            raise lw.error(node, f"{func.__name__}() got two values for '{k.arg}'", "",
+                           TypeInferenceError)
+        bound[k.arg] = _lower_arg(lw, k.value)
+    defaults = func.__defaults__ or ()
+    for i, p in enumerate(params):
+        if p not in bound:
+            j = i - (len(params) - len(defaults))
+            if j < 0:
+                raise lw.error(node, f"{func.__name__}() is missing the argument '{p}'", "",
+                               TypeInferenceError)
+            bound[p] = lw.from_python(defaults[j], node, p)
+    entry_keys: dict[str, int | None] = {}
+    for p in params:
+        v = bound[p]
+        if isinstance(v, list):
+            raise lw.error(node, "lists cannot be passed to functions", "use a NumPy array",
+                           TypeInferenceError)
+        if isinstance(v, Value):
+            child.env.bind(p, v)
+            entry_keys[p] = child.env.keys.get(p)
+        else:
+            child.env.vars[p] = v
+    lw.ctx.stack.append(func)
+    child.lower_body(src.node.body)
+    lw.ctx.stack.pop()
+    results = child._final_results(src.node)
+    # writes into array arguments are visible to the caller, as in Python
+    for p, a in zip(params, node.args):
+        if isinstance(a, gast.Name) and isinstance(bound[p], Value) and \
+                isinstance(bound[p].type, ArrayType) and child.env.vars.get(p) is not bound[p] \
+                and child.env.keys.get(p) == entry_keys.get(p):
+            new = child.env.vars.get(p)
+            if isinstance(new, Value) and new.type == bound[p].type:
+                for alias in lw.env.aliases(a.id):
+                    lw.env.vars[alias] = new
+    if not results:
+        return None
+    return tuple(results) if child.ret_tuple else results[0]

@@ -1,0 +1,527 @@
+"""Expression lowering: names, constants, arithmetic with Python/NumPy promotion, indexing,
+attributes, conditional and boolean expressions. Calls are dispatched to `calls`.
+
+Typing follows NumPy 2: Python scalars (literals, scalar arguments, results of `math`) are
+"weak" and take the dtype of the array/NumPy-scalar operand they meet, so float32 code stays
+float32; otherwise int64 meets float -> float64.
+"""
+from __future__ import annotations
+
+import builtins
+import types as pytypes
+from typing import Any
+
+import gast
+import numpy as np
+
+from ..errors import TypeInferenceError, UnsupportedSyntax
+from ..ir.core import Value
+from ..ir.types import BOOL, F64, I64, ArrayType, ScalarType, Type, promote, scalar_of
+from .env import Global, Poison
+
+_BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
+           gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow",
+           gast.MatMult: "matmul", gast.BitAnd: "and", gast.BitOr: "or"}
+_CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+           gast.NotEq: "ne"}
+_KIND = {"bool": 0, "i64": 1, "f32": 2, "f64": 2}
+
+
+class ExprLowerer:
+    """Mixin of `Lowerer` with the expression half of the frontend."""
+
+    # -- entry ----------------------------------------------------------------------------------
+    def lower_expr(self, node, discard: bool = False) -> Any:
+        meth = getattr(self, "expr_" + type(node).__name__, None)
+        if meth is None:
+            raise self.error(node, f"'{_expr_desc(node)}' is not supported in compiled "
+                             "functions", _EXPR_HINTS.get(type(node).__name__,
+                                                          "see the supported subset"))
+        saved = self.loc
+        self.loc = self.src.loc(node)
+        try:
+            return meth(node)
+        finally:
+            self.loc = saved
+
+    def value_of(self, node) -> Value:
+        v = self.lower_expr(node)
+        if not isinstance(v, Value):
+            raise self.error(node, f"expected a number or an array here, got {_what(v)}",
+                             "", TypeInferenceError)
+        return v
+
+    # -- names and constants --------------------------------------------------------------------
+    def expr_Constant(self, node) -> Any:
+        v = node.value
+        if isinstance(v, bool):
+            return self.const(v, BOOL)
+        if isinstance(v, int):
+            return self.const(v, I64)
+        if isinstance(v, float):
+            return self.const(v, F64)
+        if v is None:
+            return None
+        raise self.error(node, f"{type(v).__name__} constants are not supported",
+                         "compiled functions work on numbers and arrays only")
+
+    def expr_Name(self, node) -> Any:
+        return self.lookup(node.id, node)
+
+    def lookup(self, name: str, node) -> Any:
+        if name in self.env.vars:
+            v = self.env.vars[name]
+            if isinstance(v, Poison):
+                raise TypeInferenceError(v.message, self.src.loc(node), v.hint or
+                                         "give the variable one type on every path")
+            return v
+        return self.resolve(name, node)
+
+    def resolve(self, name: str, node) -> Any:
+        """A name that is not a local: closure cell, module global or builtin."""
+        if name in self.env.vars:
+            return self.env.vars[name]
+        func = self.src.func
+        code = func.__code__
+        if name in code.co_freevars and func.__closure__:
+            try:
+                obj = func.__closure__[code.co_freevars.index(name)].cell_contents
+            except ValueError:
+                raise self.error(node, f"'{name}' is used before it is assigned in the "
+                                 "enclosing function", "") from None
+        elif name in func.__globals__:
+            obj = func.__globals__[name]
+        elif hasattr(builtins, name):
+            obj = getattr(builtins, name)
+        else:
+            raise self.error(node, f"name '{name}' is not defined",
+                             "assign it before use, or define it at module level")
+        return self.from_python(obj, node, name)
+
+    def from_python(self, obj: Any, node, name: str) -> Any:
+        if isinstance(obj, (bool, np.bool_)):
+            return self.const(bool(obj), BOOL)
+        if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
+            return self.const(int(obj), I64, weak=isinstance(obj, int))
+        if isinstance(obj, (float, np.floating)):
+            from ..ir.types import from_numpy_dtype
+            t = F64 if isinstance(obj, float) else from_numpy_dtype(np.asarray(obj).dtype)
+            return self.const(float(obj), t or F64, weak=isinstance(obj, float))
+        if isinstance(obj, tuple) and all(isinstance(x, (int, float, bool)) for x in obj):
+            return tuple(self.from_python(x, node, name) for x in obj)
+        if isinstance(obj, np.ndarray):
+            raise self.error(node, f"global array '{name}' cannot be used in compiled code",
+                             "pass the array as an argument", TypeInferenceError)
+        if isinstance(obj, (pytypes.ModuleType, pytypes.FunctionType, pytypes.BuiltinFunctionType,
+                            type, np.ufunc)) or callable(obj):
+            return Global(obj)
+        raise self.error(node, f"'{name}' is a {type(obj).__name__}, which compiled code "
+                         "cannot use", "pass numbers and arrays as arguments",
+                         TypeInferenceError)
+
+    # -- conversions ----------------------------------------------------------------------------
+    def coerce(self, v: Value, t: Type) -> Value:
+        """Convert `v` to type `t` (dtype change only; ranks must already agree)."""
+        if v.type == t:
+            return v
+        dt = scalar_of(t)
+        k = self.known(v)
+        if k is not None and isinstance(t, ScalarType):
+            return self.const(k, t, weak=v.id in self.ctx.weak)
+        out = self.emit("cast", [v], {"to": dt.name}, name=v.name)
+        if out.type != t:
+            raise TypeInferenceError(f"cannot convert a {v.type} value to {t}", self.loc,
+                                     "give the variable one rank everywhere")
+        return out
+
+    def to_dtype(self, v: Value, dt: ScalarType) -> Value:
+        if scalar_of(v.type) == dt:
+            return v
+        k = self.known(v)
+        if k is not None and isinstance(v.type, ScalarType):
+            return self.const(k, dt, weak=v.id in self.ctx.weak)
+        out = self.emit("cast", [v], {"to": dt.name}, name=v.name)
+        if v.id in self.ctx.weak:
+            self.ctx.weak.add(out.id)
+        return out
+
+    def to_int(self, v: Any, node) -> Value:
+        if not isinstance(v, Value) or v.type not in (I64, BOOL):
+            raise self.error(node, f"expected an integer here, got {_what(v)}",
+                             "indices and range bounds must be integers: use int(...)",
+                             TypeInferenceError)
+        return self.to_dtype(v, I64)
+
+    def to_bool(self, v: Any, node) -> Value:
+        if not isinstance(v, Value):
+            raise self.error(node, f"cannot use {_what(v)} as a condition", "",
+                             TypeInferenceError)
+        if isinstance(v.type, ArrayType):
+            raise self.error(node, "the truth value of an array is ambiguous",
+                             "use np.any(...)/np.all(...) or compare elements",
+                             TypeInferenceError)
+        if v.type == BOOL:
+            return v
+        return self.emit("ne", [v, self.const(0, v.type)], name="cond")
+
+    def lower_test(self, node) -> Value:
+        return self.to_bool(self.lower_expr(node), node)
+
+    def is_weak(self, v: Value) -> bool:
+        return v.id in self.ctx.weak and isinstance(v.type, ScalarType)
+
+    def arith_dtype(self, a: Value, b: Value) -> ScalarType:
+        ta, tb = scalar_of(a.type), scalar_of(b.type)
+        if ta == tb:
+            return ta
+        wa, wb = self.is_weak(a), self.is_weak(b)
+        if wa != wb:
+            weak_t, strong_t = (ta, tb) if wa else (tb, ta)
+            if _KIND[strong_t.name] >= _KIND[weak_t.name]:
+                return strong_t
+            return F64 if weak_t.is_float else promote(weak_t, strong_t)
+        return promote(ta, tb)
+
+    def _result(self, out: Value, *ins: Value) -> Value:
+        if all(self.is_weak(v) for v in ins):
+            self.ctx.weak.add(out.id)
+        return out
+
+    # -- arithmetic -----------------------------------------------------------------------------
+    def expr_BinOp(self, node) -> Value:
+        return self.binop(node.op, self.lower_expr(node.left), self.lower_expr(node.right), node)
+
+    def binop(self, op, a: Any, b: Any, node) -> Value:
+        prim = _BINOPS.get(type(op))
+        if prim is None:
+            raise self.error(node, f"operator '{type(op).__name__}' is not supported",
+                             "use arithmetic (+ - * / // % **), @ and comparisons")
+        for v in (a, b):
+            if not isinstance(v, Value):
+                raise self.error(node, f"cannot apply an arithmetic operator to {_what(v)}", "",
+                                 TypeInferenceError)
+        if prim == "matmul":
+            return self.call_named("matmul", [a, b], node)
+        if prim in ("and", "or"):
+            if scalar_of(a.type) != BOOL or scalar_of(b.type) != BOOL:
+                raise self.error(node, "'&' and '|' are supported on booleans only",
+                                 "bitwise operations on integers are not supported",
+                                 TypeInferenceError)
+            return self._result(self.emit(prim, [a, b]), a, b)
+        dt = self.arith_dtype(a, b)
+        if dt == BOOL:
+            dt = I64
+        if prim == "pow":
+            return self.power(a, b, dt)
+        if prim == "div" and not dt.is_float:
+            dt = F64
+        return self._result(self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)]), a, b)
+
+    def power(self, a: Value, b: Value, dt: ScalarType) -> Value:
+        if b.type in (I64, BOOL) and not isinstance(b.type, ArrayType):
+            base_t = scalar_of(a.type) if scalar_of(a.type).is_float else \
+                (dt if dt.is_float else I64)
+            if base_t == I64:
+                out = self.emit("powi", [self.to_dtype(a, F64), self.to_dtype(b, I64)])
+                return self._result(self.to_dtype(out, I64), a, b)
+            return self._result(self.emit("powi", [self.to_dtype(a, base_t),
+                                                   self.to_dtype(b, I64)]), a, b)
+        if not dt.is_float:
+            dt = F64
+        return self._result(self.emit("pow", [self.to_dtype(a, dt), self.to_dtype(b, dt)]),
+                            a, b)
+
+    def expr_UnaryOp(self, node) -> Value:
+        v = self.lower_expr(node.operand)
+        if isinstance(node.op, gast.Not):
+            b = self.to_bool(v, node.operand)
+            k = self.known(b)
+            return self.const(not k, BOOL) if k is not None else self.emit("not", [b])
+        if not isinstance(v, Value):
+            raise self.error(node, f"cannot negate {_what(v)}", "", TypeInferenceError)
+        if isinstance(node.op, gast.UAdd):
+            return v
+        if isinstance(node.op, gast.USub):
+            k = self.known(v)
+            if k is not None and isinstance(v.type, ScalarType) and v.type != BOOL:
+                return self.const(-k, v.type, weak=self.is_weak(v))
+            if scalar_of(v.type) == BOOL:
+                v = self.to_dtype(v, I64)
+            return self._result(self.emit("neg", [v]), v)
+        if isinstance(node.op, gast.Invert) and scalar_of(v.type) == BOOL:
+            return self.emit("not", [v])
+        raise self.error(node, "bitwise inversion is not supported", "use 'not' for booleans")
+
+    def compare(self, op, a: Any, b: Any, node) -> Value:
+        prim = _CMPOPS.get(type(op))
+        if prim is None:
+            raise self.error(node, f"comparison '{type(op).__name__}' is not supported",
+                             "use < <= > >= == !=")
+        if not isinstance(a, Value) or not isinstance(b, Value):
+            raise self.error(node, f"cannot compare {_what(a)} and {_what(b)}", "",
+                             TypeInferenceError)
+        dt = self.arith_dtype(a, b)
+        ka, kb = self.known(a), self.known(b)
+        if ka is not None and kb is not None:
+            import operator
+            fn = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+                  "eq": operator.eq, "ne": operator.ne}[prim]
+            return self.const(bool(fn(ka, kb)), BOOL)
+        return self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)], name="cmp")
+
+    def expr_Compare(self, node) -> Value:
+        left = self.lower_expr(node.left)
+        right = self.lower_expr(node.comparators[0])
+        result = self.compare(node.ops[0], left, right, node)
+        if len(node.ops) == 1:
+            return result
+        rest_node = gast.Compare(left=node.comparators[0], ops=node.ops[1:],
+                                 comparators=node.comparators[1:])
+        gast.copy_location(rest_node, node)
+        # the middle operand is pure, so re-lowering it in the guarded region is safe
+        return self.bool_and(result, lambda: self.expr_Compare(rest_node), node)
+
+    def expr_BoolOp(self, node) -> Value:
+        first = self.lower_test(node.values[0])
+        acc = first
+        for sub in node.values[1:]:
+            if isinstance(node.op, gast.And):
+                acc = self.bool_and(acc, lambda sub=sub: self.lower_test(sub), sub)
+            else:
+                acc = self.bool_or(acc, lambda sub=sub: self.lower_test(sub), sub)
+        return acc
+
+    def bool_and(self, a: Value, rest, node) -> Value:
+        k = self.known(a)
+        if k is False:
+            return a
+        if k is True:
+            return rest()
+        if _is_safe(node):
+            return self.emit("and", [a, rest()])
+        return self.lower_if_value(a, lambda: [rest()], lambda: [self.const(False, BOOL)],
+                                   extra=True)[0]
+
+    def bool_or(self, a: Value, rest, node) -> Value:
+        k = self.known(a)
+        if k is True:
+            return a
+        if k is False:
+            return rest()
+        if _is_safe(node):
+            return self.emit("or", [a, rest()])
+        return self.lower_if_value(a, lambda: [self.const(True, BOOL)], lambda: [rest()],
+                                   extra=True)[0]
+
+    def expr_IfExp(self, node) -> Value:
+        cond = self.lower_test(node.test)
+        k = self.known(cond)
+        if k is not None:
+            return self.lower_expr(node.body if k else node.orelse)
+        return self.lower_if_value(cond, lambda: [self.value_of(node.body)],
+                                   lambda: [self.value_of(node.orelse)], extra=True)[0]
+
+    def expr_Tuple(self, node) -> tuple:
+        return tuple(self.lower_expr(e) for e in node.elts)
+
+    # -- attributes -----------------------------------------------------------------------------
+    def expr_Attribute(self, node) -> Any:
+        base = self.lower_expr(node.value)
+        if isinstance(base, Global):
+            if not hasattr(base.obj, node.attr):
+                raise self.error(node, f"'{_objname(base.obj)}' has no attribute "
+                                 f"'{node.attr}'", "", UnsupportedSyntax)
+            return self.from_python(getattr(base.obj, node.attr), node,
+                                    f"{_objname(base.obj)}.{node.attr}")
+        if isinstance(base, Value) and isinstance(base.type, ArrayType):
+            a = node.attr
+            if a == "shape":
+                return tuple(self.emit("dim", [base], {"axis": k}, name="n")
+                             for k in range(base.type.ndim))
+            if a == "T":
+                return base if base.type.ndim < 2 else self.emit("transpose", [base],
+                                                                 name=base.name + "T")
+            if a == "size":
+                return self.emit("size", [base], name="size")
+            if a == "ndim":
+                return self.const(base.type.ndim, I64)
+            if a == "dtype":
+                return Global(base.type.dtype.np_dtype.type)
+            return _Method(base, a)
+        if isinstance(base, Value):
+            if node.attr in ("real",):
+                return base
+            raise self.error(node, f"a {base.type} scalar has no attribute '{node.attr}'",
+                             "", TypeInferenceError)
+        raise self.error(node, f"attribute '{node.attr}' of {_what(base)} is not supported",
+                         "", UnsupportedSyntax)
+
+    # -- indexing -------------------------------------------------------------------------------
+    def expr_Subscript(self, node) -> Any:
+        base = self.lower_expr(node.value)
+        if isinstance(base, tuple):
+            idx = self.lower_expr(node.slice) if not isinstance(node.slice, gast.Slice) else None
+            k = self.known(idx) if isinstance(idx, Value) else None
+            if isinstance(k, int) and not isinstance(k, bool) and -len(base) <= k < len(base):
+                return base[k]
+            raise self.error(node.slice, "tuples can only be indexed by a constant in range",
+                             "e.g. x.shape[0]", TypeInferenceError)
+        if not isinstance(base, Value) or not isinstance(base.type, ArrayType):
+            raise self.error(node, f"cannot index {_what(base)}",
+                             "only arrays and tuples can be indexed", TypeInferenceError)
+        spec, operands = self.index_spec(base, node.slice, node)
+        if spec is None:
+            return self.emit("getitem", [base] + operands, name=base.name + "_i")
+        return self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+
+    def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
+        """(None, indices) for plain element/row access, else (slice spec, operands)."""
+        parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
+        if len(parts) > base.type.ndim:
+            raise self.error(node, f"too many indices ({len(parts)}) for a "
+                             f"{base.type.ndim}-d array", "", TypeInferenceError)
+        spec, operands, any_slice = [], [], False
+        for p in parts:
+            if isinstance(p, gast.Slice):
+                any_slice = True
+                flags = ""
+                for j, part in enumerate((p.lower, p.upper, p.step)):
+                    if part is None:
+                        flags += "0"
+                        continue
+                    v = self.to_int(self.lower_expr(part), part)
+                    if j == 2 and self.known(v) is None:
+                        raise self.error(part, "slice steps must be constants",
+                                         "write the step as a literal, e.g. x[::2]")
+                    if j == 2 and self.known(v) == 0:
+                        raise self.error(part, "slice step cannot be zero", "",
+                                         TypeInferenceError)
+                    flags += "1"
+                    operands.append(v)
+                spec.append("s" + flags)
+            else:
+                v = self.lower_expr(p)
+                if isinstance(v, Value) and isinstance(v.type, ArrayType):
+                    raise self.error(p, "indexing with an array (fancy indexing) is not "
+                                     "supported", "loop over the indices instead")
+                if v is None:
+                    raise self.error(p, "np.newaxis/None indices are not supported",
+                                     "reshape with explicit loops or broadcasting")
+                operands.append(self.to_int(v, p))
+                spec.append("i")
+        return (",".join(spec) if any_slice else None), operands
+
+    def store_subscript(self, target, value: Any) -> None:
+        # x[i][j] = v is x[i, j] = v when the inner subscript is a plain index
+        node, chain = target, []
+        while isinstance(node, gast.Subscript):
+            chain.append(node.slice)
+            node = node.value
+        if not isinstance(node, gast.Name):
+            raise self.error(target, "can only assign into elements of a named array",
+                             "bind the array to a name first")
+        if len(chain) > 1:
+            if any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
+                raise self.error(target, "writes through a slice of a slice are not supported",
+                                 "index with a single subscript: x[i, j] = v")
+            sl = gast.Tuple(elts=[s for s in reversed(chain) for s in
+                                  (s.elts if isinstance(s, gast.Tuple) else [s])],
+                            ctx=gast.Load())
+        else:
+            sl = chain[0]
+        name = node.id
+        arr = self.lookup(name, node)
+        if not isinstance(arr, Value) or not isinstance(arr.type, ArrayType):
+            raise self.error(target, f"cannot assign into {_what(arr)} '{name}'",
+                             "only arrays support element assignment", TypeInferenceError)
+        if name in self.env.views:
+            raise self.error(target, f"'{name}' is a view of '{self.env.views[name]}'; writing "
+                             "through a view is not supported",
+                             f"write into '{self.env.views[name]}' directly, or take a copy: "
+                             f"{name} = {self.env.views[name]}[...].copy()")
+        spec, operands = self.index_spec(arr, sl, target)
+        if not isinstance(value, Value):
+            raise self.error(target, f"cannot store {_what(value)} into an array", "",
+                             TypeInferenceError)
+        value = self.to_dtype(value, arr.type.dtype)
+        if spec is None:
+            room = arr.type.ndim - len(operands)
+            if (value.type.ndim if isinstance(value.type, ArrayType) else 0) > room:
+                raise self.error(target, "the value has more dimensions than the target", "",
+                                 TypeInferenceError)
+            new = self.emit("setitem", [arr, value] + operands, name=name)
+        else:
+            try:
+                new = self.emit("setslice", [arr, value] + operands, {"spec": spec}, name=name)
+            except Exception:
+                raise self.error(target, "the value has more dimensions than the slice", "",
+                                 TypeInferenceError) from None
+        for alias in self.env.aliases(name):
+            self.env.vars[alias] = new
+
+    # -- calls ------------------------------------------------------------------------------------
+    def expr_Call(self, node) -> Any:
+        from .calls import lower_call
+        return lower_call(self, node)
+
+    def call_named(self, name: str, args: list, node) -> Any:
+        from .calls import call_builtin
+        return call_builtin(self, name, args, {}, node)
+
+
+class _Method:
+    """A bound method of an array (`x.sum`), resolved when it is called."""
+
+    def __init__(self, obj: Value, name: str):
+        self.obj, self.name = obj, name
+
+
+def _is_safe(node) -> bool:
+    """Can this expression be evaluated eagerly (no indexing, calls or division)?"""
+    for sub in gast.walk(node):
+        if isinstance(sub, (gast.Subscript, gast.Call)):
+            return False
+        if isinstance(sub, gast.BinOp) and isinstance(sub.op, (gast.Div, gast.FloorDiv,
+                                                               gast.Mod, gast.Pow)):
+            return False
+    return True
+
+
+def _what(v: Any) -> str:
+    if isinstance(v, Value):
+        return f"a {v.type} value"
+    if isinstance(v, tuple):
+        return "a tuple"
+    if isinstance(v, Global):
+        return f"'{_objname(v.obj)}'"
+    if v is None:
+        return "None"
+    return type(v).__name__
+
+
+def _objname(obj: Any) -> str:
+    return getattr(obj, "__name__", type(obj).__name__)
+
+
+def _expr_desc(node) -> str:
+    names = {"Lambda": "lambda", "ListComp": "list comprehension", "SetComp": "set comprehension",
+             "DictComp": "dict comprehension", "GeneratorExp": "generator expression",
+             "Dict": "dict", "Set": "set", "List": "list", "JoinedStr": "f-string",
+             "Yield": "yield", "YieldFrom": "yield from", "Await": "await",
+             "NamedExpr": "walrus operator (:=)", "Starred": "starred expression"}
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+_EXPR_HINTS = {
+    "Lambda": "define a helper function at module level instead",
+    "ListComp": "allocate an array with np.empty(n) and fill it in a loop",
+    "GeneratorExp": "write the loop out explicitly",
+    "Dict": "compiled code works on numbers and arrays; pass values as arguments",
+    "Set": "compiled code works on numbers and arrays",
+    "List": "use a NumPy array (np.empty/np.zeros) or a tuple",
+    "JoinedStr": "strings are not supported in compiled code",
+    "Yield": "generators are not supported: return an array of results",
+    "YieldFrom": "generators are not supported",
+    "NamedExpr": "assign in a separate statement",
+    "Starred": "pass arguments explicitly",
+}

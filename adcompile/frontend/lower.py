@@ -1,0 +1,720 @@
+"""Statement lowering: Python statements -> SSA IR with structured control flow.
+
+The frontend is specialised per argument signature, so every value has a concrete type as it is
+built. Invariants of what it emits:
+- `break`, `continue` and `return` never appear in the IR: they set boolean flags (named
+  `break`, `continue`, `return` -- Python keywords, so they cannot clash with user names), the
+  statements after one that may have set a flag are guarded by `if not flag`, and a loop that can
+  exit early becomes a `while` whose condition tests the flags. Flags known to be constant are
+  folded while lowering, so straight-line code stays flat.
+- Loop-carried values are the names whose binding changes in the body; their types are found by
+  re-lowering the body until they are stable (int -> float promotion as Python does).
+- Calls to user functions are inlined; mutations of array arguments flow back to the caller.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gast
+
+from ..errors import TypeInferenceError, UnsupportedSyntax
+from ..ir.core import Block, Builder, Function, Value
+from ..ir.primitives import PRIMITIVES
+from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
+from .env import Env, Global, Poison, fresh_key
+from .exprs import ExprLowerer
+from .source import SourceInfo, get_source
+
+RET = "return"
+MAX_TYPE_ITERS = 4
+
+
+class Context:
+    """State shared by the lowering of one entry function and every helper inlined into it."""
+
+    def __init__(self) -> None:
+        self.weak: set[int] = set()          # ids of scalars with Python's "weak" literal type
+        self.consts: dict[int, Any] = {}     # ids of values known at compile time -> value
+        self.stack: list[Any] = []           # functions being lowered (recursion check)
+
+
+class Lowerer(ExprLowerer):
+    def __init__(self, src: SourceInfo, ctx: Context, block: Block, depth: int = 0):
+        self.src = src
+        self.ctx = ctx
+        self.block = block
+        self.loc = src.loc(src.node)
+        self.env = Env()
+        self.loops: list[tuple[str, str]] = []   # (break flag, continue flag) per enclosing loop
+        self.depth = depth
+        self.ret_types: list[Type] | None = None
+        self.ret_tuple = False
+
+    # -- emission helpers ---------------------------------------------------------------------
+    def emit(self, prim: str, operands: list[Value], attrs: dict | None = None,
+             name: str = "t", types: list[Type] | None = None, regions=None) -> Value | list:
+        if types is None:
+            types = PRIMITIVES[prim].rule([v.type for v in operands], attrs or {})
+        op = Builder(self.block, self.loc).op(prim, operands, types, attrs, regions,
+                                             [name] * len(types))
+        return op.results[0] if len(op.results) == 1 else op.results
+
+    def const(self, value: Any, type: ScalarType, weak: bool = True, name: str = "c") -> Value:
+        if type.is_float:
+            value = float(value)
+        elif type.is_int:
+            value = int(value)
+        else:
+            value = bool(value)
+        v = self.emit("const", [], {"value": value, "type": type.name}, name=name)
+        self.ctx.consts[v.id] = value
+        if weak:
+            self.ctx.weak.add(v.id)
+        return v
+
+    def known(self, v: Any) -> Any:
+        """The compile-time value of `v`, or None."""
+        return self.ctx.consts.get(v.id) if isinstance(v, Value) else None
+
+    def error(self, node, message: str, hint: str = "", cls=UnsupportedSyntax):
+        return cls(message, self.src.loc(node) if node is not None else self.loc, hint)
+
+    # -- entry ----------------------------------------------------------------------------------
+    def lower_function(self, arg_values: list[Value]) -> Function:
+        node = self.src.node
+        self._check_signature(node)
+        params = [a.id for a in node.args.args]
+        for p, v in zip(params, arg_values):
+            self.env.bind(p, v)
+        self.ctx.stack.append(self.src.func)
+        self.lower_body(node.body)
+        self.ctx.stack.pop()
+        results = self._final_results(node)
+        self.loc = self.src.loc(node.body[-1])
+        Builder(self.block, self.loc).op("return", results, [])
+        return Function(node.name, list(arg_values), self.block,
+                        [v.type for v in results], self.src.loc(node), self.ret_tuple)
+
+    def _check_signature(self, node: gast.FunctionDef) -> None:
+        a = node.args
+        if a.vararg or a.kwarg:
+            bad = a.vararg or a.kwarg
+            raise self.error(bad, "*args and **kwargs are not supported",
+                             "give every argument a name")
+        if a.kwonlyargs or a.posonlyargs:
+            raise self.error(node, "keyword-only and positional-only arguments are not "
+                                   "supported", "use plain positional arguments")
+
+    def _final_results(self, node) -> list[Value]:
+        flag = self.env.vars.get(RET)
+        state = self.known(flag) if flag is not None else False
+        if flag is None or state is False:
+            self.ret_types = []
+            return []
+        if state is not True:
+            raise self.error(node.body[-1], f"function '{node.name}' can reach its end without "
+                             "returning a value",
+                             "add a 'return' at the end so every path returns the same kind "
+                             "of value")
+        return [self.env.vars[f"{RET}.{i}"] for i in range(len(self.ret_types))]
+
+    # -- statement lists and flags --------------------------------------------------------------
+    def _flags(self) -> list[str]:
+        names = [RET] + (list(self.loops[-1]) if self.loops else [])
+        return [n for n in names if n in self.env.vars]
+
+    def _flag_state(self) -> str:
+        """'dead' if some flag is surely set, 'maybe' if one may be, else 'clear'."""
+        state = "clear"
+        for n in self._flags():
+            k = self.known(self.env.vars[n])
+            if k is True:
+                return "dead"
+            if k is None:
+                state = "maybe"
+        return state
+
+    def lower_body(self, stmts: list) -> None:
+        for k, stmt in enumerate(stmts):
+            state = self._flag_state()
+            if state == "dead":
+                return
+            if state == "maybe":
+                rest = stmts[k:]
+                self.loc = self.src.loc(stmt)
+                self.lower_if_value(self._not_any_flag(), lambda: self._guarded(rest),
+                                    lambda: None)
+                return
+            self.loc = self.src.loc(stmt)
+            self.lower_stmt(stmt)
+
+    def _guarded(self, rest: list) -> None:
+        """Lower `rest` where no flag is set (it runs under `if not flag`)."""
+        for n in self._flags():
+            if self.known(self.env.vars[n]) is None:
+                self.env.bind(n, self.const(False, BOOL, name=self.env.vars[n].name))
+        self.lower_body(rest)
+
+    def _not_any_flag(self) -> Value:
+        acc = None
+        for n in self._flags():
+            v = self.env.vars[n]
+            if self.known(v) is False:
+                continue
+            acc = v if acc is None else self.emit("or", [acc, v], name="exit")
+        return self.emit("not", [acc], name="go")
+
+    # -- statements -----------------------------------------------------------------------------
+    def lower_stmt(self, s) -> None:
+        meth = getattr(self, "stmt_" + type(s).__name__, None)
+        if meth is None:
+            raise self.error(s, f"'{_describe(s)}' is not supported in compiled functions",
+                             _STMT_HINTS.get(type(s).__name__,
+                                             "see the supported subset in the README"))
+        meth(s)
+
+    def stmt_Expr(self, s) -> None:
+        if isinstance(s.value, gast.Constant) and isinstance(s.value.value, str):
+            return  # docstring
+        if isinstance(s.value, gast.Call):
+            self.lower_expr(s.value, discard=True)
+            return
+        raise self.error(s, "an expression statement with no effect",
+                         "assign the value to a name or remove it")
+
+    def stmt_Pass(self, s) -> None:
+        pass
+
+    def stmt_Assign(self, s) -> None:
+        if len(s.targets) != 1:
+            value = self.lower_expr(s.value)
+            for t in s.targets:
+                self.assign(t, value, s.value)
+            return
+        value = self.lower_expr(s.value)
+        self.assign(s.targets[0], value, s.value)
+
+    def stmt_AnnAssign(self, s) -> None:
+        if s.value is None:
+            return
+        self.assign(s.target, self.lower_expr(s.value), s.value)
+
+    def stmt_AugAssign(self, s) -> None:
+        t = s.target
+        if isinstance(t, gast.Name):
+            cur = self.lookup(t.id, t)
+            self.assign(t, self.binop(s.op, cur, self.lower_expr(s.value), s), None)
+        elif isinstance(t, gast.Subscript):
+            load = gast.Subscript(value=t.value, slice=t.slice, ctx=gast.Load())
+            gast.copy_location(load, t)
+            cur = self.lower_expr(load)
+            self.store_subscript(t, self.binop(s.op, cur, self.lower_expr(s.value), s))
+        else:
+            raise self.error(t, "augmented assignment to this target is not supported",
+                             "assign to a name or an array element")
+
+    def assign(self, target, value: Any, value_node) -> None:
+        if isinstance(target, gast.Name):
+            if isinstance(value, Value) and isinstance(value.type, ArrayType) \
+                    and isinstance(value_node, gast.Name) and value_node.id in self.env.keys:
+                self.env.bind(target.id, value, key=self.env.keys[value_node.id],
+                              view_of=self.env.views.get(value_node.id))
+            else:
+                self.env.bind(target.id, value, view_of=self._view_base(value_node))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if not isinstance(value, tuple):
+                raise self.error(target, "cannot unpack a non-tuple value",
+                                 "only tuples (and .shape) can be unpacked", TypeInferenceError)
+            if len(value) != len(target.elts):
+                raise self.error(target, f"cannot unpack {len(value)} values into "
+                                 f"{len(target.elts)} names", "", TypeInferenceError)
+            elts = value_node.elts if isinstance(value_node, gast.Tuple) and \
+                len(value_node.elts) == len(value) else [None] * len(value)
+            for t, v, n in zip(target.elts, value, elts):
+                self.assign(t, v, n)
+        elif isinstance(target, gast.Subscript):
+            self.store_subscript(target, value)
+        elif isinstance(target, gast.Starred):
+            raise self.error(target, "starred assignment is not supported",
+                             "unpack into a fixed number of names")
+        else:
+            raise self.error(target, f"cannot assign to '{_describe(target)}'",
+                             "assign to names, tuples of names or array elements")
+
+    def _view_base(self, node) -> str | None:
+        """The array a slice/row expression views into, so writes through it can be refused."""
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+            return node.value.id
+        if isinstance(node, gast.Attribute) and node.attr == "T" and \
+                isinstance(node.value, gast.Name):
+            return node.value.id
+        return None
+
+    def stmt_Return(self, s) -> None:
+        if s.value is None:
+            raise self.error(s, "a bare 'return' (returning None) is not supported",
+                             "return a value, or end the function without 'return'")
+        value = self.lower_expr(s.value)
+        items = list(value) if isinstance(value, tuple) else [value]
+        as_tuple = isinstance(value, tuple)
+        for v in items:
+            if not isinstance(v, Value):
+                raise self.error(s.value, "only numbers, arrays and tuples of them can be "
+                                 "returned", "", TypeInferenceError)
+        if self.ret_types is None:
+            self.ret_types = [v.type for v in items]
+            self.ret_tuple = as_tuple
+        elif len(items) != len(self.ret_types) or as_tuple != self.ret_tuple:
+            raise self.error(s, "this return gives a different number of values than an "
+                             "earlier one", "return the same tuple shape everywhere",
+                             TypeInferenceError)
+        for i, v in enumerate(items):
+            self.env.bind(f"{RET}.{i}", v)
+        self.env.bind(RET, self.const(True, BOOL, name="returned"))
+
+    def stmt_Break(self, s) -> None:
+        if not self.loops:
+            raise self.error(s, "'break' outside a loop")
+        self.env.bind(self.loops[-1][0], self.const(True, BOOL, name="broke"))
+
+    def stmt_Continue(self, s) -> None:
+        if not self.loops:
+            raise self.error(s, "'continue' outside a loop")
+        self.env.bind(self.loops[-1][1], self.const(True, BOOL, name="skip"))
+
+    def stmt_If(self, s) -> None:
+        cond = self.lower_test(s.test)
+        k = self.known(cond)
+        if k is not None:  # a condition known at compile time: lower only the taken branch
+            self.lower_body(s.body if k else s.orelse)
+            return
+        self.lower_if_value(cond, lambda: self.lower_body(s.body),
+                            lambda: self.lower_body(s.orelse))
+
+    # -- if: lower both branches, merge the environments ----------------------------------------
+    def lower_if_value(self, cond: Value, then_fn: Callable, else_fn: Callable,
+                       extra: bool = False) -> list[Value]:
+        """Lower an `if` op whose branches run `then_fn`/`else_fn` on copies of the env.
+
+        With `extra`, each branch function returns a list of values that the op also yields
+        (the value of a conditional expression); those results are returned.
+        """
+        before = self.env
+        outer_block, outer_loc = self.block, self.loc
+        branches = []
+        for fn in (then_fn, else_fn):
+            self.env, self.block = before.copy(), Block()
+            got = fn()
+            branches.append((self.env, self.block, got if extra else None,
+                             self.loc))
+            self.loc = outer_loc
+        self.block, self.env = outer_block, before
+        names = self._changed_names(before, [b[0] for b in branches])
+        return self._merge(names, branches, before, cond, outer_block)
+
+    def _changed_names(self, before: Env, envs: list[Env]) -> list[str]:
+        names: list[str] = []
+        for env in envs:
+            for n, v in env.vars.items():
+                if before.vars.get(n, _MISSING) is not v and n not in names:
+                    names.append(n)
+        return names
+
+    def _merge(self, names: list[str], branches, before: Env, cond: Value,
+               outer_block: Block) -> list[Value]:
+        vals = {n: [b[0].vars.get(n, before.vars.get(n, _MISSING)) for b in branches]
+                for n in names}
+        plan: list[tuple[str, Type]] = []   # names merged through the if op, with their type
+        for n, (a, b) in vals.items():
+            if a is b:
+                before.vars[n] = a
+                continue
+            if isinstance(a, Value) and isinstance(b, Value):
+                kb = self.known(a), self.known(b)
+                if kb[0] is not None and kb[0] == kb[1] and a.type == b.type and \
+                        a.type == BOOL:
+                    before.bind(n, self.const(kb[0], BOOL, name=a.name))
+                    continue
+                t = self.unify(a, b)
+                if t is None:
+                    before.vars[n] = Poison(
+                        f"'{n}' is a {_kind(a.type)} on one branch and a {_kind(b.type)} on "
+                        "the other", self.loc, "give a variable one type on every path")
+                    continue
+                plan.append((n, t))
+            elif isinstance(a, Value) or isinstance(b, Value):
+                v = a if isinstance(a, Value) else b
+                other = b if v is a else a
+                if other is _MISSING:
+                    plan.append((n, v.type))
+                else:
+                    before.vars[n] = Poison(f"'{n}' has different kinds of value on the two "
+                                            "branches", self.loc, "")
+            elif isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+                before.vars[n] = Poison(f"tuple variable '{n}' changes in a branch", self.loc,
+                                        "unpack the tuple into names before the if")
+            else:
+                before.vars[n] = a if b is _MISSING else (b if a is _MISSING else Poison(
+                    f"'{n}' is bound to different objects on the two branches", self.loc))
+        extras = [b[2] for b in branches]
+        nextra = len(extras[0]) if extras[0] is not None else 0
+        extra_types = []
+        for i in range(nextra):
+            t = self.unify(extras[0][i], extras[1][i])
+            if t is None:
+                raise TypeInferenceError(
+                    "the two branches of a conditional expression have different types",
+                    self.loc, "make both branches numbers or both arrays of one rank")
+            extra_types.append(t)
+        types = [t for _, t in plan] + extra_types
+        regions = []
+        for env, block, extra, loc in branches:
+            self.block, saved = block, self.env
+            self.env = env
+            yields = [self.coerce(env.vars[n] if isinstance(env.vars.get(n), Value)
+                                  else self.undef(t), t) for n, t in plan]
+            yields += [self.coerce(v, t) for v, t in zip(extra or [], extra_types)]
+            Builder(block, loc).op("yield", yields, [])
+            regions.append(block)
+            self.env = saved
+        self.block = outer_block
+        names_out = [_hint(n) for n, _ in plan] + ["v"] * nextra
+        op = Builder(self.block, self.loc).op("if", [cond], types, {}, regions, names_out)
+        for (n, t), r in zip(plan, op.results):
+            keys = {b[0].keys.get(n) for b in branches}
+            before.bind(n, r, key=keys.pop() if len(keys) == 1 and None not in keys else None)
+            if all(isinstance(b[0].vars.get(n), Value) and b[0].vars[n].id in self.ctx.weak
+                   for b in branches):
+                self.ctx.weak.add(r.id)
+        return op.results[len(plan):]
+
+    def undef(self, t: Type) -> Value:
+        return self.emit("undef", [], {"type": str(t)}, name="undef")
+
+    def unify(self, a: Value, b: Value) -> Type | None:
+        ta, tb = a.type, b.type
+        if ta == tb:
+            return ta
+        if isinstance(ta, ScalarType) and isinstance(tb, ScalarType):
+            return promote(ta, tb)
+        return None
+
+    # -- loops ----------------------------------------------------------------------------------
+    def stmt_For(self, s) -> None:
+        if s.orelse:
+            raise self.error(s, "'for ... else' is not supported", "use a flag variable")
+        it = s.iter
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name)
+                and isinstance(self.resolve(it.func.id, it.func), Global)
+                and self.resolve(it.func.id, it.func).obj is range):
+            raise self.error(it, "only 'for ... in range(...)' loops are supported",
+                             "iterate over indices: for i in range(len(x)): v = x[i]")
+        if not isinstance(s.target, gast.Name):
+            raise self.error(s.target, "the loop variable must be a single name", "")
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            raise self.error(it, "range() takes 1 to 3 positional arguments", "")
+        bounds = [self.to_int(self.lower_expr(a), a) for a in it.args]
+        if len(bounds) == 1:
+            lb, ub, step = self.const(0, I64), bounds[0], self.const(1, I64)
+        else:
+            lb, ub = bounds[0], bounds[1]
+            step = bounds[2] if len(bounds) == 3 else self.const(1, I64)
+        if self.known(step) == 0:
+            raise self.error(it, "range() step must not be zero", "", TypeInferenceError)
+        if _has_exit(s.body):
+            self._for_as_while(s, lb, ub, step)
+        else:
+            self._lower_loop(s, "for", s.body, [lb, ub, step])
+
+    def stmt_While(self, s) -> None:
+        if s.orelse:
+            raise self.error(s, "'while ... else' is not supported", "use a flag variable")
+        self._lower_loop(s, "while", s.body, [], test=s.test)
+
+    def _for_as_while(self, s, lb, ub, step) -> None:
+        """A `for` that can exit early becomes a `while` over an explicit counter."""
+        counter = f"range.{id(s)}"
+        self.env.bind(counter, lb)
+        _DISPLAY[counter] = s.target.id
+        self._lower_loop(s, "while", s.body, [], range_info=(counter, ub, step, s.target.id))
+
+    def _lower_loop(self, s, kind: str, body: list, bounds: list[Value], test=None,
+                    range_info=None) -> None:
+        brk, cont = f"break.{len(self.loops)}", f"continue.{len(self.loops)}"
+        may_exit = _has_exit(body, include_continue=False)
+        if kind == "while" and may_exit:
+            self.env.bind(brk, self.const(False, BOOL, name="broke"))
+        if range_info:
+            self.env.bind(range_info[0], self.env.vars[range_info[0]])
+        assigned = _assigned_names(body)
+        if range_info:
+            assigned.add(range_info[0])
+        if may_exit:
+            assigned |= {brk, RET} | {n for n in self.env.vars if n.startswith(RET + ".")}
+        carried = [n for n in self.env.vars if n in assigned and
+                   isinstance(self.env.vars[n], Value)]
+        types = {n: self.env.vars[n].type for n in carried}
+        target = s.target.id if kind == "for" else None
+        loc = self.loc
+        for _ in range(MAX_TYPE_ITERS):
+            attempt = self._loop_attempt(kind, carried, types, body, bounds, test, range_info,
+                                         brk, cont, target, loc)
+            end_env, new_carried, new_types = attempt[0], attempt[1], attempt[2]
+            if new_carried == carried and new_types == types:
+                break
+            carried, types = new_carried, new_types
+        else:
+            raise TypeInferenceError("the types of the loop's variables do not settle", loc,
+                                     "give each variable one type before the loop")
+        self._finish_loop(kind, attempt, carried, types, bounds, loc, target, brk, cont,
+                          range_info)
+
+    def _loop_attempt(self, kind, carried, types, body, bounds, test, range_info, brk, cont,
+                      target, loc):
+        before, outer_block = self.env, self.block
+        self.env = before.copy()
+        regions = []
+        args = [Value(_hint(n), types[n]) for n in carried]
+        for n, a in zip(carried, args):
+            self.env.bind(n, a, key=before.keys.get(n))
+            if before.vars[n].id in self.ctx.weak and types[n] == before.vars[n].type:
+                self.ctx.weak.add(a.id)
+        start_env = self.env.copy()
+        cond_block = None
+        if kind == "while":
+            cond_block = Block(list(args))
+            self.block, self.loc = cond_block, loc
+            conds = []
+            if brk in self.env.vars:
+                conds.append(("flag", brk))
+            if RET in self.env.vars and self.known(self.env.vars[RET]) is not True:
+                conds.append(("flag", RET))
+            go = self._loop_condition(conds, test, range_info)
+            Builder(cond_block, loc).op("condition", [go], [])
+            body_args = [Value(_hint(n), types[n]) for n in carried]
+            self.env = start_env.copy()
+            for n, a in zip(carried, body_args):
+                self.env.bind(n, a, key=before.keys.get(n))
+                if a.type == before.vars[n].type and before.vars[n].id in self.ctx.weak:
+                    self.ctx.weak.add(a.id)
+            body_block = Block(body_args)
+        else:
+            iv = Value(target, I64)
+            body_block = Block([iv] + args)
+            self.env.bind(target, iv)
+        self.block = body_block
+        if kind == "while":
+            # the condition just checked the exit flags: in the body they are clear
+            for _, flag in conds:
+                self.env.bind(flag, self.const(False, BOOL, name=self.env.vars[flag].name))
+        body_start = self.env.copy()
+        self.loops.append((brk, cont))
+        self.env.bind(cont, self.const(False, BOOL, name="skip"))
+        if range_info:
+            counter, ub, step, user_var = range_info
+            self.env.bind(user_var, self.env.vars[counter])
+            self.lower_body(body)
+            self.loops.pop()
+            self.loc = loc
+            self.env.vars.pop(cont, None)
+            nxt = self.emit("add", [body_start.vars[counter], step], name=counter.split(".")[0])
+            self.env.bind(counter, nxt)
+        else:
+            self.lower_body(body)
+            self.loops.pop()
+            self.env.vars.pop(cont, None)
+        end_env = self.env
+        # Which names changed in the body, and what types did they end with?
+        new_carried = list(carried)
+        new_types = dict(types)
+        for n, v in end_env.vars.items():
+            if n in (target, cont) or (range_info and n == range_info[3]):
+                continue
+            if body_start.vars.get(n, _MISSING) is v or not isinstance(v, Value):
+                continue
+            if n not in new_types:
+                new_carried.append(n)
+                new_types[n] = v.type
+            else:
+                t = self.unify(Value(n, new_types[n]), v)
+                if t is None:
+                    raise TypeInferenceError(
+                        f"'{n}' changes from a {_kind(new_types[n])} to a {_kind(v.type)} "
+                        "inside the loop", loc, "give a variable one type in every iteration")
+                new_types[n] = t
+        self.env, self.block, self.loc = before, outer_block, loc
+        return end_env, new_carried, new_types, cond_block, body_block
+
+    def _loop_condition(self, conds, test, range_info) -> Value:
+        go = None
+        for _, name in conds:
+            v = self.emit("not", [self.env.vars[name]], name="go")
+            go = v if go is None else self.emit("and", [go, v], name="go")
+        if range_info:
+            counter, ub, step, _ = range_info
+            i = self.env.vars[counter]
+            k = self.known(step)
+            if k is not None:
+                inrange = self.emit("lt" if k > 0 else "gt", [i, ub], name="inrange")
+            else:
+                zero = self.const(0, I64)
+                up = self.emit("and", [self.emit("gt", [step, zero]),
+                                       self.emit("lt", [i, ub])])
+                down = self.emit("and", [self.emit("lt", [step, zero]),
+                                         self.emit("gt", [i, ub])])
+                inrange = self.emit("or", [up, down], name="inrange")
+            go = inrange if go is None else self.emit("and", [go, inrange], name="go")
+        if test is not None:
+            if go is None:
+                go = self.lower_test(test)
+            else:
+                go = self._and_then(go, lambda: self.lower_test(test))
+        return go if go is not None else self.const(True, BOOL)
+
+    def _and_then(self, first: Value, second: Callable[[], Value]) -> Value:
+        """`first and second()`, evaluating second only when first holds."""
+        res = self.lower_if_value(first, lambda: [second()],
+                                  lambda: [self.const(False, BOOL)], extra=True)
+        return res[0]
+
+    def _finish_loop(self, kind, attempt, carried, types, bounds, loc, target, brk, cont,
+                     range_info) -> None:
+        end_env, _, _, cond_block, body_block = attempt
+        before = self.env
+        inits = []
+        for n in carried:
+            v = before.vars.get(n)
+            inits.append(self.coerce(v, types[n]) if isinstance(v, Value) else
+                         self.undef(types[n]))
+        saved_block = self.block
+        self.block = body_block
+        yields = [self.coerce(end_env.vars[n], types[n]) if isinstance(end_env.vars.get(n),
+                  Value) else body_block.args[i + (kind == "for")]
+                  for i, n in enumerate(carried)]
+        Builder(body_block, loc).op("yield", yields, [])
+        self.block = saved_block
+        regions = [body_block] if kind == "for" else [cond_block, body_block]
+        op = Builder(self.block, loc).op(kind, list(bounds) + inits, [types[n] for n in carried],
+                                         {}, regions, [_hint(n) for n in carried])
+        for n, r in zip(carried, op.results):
+            before.bind(n, r, key=before.keys.get(n))
+        before.vars.pop(brk, None)
+        if range_info:
+            before.vars.pop(range_info[0], None)
+        if target:
+            before.vars[target] = Poison(f"the loop variable '{target}' is used after its loop",
+                                         loc, "copy it into another variable inside the loop")
+        self.loc = loc
+
+
+_MISSING = object()
+_DISPLAY: dict[str, str] = {}
+
+
+def _hint(name: str) -> str:
+    """The name generated code uses for an internal variable (flags, loop counters)."""
+    if name in _DISPLAY:
+        return _DISPLAY[name]
+    if name.startswith("break."):
+        return "broke"
+    if name.startswith("continue."):
+        return "skip"
+    if name == RET:
+        return "returned"
+    if name.startswith(RET + "."):
+        return "result"
+    return name
+
+
+def _kind(t: Type) -> str:
+    return f"{t.ndim}-d array of {t.dtype}" if isinstance(t, ArrayType) else f"{t} scalar"
+
+
+def _describe(node) -> str:
+    names = {"ClassDef": "class definition", "FunctionDef": "nested function definition",
+             "AsyncFunctionDef": "async function", "Try": "try statement",
+             "With": "with statement", "Raise": "raise statement", "Global": "global statement",
+             "Nonlocal": "nonlocal statement", "Delete": "del statement",
+             "Import": "import statement", "ImportFrom": "import statement",
+             "Assert": "assert statement", "AsyncFor": "async for", "AsyncWith": "async with",
+             "Match": "match statement", "TryStar": "try statement"}
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+_STMT_HINTS = {
+    "ClassDef": "define classes outside the compiled function and pass numbers/arrays in",
+    "FunctionDef": "define helper functions at module level; they are inlined when called",
+    "Try": "compiled code cannot catch exceptions: check the condition with 'if' instead",
+    "With": "context managers are not supported in compiled code",
+    "Raise": "compiled code cannot raise: return a flag value instead",
+    "Global": "compiled functions cannot write globals: return the value instead",
+    "Nonlocal": "compiled functions cannot write enclosing variables: return the value",
+    "Delete": "remove 'del'; names go out of use on their own",
+    "Import": "import modules at the top of the file",
+    "ImportFrom": "import modules at the top of the file",
+    "Assert": "check inputs before calling the compiled function",
+    "Match": "use if/elif chains",
+}
+
+
+def _has_exit(body: list, include_continue: bool = True) -> bool:
+    """Does this loop body contain a break/return (or continue) for *this* loop?"""
+    kinds = (gast.Break, gast.Return) + ((gast.Continue,) if include_continue else ())
+    for node in body:
+        for sub in _walk_no_loops(node):
+            if isinstance(sub, kinds):
+                return True
+    return False
+
+
+def _walk_no_loops(node):
+    yield node
+    for child in gast.iter_child_nodes(node):
+        if isinstance(child, (gast.For, gast.While)):
+            # returns inside inner loops still exit this loop
+            for sub in gast.walk(child):
+                if isinstance(sub, gast.Return):
+                    yield sub
+            continue
+        yield from _walk_no_loops(child)
+
+
+def _assigned_names(body: list) -> set[str]:
+    out: set[str] = set()
+    for node in body:
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Store):
+                out.add(sub.id)
+            elif isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store):
+                base = sub.value
+                while isinstance(base, gast.Subscript):
+                    base = base.value
+                if isinstance(base, gast.Name):
+                    out.add(base.id)
+            elif isinstance(sub, gast.Call):
+                # a helper may write into array arguments passed by name
+                for a in sub.args:
+                    if isinstance(a, gast.Name):
+                        out.add(a.id)
+    return out
+
+
+def lower(func, arg_types: list[Type], weak: list[bool]) -> Function:
+    """Lower a Python function for one argument signature into a verified-ready IR Function."""
+    src = get_source(func)
+    ctx = Context()
+    lw = Lowerer(src, ctx, Block())
+    params = [a.id for a in src.node.args.args]
+    if len(params) != len(arg_types):
+        raise TypeInferenceError(
+            f"'{src.node.name}' takes {len(params)} arguments but was called with "
+            f"{len(arg_types)}", src.loc(src.node), "pass every argument positionally")
+    args = [Value(p, t) for p, t in zip(params, arg_types)]
+    for a, w in zip(args, weak):
+        if w:
+            ctx.weak.add(a.id)
+    fn = lw.lower_function(args)
+    return fn
+
+
+__all__ = ["lower", "Lowerer", "Context", "fresh_key", "Poison"]

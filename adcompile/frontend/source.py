@@ -1,0 +1,69 @@
+"""Getting a user function's source and AST, and turning AST positions into `Loc`s."""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import gast
+
+from ..errors import UnsupportedSyntax
+from ..ir.core import Loc
+
+
+@dataclass
+class SourceInfo:
+    """The parsed function and what is needed to point at its lines in the user's file."""
+
+    func: object
+    node: gast.FunctionDef
+    filename: str
+    first_line: int      # 1-based line number of the source's first line in the file
+    indent: int          # columns removed by dedenting
+    lines: list[str]     # the file's lines as the user wrote them (dedent undone)
+
+    def loc(self, node) -> Loc:
+        line = getattr(node, "lineno", None) or self.node.lineno
+        col = getattr(node, "col_offset", 0) or 0
+        end_line = getattr(node, "end_lineno", line)
+        end_col = getattr(node, "end_col_offset", None)
+        file_line = line + self.first_line - 1
+        src = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if end_col is not None:
+            end_col = end_col + self.indent if end_line == line else len(src)
+        return Loc(self.filename, file_line, col + self.indent, end_col, src,
+                   getattr(self.func, "__name__", ""))
+
+
+_CACHE: dict[object, SourceInfo] = {}
+
+
+def get_source(func) -> SourceInfo:
+    code = getattr(func, "__code__", None)
+    key = code if code is not None else func
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        raw_lines, first = inspect.getsourcelines(func)
+    except (OSError, TypeError) as e:
+        raise UnsupportedSyntax(
+            f"cannot read the source of {getattr(func, '__name__', func)!r}: {e}",
+            hint="adcompile compiles Python source: define the function in a .py file "
+                 "(not in an interactive prompt or with exec)") from None
+    raw = "".join(raw_lines)
+    dedented = textwrap.dedent(raw)
+    indent = 0
+    for a, b in zip(raw_lines, dedented.splitlines(keepends=True)):
+        if a.strip():
+            indent = len(a) - len(b)
+            break
+    tree = gast.parse(dedented)
+    node = next((n for n in tree.body if isinstance(n, gast.FunctionDef)), None)
+    if node is None:
+        raise UnsupportedSyntax(f"{getattr(func, '__name__', func)!r} is not a plain function "
+                                "defined with 'def'",
+                                hint="lambdas and other callables cannot be compiled")
+    filename = inspect.getsourcefile(func) or code.co_filename
+    info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
+    _CACHE[key] = info
+    return info

@@ -1,0 +1,112 @@
+"""The IR: typed SSA values, ops keyed by primitive, single-block regions, functions.
+
+Invariants (checked by `verifier.verify`):
+- every Value is defined exactly once: as a function argument, a block argument, or an op result;
+- a use is dominated by its definition (structured regions: a value is visible in the block
+  that defines it after its definition, and in every region nested below);
+- control flow is structured: `for`, `while` and `if` ops own regions; each region is one
+  `Block` with block arguments and ends in a terminator (`yield`, `condition`, `return`).
+Arrays are values: `setitem` returns a new version, never mutates its operand.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .types import Type
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in the user's source, for error messages."""
+
+    filename: str
+    line: int
+    col: int = 0
+    end_col: int | None = None
+    source_line: str = ""
+    func: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}"
+
+
+class Value:
+    """An SSA value. Identity is the object; `name` is only a hint for printing/codegen."""
+
+    __slots__ = ("name", "type", "id")
+
+    def __init__(self, name: str, type: Type):
+        self.name = name
+        self.type = type
+        self.id = next(_ids)
+
+    def __repr__(self) -> str:
+        return f"%{self.name}#{self.id}:{self.type}"
+
+
+@dataclass(eq=False)
+class Block:
+    args: list[Value] = field(default_factory=list)
+    ops: list["Op"] = field(default_factory=list)
+
+    @property
+    def terminator(self) -> "Op | None":
+        return self.ops[-1] if self.ops else None
+
+
+@dataclass(eq=False)
+class Op:
+    prim: str
+    operands: list[Value]
+    results: list[Value]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    regions: list[Block] = field(default_factory=list)
+    loc: Loc | None = None
+
+    @property
+    def result(self) -> Value:
+        assert len(self.results) == 1, self.prim
+        return self.results[0]
+
+
+@dataclass(eq=False)
+class Function:
+    name: str
+    args: list[Value]
+    body: Block
+    result_types: list[Type]
+    loc: Loc | None = None
+    # Which Python-level shape the results had: a single value or a tuple of them.
+    returns_tuple: bool = False
+
+    def walk(self) -> Iterator[Op]:
+        return walk_block(self.body)
+
+
+def walk_block(block: Block) -> Iterator[Op]:
+    """All ops in pre-order, nested regions included."""
+    for op in block.ops:
+        yield op
+        for r in op.regions:
+            yield from walk_block(r)
+
+
+class Builder:
+    """Appends ops to a block; the frontend and the passes build IR through it."""
+
+    def __init__(self, block: Block, loc: Loc | None = None):
+        self.block = block
+        self.loc = loc
+
+    def op(self, prim: str, operands: list[Value], result_types: list[Type],
+           attrs: dict[str, Any] | None = None, regions: list[Block] | None = None,
+           names: list[str] | None = None) -> Op:
+        names = names or ["t"] * len(result_types)
+        results = [Value(n, t) for n, t in zip(names, result_types)]
+        op = Op(prim, list(operands), results, dict(attrs or {}), list(regions or []), self.loc)
+        self.block.ops.append(op)
+        return op

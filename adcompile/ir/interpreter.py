@@ -1,0 +1,249 @@
+"""Reference interpreter: runs IR with NumPy, op by op. The oracle for every other path.
+
+It keeps the IR's value semantics literally (a `setitem` copies its array), so it is slow on
+purpose and independent of the backends' in-place reasoning.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from .core import Block, Function, Op
+from .primitives import PRIMITIVES, slice_spec_counts
+from .types import ArrayType, ScalarType
+
+_Impl = Callable[..., Any]
+
+
+def _scalar(t: ScalarType, v: Any) -> Any:
+    return t.np_dtype.type(v)
+
+
+def _vec(fn_scalar, fn_np=None):
+    """Apply a math function to scalars (CPython semantics) or arrays (NumPy)."""
+    def impl(x):
+        if isinstance(x, np.ndarray):
+            return (fn_np or np.vectorize(fn_scalar, otypes=[x.dtype]))(x)
+        return type(x)(fn_scalar(x)) if isinstance(x, np.generic) else fn_scalar(x)
+    return impl
+
+
+def _floordiv(a, b):
+    return np.floor_divide(a, b)
+
+
+def _mathsafe(f):
+    def g(x):
+        try:
+            return f(x)
+        except (ValueError, OverflowError):
+            return math.nan if not isinstance(x, float) or not math.isinf(x) else f(x)
+    return g
+
+
+IMPL: dict[str, _Impl] = {
+    "neg": np.negative, "abs": np.abs, "sign": np.sign, "square": np.square,
+    "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sinh": np.sinh,
+    "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "floor": np.floor,
+    "ceil": np.ceil, "trunc": np.trunc, "log10": np.log10, "log2": np.log2,
+    "erf": _vec(math.erf), "erfc": _vec(math.erfc), "lgamma": _vec(_mathsafe(math.lgamma)),
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "floordiv": _floordiv, "mod": np.mod, "minimum": np.minimum, "maximum": np.maximum,
+    "atan2": np.arctan2, "hypot": np.hypot, "pow": np.power,
+    "powi": lambda x, n: np.power(x, type(x)(n) if not isinstance(x, np.ndarray)
+                                  else x.dtype.type(n)),
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+    "eq": np.equal, "ne": np.not_equal, "and": np.logical_and, "or": np.logical_or,
+    "not": np.logical_not, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+    "select": np.where,
+    "copy": np.copy, "transpose": lambda x: np.ascontiguousarray(x.T),
+    "matmul": lambda a, b: np.asarray(a @ b), "size": lambda x: np.int64(x.size),
+}
+
+
+def _cast_to(t):
+    return t.np_dtype.type
+
+
+def run_function(fn: Function, args: list[Any]) -> Any:
+    env: dict[int, Any] = {}
+    for a, v in zip(fn.args, args):
+        env[a.id] = _convert_in(a.type, v)
+    out = _run_block(fn.body, env)
+    if fn.returns_tuple:
+        return tuple(_convert_out(v) for v in out)
+    if not out:
+        return None
+    return _convert_out(out[0])
+
+
+def _convert_in(t, v):
+    if isinstance(t, ArrayType):
+        return np.array(v, dtype=t.dtype.np_dtype)  # a copy: the caller's array is untouched
+    return _scalar(t, v)
+
+
+def _convert_out(v):
+    if isinstance(v, np.ndarray):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.float64):
+        return float(v)
+    return v
+
+
+def _run_block(block: Block, env: dict[int, Any]) -> list[Any]:
+    for op in block.ops:
+        p = op.prim
+        if p in ("yield", "condition", "return"):
+            return [env[v.id] for v in op.operands]
+        vals = [env[v.id] for v in op.operands]
+        res = _run_op(op, vals, env)
+        for r, v in zip(op.results, res):
+            env[r.id] = v
+    return []
+
+
+def _run_op(op: Op, vals: list[Any], env: dict[int, Any]) -> list[Any]:
+    p, a = op.prim, op.attrs
+    if p in IMPL:
+        with np.errstate(all="ignore"):
+            out = IMPL[p](*vals)
+        t = op.results[0].type
+        if isinstance(t, ArrayType):
+            return [np.asarray(out, dtype=t.dtype.np_dtype)]
+        return [_scalar(t, out)]
+    fn = _STRUCT.get(p)
+    if fn is None:
+        raise NotImplementedError(f"interpreter has no rule for '{p}'")
+    return fn(op, vals, env)
+
+
+def _const(op, vals, env):
+    return [_scalar(op.results[0].type, op.attrs["value"])]
+
+
+def _undef(op, vals, env):
+    t = op.results[0].type
+    if isinstance(t, ArrayType):
+        return [np.zeros((0,) * t.ndim, dtype=t.dtype.np_dtype)]
+    return [_scalar(t, 0)]
+
+
+def _cast(op, vals, env):
+    t = op.results[0].type
+    dt = (t.dtype if isinstance(t, ArrayType) else t).np_dtype
+    with np.errstate(all="ignore"):
+        x = vals[0]
+        if isinstance(x, np.ndarray):
+            return [x.astype(dt)]
+        if dt.kind == "i" and isinstance(x, (float, np.floating)) and not math.isfinite(x):
+            return [np.int64(np.iinfo(np.int64).min)]
+        return [dt.type(x)]
+
+
+def _alloc(op, vals, env):
+    dims = tuple(int(v) for v in vals)
+    dt = np.dtype(op.results[0].type.dtype.np_dtype)
+    if op.prim == "full":
+        return [np.full(tuple(int(v) for v in vals[:-1]), vals[-1], dtype=dt)]
+    maker = {"zeros": np.zeros, "ones": np.ones, "empty": np.zeros}[op.prim]
+    return [maker(dims, dtype=dt)]
+
+
+def _arange(op, vals, env):
+    return [np.arange(vals[0], vals[1], vals[2], dtype=op.results[0].type.dtype.np_dtype)]
+
+
+def _dim(op, vals, env):
+    return [np.int64(vals[0].shape[op.attrs["axis"]])]
+
+
+def _getitem(op, vals, env):
+    x = vals[0][tuple(int(i) for i in vals[1:])]
+    return [np.array(x) if isinstance(x, np.ndarray) else x]
+
+
+def _setitem(op, vals, env):
+    x = vals[0].copy()
+    x[tuple(int(i) for i in vals[2:])] = vals[1]
+    return [x]
+
+
+def _slices(spec: str, ops: list[Any]) -> tuple:
+    out, it = [], iter(ops)
+    for part in spec.split(","):
+        if part == "i":
+            out.append(int(next(it)))
+        else:
+            bounds = [int(next(it)) if f == "1" else None for f in part[1:]]
+            out.append(slice(*bounds))
+    return tuple(out)
+
+
+def _getslice(op, vals, env):
+    return [np.array(vals[0][_slices(op.attrs["spec"], vals[1:])])]
+
+
+def _setslice(op, vals, env):
+    x = vals[0].copy()
+    x[_slices(op.attrs["spec"], vals[2:])] = vals[1]
+    return [x]
+
+
+def _reduce(op, vals, env):
+    fn = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
+          "mean": np.mean}[op.prim]
+    t = op.results[0].type
+    out = fn(vals[0], axis=op.attrs.get("axis"))
+    if isinstance(t, ArrayType):
+        return [np.asarray(out, dtype=t.dtype.np_dtype)]
+    return [_scalar(t, out)]
+
+
+def _for(op, vals, env):
+    lb, ub, step = (int(v) for v in vals[:3])
+    carried = list(vals[3:])
+    body = op.regions[0]
+    for i in range(lb, ub, step):
+        env[body.args[0].id] = np.int64(i)
+        for a, v in zip(body.args[1:], carried):
+            env[a.id] = v
+        carried = _run_block(body, env)
+    return carried
+
+
+def _while(op, vals, env):
+    cond, body = op.regions
+    carried = list(vals)
+    while True:
+        for a, v in zip(cond.args, carried):
+            env[a.id] = v
+        (go,) = _run_block(cond, env)
+        if not go:
+            return carried
+        for a, v in zip(body.args, carried):
+            env[a.id] = v
+        carried = _run_block(body, env)
+
+
+def _if(op, vals, env):
+    return _run_block(op.regions[0] if vals[0] else op.regions[1], env)
+
+
+_STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "ones": _alloc,
+           "empty": _alloc, "full": _alloc, "arange": _arange, "dim": _dim,
+           "getitem": _getitem, "setitem": _setitem, "getslice": _getslice,
+           "setslice": _setslice, "sum": _reduce, "prod": _reduce, "max": _reduce,
+           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if}
+
+MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
+assert not MISSING, f"interpreter lacks rules for {MISSING}"
+_ = slice_spec_counts

@@ -1,0 +1,107 @@
+"""Dead-code elimination, including unused loop-carried values and if results.
+
+All non-terminator ops are pure (arrays are values), so an op whose results are unused goes.
+A carried value of a loop goes when its result is unused after the loop and, inside the loop,
+its block arguments feed nothing but their own yield slot. Runs to a fixed point.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from ..ir.core import Block, Function, Op
+
+
+def _count_uses(block: Block, uses: Counter) -> None:
+    for op in block.ops:
+        for v in op.operands:
+            uses[v.id] += 1
+        for r in op.regions:
+            _count_uses(r, uses)
+
+
+def _drop_carried(op: Op, uses: Counter) -> bool:
+    """Remove dead carried slots of a for/while/if op. Returns True if anything changed."""
+    nres = len(op.results)
+    if nres == 0:
+        return False
+    if op.prim == "if":
+        keep = [i for i, r in enumerate(op.results) if uses[r.id] > 0]
+        if len(keep) == nres:
+            return False
+        for region in op.regions:
+            y = region.ops[-1]
+            y.operands = [y.operands[i] for i in keep]
+        op.results = [op.results[i] for i in keep]
+        return True
+    body = op.regions[-1]
+    off = 1 if op.prim == "for" else 0
+    init_off = 3 if op.prim == "for" else 0
+    y = body.ops[-1]
+    live = {i for i, r in enumerate(op.results) if uses[r.id] > 0}
+    while True:
+        needed = {y.operands[i].id for i in live}
+        _mark(body, needed)
+        if op.prim == "while":
+            cond = op.regions[0]
+            needed.add(cond.ops[-1].operands[0].id)
+            _mark(cond, needed)
+        grown = live | {i for i in range(nres)
+                        if any(rg.args[i + (off if rg is body else 0)].id in needed
+                               for rg in op.regions)}
+        if grown == live:
+            break
+        live = grown
+    dead = [i for i in range(nres) if i not in live]
+    if not dead:
+        return False
+    keep = [i for i in range(nres) if i not in dead]
+    for rg in op.regions:
+        o = off if rg is body else 0
+        rg.args = rg.args[:o] + [rg.args[o + i] for i in keep]
+    y.operands = [y.operands[i] for i in keep]
+    op.operands = op.operands[:init_off] + [op.operands[init_off + i] for i in keep]
+    op.results = [op.results[i] for i in keep]
+    return True
+
+
+def _mark(block: Block, needed: set[int]) -> None:
+    """Backward: add to `needed` the operands of every op whose results are needed."""
+    for op in reversed(block.ops):
+        if op.prim in ("yield", "condition", "return"):
+            continue
+        if any(r.id in needed for r in op.results):
+            needed.update(v.id for v in op.operands)
+            for r in op.regions:
+                _mark_all(r, needed)
+
+
+def _mark_all(block: Block, needed: set[int]) -> None:
+    for op in block.ops:
+        needed.update(v.id for v in op.operands)
+        for r in op.regions:
+            _mark_all(r, needed)
+
+
+def _sweep(block: Block, uses: Counter) -> bool:
+    changed = False
+    kept = []
+    for op in block.ops:
+        for r in op.regions:
+            changed |= _sweep(r, uses)
+        if op.prim in ("for", "while", "if"):
+            changed |= _drop_carried(op, uses)
+        is_term = op.prim in ("yield", "condition", "return")
+        if not is_term and all(uses[r.id] == 0 for r in op.results):
+            changed = True
+            continue
+        kept.append(op)
+    block.ops = kept
+    return changed
+
+
+def dce(fn: Function) -> Function:
+    while True:
+        uses: Counter = Counter()
+        _count_uses(fn.body, uses)
+        if not _sweep(fn.body, uses):
+            return fn

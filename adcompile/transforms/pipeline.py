@@ -1,0 +1,62 @@
+"""Pass pipelines, assembled in one place, with verification and observable output.
+
+`ADCOMPILE_PRINT_AFTER=<pass>|all` prints the IR after a pass; the verifier runs after every
+pass (it is cheap next to a numba compile), so a pass that breaks an invariant is named at once.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import AdError, InternalError
+from ..ir.core import Function
+from ..ir.printer import print_function
+from ..ir.verifier import VerifyError, verify
+from .dce import dce
+from .inplace import insert_copies
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[[Function], Function]
+
+
+PASSES: dict[str, Pass] = {p.name: p for p in (
+    Pass("dce", dce),
+    Pass("inplace", insert_copies),
+)}
+
+PRIMAL_PIPELINE = ("dce",)
+BACKEND_PIPELINE = ("inplace",)
+
+
+def _print_after(name: str, fn: Function) -> None:
+    want = os.environ.get("ADCOMPILE_PRINT_AFTER", "")
+    if want and (want == "all" or name in want.split(",")):
+        sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
+
+
+def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
+    for name in names:
+        try:
+            fn = PASSES[name].run(fn)
+            verify(fn)
+        except AdError:
+            raise
+        except (VerifyError, Exception) as e:
+            raise InternalError(f"pass '{name}' failed: {type(e).__name__}: {e}",
+                                fn.loc) from e
+        _print_after(name, fn)
+    return fn
+
+
+def check_frontend(fn: Function) -> Function:
+    try:
+        verify(fn)
+    except VerifyError as e:
+        raise InternalError(f"the frontend produced invalid IR: {e}", fn.loc) from e
+    _print_after("frontend", fn)
+    return fn
