@@ -57,9 +57,14 @@ class AdError(Exception):
 class UnsupportedSyntax(AdError):
     """A construct outside the supported Python subset."""
 
+    default_hint = "rewrite it with the supported subset (README: 'Semantics' and docs/subset.md)"
+
 
 class TypeInferenceError(AdError, builtins.TypeError):
     """Types that cannot be inferred or that do not fit together."""
+
+    default_hint = ("check the types and counts of the values here: compiled code needs "
+                    "numbers and NumPy arrays, one type per variable")
 
 
 class NonDifferentiable(AdError):

@@ -652,6 +652,7 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
         else:
             child.env.vars[p] = v
     lw.ctx.stack.append(func)
+    child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)
     lw.ctx.stack.pop()
     results = child._final_results(src.node)

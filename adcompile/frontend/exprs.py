@@ -72,7 +72,7 @@ class ExprLowerer:
         if name in self.env.vars:
             v = self.env.vars[name]
             if isinstance(v, Poison):
-                raise TypeInferenceError(v.message, self.src.loc(node), v.hint or
+                raise TypeInferenceError(v.message, v.loc or self.src.loc(node), v.hint or
                                          "give the variable one type on every path")
             return v
         return self.resolve(name, node)
@@ -198,7 +198,8 @@ class ExprLowerer:
                              "use arithmetic (+ - * / // % **), @ and comparisons")
         for v in (a, b):
             if not isinstance(v, Value):
-                raise self.error(node, f"cannot apply an arithmetic operator to {_what(v)}", "",
+                raise self.error(node, f"cannot apply an arithmetic operator to {_what(v)}",
+                                 "arithmetic works on numbers and arrays",
                                  TypeInferenceError)
         if prim == "matmul":
             return self.call_named("matmul", [a, b], node)
@@ -352,7 +353,8 @@ class ExprLowerer:
             if node.attr in ("real",):
                 return base
             raise self.error(node, f"a {base.type} scalar has no attribute '{node.attr}'",
-                             "", TypeInferenceError)
+                             "only arrays have .shape, .size, .T and methods",
+                             TypeInferenceError)
         raise self.error(node, f"attribute '{node.attr}' of {_what(base)} is not supported",
                          "", UnsupportedSyntax)
 
@@ -379,7 +381,8 @@ class ExprLowerer:
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
         if len(parts) > base.type.ndim:
             raise self.error(node, f"too many indices ({len(parts)}) for a "
-                             f"{base.type.ndim}-d array", "", TypeInferenceError)
+                             f"{base.type.ndim}-d array",
+                             "use at most one index per dimension", TypeInferenceError)
         spec, operands, any_slice = [], [], False
         for p in parts:
             if isinstance(p, gast.Slice):
@@ -447,17 +450,27 @@ class ExprLowerer:
         if spec is None:
             room = arr.type.ndim - len(operands)
             if (value.type.ndim if isinstance(value.type, ArrayType) else 0) > room:
-                raise self.error(target, "the value has more dimensions than the target", "",
+                raise self.error(target, "the value has more dimensions than the target",
+                                 "store a scalar into an element, or a row into x[i, :]",
                                  TypeInferenceError)
             new = self.emit("setitem", [arr, value] + operands, name=name)
         else:
             try:
                 new = self.emit("setslice", [arr, value] + operands, {"spec": spec}, name=name)
             except Exception:
-                raise self.error(target, "the value has more dimensions than the slice", "",
+                raise self.error(target, "the value has more dimensions than the slice",
+                                 "the value must broadcast to the slice's shape",
                                  TypeInferenceError) from None
-        for alias in self.env.aliases(name):
+        aliases = self.env.aliases(name)
+        for alias in aliases:
             self.env.vars[alias] = new
+        for view, base in list(self.env.views.items()):
+            if base in aliases and view not in aliases:
+                self.env.vars[view] = Poison(
+                    f"'{view}' is a view of '{base}', which was written after the view was "
+                    "taken (in NumPy the view would change too)", self.src.loc(target),
+                    f"take a copy ({view} = {base}[...].copy()) or read '{view}' before "
+                    f"writing '{base}'")
 
     # -- calls ------------------------------------------------------------------------------------
     def expr_Call(self, node) -> Any:

@@ -87,6 +87,7 @@ class Lowerer(ExprLowerer):
         for p, v in zip(params, arg_values):
             self.env.bind(p, v)
         self.ctx.stack.append(self.src.func)
+        self.env.bind(RET, self.const(False, BOOL, name="returned"))
         self.lower_body(node.body)
         self.ctx.stack.pop()
         results = self._final_results(node)
@@ -143,7 +144,7 @@ class Lowerer(ExprLowerer):
                 rest = stmts[k:]
                 self.loc = self.src.loc(stmt)
                 self.lower_if_value(self._not_any_flag(), lambda: self._guarded(rest),
-                                    lambda: None)
+                                    self._flag_was_set)
                 return
             self.loc = self.src.loc(stmt)
             self.lower_stmt(stmt)
@@ -154,6 +155,12 @@ class Lowerer(ExprLowerer):
             if self.known(self.env.vars[n]) is None:
                 self.env.bind(n, self.const(False, BOOL, name=self.env.vars[n].name))
         self.lower_body(rest)
+
+    def _flag_was_set(self) -> None:
+        """The path where the guard failed: if only one flag was undecided, it is set."""
+        maybe = [n for n in self._flags() if self.known(self.env.vars[n]) is None]
+        if len(maybe) == 1:
+            self.env.bind(maybe[0], self.const(True, BOOL, name=_hint(maybe[0])))
 
     def _not_any_flag(self) -> Value:
         acc = None
@@ -222,12 +229,17 @@ class Lowerer(ExprLowerer):
             else:
                 self.env.bind(target.id, value, view_of=self._view_base(value_node))
         elif isinstance(target, (gast.Tuple, gast.List)):
+            for e in target.elts:
+                if isinstance(e, gast.Starred):
+                    raise self.error(e, "starred assignment is not supported",
+                                     "unpack into a fixed number of names")
             if not isinstance(value, tuple):
                 raise self.error(target, "cannot unpack a non-tuple value",
                                  "only tuples (and .shape) can be unpacked", TypeInferenceError)
             if len(value) != len(target.elts):
                 raise self.error(target, f"cannot unpack {len(value)} values into "
-                                 f"{len(target.elts)} names", "", TypeInferenceError)
+                                 f"{len(target.elts)} names",
+                                 "use as many names as the tuple has values", TypeInferenceError)
             elts = value_node.elts if isinstance(value_node, gast.Tuple) and \
                 len(value_node.elts) == len(value) else [None] * len(value)
             for t, v, n in zip(target.elts, value, elts):
@@ -268,6 +280,14 @@ class Lowerer(ExprLowerer):
             raise self.error(s, "this return gives a different number of values than an "
                              "earlier one", "return the same tuple shape everywhere",
                              TypeInferenceError)
+        else:
+            for v, t in zip(items, self.ret_types):
+                if v.type != t and not (isinstance(v.type, ScalarType) and
+                                        isinstance(t, ScalarType)):
+                    raise self.error(s, f"this return gives a {_kind(v.type)} but an earlier "
+                                     f"one gives a {_kind(t)}",
+                                     "return the same kind of value on every path",
+                                     TypeInferenceError)
         for i, v in enumerate(items):
             self.env.bind(f"{RET}.{i}", v)
         self.env.bind(RET, self.const(True, BOOL, name="returned"))
@@ -339,23 +359,28 @@ class Lowerer(ExprLowerer):
                 if t is None:
                     before.vars[n] = Poison(
                         f"'{n}' is a {_kind(a.type)} on one branch and a {_kind(b.type)} on "
-                        "the other", self.loc, "give a variable one type on every path")
+                        "the other", None, "give a variable one type on every path")
                     continue
                 plan.append((n, t))
             elif isinstance(a, Value) or isinstance(b, Value):
                 v = a if isinstance(a, Value) else b
                 other = b if v is a else a
-                if other is _MISSING:
+                missing_env = branches[0][0] if a is _MISSING else branches[1][0]
+                if other is _MISSING and (not _is_user_name(n) or self._dead(missing_env)):
                     plan.append((n, v.type))
+                elif other is _MISSING:
+                    before.vars[n] = Poison(
+                        f"'{n}' may be used before it is assigned (it is assigned on only "
+                        "one path)", None, f"assign '{n}' before the if, or on every path")
                 else:
                     before.vars[n] = Poison(f"'{n}' has different kinds of value on the two "
-                                            "branches", self.loc, "")
+                                            "branches", None, "")
             elif isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-                before.vars[n] = Poison(f"tuple variable '{n}' changes in a branch", self.loc,
+                before.vars[n] = Poison(f"tuple variable '{n}' changes in a branch", None,
                                         "unpack the tuple into names before the if")
             else:
                 before.vars[n] = a if b is _MISSING else (b if a is _MISSING else Poison(
-                    f"'{n}' is bound to different objects on the two branches", self.loc))
+                    f"'{n}' is bound to different objects on the two branches", None))
         extras = [b[2] for b in branches]
         nextra = len(extras[0]) if extras[0] is not None else 0
         extra_types = []
@@ -387,6 +412,10 @@ class Lowerer(ExprLowerer):
                    for b in branches):
                 self.ctx.weak.add(r.id)
         return op.results[len(plan):]
+
+    def _dead(self, env: Env) -> bool:
+        """Has this branch surely left (returned, broken, continued)?"""
+        return any(self.known(env.vars.get(n)) is True for n in self._flags())
 
     def undef(self, t: Type) -> Value:
         return self.emit("undef", [], {"type": str(t)}, name="undef")
@@ -442,7 +471,8 @@ class Lowerer(ExprLowerer):
                     range_info=None) -> None:
         brk, cont = f"break.{len(self.loops)}", f"continue.{len(self.loops)}"
         may_exit = _has_exit(body, include_continue=False)
-        if kind == "while" and may_exit:
+        if kind == "while" and any(isinstance(sub, gast.Break)
+                                   for node in body for sub in _walk_no_loops(node)):
             self.env.bind(brk, self.const(False, BOOL, name="broke"))
         if range_info:
             self.env.bind(range_info[0], self.env.vars[range_info[0]])
@@ -450,7 +480,7 @@ class Lowerer(ExprLowerer):
         if range_info:
             assigned.add(range_info[0])
         if may_exit:
-            assigned |= {brk, RET} | {n for n in self.env.vars if n.startswith(RET + ".")}
+            assigned |= {RET} | ({brk} if brk in self.env.vars else set()) | {n for n in self.env.vars if n.startswith(RET + ".")}
         carried = [n for n in self.env.vars if n in assigned and
                    isinstance(self.env.vars[n], Value)]
         types = {n: self.env.vars[n].type for n in carried}
@@ -477,8 +507,7 @@ class Lowerer(ExprLowerer):
         args = [Value(_hint(n), types[n]) for n in carried]
         for n, a in zip(carried, args):
             self.env.bind(n, a, key=before.keys.get(n))
-            if before.vars[n].id in self.ctx.weak and types[n] == before.vars[n].type:
-                self.ctx.weak.add(a.id)
+            self._inherit_weak(before.vars.get(n), a)
         start_env = self.env.copy()
         cond_block = None
         if kind == "while":
@@ -495,8 +524,7 @@ class Lowerer(ExprLowerer):
             self.env = start_env.copy()
             for n, a in zip(carried, body_args):
                 self.env.bind(n, a, key=before.keys.get(n))
-                if a.type == before.vars[n].type and before.vars[n].id in self.ctx.weak:
-                    self.ctx.weak.add(a.id)
+                self._inherit_weak(before.vars.get(n), a)
             body_block = Block(body_args)
         else:
             iv = Value(target, I64)
@@ -544,6 +572,10 @@ class Lowerer(ExprLowerer):
                 new_types[n] = t
         self.env, self.block, self.loc = before, outer_block, loc
         return end_env, new_carried, new_types, cond_block, body_block
+
+    def _inherit_weak(self, init, arg: Value) -> None:
+        if isinstance(init, Value) and init.id in self.ctx.weak and init.type == arg.type:
+            self.ctx.weak.add(arg.id)
 
     def _loop_condition(self, conds, test, range_info) -> Value:
         go = None
@@ -626,6 +658,10 @@ def _hint(name: str) -> str:
     return name
 
 
+def _is_user_name(name: str) -> bool:
+    return "." not in name and name != RET
+
+
 def _kind(t: Type) -> str:
     return f"{t.ndim}-d array of {t.dtype}" if isinstance(t, ArrayType) else f"{t} scalar"
 
@@ -704,6 +740,7 @@ def lower(func, arg_types: list[Type], weak: list[bool]) -> Function:
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())
+    lw._check_signature(src.node)
     params = [a.id for a in src.node.args.args]
     if len(params) != len(arg_types):
         raise TypeInferenceError(

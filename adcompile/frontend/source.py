@@ -59,11 +59,16 @@ def get_source(func) -> SourceInfo:
             break
     tree = gast.parse(dedented)
     node = next((n for n in tree.body if isinstance(n, gast.FunctionDef)), None)
+    filename = inspect.getsourcefile(func) or code.co_filename
+    if node is None and tree.body and isinstance(tree.body[0], gast.AsyncFunctionDef):
+        info = SourceInfo(func, tree.body[0], filename, first, indent,
+                          [ln.rstrip("\n") for ln in raw_lines])
+        raise UnsupportedSyntax("async functions cannot be compiled", info.loc(tree.body[0]),
+                                "write a plain 'def' function")
     if node is None:
         raise UnsupportedSyntax(f"{getattr(func, '__name__', func)!r} is not a plain function "
                                 "defined with 'def'",
                                 hint="lambdas and other callables cannot be compiled")
-    filename = inspect.getsourcefile(func) or code.co_filename
     info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
     _CACHE[key] = info
     return info

@@ -96,11 +96,6 @@ def bad_list_value(x):
     return vals[0]
 
 
-def bad_np_array_from_list(x):
-    a = np.array([x, 1.0])  # ERR
-    return a[0]
-
-
 def bad_list_comprehension(x):
     vals = [x * i for i in range(3)]  # ERR
     return x
@@ -320,9 +315,10 @@ def bad_branch_scalar_vs_array(x, n):
 
 
 def bad_loop_scalar_to_array(x, n):
-    # The carried variable starts as a scalar and becomes an array inside the loop.
+    # The carried variable starts as a scalar and becomes an array inside the loop: the loop,
+    # the conflicting assignment or the use after the loop are all fair places to report.
     y = 0.0
-    for i in range(n):
+    for i in range(n):  # ERR
         y = x * 2.0  # ERR
     return y + 1.0  # ERR
 
@@ -524,8 +520,9 @@ def bad_shape_index_out_of_range(a):
 
 
 def bad_none_value(x):
+    # `None` as a value: the constant or its use.
     y = None  # ERR
-    return x
+    return x * y  # ERR
 
 
 def bad_method_append(x):
@@ -538,3 +535,26 @@ def bad_attribute_assign(x):
     y = x.copy()
     y.shape = (2, 2)  # ERR
     return y
+
+
+def bad_maybe_undefined(x):
+    # `y` is unbound when x <= 0 (CPython raises UnboundLocalError at the use).
+    if x > 0.0:
+        y = 1.0
+    return y  # ERR
+
+
+def bad_write_base_of_live_slice(x):
+    # `s` is a view of `y`: the write changes s[0] in CPython.  Either line may be named.
+    y = x.copy()
+    s = y[0:2]  # ERR
+    y[0] = 100.0  # ERR
+    return s[0]
+
+
+def bad_write_base_of_live_row(a):
+    # `r` is a view of row 0 of `b`: the write changes r[0] in CPython.
+    b = a.copy()
+    r = b[0]  # ERR
+    b[0, 0] = 9.0  # ERR
+    return r[0]

@@ -85,7 +85,6 @@ CASES = [
     ("bad_str_value", lambda: (1.0,), S, ()),
     ("bad_bytes_value", lambda: (1.0,), S, ()),
     ("bad_list_value", lambda: (1.0,), S, ()),
-    ("bad_np_array_from_list", lambda: (1.0,), S, ()),
     ("bad_list_comprehension", lambda: (1.0,), S, ()),
     ("bad_dict_comprehension", lambda: (1.0,), S, ()),
     ("bad_set_comprehension", lambda: (1.0,), S, ()),
@@ -164,6 +163,9 @@ CASES = [
     ("bad_none_value", lambda: (1.0,), A, ()),
     ("bad_method_append", lambda: (f1(),), A, ()),
     ("bad_attribute_assign", lambda: (f1(),), A, ()),
+    ("bad_maybe_undefined", lambda: (-1.0,), A, ()),
+    ("bad_write_base_of_live_slice", lambda: (f1(),), A, ()),
+    ("bad_write_base_of_live_row", lambda: (f2(),), A, ()),
 ]
 
 
