@@ -16,7 +16,8 @@ from .ir.core import Function
 from .ir.interpreter import run_function
 from .ir.printer import print_function
 from .signature import bind_defaults, signature_of
-from .transforms.pipeline import BACKEND_PIPELINE, PRIMAL_PIPELINE, check_frontend, run_passes
+from .transforms.pipeline import (BACKEND_PIPELINE, PRIMAL_PIPELINE, check_frontend, run_passes,
+                                  run_transform)
 
 
 @dataclass
@@ -26,8 +27,11 @@ class Specialization:
     call: Callable
 
 
-def build_ir(func, sig) -> dict[str, Function]:
-    """Frontend + passes for one signature; returns the IR at each named stage."""
+def build_ir(func, sig, transform=None) -> dict[str, Function]:
+    """Frontend + passes for one signature; returns the IR at each named stage.
+
+    `transform(primal_ir) -> (stage_name, ir)` runs a derivative transform on the primal IR.
+    """
     import copy
     stages: dict[str, Function] = {}
     try:
@@ -44,6 +48,11 @@ def build_ir(func, sig) -> dict[str, Function]:
     stages["frontend"] = copy.deepcopy(check_frontend(fn))
     fn = run_passes(fn, PRIMAL_PIPELINE)
     stages["primal"] = copy.deepcopy(fn)
+    if transform is not None:
+        fn = run_transform(transform, fn)
+        stages[transform.stage] = copy.deepcopy(fn)
+        fn = run_passes(fn, PRIMAL_PIPELINE)
+        stages["optimized"] = copy.deepcopy(fn)
     fn = run_passes(fn, BACKEND_PIPELINE)
     stages["backend"] = fn
     return stages

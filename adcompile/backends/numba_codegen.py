@@ -111,6 +111,9 @@ class NumbaCodegen:
             else:
                 self.emit(depth, f"return {vals[0]}")
             return
+        if p == "tape_push":
+            self.emit(depth, f"{n[op.operands[0]]}.append({n[op.operands[1]]})")
+            return
         if p in ("setitem", "setslice"):
             arr, val = op.operands[0], op.operands[1]
             idx = self._index(op, op.operands[2:])
@@ -286,6 +289,52 @@ def _minmax(g, op, a, arr) -> str:
     return f"np.{op.prim}({a[0]}, {a[1]})"
 
 
+def _sum_to(g, op, a, arr) -> str:
+    grad, like = op.operands
+    if not isinstance(like.type, ArrayType):
+        return f"np.sum({a[0]})" if isinstance(grad.type, ArrayType) else a[0]
+    lead = grad.type.ndim - like.type.ndim
+    inner = f"rt.sum_lead({a[0]}, {lead})" if lead else a[0]
+    return f"rt.sum_to{like.type.ndim}({inner}, {a[1]})"
+
+
+def _broadcast_like(g, op, a, arr) -> str:
+    x, like = op.operands[0], op.operands[1]
+    t = op.results[0].type
+    if not isinstance(t, ArrayType):
+        return a[0]
+    shape = f"{a[1]}.shape" if isinstance(like.type, ArrayType) else "()"
+    if len(a) == 3:
+        shape = f"{shape} + ({a[2]},)"
+    if isinstance(x.type, ArrayType):
+        return f"np.broadcast_to({a[0]}, {shape}).copy()"
+    return f"np.full({shape}, {a[0]})"
+
+
+def _lmatmul(g, op, a, arr) -> str:
+    x, y = op.operands
+    side = op.attrs["lanes"]
+    nx = x.type.ndim - (side == "a")
+    ny = y.type.ndim - (side == "b")
+    kind = {(2, 2): "mm", (2, 1): "mv", (1, 2): "vm", (1, 1): "vv"}[(nx, ny)]
+    return f"rt.lmatmul_{side}_{kind}({a[0]}, {a[1]})"
+
+
+def _tape_new(g, op, a, arr) -> str:
+    t = op.results[0].type.elem
+    if isinstance(t, ArrayType):
+        zeros = ", ".join(["0"] * t.ndim) + ("," if t.ndim == 1 else "")
+        return f"[np.empty(({zeros}), dtype={_dtype_src(t.dtype)}) for _ in range(0)]"
+    return f"[{_const_src(0, t)} for _ in range(0)]"
+
+
+def _transpose(g, op, a, arr) -> str:
+    if op.operands[0].type.ndim == 2:
+        return f"np.ascontiguousarray({a[0]}.T)"
+    rest = ", ".join(str(i) for i in range(2, op.operands[0].type.ndim))
+    return f"np.ascontiguousarray(np.transpose({a[0]}, (1, 0, {rest})))"
+
+
 _EXPR: dict[str, Callable] = {
     "const": lambda g, op, a, arr: _const_src(op.attrs["value"], op.results[0].type),
     "undef": _undef,
@@ -321,7 +370,11 @@ _EXPR: dict[str, Callable] = {
     "getslice": lambda g, op, a, arr: f"{a[0]}[{g._index(op, op.operands[1:])}].copy()",
     "sum": _reduce, "prod": _reduce, "max": _reduce, "min": _reduce, "mean": _reduce,
     "matmul": _matmul,
-    "transpose": lambda g, op, a, arr: f"np.ascontiguousarray({a[0]}.T)",
+    "transpose": _transpose,
+    "sum_to": _sum_to, "broadcast_like": _broadcast_like, "lmatmul": _lmatmul,
+    "expand": lambda g, op, a, arr: f"np.expand_dims({a[0]}, {op.attrs['axis']})",
+    "tape_new": _tape_new,
+    "tape_pop": lambda g, op, a, arr: f"{a[0]}.pop()",
 }
 
 

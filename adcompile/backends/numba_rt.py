@@ -166,3 +166,70 @@ def sum_axis1(x, axis):
 @njit(cache=True)
 def mean_axis1(x, axis):
     return _mean1(x)
+
+
+# -- helpers for derivative code -------------------------------------------------------------
+@njit(cache=True)
+def sum_lead(g, k):
+    """Sum over the first k axes (undo broadcasting of a lower-rank operand)."""
+    out = g
+    for _ in range(k):
+        out = np.sum(out, axis=0)
+    return out
+
+
+@njit(cache=True)
+def sum_to1(g, like):
+    if g.shape[0] == like.shape[0]:
+        return g
+    return np.full(1, np.sum(g))
+
+
+@njit(cache=True)
+def sum_to2(g, like):
+    out = g
+    if like.shape[0] == 1 and g.shape[0] != 1:
+        out = np.expand_dims(np.sum(out, axis=0), 0)
+    if like.shape[1] == 1 and out.shape[1] != 1:
+        out = np.expand_dims(np.sum(out, axis=1), 1)
+    return np.ascontiguousarray(out)
+
+
+@njit(cache=True)
+def sum_to3(g, like):
+    out = g
+    if like.shape[0] == 1 and g.shape[0] != 1:
+        out = np.expand_dims(np.sum(out, axis=0), 0)
+    if like.shape[1] == 1 and out.shape[1] != 1:
+        out = np.expand_dims(np.sum(out, axis=1), 1)
+    if like.shape[2] == 1 and out.shape[2] != 1:
+        out = np.expand_dims(np.sum(out, axis=2), 2)
+    return np.ascontiguousarray(out)
+
+
+def _make_lanes(kernel, side: str, nd_other: int):
+    if side == "a" and nd_other == 0:
+        pass
+
+    @njit(cache=True)
+    def f(a, b):
+        lanes = a.shape[-1] if side == "a" else b.shape[-1]
+        first = kernel(np.ascontiguousarray(a[..., 0]) if side == "a" else a,
+                       b if side == "a" else np.ascontiguousarray(b[..., 0]))
+        out = np.empty(np.shape(first) + (lanes,), dtype=a.dtype)
+        for lane in range(lanes):
+            r = kernel(np.ascontiguousarray(a[..., lane]) if side == "a" else a,
+                       b if side == "a" else np.ascontiguousarray(b[..., lane]))
+            out[..., lane] = r
+        return out
+    return f
+
+
+lmatmul_a_mm = _make_lanes(matmul_mm, "a", 2)
+lmatmul_a_mv = _make_lanes(matmul_mv, "a", 1)
+lmatmul_a_vm = _make_lanes(matmul_vm, "a", 2)
+lmatmul_a_vv = _make_lanes(matmul_vv, "a", 1)
+lmatmul_b_mm = _make_lanes(matmul_mm, "b", 2)
+lmatmul_b_mv = _make_lanes(matmul_mv, "b", 1)
+lmatmul_b_vm = _make_lanes(matmul_vm, "b", 2)
+lmatmul_b_vv = _make_lanes(matmul_vv, "b", 1)

@@ -219,6 +219,10 @@ class ExprLowerer:
         return self._result(self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)]), a, b)
 
     def power(self, a: Value, b: Value, dt: ScalarType) -> Value:
+        kb = self.known(b)
+        if scalar_of(a.type) in (I64, BOOL) and b.type == I64 and kb is not None and kb < 0:
+            dt = F64   # Python: int ** negative int is a float
+            a = self.to_dtype(a, F64)
         if b.type in (I64, BOOL) and not isinstance(b.type, ArrayType):
             base_t = scalar_of(a.type) if scalar_of(a.type).is_float else \
                 (dt if dt.is_float else I64)

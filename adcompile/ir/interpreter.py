@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .core import Block, Function, Op
-from .primitives import PRIMITIVES, slice_spec_counts
+from .primitives import PRIMITIVES
 from .types import ArrayType, ScalarType
 
 _Impl = Callable[..., Any]
@@ -60,7 +60,7 @@ IMPL: dict[str, _Impl] = {
     "eq": np.equal, "ne": np.not_equal, "and": np.logical_and, "or": np.logical_or,
     "not": np.logical_not, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
     "select": np.where,
-    "copy": np.copy, "transpose": lambda x: np.ascontiguousarray(x.T),
+    "copy": np.copy, "transpose": lambda x: np.ascontiguousarray(np.swapaxes(x, 0, 1)),
     "matmul": lambda a, b: np.asarray(a @ b), "size": lambda x: np.int64(x.size),
 }
 
@@ -106,7 +106,7 @@ def _run_block(block: Block, env: dict[int, Any]) -> list[Any]:
             return [env[v.id] for v in op.operands]
         vals = [env[v.id] for v in op.operands]
         res = _run_op(op, vals, env)
-        for r, v in zip(op.results, res):
+        for r, v in zip(op.results, res or []):
             env[r.id] = v
     return []
 
@@ -238,12 +238,69 @@ def _if(op, vals, env):
     return _run_block(op.regions[0] if vals[0] else op.regions[1], env)
 
 
+def _sum_to(op, vals, env):
+    return [_sum_to_impl(vals[0], vals[1], op.results[0].type)]
+
+
+def _sum_to_impl(g, like, t):
+    g = np.asarray(g)
+    if not isinstance(t, ArrayType):
+        return _scalar(t, np.sum(g))
+    while g.ndim > like.ndim:
+        g = g.sum(axis=0)
+    for ax in range(like.ndim):
+        if like.shape[ax] == 1 and g.shape[ax] != 1:
+            g = g.sum(axis=ax, keepdims=True)
+    return np.ascontiguousarray(g, dtype=t.dtype.np_dtype)
+
+
+def _broadcast_like(op, vals, env):
+    x, like = vals[0], vals[1]
+    shape = np.shape(like) + ((int(vals[2]),) if len(vals) == 3 else ())
+    t = op.results[0].type
+    out = np.array(np.broadcast_to(x, shape), dtype=(t.dtype if isinstance(t, ArrayType)
+                                                      else t).np_dtype)
+    return [out if isinstance(t, ArrayType) else _scalar(t, out)]
+
+
+def _expand(op, vals, env):
+    return [np.expand_dims(np.asarray(vals[0]), op.attrs["axis"])]
+
+
+def _lmatmul(op, vals, env):
+    a, b = (np.asarray(v) for v in vals)
+    if op.attrs["lanes"] == "a":
+        out = _lanes_a(a, b)
+    else:
+        out = np.stack([a @ b[..., lane] for lane in range(b.shape[-1])], axis=-1)
+    return [np.asarray(out, dtype=op.results[0].type.dtype.np_dtype)]
+
+
+def _lanes_a(a, b):
+    return np.stack([a[..., lane] @ b for lane in range(a.shape[-1])], axis=-1)
+
+
+def _tape_new(op, vals, env):
+    return [[]]
+
+
+def _tape_push(op, vals, env):
+    vals[0].append(vals[1].copy() if isinstance(vals[1], np.ndarray) else vals[1])
+    return []
+
+
+def _tape_pop(op, vals, env):
+    return [vals[0].pop()]
+
+
 _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "ones": _alloc,
            "empty": _alloc, "full": _alloc, "arange": _arange, "dim": _dim,
            "getitem": _getitem, "setitem": _setitem, "getslice": _getslice,
            "setslice": _setslice, "sum": _reduce, "prod": _reduce, "max": _reduce,
-           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if}
+           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if,
+           "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
+           "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
+           "tape_pop": _tape_pop}
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"
-_ = slice_spec_counts

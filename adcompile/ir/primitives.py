@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .types import BOOL, I64, SCALARS, ArrayType, ScalarType, Type, ndim_of, scalar_of
+from .types import (BOOL, I64, SCALARS, ArrayType, ScalarType, TapeType, Type, ndim_of,
+                    parse_type, scalar_of)
 
 
 class IRTypeError(Exception):
@@ -258,7 +259,9 @@ def _matmul(ts, attrs):
 
 
 def _transpose(ts, attrs):
-    _check(len(ts) == 1 and isinstance(ts[0], ArrayType), "transpose expects an array")
+    # swaps the first two axes (a trailing tangent-lane axis stays last)
+    _check(len(ts) == 1 and isinstance(ts[0], ArrayType) and ts[0].ndim >= 2,
+           "transpose expects an array of 2 or more dims")
     return [ts[0]]
 
 
@@ -283,6 +286,65 @@ for _n in ("sum", "prod", "max", "min", "mean"):
     _reg(_n, "reduce", _reduce)
 _reg("matmul", "linalg", _matmul)
 _reg("transpose", "array", _transpose)
+
+
+# -- helpers that derivative code needs ----------------------------------------------------------
+def _sum_to(ts, attrs):
+    g, like = ts
+    _check(scalar_of(g) == scalar_of(like), "sum_to: dtypes differ")
+    _check(ndim_of(g) >= ndim_of(like), "sum_to: gradient has fewer dims than the target")
+    return [like]
+
+
+def _broadcast_like(ts, attrs):
+    # (x, like) -> x broadcast to like's shape; (x, like, lanes) adds a trailing lane axis
+    x, like = ts[0], ts[1]
+    _check(len(ts) == 2 or ts[2] == I64, "broadcast_like: lanes must be i64")
+    return [_shape(scalar_of(x), ndim_of(like) + (len(ts) == 3))]
+
+
+def _expand(ts, attrs):
+    _check(len(ts) == 1, "expand takes one operand")
+    _check(0 <= attrs["axis"] <= ndim_of(ts[0]), "expand axis out of range")
+    return [ArrayType(scalar_of(ts[0]), ndim_of(ts[0]) + 1)]
+
+
+def _lmatmul(ts, attrs):
+    # matmul where one operand ('a' or 'b') carries a trailing lane axis
+    a, b = ts
+    side = attrs["lanes"]
+    an = a.ndim - (side == "a")
+    bn = b.ndim - (side == "b")
+    _check(an in (1, 2) and bn in (1, 2), "lmatmul supports 1-d and 2-d operands")
+    _check(scalar_of(a) == scalar_of(b), "lmatmul: dtypes differ")
+    return [ArrayType(scalar_of(a), an + bn - 2 + 1)]
+
+
+def _tape_new(ts, attrs):
+    return [TapeType(parse_type(attrs["type"]))]
+
+
+def _tape_push(ts, attrs):
+    _check(len(ts) == 2 and isinstance(ts[0], TapeType) and ts[0].elem == ts[1],
+           "tape_push(tape<T>, T)")
+    return []
+
+
+def _tape_pop(ts, attrs):
+    _check(len(ts) == 1 and isinstance(ts[0], TapeType), "tape_pop(tape<T>)")
+    return [ts[0].elem]
+
+
+_reg("sum_to", "linalg", _sum_to)
+_reg("broadcast_like", "array", _broadcast_like)
+_reg("expand", "array", _expand)
+_reg("lmatmul", "linalg", _lmatmul)
+_reg("tape_new", "tape", _tape_new)
+_reg("tape_push", "tape", _tape_push)
+_reg("tape_pop", "tape", _tape_pop)
+
+# ops with an effect on a tape: never removed or reordered by cleanup passes
+EFFECTFUL = {"tape_push", "tape_pop"}
 
 
 # -- structured control flow ------------------------------------------------------------------

@@ -48,7 +48,17 @@ class ArrayType:
         return f"{self.dtype}[{', '.join(':' * self.ndim)}]"
 
 
-Type = ScalarType | ArrayType
+@dataclass(frozen=True)
+class TapeType:
+    """A LIFO stack of values, written by reverse mode's forward sweep and read backwards."""
+
+    elem: "ScalarType | ArrayType"
+
+    def __str__(self) -> str:
+        return f"tape<{self.elem}>"
+
+
+Type = ScalarType | ArrayType | TapeType
 
 F64 = ScalarType("f64")
 F32 = ScalarType("f32")
@@ -94,6 +104,8 @@ def promote(a: ScalarType, b: ScalarType) -> ScalarType:
 
 def parse_type(text: str) -> Type:
     text = text.strip()
+    if text.startswith("tape<"):
+        return TapeType(parse_type(text[5:-1]))
     if "[" in text:
         base, rest = text.split("[", 1)
         inner = rest.rstrip("]").strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..ir.core import Block, Function, Op
+from ..ir.primitives import EFFECTFUL
 
 
 def _count_uses(block: Block, uses: Counter) -> None:
@@ -69,7 +70,7 @@ def _mark(block: Block, needed: set[int]) -> None:
     for op in reversed(block.ops):
         if op.prim in ("yield", "condition", "return"):
             continue
-        if any(r.id in needed for r in op.results):
+        if op.prim in EFFECTFUL or any(r.id in needed for r in op.results):
             needed.update(v.id for v in op.operands)
             for r in op.regions:
                 _mark_all(r, needed)
@@ -90,8 +91,8 @@ def _sweep(block: Block, uses: Counter) -> bool:
             changed |= _sweep(r, uses)
         if op.prim in ("for", "while", "if"):
             changed |= _drop_carried(op, uses)
-        is_term = op.prim in ("yield", "condition", "return")
-        if not is_term and all(uses[r.id] == 0 for r in op.results):
+        keep = op.prim in ("yield", "condition", "return") or op.prim in EFFECTFUL
+        if not keep and all(uses[r.id] == 0 for r in op.results):
             changed = True
             continue
         kept.append(op)

@@ -53,6 +53,20 @@ def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
     return fn
 
 
+def run_transform(transform, fn: Function) -> Function:
+    """Run a derivative transform (an object with `.stage` and `.run(fn)`) like a pass."""
+    try:
+        out = transform.run(fn)
+        verify(out)
+    except AdError:
+        raise
+    except Exception as e:
+        raise InternalError(f"transform '{transform.stage}' failed: {type(e).__name__}: {e}",
+                            fn.loc) from e
+    _print_after(transform.stage, out)
+    return out
+
+
 def check_frontend(fn: Function) -> Function:
     try:
         verify(fn)

@@ -1,0 +1,310 @@
+"""Forward mode: IR function -> IR function computing primal results and their tangents.
+
+`jvp_function(fn, active)` returns `f_jvp(*args, *arg_dots) -> (*outs, *out_dots)`, one tangent
+argument per active argument. With `lanes=True` every tangent carries a trailing axis of
+directions (vector forward mode): a scalar's tangent is 1-d, an (n,)-array's is (n, L), so
+indexing, slicing and writes apply to tangents unchanged and elementwise rules only expand the
+primal partial by one trailing axis.
+
+Invariant: every varied value has a tangent value after its defining op; values that are not
+varied have none (symbolic zero). Where a structured op merges a varied slot with a
+non-varied path, zeros are materialised.
+"""
+from __future__ import annotations
+
+import copy
+
+from ..ir.core import Block, Builder, Function, Op, Value
+from ..ir.types import ArrayType, TapeType, scalar_of
+from .activity import varied
+from .emitter import Emitter
+from .rules import PARTIALS, partials
+
+
+def tangent_type(t, lanes: bool):
+    if isinstance(t, TapeType):
+        return TapeType(tangent_type(t.elem, lanes))
+    if not lanes:
+        return t
+    return ArrayType(scalar_of(t), (t.ndim if isinstance(t, ArrayType) else 0) + 1)
+
+
+def _ndim(v: Value) -> int:
+    return v.type.ndim if isinstance(v.type, ArrayType) else 0
+
+
+class Forward:
+    def __init__(self, fn: Function, active: list[bool], lanes: bool):
+        self.fn = copy.deepcopy(fn)
+        self.active = active
+        self.lanes = lanes
+        self.dot: dict[int, Value] = {}
+        self.L: Value | None = None
+        self.varied = varied(self.fn, active)
+
+    # -- entry -------------------------------------------------------------------------------
+    def run(self) -> Function:
+        fn = self.fn
+        dargs = []
+        for a, act in zip(fn.args, self.active):
+            if act and a.id in self.varied:
+                d = Value(a.name + "_dot", tangent_type(a.type, self.lanes))
+                self.dot[a.id] = d
+                dargs.append(d)
+        body = Block(list(fn.body.args))
+        e = Emitter(body, fn.loc)
+        if self.lanes and dargs:
+            self.L = e("dim", dargs[0], axis=dargs[0].type.ndim - 1, name="lanes")
+        self.block(fn.body, body)
+        ret = body.ops.pop()
+        e = Emitter(body, ret.loc)
+        outs = list(ret.operands)
+        douts = [self.tangent_or_zero(e, v) for v in outs]
+        Builder(body, ret.loc).op("return", outs + douts, [])
+        types = [v.type for v in outs] + [v.type for v in douts]
+        return Function(fn.name + "_jvp", fn.args + dargs, body, types, fn.loc, True)
+
+    def tangent_or_zero(self, e: Emitter, v: Value) -> Value:
+        d = self.dot.get(v.id)
+        if d is not None:
+            return d
+        return e.zeros_like(v, self.L if self.lanes else None, name=v.name + "_dot")
+
+    # -- blocks and ops ----------------------------------------------------------------------
+    def block(self, src: Block, dst: Block) -> None:
+        for op in src.ops:
+            if op.prim in ("yield", "condition", "return"):
+                dst.ops.append(op)
+                continue
+            if op.prim in ("for", "while", "if"):
+                self.structured(op, dst)
+                continue
+            dst.ops.append(op)
+            if any(r.id in self.varied for r in op.results) or op.prim == "tape_push":
+                self.tangent(op, Emitter(dst, op.loc))
+
+    def expand(self, e: Emitter, p: Value, like: Value) -> Value:
+        """A primal-shaped partial, made to broadcast against lane-carrying tangents."""
+        if not self.lanes or _ndim(p) == 0:
+            return p
+        return e("expand", p, axis=_ndim(p), name=p.name)
+
+    def fit(self, e: Emitter, t: Value, like: Value) -> Value:
+        """Broadcast tangent `t` up to the full tangent shape of primal `like`."""
+        want = _ndim(like) + (1 if self.lanes else 0)
+        if _ndim(t) == want:
+            return t
+        return e("broadcast_like", t, like, *( [self.L] if self.lanes else []),
+                 name=like.name + "_dot")
+
+    def tangent(self, op: Op, e: Emitter) -> None:
+        p = op.prim
+        d = [self.dot.get(v.id) for v in op.operands]
+        y = op.results[0] if op.results else None
+        name = (y.name if y is not None else "t") + "_dot"
+        if p in PARTIALS:
+            ps = partials(e, p, op.operands, y, [t is not None for t in d])
+            acc = None
+            for part, t in zip(ps, d):
+                if t is None or part is None:
+                    continue
+                term = e.scale(self.expand(e, part, y), t, name)
+                acc = term if acc is None else e("add", acc, term, name=name)
+            if acc is not None:
+                self.dot[y.id] = self.fit(e, acc, y)
+            return
+        rule = _STRUCTURAL.get(p)
+        if rule is None:
+            from ..errors import NonDifferentiable
+            raise NonDifferentiable(f"'{p}' has no derivative rule", op.loc,
+                                    "the value flowing through it cannot be differentiated; "
+                                    "compute it from inactive inputs or mark a custom rule")
+        out = rule(self, e, op, d, name)
+        if out is not None and y is not None:
+            self.dot[y.id] = out
+
+    def zero(self, e: Emitter, v: Value) -> Value:
+        return e.zeros_like(v, self.L if self.lanes else None, name=v.name + "_dot")
+
+    # -- structured control flow ---------------------------------------------------------------
+    def structured(self, op: Op, dst: Block) -> None:
+        e = Emitter(dst, op.loc)
+        slots = [k for k, r in enumerate(op.results) if r.id in self.varied]
+        if op.prim == "if":
+            for region in op.regions:
+                new = Block([])
+                self.block(region, new)
+                y = new.ops[-1]
+                ye = Emitter(new, y.loc)
+                new.ops.pop()
+                extra = [self.tangent_or_zero(ye, y.operands[k]) for k in slots]
+                Builder(new, y.loc).op("yield", list(y.operands) + extra, [])
+                region.ops = new.ops
+            self._add_results(op, slots)
+            dst.ops.append(op)
+            return
+        off = 3 if op.prim == "for" else 0
+        inits = [self.tangent_or_zero(e, op.operands[off + k]) for k in slots]
+        for region in op.regions:
+            boff = 1 if (op.prim == "for") else 0
+            new_args = []
+            for k in slots:
+                a = region.args[boff + k]
+                d = Value(a.name + "_dot", tangent_type(a.type, self.lanes))
+                self.dot[a.id] = d
+                new_args.append(d)
+            region.args = region.args + new_args
+        for i, region in enumerate(op.regions):
+            new = Block(region.args)
+            self.block(region, new)
+            term = new.ops[-1]
+            if term.prim == "yield":
+                new.ops.pop()
+                ye = Emitter(new, term.loc)
+                extra = [self.tangent_or_zero(ye, term.operands[k]) for k in slots]
+                Builder(new, term.loc).op("yield", list(term.operands) + extra, [])
+            region.ops = new.ops
+        op.operands = op.operands + inits
+        self._add_results(op, slots)
+        dst.ops.append(op)
+
+    def _add_results(self, op: Op, slots: list[int]) -> None:
+        for k in slots:
+            r = op.results[k]
+            d = Value(r.name + "_dot", tangent_type(r.type, self.lanes))
+            self.dot[r.id] = d
+            op.results.append(d)
+
+
+# -- structural rules: one function per primitive ----------------------------------------------
+def _select(fw, e, op, d, name):
+    c, a, b = op.operands
+    y = op.results[0]
+    ta = d[1] if d[1] is not None else fw.zero(e, a)
+    tb = d[2] if d[2] is not None else fw.zero(e, b)
+    return e("select", fw.expand(e, c, y), fw.fit(e, ta, y), fw.fit(e, tb, y), name=name)
+
+
+def _cast(fw, e, op, d, name):
+    return e("cast", d[0], to=op.attrs["to"], name=name)
+
+
+def _same(prim):
+    def rule(fw, e, op, d, name):
+        return e(prim, d[0], *op.operands[1:], name=name, **op.attrs)
+    return rule
+
+
+def _setitem(fw, e, op, d, name):
+    x, v = op.operands[0], op.operands[1]
+    tx = d[0] if d[0] is not None else fw.zero(e, x)
+    tv = d[1] if d[1] is not None else e.c(0.0, x)
+    return e(op.prim, tx, tv, *op.operands[2:], name=name, **op.attrs)
+
+
+def _reduce_sum(fw, e, t, axis, nd):
+    if axis is not None:
+        return e("sum", t, axis=axis, name=t.name)
+    if not fw.lanes:
+        return e("sum", t, axis=None, name=t.name)
+    for _ in range(nd):
+        t = e("sum", t, axis=0, name=t.name)
+    return t
+
+
+def _sum(fw, e, op, d, name):
+    return _reduce_sum(fw, e, d[0], op.attrs.get("axis"), op.operands[0].type.ndim)
+
+
+def _mean(fw, e, op, d, name):
+    x = op.operands[0]
+    axis = op.attrs.get("axis")
+    s = _reduce_sum(fw, e, d[0], axis, x.type.ndim)
+    n = e("size", x) if axis is None else e("dim", x, axis=axis)
+    return e("div", s, e("cast", n, to=x.type.dtype.name), name=name)
+
+
+def _extremum(fw, e, op, d, name):
+    """max/min reduction: the tangent is shared equally among tied extremal elements."""
+    x, y = op.operands[0], op.results[0]
+    axis = op.attrs.get("axis")
+    m = y if axis is None else e("expand", y, axis=axis)
+    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
+    count = e("sum", mask, axis=axis)
+    if axis is not None:
+        count = e("expand", count, axis=axis)
+    w = e("div", mask, count, name="w")
+    return _reduce_sum(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
+
+
+def _prod(fw, e, op, d, name):
+    x, y = op.operands[0], op.results[0]
+    axis = op.attrs.get("axis")
+    yy = y if axis is None else e("expand", y, axis=axis)
+    w = e("div", yy, x, name="w")  # y / x: documented to need nonzero x
+    return _reduce_sum(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
+
+
+def _matmul(fw, e, op, d, name):
+    a, b = op.operands
+    acc = None
+    if d[0] is not None:
+        acc = e("lmatmul", d[0], b, lanes="a", name=name) if fw.lanes else \
+            e("matmul", d[0], b, name=name)
+    if d[1] is not None:
+        t = e("lmatmul", a, d[1], lanes="b", name=name) if fw.lanes else \
+            e("matmul", a, d[1], name=name)
+        acc = t if acc is None else e("add", acc, t, name=name)
+    return acc
+
+
+def _full(fw, e, op, d, name):
+    return fw.fit(e, d[-1], op.results[0]) if d[-1] is not None else None
+
+
+def _sum_to(fw, e, op, d, name):
+    g, like = op.operands
+    if fw.lanes:
+        raise NotImplementedError("sum_to under tangent lanes")
+    return e("sum_to", d[0], like, name=name)
+
+
+def _broadcast_like(fw, e, op, d, name):
+    if fw.lanes:
+        raise NotImplementedError("broadcast_like under tangent lanes")
+    return e("broadcast_like", d[0], *op.operands[1:], name=name)
+
+
+def _tape_new(fw, e, op, d, name):
+    return e("tape_new", type=str(tangent_type(op.results[0].type.elem, fw.lanes)), name=name)
+
+
+def _tape_push(fw, e, op, d, name):
+    tape, v = op.operands
+    td = fw.dot.get(tape.id)
+    if td is None:
+        return None
+    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v))
+    return None
+
+
+def _tape_pop(fw, e, op, d, name):
+    return e("tape_pop", d[0], name=name)
+
+
+def _expand(fw, e, op, d, name):
+    return e("expand", d[0], axis=op.attrs["axis"], name=name)
+
+
+_STRUCTURAL = {
+    "select": _select, "cast": _cast, "copy": _same("copy"),
+    "getitem": _same("getitem"), "getslice": _same("getslice"),
+    "setitem": _setitem, "setslice": _setitem, "transpose": _same("transpose"),
+    "sum": _sum, "mean": _mean, "max": _extremum, "min": _extremum, "prod": _prod,
+    "matmul": _matmul, "full": _full, "sum_to": _sum_to, "broadcast_like": _broadcast_like,
+    "tape_new": _tape_new, "tape_push": _tape_push, "tape_pop": _tape_pop, "expand": _expand,
+}
+
+
+def jvp_function(fn: Function, active: list[bool], lanes: bool = False) -> Function:
+    return Forward(fn, active, lanes).run()

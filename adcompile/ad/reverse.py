@@ -1,0 +1,595 @@
+"""Reverse mode: IR function -> IR function computing primal results and input adjoints.
+
+`vjp_function(fn, active)` returns `f_vjp(*args, *out_bars) -> (*outs, *arg_bars)`. It is built
+in named steps, each callable on its own:
+
+1. `prepare`: copy the primal and make array chains linear (`insert_copies`), so no old array
+   version is read after a newer one is written;
+2. `activity.varied`: which values carry derivatives (others get no adjoint, no tape);
+3. the *forward sweep* is the primal itself, augmented on demand: a `while` gets an iteration
+   counter; a value defined inside a loop body or branch that the adjoint needs is pushed onto
+   its own tape at the end of that region (only what the adjoint asks for is recorded);
+4. the *reverse sweep* walks the ops backwards, accumulating adjoints: loops run backwards over
+   their trip count, branches replay the recorded decision, each region pops its tapes first;
+5. cleanup (DCE, copy insertion) is the normal pipeline after the transform.
+
+Adjoints are symbolic zeros until something is accumulated; array adjoints are updated with
+element writes, so a scatter from `x[i]` costs O(1).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from ..errors import NonDifferentiable
+from ..ir.core import Block, Builder, Function, Op, Value
+from ..ir.types import I64, ArrayType, ScalarType, scalar_of
+from ..transforms.inplace import insert_copies
+from .activity import varied
+from .emitter import Emitter, Lazy
+from .rules import PARTIALS, partials
+
+
+@dataclass
+class Scope:
+    """A forward region whose values the reverse region reads back from tapes."""
+
+    forward: Block
+    reverse: Block | None = None
+    iv: Value | None = None
+    rev_iv: Value | None = None
+    placeholders: dict[int, tuple[Value, Value]] = field(default_factory=dict)
+
+
+def _ndim(v: Value) -> int:
+    return v.type.ndim if isinstance(v.type, ArrayType) else 0
+
+
+def _is_float(v: Value) -> bool:
+    return isinstance(v.type, (ScalarType, ArrayType)) and scalar_of(v.type).is_float
+
+
+def free_uses(op: Op) -> list[Value]:
+    """Values used inside op's regions but defined outside, in first-use order."""
+    defined: set[int] = set()
+    out: dict[int, Value] = {}
+
+    def visit(block: Block) -> None:
+        defined.update(a.id for a in block.args)
+        for o in block.ops:
+            for v in o.operands:
+                if v.id not in defined:
+                    out.setdefault(v.id, v)
+            for r in o.regions:
+                visit(r)
+            defined.update(r.id for r in o.results)
+
+    for r in op.regions:
+        visit(r)
+    return [v for k, v in out.items() if k not in defined]
+
+
+class Reverse:
+    def __init__(self, fn: Function, active: list[bool]):
+        self.fn = copy.deepcopy(fn)
+        insert_copies(self.fn)
+        self.active = active
+        self.varied = varied(self.fn, active)
+        self.scope_of: dict[int, Block] = {}
+        self._index_scopes(self.fn.body, self.fn.args)
+        self.adj: dict[int, Value] = {}
+        self.scopes: list[Scope] = []
+        self.tapes: dict[int, Value] = {}
+        self.remat_cache: dict[tuple[int, int], Value] = {}
+        self.cur: Emitter | None = None
+
+    def _index_scopes(self, block: Block, extra=()) -> None:
+        if not hasattr(self, "def_op"):
+            self.def_op: dict[int, Op] = {}
+        for a in list(extra) + list(block.args):
+            self.scope_of[a.id] = block
+        for op in block.ops:
+            for r in op.results:
+                self.scope_of[r.id] = block
+                self.def_op[r.id] = op
+            for region in op.regions:
+                self._index_scopes(region)
+
+    # -- primal values seen from the reverse sweep ---------------------------------------------
+    def P(self, v: Value) -> Value:
+        """Primal value `v` as visible at the current point of the reverse sweep.
+
+        Top-level values are visible as they are; cheap integer arithmetic (index
+        computations) is recomputed from visible values; anything else defined inside a loop
+        body or branch is read back from a tape that the forward region fills.
+        """
+        home = self.scope_of.get(v.id)
+        if home is None or home is self.fn.body:
+            return v
+        if self._cheap(v):
+            return self._remat(v)
+        for sc in reversed(self.scopes):
+            if sc.forward is home:
+                if sc.iv is v:
+                    return sc.rev_iv
+                got = sc.placeholders.get(v.id)
+                if got is None:
+                    got = (v, Value(v.name, v.type))
+                    sc.placeholders[v.id] = got
+                return got[1]
+        raise AssertionError(f"value {v!r} is not visible from the reverse sweep")
+
+    def _cheap(self, v: Value, depth: int = 0) -> bool:
+        home = self.scope_of.get(v.id)
+        if home is None or home is self.fn.body:
+            return True
+        if any(sc.iv is v for sc in self.scopes):
+            return True
+        op = self.def_op.get(v.id)
+        if op is not None and op.prim == "const":
+            return True
+        if op is None or depth > 6 or op.prim not in _REMAT or v.type != I64:
+            return False
+        return all(self._cheap(o, depth + 1) for o in op.operands)
+
+    def _remat(self, v: Value) -> Value:
+        home = self.scope_of.get(v.id)
+        if home is None or home is self.fn.body:
+            return v
+        for sc in reversed(self.scopes):
+            if sc.iv is v:
+                return sc.rev_iv
+        op = self.def_op[v.id]
+        key = (v.id, id(self.cur.block))
+        got = self.remat_cache.get(key)
+        if got is None:
+            got = self.cur(op.prim, *[self._remat(o) for o in op.operands], name=v.name,
+                           **op.attrs)
+            self.remat_cache[key] = got
+        return got
+
+    def tape_for(self, v: Value) -> Value:
+        t = self.tapes.get(v.id)
+        if t is None:
+            op = Op("tape_new", [], [Value(f"{v.name}_tape", None)], {"type": str(v.type)})
+            from ..ir.primitives import PRIMITIVES
+            op.results[0].type = PRIMITIVES["tape_new"].rule([], op.attrs)[0]
+            self.fn.body.ops.insert(0, op)
+            t = self.tapes[v.id] = op.results[0]
+        return t
+
+    def _close_scope(self, sc: Scope) -> None:
+        term = sc.forward.ops.pop()
+        pops = []
+        for v, ph in sc.placeholders.values():
+            tape = self.tape_for(v)
+            sc.forward.ops.append(Op("tape_push", [tape, v], [], {}, [], term.loc))
+            pops.append(Op("tape_pop", [tape], [ph], {}, [], term.loc))
+        sc.forward.ops.append(term)
+        sc.reverse.ops[0:0] = pops
+
+    # -- adjoints ------------------------------------------------------------------------------
+    def accumulate(self, e: Emitter, v: Value, g: Value) -> None:
+        if v.id not in self.varied or g is None:
+            return
+        cur = self.adj.get(v.id)
+        self.adj[v.id] = g if cur is None else e("add", cur, g, name=v.name + "_bar")
+
+    def zeros(self, e: Emitter, v: Value) -> Value:
+        if not isinstance(v.type, ArrayType):
+            return e.c(0.0, v)
+        return e.zeros_like(self.P(v), name=v.name + "_bar")
+
+    def unbroadcast(self, e: Emitter, g: Value, x: Value) -> Value:
+        if _ndim(x) == 0:
+            return e("sum", g, axis=None, name=x.name + "_bar") if _ndim(g) else g
+        return e("sum_to", g, self.P(x), name=x.name + "_bar")
+
+    # -- entry -----------------------------------------------------------------------------------
+    def run(self) -> Function:
+        fn = self.fn
+        body = fn.body
+        ret = body.ops.pop()
+        e = Emitter(body, ret.loc)
+        outs = list(ret.operands)
+        bars = []
+        for o in outs:
+            if _is_float(o):
+                b = Value(o.name + "_bar", o.type)
+                bars.append(b)
+                self.accumulate(e, o, b)
+        self.backward_block(body.ops[:], e)
+        results = []
+        for a, act in zip(fn.args, self.active):
+            if act:
+                g = self.adj.get(a.id)
+                results.append(g if g is not None else e.zeros_like(a, name=a.name + "_bar"))
+        Builder(body, ret.loc).op("return", outs + results, [])
+        _drop_unused_tapes(fn)
+        return Function(fn.name + "_vjp", fn.args + bars, body,
+                        [v.type for v in outs + results], fn.loc, True)
+
+    def backward_block(self, ops: list[Op], e: Emitter) -> None:
+        saved = self.cur
+        self.cur = e
+        self._backward_ops(ops, e)
+        self.cur = saved
+
+    def _backward_ops(self, ops: list[Op], e: Emitter) -> None:
+        for op in reversed(ops):
+            if op.prim in ("yield", "condition", "return", "tape_push", "tape_new"):
+                continue
+            if op.prim in ("for", "while", "if"):
+                if any(r.id in self.adj for r in op.results):
+                    getattr(self, "_rev_" + op.prim)(op, e)
+                continue
+            if not any(r.id in self.adj for r in op.results):
+                continue
+            e.loc = op.loc
+            self.backward_op(op, e)
+
+    def backward_op(self, op: Op, e: Emitter) -> None:
+        y = op.results[0]
+        g = self.adj[y.id]
+        p = op.prim
+        if p in PARTIALS:
+            need = [v.id in self.varied for v in op.operands]
+            xs = [Lazy(v, self.P) for v in op.operands]
+            ps = partials(e, p, xs, Lazy(y, self.P), need)
+            for x, part in zip(op.operands, ps):
+                if part is None:
+                    continue
+                contrib = e.scale(part, g, x.name + "_bar")
+                if _ndim(x) < _ndim(contrib) or (_ndim(x) and _ndim(contrib)):
+                    contrib = self.unbroadcast(e, contrib, x)
+                self.accumulate(e, x, contrib)
+            return
+        rule = _ADJOINT.get(p)
+        if rule is None:
+            raise NonDifferentiable(f"'{p}' has no reverse-mode rule", op.loc,
+                                    "compute this value from inactive inputs, or give the "
+                                    "function a custom_vjp rule")
+        rule(self, e, op, g)
+
+    # -- structured control flow ---------------------------------------------------------------
+    def _trip(self, e: Emitter, lb: Value, ub: Value, step: Value) -> Value:
+        one = e.c(1, I64)
+        sgn = e("select", e("gt", step, e.c(0, I64)), one, e.c(-1, I64), name="sgn")
+        span = e("sub", e("add", e("sub", ub, lb), step), sgn, name="span")
+        trip = e("floordiv", span, step, name="trips")
+        return e("maximum", trip, e.c(0, I64), name="trips")
+
+    def _reverse_loop(self, e: Emitter, body: Block, slot_args: list[Value],
+                      results: list[Value], inits: list[Value], trip: Value,
+                      iv_info=None) -> None:
+        """Emit `for k in range(trip)` running `body` backwards.
+
+        slot_args/results/inits: the forward loop's carried body args, results and inits.
+        """
+        yields = body.ops[-1].operands
+        slots = [k for k, r in enumerate(results) if r.id in self.varied]
+        outer = [v for v in free_uses_block(body) if v.id in self.varied
+                 and self.scope_of.get(v.id) is not body]
+        init_vals = [self.adj.get(results[k].id) or self.zeros(e, results[k]) for k in slots]
+        init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
+        k_iv = Value("k", I64)
+        rblock = Block([k_iv] + [Value(results[k].name + "_bar", results[k].type)
+                                 for k in slots] +
+                       [Value(v.name + "_bar", v.type) for v in outer])
+        re = Emitter(rblock, e.loc)
+        sc = Scope(body, rblock)
+        if iv_info is not None:
+            lb, step, iv = iv_info
+            last = re("sub", re("sub", trip, re.c(1, I64)), k_iv, name="back")
+            sc.iv = iv
+            sc.rev_iv = re("add", lb, re("mul", last, step), name=iv.name)
+        saved = self.adj
+        self.adj = dict(saved)
+        nslot = len(slots)
+        for i, v in enumerate(outer):
+            self.adj[v.id] = rblock.args[1 + nslot + i]
+        for i, k in enumerate(slots):
+            self.accumulate(re, yields[k], rblock.args[1 + i])
+        self.scopes.append(sc)
+        self.backward_block(body.ops[:-1], re)
+        self.scopes.pop()
+        out = []
+        for i, k in enumerate(slots):
+            a = slot_args[k]
+            g = self.adj.get(a.id)
+            out.append(g if g is not None else re.zeros_like(rblock.args[1 + i]))
+        out += [self.adj.get(v.id) for v in outer]
+        Builder(rblock, e.loc).op("yield", out, [])
+        self._close_scope(sc)
+        self.adj = saved
+        zero, one = e.c(0, I64), e.c(1, I64)
+        loop = Builder(e.block, e.loc).op("for", [zero, trip, one] + init_vals,
+                                          [v.type for v in init_vals], {}, [rblock],
+                                          [v.name for v in rblock.args[1:]])
+        for i, k in enumerate(slots):
+            self.adj.pop(results[k].id, None)
+            self.accumulate(e, inits[k], loop.results[i])
+        for i, v in enumerate(outer):
+            self.adj[v.id] = loop.results[nslot + i]
+
+    def _rev_for(self, op: Op, e: Emitter) -> None:
+        lb, ub, step = (self.P(v) for v in op.operands[:3])
+        trip = self._trip(e, lb, ub, step)
+        body = op.regions[0]
+        self._reverse_loop(e, body, body.args[1:], op.results, op.operands[3:], trip,
+                           (lb, step, body.args[0]))
+
+    def _rev_while(self, op: Op, e: Emitter) -> None:
+        count = self._count_iterations(op)
+        self._reverse_loop(e, op.regions[1], op.regions[1].args, op.results[:-1],
+                           op.operands[:-1], self.P(count))
+
+    def _count_iterations(self, op: Op) -> Value:
+        """Give the forward `while` an iteration counter (its last carried value)."""
+        home = self.scope_of[op.results[0].id]
+        zero = Op("const", [], [Value("iters", I64)], {"value": 0, "type": "i64"}, [], op.loc)
+        home.ops.insert(home.ops.index(op), zero)
+        cond, body = op.regions
+        cond.args.append(Value("iters", I64))
+        c = Value("iters", I64)
+        body.args.append(c)
+        term = body.ops.pop()
+        be = Emitter(body, term.loc)
+        nxt = be("add", c, be.c(1, I64), name="iters")
+        term.operands.append(nxt)
+        body.ops.append(term)
+        count = Value("iters", I64)
+        op.operands.append(zero.results[0])
+        op.results.append(count)
+        for v in (zero.results[0], count):
+            self.scope_of[v.id] = home
+        self.scope_of[c.id] = body
+        self.scope_of[nxt.id] = body
+        self.scope_of[cond.args[-1].id] = cond
+        return count
+
+    def _rev_if(self, op: Op, e: Emitter) -> None:
+        cond = self.P(op.operands[0])
+        before = self.adj
+        branches = []
+        for region in op.regions:
+            rblock = Block([])
+            re = Emitter(rblock, e.loc)
+            self.adj = dict(before)
+            for k, r in enumerate(op.results):
+                if r.id in before:
+                    self.adj.pop(r.id, None)
+            for k, r in enumerate(op.results):
+                if r.id in before:
+                    self.accumulate(re, region.ops[-1].operands[k], before[r.id])
+            sc = Scope(region, rblock)
+            self.scopes.append(sc)
+            self.backward_block(region.ops[:-1], re)
+            self.scopes.pop()
+            branches.append((self.adj, rblock, sc))
+        self.adj = before
+        inner = {v.id for v in _defined_in(op)}
+        changed: list[int] = []
+        for adj_b, _, _ in branches:
+            for vid, g in adj_b.items():
+                if vid in inner or vid in changed or any(vid == r.id for r in op.results):
+                    continue
+                if before.get(vid) is not g:
+                    changed.append(vid)
+        values = {v.id: v for v in free_uses(op)}
+        zero_of = {}
+        for vid in changed:
+            if vid not in before:
+                zero_of[vid] = self.zeros(e, values[vid])
+        for adj_b, rblock, sc in branches:
+            vals = [adj_b.get(vid) or before.get(vid) or zero_of[vid] for vid in changed]
+            Builder(rblock, e.loc).op("yield", vals, [])
+            self._close_scope(sc)
+        res = Builder(e.block, e.loc).op("if", [cond], [values[v].type for v in changed], {},
+                                         [b[1] for b in branches],
+                                         [values[v].name + "_bar" for v in changed])
+        for r in op.results:
+            self.adj.pop(r.id, None)
+        for vid, r in zip(changed, res.results):
+            self.adj[vid] = r
+
+
+def _drop_unused_tapes(fn: Function) -> None:
+    """Tapes whose popped values are never used are not recorded at all."""
+    from collections import Counter
+    uses: Counter = Counter()
+    pops: dict[int, list[Op]] = {}
+
+    def scan(block: Block) -> None:
+        for op in block.ops:
+            for v in op.operands:
+                uses[v.id] += 1
+            if op.prim == "tape_pop":
+                pops.setdefault(op.operands[0].id, []).append(op)
+            for r in op.regions:
+                scan(r)
+    scan(fn.body)
+    dead = {t for t, ops in pops.items() if all(uses[o.results[0].id] == 0 for o in ops)}
+    if not dead:
+        return
+
+    def strip(block: Block) -> None:
+        block.ops = [op for op in block.ops
+                     if not (op.prim in ("tape_push", "tape_pop") and op.operands[0].id in dead)
+                     and not (op.prim == "tape_new" and op.results[0].id in dead)]
+        for op in block.ops:
+            for r in op.regions:
+                strip(r)
+    strip(fn.body)
+
+
+_REMAT = {"const", "add", "sub", "mul", "neg", "floordiv", "mod", "dim", "minimum", "maximum",
+          "cast"}
+
+
+def free_uses_block(block: Block) -> list[Value]:
+    return free_uses(Op("region", [], [], {}, [block]))
+
+
+def _defined_in(op: Op) -> list[Value]:
+    out: list[Value] = []
+
+    def visit(block: Block) -> None:
+        out.extend(block.args)
+        for o in block.ops:
+            out.extend(o.results)
+            for r in o.regions:
+                visit(r)
+    for r in op.regions:
+        visit(r)
+    return out
+
+
+# -- adjoint rules for structural primitives: one function each ---------------------------------
+def _copy(rv, e, op, g):
+    rv.accumulate(e, op.operands[0], g)
+
+
+def _cast(rv, e, op, g):
+    x = op.operands[0]
+    if _is_float(x):
+        rv.accumulate(e, x, e("cast", g, to=scalar_of(x.type).name, name=x.name + "_bar"))
+
+
+def _transpose(rv, e, op, g):
+    rv.accumulate(e, op.operands[0], e("transpose", g, name=op.operands[0].name + "_bar"))
+
+
+def _scatter_add(rv, e, x, g, idx, spec=None):
+    """x_bar[idx] += g, in place on x's adjoint array."""
+    if x.id not in rv.varied:
+        return
+    xb = rv.adj.get(x.id)
+    if xb is None:
+        xb = rv.zeros(e, x)
+    if spec is None:
+        cur = e("getitem", xb, *idx, name=x.name + "_bar_i")
+        rv.adj[x.id] = e("setitem", xb, e("add", cur, g), *idx, name=x.name + "_bar")
+    else:
+        cur = e("getslice", xb, *idx, spec=spec, name=x.name + "_bar_s")
+        rv.adj[x.id] = e("setslice", xb, e("add", cur, g), *idx, spec=spec,
+                         name=x.name + "_bar")
+
+
+def _getitem(rv, e, op, g):
+    _scatter_add(rv, e, op.operands[0], g, [rv.P(i) for i in op.operands[1:]])
+
+
+def _getslice(rv, e, op, g):
+    _scatter_add(rv, e, op.operands[0], g, [rv.P(i) for i in op.operands[1:]],
+                 op.attrs["spec"])
+
+
+def _setitem(rv, e, op, g):
+    x, v = op.operands[0], op.operands[1]
+    idx = [rv.P(i) for i in op.operands[2:]]
+    spec = op.attrs.get("spec")
+    if v.id in rv.varied:
+        part = e("getitem", g, *idx, name=v.name + "_bar") if spec is None else \
+            e("getslice", g, *idx, spec=spec, name=v.name + "_bar")
+        if _ndim(part) > _ndim(v) or _ndim(v):
+            part = rv.unbroadcast(e, part, v)
+        rv.accumulate(e, v, part)
+    if x.id in rv.varied:
+        zero = e.c(0.0, g)
+        rv.accumulate(e, x, e(op.prim, g, zero, *idx, name=x.name + "_bar", **op.attrs))
+
+
+def _spread(rv, e, op, g):
+    """broadcast the adjoint of a reduction back over the reduced axes."""
+    x = op.operands[0]
+    axis = op.attrs.get("axis")
+    gg = g if axis is None else e("expand", g, axis=axis)
+    return e("broadcast_like", gg, rv.P(x), name=x.name + "_bar")
+
+
+def _sum(rv, e, op, g):
+    rv.accumulate(e, op.operands[0], _spread(rv, e, op, g))
+
+
+def _mean(rv, e, op, g):
+    x = rv.P(op.operands[0])
+    axis = op.attrs.get("axis")
+    n = e("size", x) if axis is None else e("dim", x, axis=axis)
+    full = _spread(rv, e, op, g)
+    rv.accumulate(e, op.operands[0], e("div", full, e("cast", n, to=x.type.dtype.name),
+                                         name=x.name + "_bar"))
+
+
+def _extremum(rv, e, op, g):
+    x, y = rv.P(op.operands[0]), rv.P(op.results[0])
+    axis = op.attrs.get("axis")
+    m = y if axis is None else e("expand", y, axis=axis)
+    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
+    count = e("sum", mask, axis=axis)
+    if axis is not None:
+        count = e("expand", count, axis=axis)
+    w = e("div", mask, count, name="w")
+    rv.accumulate(e, op.operands[0], e("mul", w, _spread(rv, e, op, g), name=x.name + "_bar"))
+
+
+def _prod(rv, e, op, g):
+    x, y = rv.P(op.operands[0]), rv.P(op.results[0])
+    axis = op.attrs.get("axis")
+    yy = y if axis is None else e("expand", y, axis=axis)
+    w = e("div", yy, x, name="w")
+    rv.accumulate(e, op.operands[0], e("mul", w, _spread(rv, e, op, g), name=x.name + "_bar"))
+
+
+def _matmul(rv, e, op, g):
+    a0, b0 = op.operands
+    a, b = rv.P(a0), rv.P(b0)
+    na, nb = _ndim(a), _ndim(b)
+    if a0.id in rv.varied:
+        if nb == 1 and na == 1:
+            ga = e("mul", b, g)
+        elif nb == 1:       # (n,k)@(k,) -> (n,): outer(g, b)
+            ga = e("mul", e("expand", g, axis=1), e("expand", b, axis=0))
+        elif na == 1:       # (k,)@(k,m) -> (m,): b @ g
+            ga = e("matmul", b, g)
+        else:
+            ga = e("matmul", g, e("transpose", b))
+        rv.accumulate(e, a0, ga)
+    if b0.id in rv.varied:
+        if na == 1 and nb == 1:
+            gb = e("mul", a, g)
+        elif na == 1:       # (k,)@(k,m): outer(a, g)
+            gb = e("mul", e("expand", a, axis=1), e("expand", g, axis=0))
+        elif nb == 1:       # (n,k)@(k,): a.T @ g
+            gb = e("matmul", e("transpose", a), g)
+        else:
+            gb = e("matmul", e("transpose", a), g)
+        rv.accumulate(e, b0, gb)
+
+
+def _select(rv, e, op, g):
+    c, a, b = op.operands
+    zero = e.c(0.0, g)
+    pc = rv.P(c)
+    if a.id in rv.varied:
+        ga = e("select", pc, g, zero)
+        rv.accumulate(e, a, rv.unbroadcast(e, ga, a) if _ndim(a) or _ndim(ga) else ga)
+    if b.id in rv.varied:
+        gb = e("select", pc, zero, g)
+        rv.accumulate(e, b, rv.unbroadcast(e, gb, b) if _ndim(b) or _ndim(gb) else gb)
+
+
+def _full(rv, e, op, g):
+    rv.accumulate(e, op.operands[-1], e("sum", g, axis=None))
+
+
+_ADJOINT = {
+    "copy": _copy, "cast": _cast, "transpose": _transpose, "getitem": _getitem,
+    "getslice": _getslice, "setitem": _setitem, "setslice": _setitem, "sum": _sum,
+    "mean": _mean, "max": _extremum, "min": _extremum, "prod": _prod, "matmul": _matmul,
+    "select": _select, "full": _full,
+}
+
+
+def vjp_function(fn: Function, active: list[bool]) -> Function:
+    return Reverse(fn, active).run()

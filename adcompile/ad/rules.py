@@ -1,0 +1,251 @@
+"""Derivative rules for elementwise primitives: one small function per primitive.
+
+`PARTIALS[prim](e, xs, y)` returns the partial derivative of the result w.r.t. each operand, as
+values of the primal's (broadcast) shape, or None for a structurally zero partial. Both forward
+mode (tangent = sum of partial * operand tangent) and reverse mode (operand adjoint += partial *
+result adjoint) are built from this one table, so one wrong entry breaks both and is caught.
+
+`e` is an `Emitter`: `e(prim, *operands, **attrs)` appends an op and returns its result, and
+`e.c(value, like)` is a constant of `like`'s dtype.
+
+Non-differentiable points follow one convention in both modes (docs/derivatives.md):
+- `abs`, `sign`: d|x|/dx = sign(x), so 0 at 0;
+- `minimum`/`maximum`: the first argument gets the whole derivative at ties;
+- `sqrt`, `log`, `pow` at 0 give inf/nan as their formulas do (no silent clamping);
+- `floor`, `ceil`, `trunc`, `sign`, `floordiv`: zero derivative (piecewise constant).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..ir.core import Value
+
+Partials = Callable[..., list]
+
+PARTIALS: dict[str, Partials] = {}
+# piecewise-constant primitives: derivative zero wherever it exists
+ZERO_DERIVATIVE = {"floor", "ceil", "trunc", "sign", "floordiv"}
+# primitives with non-float results or no derivative at all: never active
+NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "isnan", "isinf",
+                      "isfinite", "const", "undef", "dim", "size", "zeros", "ones", "empty",
+                      "arange", "lgamma"}
+
+
+def rule(*names: str):
+    def deco(fn: Partials) -> Partials:
+        for n in names:
+            PARTIALS[n] = fn
+        return fn
+    return deco
+
+
+@rule("neg")
+def _neg(e, xs, y):
+    return [e.c(-1.0, y)]
+
+
+@rule("abs")
+def _abs(e, xs, y):
+    return [e("sign", xs[0])]
+
+
+@rule("square")
+def _square(e, xs, y):
+    return [e("mul", e.c(2.0, y), xs[0])]
+
+
+@rule("exp")
+def _exp(e, xs, y):
+    return [y]
+
+
+@rule("expm1")
+def _expm1(e, xs, y):
+    return [e("add", y, e.c(1.0, y))]
+
+
+@rule("log")
+def _log(e, xs, y):
+    return [e("div", e.c(1.0, y), xs[0])]
+
+
+@rule("log1p")
+def _log1p(e, xs, y):
+    return [e("div", e.c(1.0, y), e("add", e.c(1.0, y), xs[0]))]
+
+
+@rule("log10")
+def _log10(e, xs, y):
+    return [e("div", e.c(1.0 / math.log(10.0), y), xs[0])]
+
+
+@rule("log2")
+def _log2(e, xs, y):
+    return [e("div", e.c(1.0 / math.log(2.0), y), xs[0])]
+
+
+@rule("sqrt")
+def _sqrt(e, xs, y):
+    return [e("div", e.c(0.5, y), y)]
+
+
+@rule("sin")
+def _sin(e, xs, y):
+    return [e("cos", xs[0])]
+
+
+@rule("cos")
+def _cos(e, xs, y):
+    return [e("neg", e("sin", xs[0]))]
+
+
+@rule("tan")
+def _tan(e, xs, y):
+    return [e("add", e.c(1.0, y), e("mul", y, y))]
+
+
+@rule("tanh")
+def _tanh(e, xs, y):
+    return [e("sub", e.c(1.0, y), e("mul", y, y))]
+
+
+@rule("sinh")
+def _sinh(e, xs, y):
+    return [e("cosh", xs[0])]
+
+
+@rule("cosh")
+def _cosh(e, xs, y):
+    return [e("sinh", xs[0])]
+
+
+def _rsqrt_of(e, v, like):
+    return e("div", e.c(1.0, like), e("sqrt", v))
+
+
+@rule("asin")
+def _asin(e, xs, y):
+    x = xs[0]
+    return [_rsqrt_of(e, e("sub", e.c(1.0, y), e("mul", x, x)), y)]
+
+
+@rule("acos")
+def _acos(e, xs, y):
+    x = xs[0]
+    return [e("neg", _rsqrt_of(e, e("sub", e.c(1.0, y), e("mul", x, x)), y))]
+
+
+@rule("atan")
+def _atan(e, xs, y):
+    x = xs[0]
+    return [e("div", e.c(1.0, y), e("add", e.c(1.0, y), e("mul", x, x)))]
+
+
+@rule("asinh")
+def _asinh(e, xs, y):
+    x = xs[0]
+    return [_rsqrt_of(e, e("add", e("mul", x, x), e.c(1.0, y)), y)]
+
+
+@rule("acosh")
+def _acosh(e, xs, y):
+    x = xs[0]
+    return [_rsqrt_of(e, e("sub", e("mul", x, x), e.c(1.0, y)), y)]
+
+
+@rule("atanh")
+def _atanh(e, xs, y):
+    x = xs[0]
+    return [e("div", e.c(1.0, y), e("sub", e.c(1.0, y), e("mul", x, x)))]
+
+
+@rule("erf")
+def _erf(e, xs, y):
+    x = xs[0]
+    return [e("mul", e.c(2.0 / math.sqrt(math.pi), y), e("exp", e("neg", e("mul", x, x))))]
+
+
+@rule("erfc")
+def _erfc(e, xs, y):
+    x = xs[0]
+    return [e("mul", e.c(-2.0 / math.sqrt(math.pi), y), e("exp", e("neg", e("mul", x, x))))]
+
+
+@rule("add")
+def _add(e, xs, y):
+    return [e.c(1.0, y), e.c(1.0, y)]
+
+
+@rule("sub")
+def _sub(e, xs, y):
+    return [e.c(1.0, y), e.c(-1.0, y)]
+
+
+@rule("mul")
+def _mul(e, xs, y):
+    return [xs[1], xs[0]]
+
+
+@rule("div")
+def _div(e, xs, y):
+    a, b = xs
+    return [e("div", e.c(1.0, y), b), e("neg", e("div", y, b))]
+
+
+@rule("mod")
+def _mod(e, xs, y):
+    a, b = xs
+    return [e.c(1.0, y), e("neg", e("floor", e("div", a, b)))]
+
+
+@rule("pow")
+def _pow(e, xs, y):
+    a, b = xs
+    da = lambda: e("mul", b, e("pow", a, e("sub", b, e.c(1.0, y))))  # noqa: E731
+    db = lambda: e("mul", y, e("log", a))  # noqa: E731
+    return [da, db]
+
+
+@rule("powi")
+def _powi(e, xs, y):
+    x, n = xs
+    nm1 = e("sub", n, e.c(1, n))
+    return [e("mul", e("cast", n, to=y.type.dtype.name if hasattr(y.type, "dtype")
+                       else y.type.name), e("powi", x, nm1)), None]
+
+
+@rule("minimum")
+def _minimum(e, xs, y):
+    a, b = xs
+    first = e("le", a, b)
+    return [e("select", first, e.c(1.0, y), e.c(0.0, y)),
+            e("select", first, e.c(0.0, y), e.c(1.0, y))]
+
+
+@rule("maximum")
+def _maximum(e, xs, y):
+    a, b = xs
+    first = e("ge", a, b)
+    return [e("select", first, e.c(1.0, y), e.c(0.0, y)),
+            e("select", first, e.c(0.0, y), e.c(1.0, y))]
+
+
+@rule("atan2")
+def _atan2(e, xs, y):
+    a, b = xs   # atan2(a, b)
+    r2 = e("add", e("mul", a, a), e("mul", b, b))
+    return [e("div", b, r2), e("neg", e("div", a, r2))]
+
+
+@rule("hypot")
+def _hypot(e, xs, y):
+    a, b = xs
+    return [e("div", a, y), e("div", b, y)]
+
+
+def partials(e, prim: str, xs: list[Value], y: Value, need: list[bool]) -> list:
+    """Partials of `prim` for the operands flagged in `need` (others None)."""
+    out = PARTIALS[prim](e, xs, y)
+    return [(p() if callable(p) and not isinstance(p, Value) else p) if n else None
+            for p, n in zip(out, need)]

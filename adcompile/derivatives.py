@@ -1,0 +1,410 @@
+"""The derivative API, shaped like JAX's: grad, value_and_grad, jvp, vjp, jacfwd, jacrev,
+hessian, hvp.
+
+Every derivative is an IR transform of the primal (forward mode, reverse mode, or forward over
+reverse), compiled by the numba backend once per argument signature and cached on disk.
+`.source` on a returned function shows the generated derivative code.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .ad.forward import jvp_function
+from .ad.reverse import vjp_function
+from .api import Compiled, Specialization, build_ir
+from .errors import AdError, InternalError, NonDifferentiable, TypeInferenceError
+from .ir.types import ArrayType, scalar_of
+from .signature import bind_defaults, signature_of
+
+
+# -- transform specs (hashable: part of the cache key) ------------------------------------------
+@dataclass(frozen=True)
+class JVP:
+    active: tuple[bool, ...]
+    lanes: bool = False
+    stage: str = "jvp"
+
+    def run(self, fn):
+        return jvp_function(fn, list(self.active), self.lanes)
+
+
+@dataclass(frozen=True)
+class VJP:
+    active: tuple[bool, ...]
+    stage: str = "vjp"
+
+    def run(self, fn):
+        return vjp_function(fn, list(self.active))
+
+
+@dataclass(frozen=True)
+class HVP:
+    """Forward over reverse: the tangent of the gradient (Hessian-vector products)."""
+
+    active: tuple[bool, ...]
+    stage: str = "hvp"
+
+    def run(self, fn):
+        rev = vjp_function(fn, list(self.active))
+        nbar = len(rev.args) - len(fn.args)
+        return jvp_function(rev, list(self.active) + [False] * nbar)
+
+
+_SPECS: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+
+
+def specialize(func: Callable, args: tuple, spec) -> Specialization:
+    table = _SPECS.setdefault(func, {})
+    sig = signature_of(func, args)
+    key = (sig, spec)
+    got = table.get(key)
+    if got is None:
+        from .backends.numba_backend import build
+        stages = build_ir(func, sig, spec)
+        name = f"{func.__name__}_{spec.stage}"
+        try:
+            dispatcher, source = build(stages["backend"], name)
+        except AdError:
+            raise
+        except Exception as e:
+            raise InternalError(f"numba backend failed on {name}: {type(e).__name__}: {e}",
+                                stages["backend"].loc) from e
+        got = Specialization(stages, source, dispatcher)
+        table[key] = got
+    return got
+
+
+def _py(f: Callable) -> Callable:
+    return f.py_func if isinstance(f, (Compiled, Derivative)) else f
+
+
+def _argnums(argnums, nargs: int, func) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise AdError(f"argnums {argnums!r} is out of range for "
+                          f"'{func.__name__}' with {nargs} arguments",
+                          hint="argnums counts positional arguments from 0")
+    return tuple(i % nargs for i in nums)
+
+
+def _active_mask(func, args, nums) -> tuple[bool, ...]:
+    sig = signature_of(func, args)
+    for i in nums:
+        t = sig[i].type
+        if not scalar_of(t).is_float:
+            import inspect
+            name = list(inspect.signature(func).parameters)[i]
+            raise NonDifferentiable(
+                f"argument '{name}' (argnums {i}) is {'an integer' if scalar_of(t).is_int else 'a boolean'}"
+                f" {'array' if isinstance(t, ArrayType) else 'value'}; it has no derivative",
+                None, "differentiate with respect to float arguments only (pass 2.0, not 2, "
+                "or an array of dtype float64/float32)")
+    return tuple(i in nums for i in range(len(args)))
+
+
+def _call(spec_obj: Specialization, args) -> Any:
+    try:
+        return spec_obj.call(*args)
+    except AdError:
+        raise
+    except Exception as e:
+        if type(e).__module__.startswith("numba"):
+            raise InternalError(f"numba could not compile the derivative: {e}",
+                                spec_obj.ir["backend"].loc) from e
+        raise
+
+
+def _like(g, arg):
+    """Match the gradient to its argument's kind: Python float for float, array dtype kept."""
+    if isinstance(arg, np.ndarray):
+        return np.asarray(g, dtype=arg.dtype).reshape(arg.shape)
+    if isinstance(arg, np.floating):
+        return type(arg)(g)
+    return float(g)
+
+
+class Derivative:
+    """A compiled derivative of a user function; call it like `f` (see each factory)."""
+
+    __adcompile__ = True
+
+    def __init__(self, func: Callable, call: Callable, what: str):
+        self.py_func = _py(func)
+        self._call = call
+        self._last: Specialization | None = None
+        self.what = what
+        import functools
+        functools.update_wrapper(self, self.py_func)
+
+    def __call__(self, *args):
+        return self._call(self, bind_defaults(self.py_func, args))
+
+    @property
+    def source(self) -> str:
+        if self._last is None:
+            raise AdError(f"{self.what} of '{self.py_func.__name__}' has not been compiled yet",
+                          hint="call it once before reading .source")
+        return self._last.source
+
+    def ir(self, stage: str) -> str:
+        from .ir.printer import print_function
+        if self._last is None:
+            raise AdError("not compiled yet", hint="call it once first")
+        return print_function(self._last.ir[stage])
+
+    def __repr__(self) -> str:
+        return f"<adcompile.{self.what} of {self.py_func.__qualname__}>"
+
+
+# -- reverse mode --------------------------------------------------------------------------------
+def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad"):
+    active = _active_mask(func, args, nums)
+    sp = specialize(func, args, VJP(active))
+    fn = sp.ir["primal"]
+    outs = fn.result_types
+    float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
+    if need_scalar:
+        if fn.returns_tuple or len(outs) != 1 or isinstance(outs[0], ArrayType) or \
+                not scalar_of(outs[0]).is_float:
+            shown = ", ".join(str(t) for t in outs) or "nothing"
+            raise TypeInferenceError(
+                f"{what} needs a function returning one float scalar; '{func.__name__}' "
+                f"returns ({shown})", fn.loc,
+                "use adcompile.vjp or adcompile.jacrev for non-scalar outputs")
+        cots = [1.0 if scalar_of(outs[0]).name == "f64" else np.float32(1.0)]
+    res = _call(sp, tuple(args) + tuple(cots))
+    n = len(outs)
+    out_vals, grads = res[:n], res[n:]
+    return sp, out_vals, grads, float_outs
+
+
+def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0):
+    """Gradient of a scalar-valued function (reverse mode). Bare decorator or call."""
+    if func is None:
+        return lambda f: grad(f, argnums)
+    single = isinstance(argnums, int)
+
+    def call(self, args):
+        f = self.py_func
+        nums = _argnums(argnums, len(args), f)
+        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True)
+        self._last = sp
+        out = tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+        return out[0] if single else out
+    return Derivative(func, call, "grad")
+
+
+def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0):
+    """(value, gradient) in one reverse pass."""
+    if func is None:
+        return lambda f: value_and_grad(f, argnums)
+    single = isinstance(argnums, int)
+
+    def call(self, args):
+        f = self.py_func
+        nums = _argnums(argnums, len(args), f)
+        sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what="value_and_grad")
+        self._last = sp
+        g = tuple(_like(gr, args[i]) for gr, i in zip(grads, nums))
+        return outs[0], (g[0] if single else g)
+    return Derivative(func, call, "value_and_grad")
+
+
+def _out(fn_ir, vals):
+    return tuple(vals) if fn_ir.returns_tuple else vals[0]
+
+
+def vjp(func: Callable, *primals):
+    """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
+    (None for integer/boolean arguments). The cotangent matches f's output structure."""
+    f = _py(func)
+    primals = bind_defaults(f, primals)
+    sig = signature_of(f, primals)
+    nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
+    active = tuple(i in nums for i in range(len(primals)))
+    sp = specialize(f, primals, VJP(active))
+    fn = sp.ir["primal"]
+    outs = fn.result_types
+    float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
+    zero_cots = [np.zeros(1, dtype=scalar_of(outs[i]).np_dtype)[0] if
+                 not isinstance(outs[i], ArrayType) else None for i in float_outs]
+    def f_vjp(cotangent):
+        cots = list(cotangent) if fn.returns_tuple else [cotangent]
+        if len(cots) != len(outs):
+            raise AdError(f"the cotangent must match the output structure ({len(outs)} values)",
+                          hint="pass one cotangent per output, as a tuple if f returns one")
+        args = []
+        for i in float_outs:
+            c = cots[i]
+            t = outs[i]
+            if isinstance(t, ArrayType):
+                c = np.ascontiguousarray(c, dtype=t.dtype.np_dtype)
+            else:
+                c = t.np_dtype.type(c) if t.name == "f32" else float(c)
+            args.append(c)
+        res = _call(sp, tuple(primals) + tuple(args))
+        grads = iter(res[len(outs):])
+        return tuple(_like(next(grads), p) if a else None for p, a in zip(primals, active))
+
+    # the primal output comes from the compiled derivative itself (one compile)
+    if float_outs and all(z is not None for z in zero_cots):
+        first = _call(sp, tuple(primals) + tuple(zero_cots))[:len(outs)]
+    else:
+        first = _compiled_primal(f, primals)
+        first = first if fn.returns_tuple else (first,)
+    f_vjp.source = sp.source
+    return _out(fn, list(first)), f_vjp
+
+
+def _compiled_primal(f, primals):
+    from .api import jit
+    return jit(f)(*primals)
+
+
+# -- forward mode --------------------------------------------------------------------------------
+def jvp(func: Callable, primals: Sequence, tangents: Sequence):
+    """(f(*primals), directional derivative along `tangents`); None tangents are zero."""
+    f = _py(func)
+    primals = tuple(primals)
+    tangents = tuple(tangents)
+    if len(tangents) != len(primals):
+        raise AdError(f"jvp needs one tangent per primal ({len(primals)}), got "
+                      f"{len(tangents)}", hint="use None for arguments you hold fixed")
+    sig = signature_of(f, primals)
+    for i, (s, t) in enumerate(zip(sig, tangents)):
+        if t is not None and not scalar_of(s.type).is_float:
+            raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be None",
+                                    None, "integer and boolean arguments have no tangent")
+    active = tuple(t is not None for t in tangents)
+    sp = specialize(f, primals, JVP(active))
+    fn = sp.ir["primal"]
+    dots = []
+    for p, t, a, s in zip(primals, tangents, active, sig):
+        if a:
+            dt = scalar_of(s.type).np_dtype
+            dots.append(np.ascontiguousarray(t, dtype=dt).reshape(np.shape(p))
+                        if isinstance(p, np.ndarray) else dt.type(t) if dt != np.float64
+                        else float(t))
+    res = _call(sp, primals + tuple(dots))
+    n = len(fn.result_types)
+    return _out(fn, list(res[:n])), _out(fn, list(res[n:]))
+
+
+def _flat_size(a) -> int:
+    return int(np.size(a))
+
+
+def jacfwd(func: Callable, argnums: int | Sequence[int] = 0):
+    """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
+    Shape: output shape + argument shape (a tuple over outputs if f returns a tuple)."""
+    single = isinstance(argnums, int)
+
+    def call(self, args):
+        f = self.py_func
+        nums = _argnums(argnums, len(args), f)
+        _active_mask(f, args, nums)
+        jacs = []
+        for i in nums:
+            active = tuple(j == i for j in range(len(args)))
+            sp = specialize(f, args, JVP(active, lanes=True))
+            self._last = sp
+            x = args[i]
+            n = _flat_size(x)
+            dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
+            seed = np.eye(n, dtype=dt).reshape(np.shape(x) + (n,))
+            res = _call(sp, tuple(args) + (seed,))
+            fn = sp.ir["primal"]
+            k = len(fn.result_types)
+            per_out = []
+            for o, d in zip(res[:k], res[k:]):
+                per_out.append(np.asarray(d).reshape(np.shape(o) + np.shape(x)))
+            jacs.append(_out(fn, per_out))
+        return jacs[0] if single else tuple(jacs)
+    return Derivative(func, call, "jacfwd")
+
+
+def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
+    """Dense Jacobian by reverse mode: one reverse pass per output element."""
+    single = isinstance(argnums, int)
+
+    def call(self, args):
+        f = self.py_func
+        nums = _argnums(argnums, len(args), f)
+        active = _active_mask(f, args, nums)
+        sp = specialize(f, args, VJP(active))
+        self._last = sp
+        fn = sp.ir["primal"]
+        outs = fn.result_types
+        if fn.returns_tuple or not scalar_of(outs[0]).is_float:
+            raise TypeInferenceError("jacrev needs a function returning one float scalar or "
+                                     "array", fn.loc, "use jacfwd, or split the outputs")
+        t = outs[0]
+        probe = _call(sp, tuple(args) + (np.zeros(1, t.dtype.np_dtype)[0] if
+                                         not isinstance(t, ArrayType) else None,)) \
+            if not isinstance(t, ArrayType) else None
+        out_val = probe[0] if probe is not None else _compiled_primal(f, args)
+        out_shape = np.shape(out_val)
+        m = int(np.prod(out_shape))
+        rows = [[] for _ in nums]
+        for j in range(m):
+            cot = np.zeros(m, dtype=scalar_of(t).np_dtype)
+            cot[j] = 1.0
+            c = cot.reshape(out_shape) if out_shape else cot[0]
+            res = _call(sp, tuple(args) + (c,))
+            for r, g in zip(rows, res[1:]):
+                r.append(np.asarray(g))
+        jacs = [np.stack(r).reshape(out_shape + np.shape(args[i])) for r, i in zip(rows, nums)]
+        return jacs[0] if single else tuple(jacs)
+    return Derivative(func, call, "jacrev")
+
+
+def hvp(func: Callable, primals: Sequence, tangents: Sequence):
+    """Hessian-vector product (forward over reverse) of a scalar function: returns
+    (grad, H @ v) for each float argument with a tangent."""
+    f = _py(func)
+    primals = tuple(primals)
+    active = tuple(t is not None for t in tangents)
+    nums = tuple(i for i, a in enumerate(active) if a)
+    _active_mask(f, primals, nums)
+    sp = specialize(f, primals, HVP(active))
+    fn = sp.ir["primal"]
+    if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
+        raise TypeInferenceError("hvp needs a scalar-valued function", fn.loc,
+                                 "use jvp of a vjp for vector outputs")
+    dots = [np.ascontiguousarray(t, dtype=np.asarray(p).dtype) if isinstance(p, np.ndarray)
+            else float(t) for p, t in zip(primals, tangents) if t is not None]
+    res = _call(sp, primals + (1.0,) + tuple(dots))
+    k = len(nums)
+    # (out, *grads, out_dot, *grad_dots)
+    grads = res[1:1 + k]
+    hv = res[2 + k:2 + 2 * k]
+    g = tuple(_like(v, primals[i]) for v, i in zip(grads, nums))
+    h = tuple(_like(v, primals[i]) for v, i in zip(hv, nums))
+    return (g[0], h[0]) if k == 1 else (g, h)
+
+
+def hessian(func: Callable, argnums: int = 0):
+    """Dense Hessian of a scalar function w.r.t. one argument, column by column with
+    Hessian-vector products (forward over reverse). Shape: arg shape + arg shape."""
+    def call(self, args):
+        f = self.py_func
+        (i,) = _argnums(argnums, len(args), f)
+        x = args[i]
+        n = _flat_size(x)
+        cols = []
+        for j in range(n):
+            e = np.zeros(n, dtype=np.asarray(x).dtype)
+            e[j] = 1.0
+            t = [None] * len(args)
+            t[i] = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
+            _, hv = hvp(f, args, t)
+            cols.append(np.asarray(hv).reshape(-1))
+        self._last = _SPECS[f][next(k for k in _SPECS[f] if isinstance(k[1], HVP))]
+        H = np.stack(cols, axis=1)
+        return H.reshape(np.shape(x) + np.shape(x)) if isinstance(x, np.ndarray) else float(H[0, 0])
+    return Derivative(func, call, "hessian")
