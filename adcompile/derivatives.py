@@ -344,7 +344,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
             raise TypeInferenceError("jacrev needs a function returning one float scalar or "
                                      "array", fn.loc, "use jacfwd, or split the outputs")
         t = outs[0]
-        probe = _call(sp, tuple(args) + (np.zeros(1, t.dtype.np_dtype)[0] if
+        probe = _call(sp, tuple(args) + (np.zeros(1, scalar_of(t).np_dtype)[0] if
                                          not isinstance(t, ArrayType) else None,)) \
             if not isinstance(t, ArrayType) else None
         out_val = probe[0] if probe is not None else _compiled_primal(f, args)

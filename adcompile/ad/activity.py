@@ -15,6 +15,9 @@ from .rules import NON_DIFFERENTIABLE, ZERO_DERIVATIVE
 _CUT = NON_DIFFERENTIABLE | ZERO_DERIVATIVE | {"cast_int"}
 
 
+_SHAPE_ONLY_TAIL = {"broadcast_like", "sum_to"}
+
+
 def _is_float(v) -> bool:
     t = v.type
     if isinstance(t, TapeType):
@@ -73,7 +76,12 @@ def _op(op: Op, out: set[int]) -> None:
         return
     if p == "cast" and not scalar_of(op.results[0].type).is_float:
         return
-    if any(v.id in out for v in op.operands):
+    ops = op.operands
+    if p in _SHAPE_ONLY_TAIL:      # later operands give only a shape or a condition
+        ops = ops[:1]
+    elif p == "select":
+        ops = ops[1:]
+    if any(v.id in out for v in ops):
         for r in op.results:
             if _is_float(r):
                 out.add(r.id)

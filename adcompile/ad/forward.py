@@ -80,7 +80,8 @@ class Forward:
                 self.structured(op, dst)
                 continue
             dst.ops.append(op)
-            if any(r.id in self.varied for r in op.results) or op.prim == "tape_push":
+            if any(r.id in self.varied for r in op.results) or \
+                    op.prim in ("tape_push", "tape_reserve"):
                 self.tangent(op, Emitter(dst, op.loc))
 
     def expand(self, e: Emitter, p: Value, like: Value) -> Value:
@@ -288,6 +289,13 @@ def _tape_push(fw, e, op, d, name):
     return None
 
 
+def _tape_reserve(fw, e, op, d, name):
+    td = fw.dot.get(op.operands[0].id)
+    if td is not None:
+        e("tape_reserve", td, op.operands[1])
+    return None
+
+
 def _tape_pop(fw, e, op, d, name):
     return e("tape_pop", d[0], name=name)
 
@@ -302,7 +310,7 @@ _STRUCTURAL = {
     "setitem": _setitem, "setslice": _setitem, "transpose": _same("transpose"),
     "sum": _sum, "mean": _mean, "max": _extremum, "min": _extremum, "prod": _prod,
     "matmul": _matmul, "full": _full, "sum_to": _sum_to, "broadcast_like": _broadcast_like,
-    "tape_new": _tape_new, "tape_push": _tape_push, "tape_pop": _tape_pop, "expand": _expand,
+    "tape_new": _tape_new, "tape_push": _tape_push, "tape_reserve": _tape_reserve, "tape_pop": _tape_pop, "expand": _expand,
 }
 
 

@@ -81,6 +81,7 @@ class Reverse:
         self.scopes: list[Scope] = []
         self.tapes: dict[int, Value] = {}
         self.remat_cache: dict[tuple[int, int], Value] = {}
+        self.trips: dict[int, Value] = {}
         self.cur: Emitter | None = None
 
     def _index_scopes(self, block: Block, extra=()) -> None:
@@ -88,10 +89,14 @@ class Reverse:
             self.def_op: dict[int, Op] = {}
         for a in list(extra) + list(block.args):
             self.scope_of[a.id] = block
+        if not hasattr(self, "parent"):
+            self.parent: dict[Block, tuple[Op, Block]] = {}
         for op in block.ops:
             for r in op.results:
                 self.scope_of[r.id] = block
                 self.def_op[r.id] = op
+            for region in op.regions:
+                self.parent[region] = (op, block)
             for region in op.regions:
                 self._index_scopes(region)
 
@@ -161,12 +166,47 @@ class Reverse:
     def _close_scope(self, sc: Scope) -> None:
         term = sc.forward.ops.pop()
         pops = []
+        loop, home, anchor = self._enclosing_loop(sc.forward)
         for v, ph in sc.placeholders.values():
             tape = self.tape_for(v)
-            sc.forward.ops.append(Op("tape_push", [tape, v], [], {}, [], term.loc))
+            attrs = {"checked": True} if loop is not None and loop.prim == "while" else {}
+            sc.forward.ops.append(Op("tape_push", [tape, v], [], attrs, [], term.loc))
             pops.append(Op("tape_pop", [tape], [ph], {}, [], term.loc))
+            if not attrs:
+                self._reserve(tape, loop, home, anchor)
         sc.forward.ops.append(term)
         sc.reverse.ops[0:0] = pops
+
+    def _enclosing_loop(self, block: Block):
+        """(nearest loop op around block, the block holding it, the op to insert before)."""
+        anchor = None
+        while block in self.parent:
+            op, outer = self.parent[block]
+            anchor = (op, outer)
+            if op.prim in ("for", "while"):
+                return op, outer, op
+            block = outer
+        return None, self.fn.body, anchor[0] if anchor else None
+
+    def _reserve(self, tape: Value, loop: Op | None, home: Block, anchor: Op) -> None:
+        """Make room on `tape` before the loop whose body pushes at most once per trip."""
+        if loop is None:
+            count = Op("const", [], [Value("one", I64)], {"value": 1, "type": "i64"})
+            ops = [count]
+        else:
+            key = id(loop)
+            if key not in self.trips:
+                tmp = Block([])
+                te = Emitter(tmp, loop.loc)
+                self.trips[key] = self._trip(te, *loop.operands[:3])
+                idx = home.ops.index(anchor)
+                home.ops[idx:idx] = tmp.ops
+            count = None
+            ops = []
+        n = count.results[0] if count is not None else self.trips[id(loop)]
+        ops.append(Op("tape_reserve", [tape, n], [], {}, [], anchor.loc if anchor else None))
+        idx = home.ops.index(anchor)
+        home.ops[idx:idx] = ops
 
     # -- adjoints ------------------------------------------------------------------------------
     def accumulate(self, e: Emitter, v: Value, g: Value) -> None:

@@ -112,7 +112,34 @@ class NumbaCodegen:
                 self.emit(depth, f"return {vals[0]}")
             return
         if p == "tape_push":
-            self.emit(depth, f"{n[op.operands[0]]}.append({n[op.operands[1]]})")
+            tape, v = op.operands
+            t = n[tape]
+            if isinstance(tape.type.elem, ArrayType):
+                self.emit(depth, f"{t}.append({n[v]})")
+                return
+            # a scalar tape is an array plus a count; `tape_reserve` before the enclosing
+            # for-loop made room, so only pushes under a `while` check for space
+            if op.attrs.get("checked"):
+                self.emit(depth, f"if {t}_n == {t}.shape[0]:")
+                self.emit(depth + 1, f"{t} = rt.grow({t})")
+            self.emit(depth, f"{t}[{t}_n] = {n[v]}")
+            self.emit(depth, f"{t}_n += 1")
+            return
+        if p == "tape_reserve":
+            tape, count = op.operands
+            if not isinstance(tape.type.elem, ArrayType):
+                t = n[tape]
+                self.emit(depth, f"{t} = rt.reserve({t}, {t}_n + {n[count]})")
+            return
+        if p == "tape_pop" and not isinstance(op.operands[0].type.elem, ArrayType):
+            t = n[op.operands[0]]
+            self.emit(depth, f"{t}_n -= 1")
+            self.emit(depth, f"{n.define(op.result)} = {t}[{t}_n]")
+            return
+        if p == "tape_new" and not isinstance(op.result.type.elem, ArrayType):
+            t = n.define(op.result)
+            self.emit(depth, f"{t} = np.empty(256, dtype={_dtype_src(op.result.type.elem)})")
+            self.emit(depth, f"{t}_n = 0")
             return
         if p in ("setitem", "setslice"):
             arr, val = op.operands[0], op.operands[1]

@@ -233,3 +233,28 @@ lmatmul_b_mm = _make_lanes(matmul_mm, "b", 2)
 lmatmul_b_mv = _make_lanes(matmul_mv, "b", 1)
 lmatmul_b_vm = _make_lanes(matmul_vm, "b", 2)
 lmatmul_b_vv = _make_lanes(matmul_vv, "b", 1)
+
+
+@njit(cache=True)
+def grow(buf):
+    """Double a tape's storage (amortised O(1) per push)."""
+    out = np.empty(max(2 * buf.shape[0], 16), dtype=buf.dtype)
+    out[:buf.shape[0]] = buf
+    return out
+
+
+@njit(cache=True)
+def reserve(buf, need):
+    """Room for `need` elements in a tape's storage, growing geometrically."""
+    if need <= buf.shape[0]:
+        return buf
+    out = np.empty(max(need, 2 * buf.shape[0]), dtype=buf.dtype)
+    out[:buf.shape[0]] = buf
+    return out
+
+
+@njit(cache=True)
+def grow_to(buf, need):
+    out = np.empty(max(need, 2 * buf.shape[0]), dtype=buf.dtype)
+    out[:buf.shape[0]] = buf
+    return out

@@ -300,7 +300,7 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if,
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
-           "tape_pop": _tape_pop}
+           "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: []}
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"

@@ -339,12 +339,19 @@ _reg("sum_to", "linalg", _sum_to)
 _reg("broadcast_like", "array", _broadcast_like)
 _reg("expand", "array", _expand)
 _reg("lmatmul", "linalg", _lmatmul)
+def _tape_reserve(ts, attrs):
+    _check(len(ts) == 2 and isinstance(ts[0], TapeType) and ts[1] == I64,
+           "tape_reserve(tape<T>, i64)")
+    return []
+
+
 _reg("tape_new", "tape", _tape_new)
+_reg("tape_reserve", "tape", _tape_reserve)
 _reg("tape_push", "tape", _tape_push)
 _reg("tape_pop", "tape", _tape_pop)
 
 # ops with an effect on a tape: never removed or reordered by cleanup passes
-EFFECTFUL = {"tape_push", "tape_pop"}
+EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve"}
 
 
 # -- structured control flow ------------------------------------------------------------------

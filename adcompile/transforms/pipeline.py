@@ -16,6 +16,7 @@ from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
 from .dce import dce
 from .inplace import insert_copies
+from .simplify import simplify
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,12 @@ class Pass:
 
 
 PASSES: dict[str, Pass] = {p.name: p for p in (
+    Pass("simplify", simplify),
     Pass("dce", dce),
     Pass("inplace", insert_copies),
 )}
 
-PRIMAL_PIPELINE = ("dce",)
+PRIMAL_PIPELINE = ("simplify", "dce")
 BACKEND_PIPELINE = ("inplace",)
 
 

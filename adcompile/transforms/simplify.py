@@ -1,0 +1,193 @@
+"""Simplification: constant folding, algebraic identities, CSE, and branches on constants.
+
+Runs on primal and derivative code. Derivative rules emit `1.0 * g`, `x ** (2 - 1)` and
+repeated index arithmetic freely; this pass is where those disappear, so the rules stay simple.
+Invariants: only pure ops are folded, merged or removed (tape ops are effectful and kept in
+order); a value is only replaced by one of the same type; CSE keys include attributes and
+see values of enclosing regions, never of sibling ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.interpreter import IMPL
+from ..ir.primitives import EFFECTFUL
+from ..ir.types import ScalarType
+
+_FOLDABLE = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "abs", "minimum", "maximum",
+             "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "powi", "sqrt", "exp",
+             "log", "sin", "cos"}
+_STRUCTURED = {"for", "while", "if"}
+
+
+class _Simplifier:
+    def __init__(self) -> None:
+        self.sub: dict[int, Value] = {}
+        self.const: dict[int, Any] = {}
+        self.defs: dict[int, Op] = {}
+
+    def get(self, v: Value) -> Value:
+        while v.id in self.sub:
+            v = self.sub[v.id]
+        return v
+
+    def block(self, block: Block, table: dict) -> None:
+        out: list[Op] = []
+        for op in block.ops:
+            op.operands = [self.get(v) for v in op.operands]
+            if op.prim == "if" and op.operands[0].id in self.const:
+                taken = op.regions[0] if self.const[op.operands[0].id] else op.regions[1]
+                self.block(taken, table)  # its ops now live in this block's scope
+                y = taken.ops[-1]
+                out.extend(taken.ops[:-1])
+                for r, v in zip(op.results, y.operands):
+                    self.sub[r.id] = self.get(v)
+                continue
+            for r in op.regions:
+                self.block(r, dict(table))
+            if op.prim in ("for", "while"):
+                self._drop_invariant_slots(op)
+            if op.prim in _STRUCTURED or op.prim in EFFECTFUL or len(op.results) != 1 \
+                    or op.prim in ("yield", "condition", "return"):
+                out.append(op)
+                continue
+            y = op.results[0]
+            if op.prim == "const":
+                self.const[y.id] = op.attrs["value"]
+            else:
+                repl = self.rewrite(op)
+                if repl is not None:
+                    self.sub[y.id] = repl
+                    continue
+            key = self.key(op)
+            if key is not None:
+                prev = table.get(key)
+                if prev is not None and prev.type == y.type:
+                    self.sub[y.id] = prev
+                    continue
+                table[key] = y
+            self.defs[y.id] = op
+            out.append(op)
+        block.ops = out
+
+    def _drop_invariant_slots(self, op: Op) -> None:
+        """A carried value the body yields back unchanged is just its initial value."""
+        off = 3 if op.prim == "for" else 0
+        boff = 1 if op.prim == "for" else 0
+        body = op.regions[-1]
+        y = body.ops[-1]
+        keep = []
+        for k, r in enumerate(op.results):
+            arg = body.args[boff + k]
+            if y.operands[k] is arg:
+                init = op.operands[off + k]
+                self.sub[r.id] = init
+                for rg in op.regions:
+                    self.sub[rg.args[(boff if rg is body else 0) + k].id] = init
+            else:
+                keep.append(k)
+        if len(keep) == len(op.results):
+            return
+        for rg in op.regions:
+            o = boff if rg is body else 0
+            rg.args = rg.args[:o] + [rg.args[o + k] for k in keep]
+            _substitute(rg, self)
+        y.operands = [y.operands[k] for k in keep]
+        op.operands = op.operands[:off] + [op.operands[off + k] for k in keep]
+        op.results = [op.results[k] for k in keep]
+
+    def key(self, op: Op):
+        if op.prim in ("undef", "empty", "zeros", "ones", "full", "arange", "copy", "tape_new"):
+            return None  # fresh storage each time: never merge
+        try:
+            attrs = tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
+                                 for k, v in op.attrs.items()))
+            return (op.prim, tuple(v.id for v in op.operands), attrs, str(op.results[0].type))
+        except TypeError:
+            return None
+
+    def rewrite(self, op: Op) -> Value | None:
+        """A replacement for op's result, or None; may turn op into a const in place."""
+        p, xs, y = op.prim, op.operands, op.results[0]
+        ks = [self.const.get(v.id) for v in xs]
+        if p in _FOLDABLE and xs and all(k is not None for k in ks) and \
+                isinstance(y.type, ScalarType):
+            try:
+                with np.errstate(all="ignore"):
+                    val = IMPL[p](*[x.type.np_dtype.type(k) for x, k in zip(xs, ks)])
+                val = y.type.np_dtype.type(val).item()
+            except (ZeroDivisionError, OverflowError, ValueError, TypeError):
+                return None
+            if isinstance(val, float) and not np.isfinite(val):
+                return None
+            op.prim, op.operands, op.attrs = "const", [], {"value": val, "type": y.type.name}
+            self.const[y.id] = val
+            return None
+        if p == "cast" and len(xs) == 1 and ks[0] is not None and \
+                isinstance(y.type, ScalarType):
+            v = y.type.np_dtype.type(ks[0]).item()
+            op.prim, op.operands, op.attrs = "const", [], {"value": v, "type": y.type.name}
+            self.const[y.id] = v
+            return None
+
+        def same(v: Value) -> Value | None:
+            return v if v.type == y.type else None
+
+        if p == "getitem":
+            d = self.defs.get(xs[0].id)
+            if d is not None and d.prim == "setitem" and \
+                    [v.id for v in d.operands[2:]] == [v.id for v in xs[1:]]:
+                return same(d.operands[1])   # read of the element just written
+        if p in ("add", "sub") and str(y.type) == "i64" and ks[1] is not None:
+            d = self.defs.get(xs[0].id)
+            if d is not None and d.prim in ("add", "sub") and \
+                    self.const.get(d.operands[1].id) is not None:
+                inner = self.const[d.operands[1].id] * (1 if d.prim == "add" else -1)
+                total = inner + ks[1] * (1 if p == "add" else -1)
+                if total == 0:
+                    return same(d.operands[0])
+        if p == "mul":
+            if ks[1] == 1:
+                return same(xs[0])
+            if ks[0] == 1:
+                return same(xs[1])
+        if p == "add":
+            if ks[1] == 0:
+                return same(xs[0])
+            if ks[0] == 0:
+                return same(xs[1])
+        if p == "sub" and ks[1] == 0:
+            return same(xs[0])
+        if p in ("div", "floordiv") and ks[1] == 1:
+            return same(xs[0])
+        if p == "powi" and ks[1] == 1:
+            return same(xs[0])
+        if p == "powi" and ks[1] == 2:
+            op.prim, op.operands = "mul", [xs[0], xs[0]]
+            return None
+        if p == "neg":
+            d = self.defs.get(xs[0].id)
+            if d is not None and d.prim == "neg":
+                return same(d.operands[0])
+        if p == "select":
+            if ks[0] is not None:
+                return same(xs[1] if ks[0] else xs[2])
+            if xs[1] is xs[2]:
+                return same(xs[1])
+        return None
+
+
+def simplify(fn: Function) -> Function:
+    s = _Simplifier()
+    s.block(fn.body, {})
+    return fn
+
+
+def _substitute(block: Block, s: _Simplifier) -> None:
+    for op in block.ops:
+        op.operands = [s.get(v) for v in op.operands]
+        for r in op.regions:
+            _substitute(r, s)
