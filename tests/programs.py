@@ -45,6 +45,7 @@ differentiable ones.  ``smooth=True`` additionally avoids ``abs``, ``min`` and `
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import itertools
 import math
@@ -728,7 +729,7 @@ class _Gen:
                     f"return r * {self.ch(['0.5', '2.0', '1.0'])} + {e()}"]
         return [f"def {name}(p, q):"] + self.indent(body)
 
-    def module(self, func_name="f"):
+    def module(self, func_name: str | None = None):
         cfg = self.cfg
         draw = self.draw
         # arguments
@@ -823,9 +824,16 @@ class _Gen:
         body += stmts
         if not self._ends_block(body):
             body.append(f"return {self.return_value(sc, final=True)}")
-        lines += [f"def {func_name}({', '.join(names)}):"] + self.indent(body) + [""]
+        lines += ["def @FUNC@(" + ", ".join(names) + "):"] + self.indent(body) + [""]
+        source = "\n".join(lines)
+        if func_name is None:
+            # Name the entry function after its text: two different programs never hold equal
+            # code objects (code objects compare by value, ignoring file and globals), while
+            # replaying an example gives the same name.
+            func_name = "f_" + hashlib.sha1(source.encode()).hexdigest()[:10]
+        source = source.replace("@FUNC@", func_name)
         return Program(
-            source="\n".join(lines),
+            source=source,
             func_name=func_name,
             args=tuple(args),
             arg_kinds=tuple(arg_kinds),
@@ -836,12 +844,13 @@ class _Gen:
 
 @st.composite
 def programs(draw, differentiable: bool = False, smooth: bool = False,
-             config: GenConfig | None = None, func_name: str = "f") -> Program:
+             config: GenConfig | None = None, func_name: str | None = None) -> Program:
     """Strategy: a random `Program` in the adcompile subset.
 
     differentiable=True: float outputs only (int args may still be used as loop bounds; see
     `Program.arg_kinds` / `Program.diff_argnums`).  smooth=True: no abs/min/max.  `config`
-    overrides everything else.
+    overrides everything else.  The entry function is called `func_name`, by default
+    ``f_<hash of the program text>`` (see `_Gen.module`); helpers are ``h0``, ``h1``.
     """
     if config is None:
         config = GenConfig(differentiable=differentiable, smooth=smooth)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import ast
 import collections
 import inspect
+
+from hypothesis.errors import InvalidArgument
 import math
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, reject, settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import programs as progs  # noqa: E402
@@ -188,21 +191,56 @@ def _run_checked(what, fn, p: Program, args):
     return result
 
 
+class _ShrinkBudget:
+    """Caps the time hypothesis spends shrinking a failure of a slow (numba-compiling) test.
+
+    Once an example has failed, further examples are still run for `seconds`; after that only
+    examples that already failed are run (so the final replay of the shrunk example fails as it
+    should) and the others are rejected, which ends shrinking quickly.  Without this, shrinking
+    a failure compiles hundreds of candidates with numba (up to hypothesis' own 5 minute cap).
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.first_failure: float | None = None
+        self.failed: set[str] = set()
+
+    def run(self, p: Program, body):
+        if (self.first_failure is not None and p.source not in self.failed
+                and time.monotonic() - self.first_failure > self.seconds):
+            reject()
+        try:
+            body()
+        except BaseException:
+            self.failed.add(p.source)
+            if self.first_failure is None:
+                self.first_failure = time.monotonic()
+            raise
+
+
+def _note(text: str) -> None:
+    """hypothesis' note() outside a hypothesis test (the fixed reproducers) is a no-op."""
+    try:
+        note(text)
+    except InvalidArgument:
+        pass
+
+
 def _compare(p: Program, backends):
     adc = _adcompile()
-    note(p.repro())
+    _note(p.repro())
     f = p.load()
     expected = f(*p.fresh_args())
-    note(f"CPython: {expected!r}")
+    _note(f"CPython: {expected!r}")
     if "interpret" in backends:
         got = _run_checked("adcompile.interpret", lambda *a: adc.interpret(f, *a), p,
                            p.fresh_args())
-        note(f"interpret: {got!r}")
+        _note(f"interpret: {got!r}")
         assert_results_close(expected, got, "CPython vs adcompile.interpret", p)
     if "jit" in backends:
         compiled = _run_checked("adcompile.jit", lambda: adc.jit(f), p, ())
         got = _run_checked("adcompile.jit(f)", compiled, p, p.fresh_args())
-        note(f"jit: {got!r}")
+        _note(f"jit: {got!r}")
         assert_results_close(expected, got, "CPython vs adcompile.jit", p)
         # a second call reuses the compiled code
         got2 = _run_checked("adcompile.jit(f) (second call)", compiled, p, p.fresh_args())
@@ -217,13 +255,90 @@ def test_interpret_matches_cpython(p):
 
 
 # CPython == interpreter == numba backend.  Each example compiles with numba (~0.3-1 s).
+_JIT_BUDGET = _ShrinkBudget(45)
+
+
 @settings(max_examples=25 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
 @given(progs.programs())
 def test_jit_matches_cpython_and_interpret(p):
-    _compare(p, ("interpret", "jit"))
+    _JIT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
+
+
+_JIT_FLOAT_BUDGET = _ShrinkBudget(30)
 
 
 @settings(max_examples=10 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
 @given(float_programs())
 def test_jit_matches_cpython_float_programs(p):
+    _JIT_FLOAT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Minimal reproducers of failures the random programs found (kept as regression tests)
+# ---------------------------------------------------------------------------------------------
+
+_REPRODUCERS = {
+    # Reading one element of a local array gives a float, not a view: writing the array
+    # afterwards must not disturb the float read before.
+    "element_read_then_write": (
+        "import numpy as np\n\n\n"
+        "def f(a0):\n"
+        "    y0 = np.zeros(2)\n"
+        "    t0 = y0[0]\n"
+        "    y0[0] = a0\n"
+        "    return t0 + y0[0]\n",
+        (1.5,),
+    ),
+    "element_read_then_write_in_branch": (
+        "import numpy as np\n\n\n"
+        "def f(a0, k0):\n"
+        "    y0 = np.zeros(5)\n"
+        "    s0 = y0[0]\n"
+        "    if k0 > 0:\n"
+        "        y0[0] = a0\n"
+        "    return s0\n",
+        (1.5, 1),
+    ),
+    "element_read_then_augassign_in_branches": (
+        "import numpy as np\n\n\n"
+        "def f(x0):\n"
+        "    y0 = np.zeros(5)\n"
+        "    t0 = y0[0]\n"
+        "    if x0[0] > 0.0:\n"
+        "        y0[0] += 0.5\n"
+        "    else:\n"
+        "        y0[0] -= 0.5\n"
+        "    return t0 + y0[0]\n",
+        (np.array([-0.8573535999103681]),),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REPRODUCERS))
+def test_reproducer(name):
+    source, args = _REPRODUCERS[name]
+    p = Program(source, "f", args, tuple("a" if isinstance(a, np.ndarray) else
+                                         "i" if isinstance(a, int) else "f" for a in args),
+                ("f",), False)
     _compare(p, ("interpret", "jit"))
+
+
+def test_functions_with_equal_code_objects_are_compiled_separately():
+    """Generated modules often hold an `f` with the same text at the same lines but different
+    helpers: `f1.__code__ == f2.__code__` (code objects compare by value, ignoring the file and
+    the globals), yet the two functions differ.  Same for closures made by one factory."""
+    adc = _adcompile()
+    src1 = "def h0(p, q):\n    return p + q\n\n\ndef f(a):\n    return h0(a, 1.0)\n"
+    src2 = "def h0(p, q):\n    return p * q\n\n\ndef f(a):\n    return h0(a, 1.0)\n"
+    f1 = progs.load_function(src1, "f")
+    f2 = progs.load_function(src2, "f")
+    assert f1.__code__ == f2.__code__ and (f1(2.0), f2(2.0)) == (3.0, 2.0)
+    assert (adc.interpret(f1, 2.0), adc.interpret(f2, 2.0)) == (3.0, 2.0)
+    assert (adc.jit(f1)(2.0), adc.jit(f2)(2.0)) == (3.0, 2.0)
+
+    make = progs.load_function(
+        "def make(c):\n    def g(x):\n        return x * c\n    return g\n", "make")
+    g2, g3 = make(2.0), make(3.0)
+    assert g2.__code__ is g3.__code__
+    assert (adc.interpret(g2, 1.0), adc.interpret(g3, 1.0)) == (2.0, 3.0)
+    assert (adc.jit(g2)(1.0), adc.jit(g3)(1.0)) == (2.0, 3.0)

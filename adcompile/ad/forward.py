@@ -35,7 +35,12 @@ def _ndim(v: Value) -> int:
 
 class Forward:
     def __init__(self, fn: Function, active: list[bool], lanes: bool):
+        from ..transforms.inline_custom import inline_custom
+        from .custom import REGISTRY
         self.fn = copy.deepcopy(fn)
+        # without a JVP rule (or under lanes) a custom function is differentiated as written
+        inline_custom(self.fn, keep=lambda op: not lanes and
+                      REGISTRY[op.attrs["rule"]].jvp_rule is not None)
         self.active = active
         self.lanes = lanes
         self.dot: dict[int, Value] = {}
@@ -78,6 +83,11 @@ class Forward:
                 continue
             if op.prim in ("for", "while", "if"):
                 self.structured(op, dst)
+                continue
+            if op.prim == "custom":
+                dst.ops.append(op)
+                if any(r.id in self.varied for r in op.results):
+                    self.custom(op, dst)
                 continue
             dst.ops.append(op)
             if any(r.id in self.varied for r in op.results) or \
@@ -123,6 +133,26 @@ class Forward:
         out = rule(self, e, op, d, name)
         if out is not None and y is not None:
             self.dot[y.id] = out
+
+    def custom(self, op: Op, dst: Block) -> None:
+        """Inline the user's JVP rule: its tangent outputs become the results' tangents."""
+        from ..ir.inline import inline_function
+        from .custom import REGISTRY, rule_ir
+        cf = REGISTRY[op.attrs["rule"]]
+        e = Emitter(dst, op.loc)
+        dots = [self.tangent_or_zero(e, a) for a in op.operands]
+        fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots],
+                     len(op.results))
+        vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
+        n = len(op.results)
+        if len(vals) != 2 * n:
+            from ..errors import TypeInferenceError
+            raise TypeInferenceError(f"the JVP rule of '{cf.__name__}' must return "
+                                     "(outputs, output tangents)", op.loc,
+                                     "return out, out_dot (tuples for several outputs)")
+        for r, d in zip(op.results, vals[n:]):
+            if r.id in self.varied:
+                self.dot[r.id] = self.fit(e, d, r)
 
     def zero(self, e: Emitter, v: Value) -> Value:
         return e.zeros_like(v, self.L if self.lanes else None, name=v.name + "_dot")

@@ -71,8 +71,13 @@ def free_uses(op: Op) -> list[Value]:
 
 class Reverse:
     def __init__(self, fn: Function, active: list[bool]):
+        from ..transforms.inline_custom import inline_custom
+        from .custom import REGISTRY
         self.fn = copy.deepcopy(fn)
+        inline_custom(self.fn, keep=lambda op: REGISTRY[op.attrs["rule"]].jvp_rule is not None
+                      or REGISTRY[op.attrs["rule"]].fwd is not None)
         insert_copies(self.fn)
+        self._prepare_custom_vjp(self.fn.body)
         self.active = active
         self.varied = varied(self.fn, active)
         self.scope_of: dict[int, Block] = {}
@@ -81,8 +86,34 @@ class Reverse:
         self.scopes: list[Scope] = []
         self.tapes: dict[int, Value] = {}
         self.remat_cache: dict[tuple[int, int], Value] = {}
+        self.readonly = _readonly_arrays(self.fn)
         self.trips: dict[int, Value] = {}
         self.cur: Emitter | None = None
+
+    def _prepare_custom_vjp(self, block: Block) -> None:
+        """A custom_vjp call runs the user's fwd rule; its residuals become extra results."""
+        from ..ir.inline import inline_function
+        from .custom import REGISTRY, rule_ir
+        for op in block.ops:
+            for r in op.regions:
+                self._prepare_custom_vjp(r)
+            if op.prim != "custom" or REGISTRY[op.attrs["rule"]].fwd is None:
+                continue
+            cf = REGISTRY[op.attrs["rule"]]
+            fn = rule_ir(cf, "fwd", [a.type for a in op.operands], len(op.results))
+            n = len(op.results)
+            if [t for t in fn.result_types[:n]] != [r.type for r in op.results]:
+                from ..errors import TypeInferenceError
+                raise TypeInferenceError(
+                    f"the fwd rule of '{cf.__name__}' must return (output, residuals) with "
+                    "the output of the function itself", op.loc,
+                    "return out, (res1, res2, ...)")
+            region = Block([Value(a.name, a.type) for a in op.operands])
+            vals = inline_function(fn, region, list(region.args), op.loc)
+            Builder(region, op.loc).op("yield", vals, [])
+            op.regions = [region]
+            op.results += [Value("res", v.type) for v in vals[n:]]
+            op.attrs = dict(op.attrs, nres=len(vals) - n)
 
     def _index_scopes(self, block: Block, extra=()) -> None:
         if not hasattr(self, "def_op"):
@@ -133,6 +164,8 @@ class Reverse:
         op = self.def_op.get(v.id)
         if op is not None and op.prim == "const":
             return True
+        if op is not None and op.prim == "getitem" and op.operands[0].id in self.readonly:
+            return True  # re-read in the reverse sweep (indices via P) instead of taped
         if op is None or depth > 6 or op.prim not in _REMAT or v.type != I64:
             return False
         return all(self._cheap(o, depth + 1) for o in op.operands)
@@ -148,7 +181,8 @@ class Reverse:
         key = (v.id, id(self.cur.block))
         got = self.remat_cache.get(key)
         if got is None:
-            got = self.cur(op.prim, *[self._remat(o) for o in op.operands], name=v.name,
+            fetch = self.P if op.prim == "getitem" else self._remat
+            got = self.cur(op.prim, *[fetch(o) for o in op.operands], name=v.name,
                            **op.attrs)
             self.remat_cache[key] = got
         return got
@@ -188,22 +222,44 @@ class Reverse:
             block = outer
         return None, self.fn.body, anchor[0] if anchor else None
 
+    def _inside(self, v: Value, region: Block) -> bool:
+        """Is v defined in `region` or in a region nested in it?"""
+        b = self.scope_of.get(v.id)
+        while b is not None:
+            if b is region:
+                return True
+            b = self.parent[b][1] if b in self.parent else None
+        return False
+
     def _reserve(self, tape: Value, loop: Op | None, home: Block, anchor: Op) -> None:
         """Make room on `tape` before the loop whose body pushes at most once per trip."""
         if loop is None:
             count = Op("const", [], [Value("one", I64)], {"value": 1, "type": "i64"})
             ops = [count]
         else:
-            key = id(loop)
+            chain = [loop]
+            while home in self.parent:
+                outer, outer_home = self.parent[home]
+                if outer.prim != "for" or any(self._inside(v, home) for lp in chain
+                                              for v in lp.operands[:3]):
+                    break
+                chain.append(outer)
+                home, anchor = outer_home, outer
+            key = tuple(id(lp) for lp in chain)
             if key not in self.trips:
                 tmp = Block([])
-                te = Emitter(tmp, loop.loc)
-                self.trips[key] = self._trip(te, *loop.operands[:3])
+                te = Emitter(tmp, anchor.loc)
+                total = None
+                for lp in chain:
+                    t = self._trip(te, *lp.operands[:3])
+                    total = t if total is None else te("mul", total, t, name="trips")
+                self.trips[key] = total
                 idx = home.ops.index(anchor)
                 home.ops[idx:idx] = tmp.ops
             count = None
             ops = []
-        n = count.results[0] if count is not None else self.trips[id(loop)]
+            loop = key
+        n = count.results[0] if count is not None else self.trips[loop]
         ops.append(Op("tape_reserve", [tape, n], [], {}, [], anchor.loc if anchor else None))
         idx = home.ops.index(anchor)
         home.ops[idx:idx] = ops
@@ -259,7 +315,7 @@ class Reverse:
         for op in reversed(ops):
             if op.prim in ("yield", "condition", "return", "tape_push", "tape_new"):
                 continue
-            if op.prim in ("for", "while", "if"):
+            if op.prim in ("for", "while", "if", "custom"):
                 if any(r.id in self.adj for r in op.results):
                     getattr(self, "_rev_" + op.prim)(op, e)
                 continue
@@ -346,11 +402,11 @@ class Reverse:
         loop = Builder(e.block, e.loc).op("for", [zero, trip, one] + init_vals,
                                           [v.type for v in init_vals], {}, [rblock],
                                           [v.name for v in rblock.args[1:]])
-        for i, k in enumerate(slots):
+        for i, v in enumerate(outer):   # outer adjoints were carried: take the final value
+            self.adj[v.id] = loop.results[nslot + i]
+        for i, k in enumerate(slots):    # then add what flowed into the initial values
             self.adj.pop(results[k].id, None)
             self.accumulate(e, inits[k], loop.results[i])
-        for i, v in enumerate(outer):
-            self.adj[v.id] = loop.results[nslot + i]
 
     def _rev_for(self, op: Op, e: Emitter) -> None:
         lb, ub, step = (self.P(v) for v in op.operands[:3])
@@ -387,6 +443,38 @@ class Reverse:
         self.scope_of[nxt.id] = body
         self.scope_of[cond.args[-1].id] = cond
         return count
+
+    def _rev_custom(self, op: Op, e: Emitter) -> None:
+        from ..ir.inline import inline_function
+        from .custom import REGISTRY, rule_ir
+        cf = REGISTRY[op.attrs["rule"]]
+        nres = op.attrs.get("nres", 0)
+        outs = op.results[:len(op.results) - nres]
+        gs = [self.adj.get(r.id) or self.zeros(e, r) for r in outs]
+        args = [self.P(a) for a in op.operands]
+        if cf.bwd is not None:
+            res = [self.P(r) for r in op.results[len(outs):]]
+            fn = rule_ir(cf, "bwd", [v.type for v in res] + [g.type for g in gs], len(outs),
+                         len(res))
+            grads = inline_function(fn, e.block, res + gs, op.loc)
+        else:   # transpose the JVP rule: reverse mode of the rule w.r.t. its tangents
+            n = len(args)
+            fn = rule_ir(cf, "jvp", [a.type for a in args] * 2, len(outs))
+            rev = vjp_function(fn, [False] * n + [True] * n)
+            zeros = [self.zeros(e, a) for a in op.operands]
+            seeds = [self.zeros(e, r) for r in outs] + gs
+            vals = inline_function(rev, e.block, args + zeros + seeds, op.loc)
+            grads = vals[2 * len(outs):]
+        if len(grads) != len(op.operands):
+            from ..errors import TypeInferenceError
+            raise TypeInferenceError(f"the derivative rule of '{cf.__name__}' must give one "
+                                     "cotangent per argument", op.loc,
+                                     "return a tuple (x_bar, y_bar, ...)")
+        for a, g in zip(op.operands, grads):
+            if a.id in self.varied:
+                if g.type != a.type:
+                    g = self.unbroadcast(e, g, a) if _ndim(g) >= _ndim(a) else g
+                self.accumulate(e, a, g)
 
     def _rev_if(self, op: Op, e: Emitter) -> None:
         cond = self.P(op.operands[0])
@@ -432,6 +520,23 @@ class Reverse:
             self.adj.pop(r.id, None)
         for vid, r in zip(changed, res.results):
             self.adj[vid] = r
+
+
+def _readonly_arrays(fn: Function) -> set[int]:
+    """Top-level arrays never written or handed on (their contents never change)."""
+    consumed: set[int] = set()
+
+    def scan(block: Block) -> None:
+        for op in block.ops:
+            if op.prim in ("setitem", "setslice"):
+                consumed.add(op.operands[0].id)
+            elif op.prim in ("for", "while", "yield"):
+                consumed.update(v.id for v in op.operands)
+            for r in op.regions:
+                scan(r)
+    scan(fn.body)
+    top = [a for a in fn.args] + [r for op in fn.body.ops for r in op.results]
+    return {v.id for v in top if isinstance(v.type, ArrayType) and v.id not in consumed}
 
 
 def _drop_unused_tapes(fn: Function) -> None:

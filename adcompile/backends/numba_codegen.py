@@ -297,6 +297,8 @@ def _reduce(g, op, a, arr) -> str:
         if op.prim == "mean":
             return f"np.mean({a[0]})"
         return f"np.{op.prim}({a[0]})"
+    if op.prim == "sum":
+        return f"np.sum({a[0]}, axis={axis})"
     return f"rt.{op.prim}_axis{x.type.ndim}({a[0]}, {axis})"
 
 

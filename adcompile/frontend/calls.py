@@ -591,6 +591,9 @@ def lower_call(lw, node) -> Any:
         args = [_lower_arg(lw, a) for a in node.args]
         kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
         return handler(lw, args, kw, node)
+    from ..ad.custom import CustomFunction
+    if isinstance(obj, CustomFunction):
+        return lower_custom(lw, obj, node)
     inner = getattr(obj, "py_func", None)
     if inner is not None and getattr(obj, "__adcompile__", False):
         obj = inner
@@ -667,4 +670,61 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
                     lw.env.vars[alias] = new
     if not results:
         return None
+    if child.ret_tree is not None:
+        from .lower import unflatten
+        return unflatten(child.ret_tree, results)
+    return tuple(results) if child.ret_tuple else results[0]
+
+
+def lower_custom(lw, cf, node) -> Any:
+    """A call to a function with custom derivative rules: a `custom` op whose region holds
+    the inlined primal body, so transforms can swap in the rules."""
+    from ..ir.core import Block, Builder
+    args = [_lower_arg(lw, a) for a in node.args]
+    if node.keywords or not all(isinstance(a, Value) for a in args):
+        raise lw.error(node, f"'{cf.__name__}' has custom derivative rules: call it with "
+                       "positional number/array arguments", "", TypeInferenceError)
+    region = Block([Value(a.name, a.type) for a in args])
+    outer_block = lw.block
+    lw.block = region
+    try:
+        out = inline_call_values(lw, cf.fun, node, region.args)
+    finally:
+        lw.block = outer_block
+    outs = list(out) if isinstance(out, tuple) else [out]
+    if not all(isinstance(o, Value) for o in outs):
+        raise lw.error(node, f"'{cf.__name__}' must return numbers or arrays", "",
+                       TypeInferenceError)
+    Builder(region, lw.src.loc(node)).op("yield", outs, [])
+    op = Builder(lw.block, lw.src.loc(node)).op("custom", args, [o.type for o in outs],
+                                               {"rule": cf.id}, [region],
+                                               [cf.__name__] * len(outs))
+    return tuple(op.results) if isinstance(out, tuple) else op.results[0]
+
+
+def inline_call_values(lw, func, node, values: list[Value]) -> Any:
+    """Inline `func` with its parameters bound to IR values (not AST arguments)."""
+    from .lower import Lowerer
+    if func in lw.ctx.stack:
+        raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
+                       "rewrite the recursion as a loop")
+    src = get_source(func)
+    params = [a.id for a in src.node.args.args]
+    if len(params) != len(values):
+        raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
+                       f"{len(values)} were given", "", TypeInferenceError)
+    child = Lowerer(src, lw.ctx, lw.block, lw.depth + 1)
+    child._check_signature(src.node)
+    for p, v in zip(params, values):
+        child.env.bind(p, v)
+    lw.ctx.stack.append(func)
+    child.env.bind("return", child.const(False, BOOL, name="returned"))
+    child.lower_body(src.node.body)
+    lw.ctx.stack.pop()
+    results = child._final_results(src.node)
+    if not results:
+        return None
+    if child.ret_tree is not None:
+        from .lower import unflatten
+        return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]

@@ -49,6 +49,7 @@ class Lowerer(ExprLowerer):
         self.depth = depth
         self.ret_types: list[Type] | None = None
         self.ret_tuple = False
+        self.ret_tree = None   # nesting of a returned tuple of tuples (helpers only)
 
     # -- emission helpers ---------------------------------------------------------------------
     def emit(self, prim: str, operands: list[Value], attrs: dict | None = None,
@@ -227,7 +228,9 @@ class Lowerer(ExprLowerer):
                 self.env.bind(target.id, value, key=self.env.keys[value_node.id],
                               view_of=self.env.views.get(value_node.id))
             else:
-                self.env.bind(target.id, value, view_of=self._view_base(value_node))
+                is_array = isinstance(value, Value) and isinstance(value.type, ArrayType)
+                self.env.bind(target.id, value,
+                              view_of=self._view_base(value_node) if is_array else None)
         elif isinstance(target, (gast.Tuple, gast.List)):
             for e in target.elts:
                 if isinstance(e, gast.Starred):
@@ -267,6 +270,17 @@ class Lowerer(ExprLowerer):
             raise self.error(s, "a bare 'return' (returning None) is not supported",
                              "return a value, or end the function without 'return'")
         value = self.lower_expr(s.value)
+        if isinstance(value, tuple) and any(isinstance(x, tuple) for x in value):
+            tree = _treedef(value)
+            if self.depth == 0 and not getattr(self, "flatten_returns", False):
+                raise self.error(s.value, "a compiled function cannot return nested tuples",
+                                 "return a flat tuple of numbers and arrays",
+                                 TypeInferenceError)
+            if self.ret_tree is not None and self.ret_tree != tree:
+                raise self.error(s, "this return gives a different tuple structure than an "
+                                 "earlier one", "", TypeInferenceError)
+            self.ret_tree = tree
+            value = tuple(_flatten(value))
         items = list(value) if isinstance(value, tuple) else [value]
         as_tuple = isinstance(value, tuple)
         for v in items:
@@ -658,6 +672,25 @@ def _hint(name: str) -> str:
     return name
 
 
+def _treedef(t):
+    return tuple(_treedef(x) if isinstance(x, tuple) else None for x in t)
+
+
+def unflatten(tree, flat: list):
+    it = iter(flat)
+
+    def build(tr):
+        return tuple(build(x) if x is not None else next(it) for x in tr)
+    return build(tree)
+
+
+def _flatten(t) -> list:
+    out = []
+    for x in t:
+        out.extend(_flatten(x) if isinstance(x, tuple) else [x])
+    return out
+
+
 def _is_user_name(name: str) -> bool:
     return "." not in name and name != RET
 
@@ -735,11 +768,13 @@ def _assigned_names(body: list) -> set[str]:
     return out
 
 
-def lower(func, arg_types: list[Type], weak: list[bool]) -> Function:
+def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False
+          ) -> Function:
     """Lower a Python function for one argument signature into a verified-ready IR Function."""
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())
+    lw.flatten_returns = flatten_returns
     lw._check_signature(src.node)
     params = [a.id for a in src.node.args.args]
     if len(params) != len(arg_types):

@@ -35,14 +35,16 @@ class SourceInfo:
                    getattr(self.func, "__name__", ""))
 
 
-_CACHE: dict[object, SourceInfo] = {}
+# keyed by the function object itself: code objects compare by value, so two functions from
+# different modules (or closures of one factory) could otherwise share an entry
+_CACHE: dict[int, tuple[object, SourceInfo]] = {}
 
 
 def get_source(func) -> SourceInfo:
     code = getattr(func, "__code__", None)
-    key = code if code is not None else func
-    if key in _CACHE:
-        return _CACHE[key]
+    hit = _CACHE.get(id(func))
+    if hit is not None and hit[0] is func:
+        return hit[1]
     try:
         raw_lines, first = inspect.getsourcelines(func)
     except (OSError, TypeError) as e:
@@ -70,5 +72,5 @@ def get_source(func) -> SourceInfo:
                                 "defined with 'def'",
                                 hint="lambdas and other callables cannot be compiled")
     info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
-    _CACHE[key] = info
+    _CACHE[id(func)] = (func, info)
     return info

@@ -234,6 +234,13 @@ def _while(op, vals, env):
         carried = _run_block(body, env)
 
 
+def _custom(op, vals, env):
+    region = op.regions[0]
+    for a, v in zip(region.args, vals):
+        env[a.id] = v
+    return _run_block(region, env)
+
+
 def _if(op, vals, env):
     return _run_block(op.regions[0] if vals[0] else op.regions[1], env)
 
@@ -297,7 +304,7 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "empty": _alloc, "full": _alloc, "arange": _arange, "dim": _dim,
            "getitem": _getitem, "setitem": _setitem, "getslice": _getslice,
            "setslice": _setslice, "sum": _reduce, "prod": _reduce, "max": _reduce,
-           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if,
+           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if, "custom": _custom,
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
            "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: []}

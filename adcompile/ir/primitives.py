@@ -373,6 +373,12 @@ def _terminator(ts, attrs):
     return []
 
 
+def _custom(ts, attrs):
+    _check(isinstance(attrs.get("rule"), int), "custom needs a rule id")
+    return None  # results are what the region yields; the verifier checks that
+
+
+_reg("custom", "control", _custom, nregions=1)
 _reg("for", "control", _for, nregions=1)
 _reg("while", "control", _while, nregions=2)
 _reg("if", "control", _if, nregions=2)

@@ -96,7 +96,13 @@ def _verify_structure(fn: Function, op: Op, kind: str) -> None:
                 raise _err(op, "if regions take no block arguments")
             if _terminator_types(r, "yield", op) != res:
                 raise _err(op, "both branches of if must yield the result types")
-    elif op.prim == "yield" and kind not in ("for", "while", "if"):
+    elif op.prim == "custom":
+        region = op.regions[0]
+        if [a.type for a in region.args] != [v.type for v in op.operands]:
+            raise _err(op, "custom region args must match the operands")
+        if _terminator_types(region, "yield", op) != res:
+            raise _err(op, "custom region must yield the result types")
+    elif op.prim == "yield" and kind not in ("for", "while", "if", "custom"):
         raise _err(op, f"yield outside a region of for/while/if (in {kind})")
     elif op.prim == "condition" and kind != "while":
         raise _err(op, "condition outside a while condition region")

@@ -15,7 +15,9 @@ from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
 from .dce import dce
+from .inline_custom import inline_custom
 from .inplace import insert_copies
+from .licm import licm
 from .simplify import simplify
 
 
@@ -27,12 +29,14 @@ class Pass:
 
 PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("simplify", simplify),
+    Pass("licm", licm),
     Pass("dce", dce),
     Pass("inplace", insert_copies),
+    Pass("inline_custom", inline_custom),
 )}
 
-PRIMAL_PIPELINE = ("simplify", "dce")
-BACKEND_PIPELINE = ("inplace",)
+PRIMAL_PIPELINE = ("simplify", "licm", "simplify", "dce")
+BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
 
 
 def _print_after(name: str, fn: Function) -> None:

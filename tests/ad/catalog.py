@@ -528,7 +528,7 @@ def np_max_min_global(x):
 @case(args=lambda: (np.array([0.5, -0.7, 1.2, -0.1, 0.9, -1.4]),), argnums=(0,),
       autograd=True)
 def np_where(x):
-    return np.sum(np.where(x > 0.0, x * x, -0.5 * x) + np.where(x < 0.5, np.sin(x), 1.0))
+    return np.sum(np.where(x > 0.0, x * x, -0.5 * x) + np.where(x < 0.7, np.sin(x), 1.0))
 
 
 @case(args=lambda: (_vec(34, 7),), argnums=(0,), autograd=True)

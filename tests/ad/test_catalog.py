@@ -51,7 +51,16 @@ TOL = {
 
 # Known adcompile bugs: {(program, check): reason}.  Expected strictly: a listed check that
 # passes fails the test (remove the entry when the bug is fixed).
-KNOWN_BUGS: dict = {}
+KNOWN_BUGS: dict = {
+    **{("scalar_loop_aug_ops", k): "reverse mode drops the adjoint of a loop-carried value "
+       "initialised from an active argument that the loop body also reads (s = a; for: s = s * a)"
+       for k in ("dot", "grad_fd", "jacrev")},
+    **{("bubble_sort_weighted", k): "frontend: a scalar element read t = y[j] of a 1-d array is "
+       "taken for a view of y, so swapping two elements is rejected"
+       for k in ("jvp_fd", "vjp", "grad_fd", "jacfwd")},
+    ("np_3d_reduction", "jacfwd"): "vector forward mode of np.sum(T, axis=2) on a 3-d array calls "
+    "numba_rt.sum_axis4, which does not exist",
+}
 
 
 def _known(name: str) -> dict[str, str]:
@@ -171,9 +180,10 @@ def run_case(c) -> None:
         assert_close(v, ref_parts[0], rt, at, "value_and_grad value")
         for i, g, g2 in zip(floats, gs, gs2):
             assert_close(g2, g, 1e-14, 0.0, f"value_and_grad grad {i} vs grad")
-        # a single int argnums gives a bare gradient, not a tuple
-        g0 = ad.grad(f, argnums=floats[0])(*fresh(args))
-        assert not isinstance(g0, tuple)
+        if len(floats) == 1:   # an int argnums gives a bare gradient (same compile)
+            g0 = ad.grad(f, argnums=floats[0])(*fresh(args))
+            assert not isinstance(g0, tuple)
+            assert_close(g0, gs[0], 1e-14, 0.0, "grad with int argnums")
         state["grads"] = gs
     if scalar_out:
         checks.run("grad_fd", grad_fd)
@@ -182,39 +192,34 @@ def run_case(c) -> None:
     out_shapes = [np.shape(p) for p in ref_parts]
 
     def jacfwd():
-        a = fresh(args)
-        jf = {i: ad.jacfwd(f, argnums=i)(*a) for i in floats}
-        rt, at = tol["jac"]
-        # shapes, J . v == jvp, and J == finite differences
-        contracted = [np.zeros(s) for s in out_shapes]
-        for i, J in jf.items():
-            Js = list(J) if tuple_out else [J]
-            assert len(Js) == len(out_shapes)
-            for k, Jk in enumerate(Js):
-                assert np.shape(Jk) == out_shapes[k] + np.shape(args[i]), \
-                    f"jacfwd {i} output {k} shape {np.shape(Jk)}"
-                nd = np.ndim(args[i])
-                contracted[k] = contracted[k] + np.tensordot(
-                    np.asarray(Jk, np.float64), np.asarray(tangents[i], np.float64), axes=nd)
-        if "out_dot" in state:
-            for k, (cj, d) in enumerate(zip(contracted, parts(state["out_dot"]))):
-                assert_close(cj, d, rt * 100, at, f"jacfwd . v vs jvp, output {k}")
+        # one argument only: vector forward mode compiles are the slowest of all, and the
+        # jvp check above already runs every float argument active at once
+        i = jac_arg
+        J = ad.jacfwd(f, argnums=i)(*fresh(args))
+        Js = list(J) if tuple_out else [J]
+        assert len(Js) == len(out_shapes)
         rtf, atf = tol["fd"]
-        for i in floats:
-            Js = list(jf[i]) if tuple_out else [jf[i]]
-            for k, (Jk, Fk) in enumerate(zip(Js, fd_jacobian(f, args, i))):
-                assert_close(Jk, Fk, rtf, atf, f"jacfwd {i} output {k} vs FD")
-        state["jacfwd"] = jf
+        for k, (Jk, Fk) in enumerate(zip(Js, fd_jacobian(f, args, i))):
+            assert np.shape(Jk) == out_shapes[k] + np.shape(args[i]), \
+                f"jacfwd {i} output {k} shape {np.shape(Jk)}"
+            assert_close(Jk, Fk, rtf, atf, f"jacfwd {i} output {k} vs FD")
+        state["jacfwd"] = J
 
     def jacrev():
         jr = ad.jacrev(f, argnums=floats)(*fresh(args))
         assert isinstance(jr, tuple) and len(jr) == len(floats)
-        rt, at = tol["jac"]
+        rtf, atf = tol["fd"]
         for i, Jr in zip(floats, jr):
-            assert_close(Jr, state["jacfwd"][i], rt, at, f"jacrev vs jacfwd, argument {i}")
+            assert_close(Jr, fd_jacobian(f, args, i)[0], rtf, atf, f"jacrev {i} vs FD")
+        if "jacfwd" in state:
+            rt, at = tol["jac"]
+            assert_close(jr[floats.index(jac_arg)], state["jacfwd"], rt, at,
+                         f"jacrev vs jacfwd, argument {jac_arg}")
     if c.jac:
+        # the first array argument (else the first float one)
+        jac_arg = next((i for i in floats if isinstance(args[i], np.ndarray)), floats[0])
         checks.run("jacfwd", jacfwd)
-        if not tuple_out and "jacfwd" in state:
+        if not tuple_out:
             checks.run("jacrev", jacrev)
 
     # -- Hessian (forward over reverse) ------------------------------------------------------
