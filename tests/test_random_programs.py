@@ -255,7 +255,7 @@ def test_interpret_matches_cpython(p):
 
 
 # CPython == interpreter == numba backend.  Each example compiles with numba (~0.3-1 s).
-_JIT_BUDGET = _ShrinkBudget(45)
+_JIT_BUDGET = _ShrinkBudget(20)
 
 
 @settings(max_examples=25 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
@@ -264,7 +264,7 @@ def test_jit_matches_cpython_and_interpret(p):
     _JIT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
 
 
-_JIT_FLOAT_BUDGET = _ShrinkBudget(30)
+_JIT_FLOAT_BUDGET = _ShrinkBudget(15)
 
 
 @settings(max_examples=10 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)

@@ -183,6 +183,9 @@ class Checks:
                         f"({self.known[k]}) but passed: remove it from the known list ---")
         if msgs:
             pytest.fail("\n".join(msgs), pytrace=False)
-        xf = [k for k in self.known if k in self.failed]
-        if xf:
-            pytest.xfail("; ".join(f"{k}: {self.known[k]}" for k in xf))
+        by_reason: dict[str, list[str]] = {}
+        for k in self.known:
+            if k in self.failed:
+                by_reason.setdefault(self.known[k], []).append(k)
+        if by_reason:
+            pytest.xfail("; ".join(f"{', '.join(ks)}: {why}" for why, ks in by_reason.items()))

@@ -7,7 +7,8 @@ and is registered with `@case(...)`:
   wrote into an argument would be caught);
 * `argnums`: the float (scalar or array) arguments, the ones that are differentiated; int
   arguments are loop counts or indices;
-* `hessian`: a smooth scalar program whose Hessian (w.r.t. its first float argument) is checked;
+* `hessian`: a scalar program, twice differentiable at its inputs, whose Hessian (w.r.t. its
+  first float argument) is checked;
 * `autograd`: numpy-style code without in-place writes, also checked against autograd (with `np`
   rebound to `autograd.numpy`);
 * `jac`: small enough for dense `jacfwd`/`jacrev`;
@@ -120,7 +121,7 @@ def scalar_loop_negative_step(a, b, n):
 # while loops with data-dependent exits, break / continue, early return
 # ===============================================================================================
 
-@case(args=lambda: (2.0,), argnums=(0,))
+@case(args=lambda: (2.0,), argnums=(0,), hessian=True)
 def newton_sqrt(a):
     # converges in 4 steps from x = a = 2 (residuals 2, .25, 7e-3, 6e-6, 5e-12)
     x = a
@@ -151,7 +152,7 @@ def while_scan_array(x, c):
     return s * c + i
 
 
-@case(args=lambda: (0.8,), argnums=(0,))
+@case(args=lambda: (0.8,), argnums=(0,), hessian=True)
 def fixed_point_break(a):
     # contraction x -> cos(a x); the loop leaves with `break` once converged
     x = 0.5
@@ -184,7 +185,7 @@ def continue_negatives(x, a):
     return s
 
 
-@case(args=lambda: (np.array([1.0, 1.5, 0.7, 2.0, 0.3]), 0.9), argnums=(0, 1))
+@case(args=lambda: (np.array([1.0, 1.5, 0.7, 2.0, 0.3]), 0.9), argnums=(0, 1), hessian=True)
 def early_return_loop(x, a):
     # t = 1, 2.4, 2.86, 4.574 -> returns inside the loop at i = 3
     t = 0.0
@@ -210,7 +211,7 @@ def early_return_nested(A, c):
     return s
 
 
-@case(args=lambda: (np.array([0.3, -0.4, 0.9, 0.2, -0.7, 1.3]), 0.6), argnums=(0, 1))
+@case(args=lambda: (np.array([0.3, -0.4, 0.9, 0.2, -0.7, 1.3]), 0.6), argnums=(0, 1), hessian=True)
 def while_break_continue(x, a):
     i = 0
     s = 0.0
@@ -364,7 +365,7 @@ def prefix_products(x):
     return y
 
 
-@case(args=lambda: (np.array([0.3, -1.2, 2.5, 0.8, -0.4, 1.7]),), argnums=(0,))
+@case(args=lambda: (np.array([0.3, -1.2, 2.5, 0.8, -0.4, 1.7]),), argnums=(0,), hessian=True)
 def bubble_sort_weighted(x):
     y = x.copy()
     n = y.shape[0]
@@ -408,7 +409,7 @@ def _h_piecewise(a):
     return a * a
 
 
-@case(args=lambda: (np.array([-0.5, 0.3, 1.6, 0.8, -1.1, 2.2]),), argnums=(0,))
+@case(args=lambda: (np.array([-0.5, 0.3, 1.6, 0.8, -1.1, 2.2]),), argnums=(0,), hessian=True)
 def helper_branches(x):
     s = 0.0
     for i in range(x.shape[0]):
@@ -732,3 +733,204 @@ def f32_scalar_arg_loop(x, a):
     for i in range(1, y.shape[0]):
         y[i] = y[i] * a + np.sin(y[i - 1]) * a
     return np.sum(y * y) * a
+
+
+# ===============================================================================================
+# More loop shapes: array tapes in while loops, recurrences with matmul, helpers in loops
+# ===============================================================================================
+
+@case(args=lambda: (_vec(53, 5, 0.2, 0.8), 0.6), argnums=(0, 1))
+def while_array_writes(x, a):
+    # the while loop writes the array every iteration (array values on the tape); 8 rounds
+    y = x.copy()
+    k = 0
+    while k < 8:
+        j = k % y.shape[0]
+        y[j] = math.sin(y[j] * a + y[(j + 1) % y.shape[0]])
+        k += 1
+    return np.sum(y * y) + y[0]
+
+
+@case(args=lambda: (_vec(54, 6, 0.1, 0.9),), argnums=(0,))
+def nested_while_in_for(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        t = x[i]
+        while t < 2.0:      # runs 2..5 times per element (t doubles from [0.1, 0.9])
+            t = t * 2.0 + 0.01 * s
+        s = s + t * x[i]
+    return s
+
+
+@case(args=lambda: (np.array([0.4, 0.7, 0.2, 0.9, 0.5]), 0.8), argnums=(0, 1))
+def while_early_return(x, c):
+    i = 0
+    s = 0.0
+    while i < x.shape[0]:
+        s = s + x[i] * c
+        if s > 1.5:         # crossed at i = 2 (s = .32 .88 1.04 1.76)
+            return s * x[i]
+        i += 1
+    return -s
+
+
+@case(args=lambda: (_mat(55, 3, 3, -0.6, 0.6), _vec(56, 3), 4), argnums=(0, 1), hessian=True)
+def rnn_matmul_loop(W, x, steps):
+    h = x.copy()
+    for t in range(steps):
+        h = np.tanh(W @ h + 0.1 * x)
+    return np.sum(h * h)
+
+
+@case(args=lambda: (_vec(65, 3),), argnums=(0,))
+def loop_write_then_array_use(x):
+    # a whole-array op reads the array after an in-place element write, every iteration: the
+    # reverse sweep needs each iteration's version of y
+    y = x.copy()
+    s = 0.0
+    for t in range(2):
+        y[0] += 1.0
+        s = s + np.sum(np.sin(y))
+    return s
+
+
+def _h_axpy_inplace(y, x, a):
+    for i in range(y.shape[0]):
+        y[i] += a * x[i]
+
+
+@case(args=lambda: (_vec(57, 4), _vec(58, 4), 0.5), argnums=(0, 1, 2))
+def helper_inplace_in_loop(x, z, a):
+    y = x.copy()
+    for t in range(3):
+        _h_axpy_inplace(y, z, a)
+        z = np.sin(y)
+    return y
+
+
+@case(args=lambda: (_mat(59, 3, 4),), argnums=(0,))
+def matrix_element_updates(A):
+    B = A.copy()
+    for i in range(B.shape[0]):
+        for j in range(1, B.shape[1]):
+            B[i, j] += B[i, j - 1] * 0.5
+            B[i, j] *= 1.0 + 0.1 * B[i, 0]
+    return B.T
+
+
+@case(args=lambda: (_mat(60, 3, 4),), argnums=(0,), autograd=True)
+def np_2d_slices(A):
+    top = A[1:, :]
+    col = A[:, 0]
+    return np.sum(top * top) + np.sum(col * A[:, 2]) + np.sum(A[0, 1:] ** 2)
+
+
+@case(args=lambda: (_vec(61, 8),), argnums=(0,))
+def np_strided_slice_write(x):
+    y = x.copy()
+    y[::2] = x[1::2] * 2.0
+    y[1::2] = np.sin(x[::2])
+    return y * y
+
+
+@case(args=lambda: (_vec(62, 5, 0.5, 1.5), 1.2), argnums=(0, 1), autograd=True)
+def np_prod_norm_inner(x, a):
+    return np.prod(x) * a + np.linalg.norm(x * a) + np.inner(x, x[::-1])
+
+
+@case(args=lambda: (0.8, 7), argnums=(0,))
+def np_full_from_scalar(a, n):
+    y = np.full(n, a)
+    for i in range(1, n):
+        y[i] = y[i - 1] * a + y[i] * 0.5
+    return np.sum(y) + np.mean(np.ones(n) * a)
+
+
+@case(args=lambda: (0.3, 0.4, 10), argnums=(0, 1), hessian=True)
+def tuple_swap_recurrence(a, b, n):
+    for i in range(n):
+        a, b = b, 0.5 * a + 0.4 * b + 0.1 * math.sin(a * b)
+    return a * b
+
+
+@case(args=lambda: (_vec(63, 6, 0.1, 1.0), 2), argnums=(0,))
+def float_of_int_mixing(x, m):
+    s = 0.0
+    for i in range(x.shape[0]):
+        w = float(i) / (x.shape[0] - 1) + m
+        s = s + x[i] ** m * w + (i % 2) * x[i]
+    return s
+
+
+@case(args=lambda: (_vec(64, 7, dtype=np.float32),), argnums=(0,), f32=True)
+def f32_upcast_accumulate(x):
+    y = x.astype(np.float64)
+    s = 0.0
+    for i in range(y.shape[0]):
+        s = s + y[i] * y[i] * (i + 1.0)
+    return s + np.sum(x * x)
+
+
+# ===============================================================================================
+# Slice stencils, aliases, and zero-trip loops
+# ===============================================================================================
+
+@case(args=lambda: (_vec(66, 9), 0.3, 3), argnums=(0, 1))
+def heat_slices(u, k, steps):
+    v = u.copy()
+    for t in range(steps):
+        v[1:-1] = v[1:-1] + k * (v[:-2] - 2.0 * v[1:-1] + v[2:])
+        v[0] = v[0] * (1.0 - k) + k * np.tanh(v[1])
+    return v
+
+
+@case(args=lambda: (_vec(67, 6), 0.5), argnums=(0, 1))
+def slice_augassign(x, a):
+    y = x * a
+    y[1:] += x[:-1] * y[:-1]
+    y[:3] *= 2.0
+    return np.sum(np.sin(y))
+
+
+@case(args=lambda: (_vec(68, 4), 1.5), argnums=(0, 1))
+def write_through_alias(x, a):
+    y = x.copy()
+    z = y
+    for i in range(z.shape[0]):
+        z[i] = z[i] * a + y[0]
+    return y * x
+
+
+register(horner_loop, lambda: (0.7, 1.3, 0), (0, 1), name="horner_loop_zero_trips")
+register(heat_jacobi, lambda: (_vec(5, 8), 0.2, 0), (0, 1), name="heat_jacobi_zero_steps")
+register(while_scan_array, lambda: (np.array([0.6, 0.9, 0.4]), -1.0), (0, 1),
+         name="while_scan_array_zero_trips")
+register(stencil_gauss_seidel, lambda: (_vec(6, 2), 0.3, 3), (0, 1),
+         name="stencil_gauss_seidel_empty_inner_loop")
+
+
+# ===============================================================================================
+# Rank broadcasting (a 1-d array against the rows of a 2-d one), in-place writes in while loops
+# ===============================================================================================
+
+@case(args=lambda: (_mat(69, 3, 4), _vec(70, 4)), argnums=(0, 1), autograd=True)
+def np_broadcast_row(A, b):
+    return np.sum(np.tanh(A * b + b), axis=1)
+
+
+@case(args=lambda: (_mat(71, 4, 3),), argnums=(0,), autograd=True)
+def np_center_columns(A):
+    C = A - np.mean(A, axis=0)
+    return np.sum(C * C, axis=1)
+
+
+@case(args=lambda: (_vec(72, 4),), argnums=(0,))
+def while_write_then_array_use(x):
+    y = x.copy()
+    k = 0
+    s = 0.0
+    while k < 3:
+        y[k] = y[k] * 2.0
+        s = s + np.sum(np.tanh(y) * y)
+        k += 1
+    return s
