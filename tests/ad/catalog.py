@@ -710,21 +710,21 @@ def int_index_args(x, k, j):
 
 
 # ===============================================================================================
-# float32 variants (looser tolerances)
+# float32 variants (looser tolerances; dense Jacobians for two of them only, to save compiles)
 # ===============================================================================================
 
 register(heat_jacobi, lambda: (_vec(5, 8, dtype=np.float32), 0.2, 4), (0, 1),
          name="heat_jacobi_f32", f32=True)
 register(stencil_gauss_seidel, lambda: (_vec(6, 8, dtype=np.float32), 0.3, 3), (0, 1),
-         name="stencil_gauss_seidel_f32", f32=True)
+         name="stencil_gauss_seidel_f32", f32=True, jac=False)
 register(np_ufuncs, lambda: (_vec(19, 6, dtype=np.float32),), (0,),
-         name="np_ufuncs_f32", f32=True)
+         name="np_ufuncs_f32", f32=True, jac=False)
 register(np_matvec, lambda: (_mat(21, 3, 4, dtype=np.float32), _vec(22, 4, dtype=np.float32)),
          (0, 1), name="np_matvec_f32", f32=True)
 register(np_reductions_axis, lambda: (_mat(31, 3, 4, dtype=np.float32),), (0,),
-         name="np_reductions_axis_f32", f32=True)
+         name="np_reductions_axis_f32", f32=True, jac=False)
 register(np_loop_gradient_descent, lambda: (_vec(44, 5, dtype=np.float32), 0.6, 6), (0, 1),
-         name="np_loop_gradient_descent_f32", f32=True)
+         name="np_loop_gradient_descent_f32", f32=True, jac=False)
 
 
 @case(args=lambda: (_vec(52, 6, dtype=np.float32), np.float32(0.7)), argnums=(0, 1), f32=True)
@@ -774,7 +774,7 @@ def while_early_return(x, c):
     return -s
 
 
-@case(args=lambda: (_mat(55, 3, 3, -0.6, 0.6), _vec(56, 3), 4), argnums=(0, 1), hessian=True)
+@case(args=lambda: (_mat(55, 3, 3, -0.6, 0.6), _vec(56, 3), 4), argnums=(0, 1))
 def rnn_matmul_loop(W, x, steps):
     h = x.copy()
     for t in range(steps):

@@ -14,8 +14,9 @@ compiled once per worker (numba compiles dominate the runtime).  The checks, by 
   == finite-difference Jacobian;
 * `jacrev` (small programs, non-tuple outputs): == finite differences for every float
   argument, and == jacfwd (rtol 1e-8);
-* `hessian` (scalar programs twice differentiable at the point; first float argument): symmetric, == finite differences
-  of grad, and hvp == H @ v with hvp's gradient == grad;
+* `hessian` (scalar programs twice differentiable at the point; first float argument):
+  symmetric, == finite differences of grad, hvp == H @ v with hvp's gradient == grad, and
+  (several float arguments) hvp with all of them active == finite differences of grad;
 * `autograd` (numpy-style programs, when autograd is installed): vjp == autograd's vjp.
 
 float32 programs use looser tolerances; their finite-difference reference runs the same code on

@@ -36,7 +36,7 @@ import adcompile as ad
 from adcompile.ad import forward, reverse, rules
 from adcompile.ir.primitives import PRIMITIVES
 
-from ._util import (abs_inner, assert_close, assert_dot, fd_directional, inner, parts, to64)
+from ._util import abs_inner, assert_close, assert_dot, fd_directional, inner, to64
 
 
 # -- safe input domains ------------------------------------------------------------------------
@@ -183,14 +183,24 @@ def _module_source() -> str:
 
 
 def _load_module():
+    """Write the generated module to a path named by its text (so that adcompile's disk cache,
+    keyed by the generated code, which names the source file, is reused across runs) and
+    import it."""
+    import hashlib
     import importlib.util
     name = "_adcompile_tests_ad_primitive_functions"
     if name in sys.modules:
         return sys.modules[name]
-    d = tempfile.mkdtemp(prefix="adcompile_prims_")
+    text = _module_source()
+    d = os.path.join(tempfile.gettempdir(),
+                     "adcompile_prims_" + hashlib.sha256(text.encode()).hexdigest()[:16])
+    os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name + ".py")
-    with open(path, "w") as fh:
-        fh.write(_module_source())
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)   # atomic: parallel workers never read half a file
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
