@@ -234,6 +234,10 @@ def vjp(func: Callable, *primals):
     zero_cots = [np.zeros(1, dtype=scalar_of(outs[i]).np_dtype)[0] if
                  not isinstance(outs[i], ArrayType) else None for i in float_outs]
     def f_vjp(cotangent):
+        if fn.returns_tuple and not isinstance(cotangent, (tuple, list)):
+            raise AdError(f"'{f.__name__}' returns a tuple of {len(outs)} values, so the "
+                          "cotangent must be a tuple too",
+                          hint="pass one cotangent per output: f_vjp((g0, g1, ...))")
         cots = list(cotangent) if fn.returns_tuple else [cotangent]
         if len(cots) != len(outs):
             raise AdError(f"the cotangent must match the output structure ({len(outs)} values)",
@@ -284,7 +288,11 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence):
     sp = specialize(f, primals, JVP(active))
     fn = sp.ir["primal"]
     dots = []
-    for p, t, a, s in zip(primals, tangents, active, sig):
+    for i, (p, t, a, s) in enumerate(zip(primals, tangents, active, sig)):
+        if a and np.shape(t) != np.shape(p):
+            raise AdError(f"the tangent of argument {i} has shape {np.shape(t)}, but the "
+                          f"argument has shape {np.shape(p)}",
+                          hint="each tangent must have the shape of its primal")
         if a:
             dt = scalar_of(s.type).np_dtype
             dots.append(np.ascontiguousarray(t, dtype=dt).reshape(np.shape(p))

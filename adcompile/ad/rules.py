@@ -29,7 +29,9 @@ ZERO_DERIVATIVE = {"floor", "ceil", "trunc", "sign", "floordiv"}
 # primitives with non-float results or no derivative at all: never active
 NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "isnan", "isinf",
                       "isfinite", "const", "undef", "dim", "size", "zeros", "ones", "empty",
-                      "arange", "lgamma"}
+                      "arange"}
+# differentiable in principle but without a rule here: an error if a derivative flows through
+NO_RULE = {"lgamma"}
 
 
 def rule(*names: str):
