@@ -58,6 +58,19 @@ def build_ir(func, sig, transform=None) -> dict[str, Function]:
     return stages
 
 
+def call_specialization(spec: Specialization, args) -> Any:
+    """Run compiled code; a numba failure on generated code is reported as our bug."""
+    try:
+        return spec.call(*args)
+    except AdError:
+        raise
+    except Exception as e:
+        if type(e).__module__.startswith("numba"):
+            raise InternalError(f"numba could not compile the generated code: {e}",
+                                spec.ir["backend"].loc) from e
+        raise
+
+
 class Compiled:
     """A function compiled by adcompile; call it like the original."""
 
@@ -94,16 +107,7 @@ class Compiled:
 
     def __call__(self, *args):
         args = bind_defaults(self.py_func, args)
-        spec = self.specialize(args)
-        try:
-            return spec.call(*args)
-        except AdError:
-            raise
-        except Exception as e:
-            if type(e).__module__.startswith("numba"):
-                raise InternalError(f"numba could not compile the generated code: {e}",
-                                    spec.ir["backend"].loc) from e
-            raise
+        return call_specialization(self.specialize(args), args)
 
     @property
     def source(self) -> str:

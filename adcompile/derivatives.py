@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .ad.forward import jvp_function
 from .ad.reverse import vjp_function
-from .api import Compiled, Specialization, build_ir
+from .api import Compiled, Specialization, build_ir, call_specialization
 from .errors import AdError, InternalError, NonDifferentiable, TypeInferenceError
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
@@ -107,16 +107,7 @@ def _active_mask(func, args, nums) -> tuple[bool, ...]:
     return tuple(i in nums for i in range(len(args)))
 
 
-def _call(spec_obj: Specialization, args) -> Any:
-    try:
-        return spec_obj.call(*args)
-    except AdError:
-        raise
-    except Exception as e:
-        if type(e).__module__.startswith("numba"):
-            raise InternalError(f"numba could not compile the derivative: {e}",
-                                spec_obj.ir["backend"].loc) from e
-        raise
+_call = call_specialization
 
 
 def _like(g, arg):

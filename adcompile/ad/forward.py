@@ -227,7 +227,7 @@ def _same(prim):
 
 
 def _setitem(fw, e, op, d, name):
-    x, v = op.operands[0], op.operands[1]
+    x = op.operands[0]
     tx = d[0] if d[0] is not None else fw.zero(e, x)
     tv = d[1] if d[1] is not None else e.c(0.0, x)
     return e(op.prim, tx, tv, *op.operands[2:], name=name, **op.attrs)

@@ -517,7 +517,6 @@ class Lowerer(ExprLowerer):
                       target, loc):
         before, outer_block = self.env, self.block
         self.env = before.copy()
-        regions = []
         args = [Value(_hint(n), types[n]) for n in carried]
         for n, a in zip(carried, args):
             self.env.bind(n, a, key=before.keys.get(n))

@@ -112,7 +112,7 @@ def _run_block(block: Block, env: dict[int, Any]) -> list[Any]:
 
 
 def _run_op(op: Op, vals: list[Any], env: dict[int, Any]) -> list[Any]:
-    p, a = op.prim, op.attrs
+    p = op.prim
     if p in IMPL:
         with np.errstate(all="ignore"):
             out = IMPL[p](*vals)
