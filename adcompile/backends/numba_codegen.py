@@ -115,7 +115,8 @@ class NumbaCodegen:
             tape, v = op.operands
             t = n[tape]
             if isinstance(tape.type.elem, ArrayType):
-                self.emit(depth, f"{t}.append({n[v]})")
+                # the tape keeps this version: later in-place writes must not reach it
+                self.emit(depth, f"{t}.append({n[v]}.copy())")
                 return
             # a scalar tape is an array plus a count; `tape_reserve` before the enclosing
             # for-loop made room, so only pushes under a `while` check for space
@@ -323,7 +324,9 @@ def _sum_to(g, op, a, arr) -> str:
     if not isinstance(like.type, ArrayType):
         return f"np.sum({a[0]})" if isinstance(grad.type, ArrayType) else a[0]
     lead = grad.type.ndim - like.type.ndim
-    inner = f"rt.sum_lead({a[0]}, {lead})" if lead else a[0]
+    inner = a[0]
+    for _ in range(lead):   # unrolled: each sum drops one leading axis (types stay fixed)
+        inner = f"np.sum({inner}, axis=0)"
     return f"rt.sum_to{like.type.ndim}({inner}, {a[1]})"
 
 

@@ -60,17 +60,7 @@ TOL = {
 
 # Known adcompile bugs: {(program, check): reason}.  Expected strictly: a listed check that
 # passes fails the test (remove the entry when the bug is fixed).
-_TAPE_ALIAS = ("reverse mode pushes a reference to an array onto the tape and the in-place "
-               "pass then writes that same array in the next iteration, so every tape entry "
-               "is the final version (y_tape.append(y); ...; y[0] = t)")
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    **{("loop_write_then_array_use", k): _TAPE_ALIAS for k in ("dot", "grad_fd", "jacrev")},
-    **{("helper_inplace_in_loop", k): _TAPE_ALIAS for k in ("dot", "jacrev")},
-    **{("while_write_then_array_use", k): _TAPE_ALIAS for k in ("dot", "grad_fd", "jacrev")},
-    **{(prog, k): "reverse mode of a rank broadcast (2-d op 1-d) does not compile: "
-       "numba_rt.sum_lead changes the array's ndim inside a loop (numba: cannot unify 2d and 1d)"
-       for prog in ("np_broadcast_row", "np_center_columns") for k in ("vjp", "jacrev")},
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _known(name: str) -> dict[str, str]:
