@@ -17,7 +17,7 @@ import copy
 from ..ir.core import Block, Builder, Function, Op, Value
 from ..ir.types import ArrayType, TapeType, scalar_of
 from .activity import varied
-from .emitter import Emitter
+from .emitter import Emitter, extremum_weights
 from .rules import PARTIALS, partials
 
 
@@ -259,12 +259,7 @@ def _extremum(fw, e, op, d, name):
     """max/min reduction: the tangent is shared equally among tied extremal elements."""
     x, y = op.operands[0], op.results[0]
     axis = op.attrs.get("axis")
-    m = y if axis is None else e("expand", y, axis=axis)
-    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
-    count = e("sum", mask, axis=axis)
-    if axis is not None:
-        count = e("expand", count, axis=axis)
-    w = e("div", mask, count, name="w")
+    w = extremum_weights(e, x, y, axis)
     return _reduce_sum(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
 
 

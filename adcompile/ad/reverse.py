@@ -26,7 +26,7 @@ from ..ir.core import Block, Builder, Function, Op, Value
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
 from ..transforms.inplace import insert_copies
 from .activity import varied
-from .emitter import Emitter, Lazy
+from .emitter import Emitter, Lazy, extremum_weights
 from .rules import PARTIALS, partials
 
 
@@ -668,13 +668,7 @@ def _mean(rv, e, op, g):
 
 def _extremum(rv, e, op, g):
     x, y = rv.P(op.operands[0]), rv.P(op.results[0])
-    axis = op.attrs.get("axis")
-    m = y if axis is None else e("expand", y, axis=axis)
-    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
-    count = e("sum", mask, axis=axis)
-    if axis is not None:
-        count = e("expand", count, axis=axis)
-    w = e("div", mask, count, name="w")
+    w = extremum_weights(e, x, y, op.attrs.get("axis"))
     rv.accumulate(e, op.operands[0], e("mul", w, _spread(rv, e, op, g), name=x.name + "_bar"))
 
 

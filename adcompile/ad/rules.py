@@ -217,20 +217,17 @@ def _powi(e, xs, y):
                        else y.type.name), e("powi", x, nm1)), None]
 
 
-@rule("minimum")
-def _minimum(e, xs, y):
-    a, b = xs
-    first = e("le", a, b)
-    return [e("select", first, e.c(1.0, y), e.c(0.0, y)),
-            e("select", first, e.c(0.0, y), e.c(1.0, y))]
+def _first_wins(compare: str) -> Partials:
+    """min/max: the operand that is selected gets derivative 1; the first one at a tie."""
+    def partials_(e, xs, y):
+        first = e(compare, xs[0], xs[1])
+        return [e("select", first, e.c(1.0, y), e.c(0.0, y)),
+                e("select", first, e.c(0.0, y), e.c(1.0, y))]
+    return partials_
 
 
-@rule("maximum")
-def _maximum(e, xs, y):
-    a, b = xs
-    first = e("ge", a, b)
-    return [e("select", first, e.c(1.0, y), e.c(0.0, y)),
-            e("select", first, e.c(0.0, y), e.c(1.0, y))]
+PARTIALS["minimum"] = _first_wins("le")
+PARTIALS["maximum"] = _first_wins("ge")
 
 
 @rule("atan2")

@@ -208,9 +208,6 @@ def sum_to3(g, like):
 
 
 def _make_lanes(kernel, side: str, nd_other: int):
-    if side == "a" and nd_other == 0:
-        pass
-
     @njit(cache=True)
     def f(a, b):
         lanes = a.shape[-1] if side == "a" else b.shape[-1]
@@ -237,10 +234,8 @@ lmatmul_b_vv = _make_lanes(matmul_vv, "b", 1)
 
 @njit(cache=True)
 def grow(buf):
-    """Double a tape's storage (amortised O(1) per push)."""
-    out = np.empty(max(2 * buf.shape[0], 16), dtype=buf.dtype)
-    out[:buf.shape[0]] = buf
-    return out
+    """Room for one more element on a full tape (amortised O(1) per push)."""
+    return reserve(buf, buf.shape[0] + 1)
 
 
 @njit(cache=True)
@@ -252,9 +247,3 @@ def reserve(buf, need):
     out[:buf.shape[0]] = buf
     return out
 
-
-@njit(cache=True)
-def grow_to(buf, need):
-    out = np.empty(max(need, 2 * buf.shape[0]), dtype=buf.dtype)
-    out[:buf.shape[0]] = buf
-    return out
