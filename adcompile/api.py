@@ -58,6 +58,21 @@ def build_ir(func, sig, transform=None) -> dict[str, Function]:
     return stages
 
 
+def compile_stages(stages: dict[str, Function], name: str, backend: str = "numba"
+                   ) -> Specialization:
+    """Compile the backend-stage IR; a failure inside a backend is reported as our bug."""
+    from .backends import builder
+    build = builder(backend)
+    try:
+        call, source = build(stages["backend"], name)
+    except AdError:
+        raise
+    except Exception as e:
+        raise InternalError(f"{backend} backend failed on {name}: {type(e).__name__}: {e}",
+                            stages["backend"].loc) from e
+    return Specialization(stages, source, call)
+
+
 def call_specialization(spec: Specialization, args) -> Any:
     """Run compiled code; a numba failure on generated code is reported as our bug."""
     try:
@@ -65,7 +80,7 @@ def call_specialization(spec: Specialization, args) -> Any:
     except AdError:
         raise
     except Exception as e:
-        if type(e).__module__.startswith("numba"):
+        if type(e).__module__.startswith("numba") and not isinstance(e, ArithmeticError):
             raise InternalError(f"numba could not compile the generated code: {e}",
                                 spec.ir["backend"].loc) from e
         raise
@@ -79,8 +94,8 @@ class Compiled:
     def __init__(self, func: Callable, backend: str = "numba"):
         if isinstance(func, Compiled):
             func = func.py_func
-        if backend != "numba":
-            raise ValueError(f"unknown backend {backend!r} (available: 'numba')")
+        from .backends import builder
+        self._build = builder(backend)
         self.py_func = func
         self.backend = backend
         self._specs: dict[tuple, Specialization] = {}
@@ -91,16 +106,8 @@ class Compiled:
         sig = signature_of(self.py_func, args)
         spec = self._specs.get(sig)
         if spec is None:
-            from .backends.numba_backend import build
             stages = build_ir(self.py_func, sig)
-            try:
-                dispatcher, source = build(stages["backend"], self.py_func.__name__)
-            except AdError:
-                raise
-            except Exception as e:
-                raise InternalError(f"numba backend failed: {type(e).__name__}: {e}",
-                                    stages["backend"].loc) from e
-            spec = Specialization(stages, source, dispatcher)
+            spec = compile_stages(stages, self.py_func.__name__, self.backend)
             self._specs[sig] = spec
         self._last = spec
         return spec

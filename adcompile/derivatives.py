@@ -15,8 +15,8 @@ import numpy as np
 
 from .ad.forward import jvp_function
 from .ad.reverse import vjp_function
-from .api import Compiled, Specialization, build_ir, call_specialization
-from .errors import AdError, InternalError, NonDifferentiable, TypeInferenceError
+from .api import Compiled, Specialization, build_ir, call_specialization, compile_stages
+from .errors import AdError, NonDifferentiable, TypeInferenceError
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
 
@@ -57,23 +57,14 @@ class HVP:
 _SPECS: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 
 
-def specialize(func: Callable, args: tuple, spec) -> Specialization:
+def specialize(func: Callable, args: tuple, spec, backend: str = "numba") -> Specialization:
     table = _SPECS.setdefault(func, {})
     sig = signature_of(func, args)
-    key = (sig, spec)
+    key = (sig, spec, backend)
     got = table.get(key)
     if got is None:
-        from .backends.numba_backend import build
         stages = build_ir(func, sig, spec)
-        name = f"{func.__name__}_{spec.stage}"
-        try:
-            dispatcher, source = build(stages["backend"], name)
-        except AdError:
-            raise
-        except Exception as e:
-            raise InternalError(f"numba backend failed on {name}: {type(e).__name__}: {e}",
-                                stages["backend"].loc) from e
-        got = Specialization(stages, source, dispatcher)
+        got = compile_stages(stages, f"{func.__name__}_{spec.stage}", backend)
         table[key] = got
     return got
 
@@ -153,9 +144,9 @@ class Derivative:
 
 
 # -- reverse mode --------------------------------------------------------------------------------
-def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad"):
+def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backend="numba"):
     active = _active_mask(func, args, nums)
-    sp = specialize(func, args, VJP(active))
+    sp = specialize(func, args, VJP(active), backend)
     fn = sp.ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
@@ -174,32 +165,36 @@ def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad"):
     return sp, out_vals, grads, float_outs
 
 
-def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0):
-    """Gradient of a scalar-valued function (reverse mode). Bare decorator or call."""
+def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
+         backend: str = "numba"):
+    """Gradient of a scalar-valued function (reverse mode). Bare decorator or call.
+    `backend`: "numba" (default) or "llvm"."""
     if func is None:
-        return lambda f: grad(f, argnums)
+        return lambda f: grad(f, argnums, backend=backend)
     single = isinstance(argnums, int)
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
-        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True)
+        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True, backend=backend)
         self._last = sp
         out = tuple(_like(g, args[i]) for g, i in zip(grads, nums))
         return out[0] if single else out
     return Derivative(func, call, "grad")
 
 
-def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0):
+def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
+                   backend: str = "numba"):
     """(value, gradient) in one reverse pass."""
     if func is None:
-        return lambda f: value_and_grad(f, argnums)
+        return lambda f: value_and_grad(f, argnums, backend=backend)
     single = isinstance(argnums, int)
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
-        sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what="value_and_grad")
+        sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what="value_and_grad",
+                                      backend=backend)
         self._last = sp
         g = tuple(_like(gr, args[i]) for gr, i in zip(grads, nums))
         return outs[0], (g[0] if single else g)
@@ -210,7 +205,7 @@ def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
-def vjp(func: Callable, *primals):
+def vjp(func: Callable, *primals, backend: str = "numba"):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
     f = _py(func)
@@ -218,7 +213,7 @@ def vjp(func: Callable, *primals):
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
     active = tuple(i in nums for i in range(len(primals)))
-    sp = specialize(f, primals, VJP(active))
+    sp = specialize(f, primals, VJP(active), backend)
     fn = sp.ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
@@ -250,19 +245,19 @@ def vjp(func: Callable, *primals):
     if float_outs and all(z is not None for z in zero_cots):
         first = _call(sp, tuple(primals) + tuple(zero_cots))[:len(outs)]
     else:
-        first = _compiled_primal(f, primals)
+        first = _compiled_primal(f, primals, backend)
         first = first if fn.returns_tuple else (first,)
     f_vjp.source = sp.source
     return _out(fn, list(first)), f_vjp
 
 
-def _compiled_primal(f, primals):
+def _compiled_primal(f, primals, backend="numba"):
     from .api import jit
-    return jit(f)(*primals)
+    return jit(f, backend=backend)(*primals)
 
 
 # -- forward mode --------------------------------------------------------------------------------
-def jvp(func: Callable, primals: Sequence, tangents: Sequence):
+def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str = "numba"):
     """(f(*primals), directional derivative along `tangents`); None tangents are zero."""
     f = _py(func)
     primals = tuple(primals)
@@ -276,7 +271,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence):
             raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be None",
                                     None, "integer and boolean arguments have no tangent")
     active = tuple(t is not None for t in tangents)
-    sp = specialize(f, primals, JVP(active))
+    sp = specialize(f, primals, JVP(active), backend)
     fn = sp.ir["primal"]
     dots = []
     for i, (p, t, a, s) in enumerate(zip(primals, tangents, active, sig)):
@@ -298,7 +293,7 @@ def _flat_size(a) -> int:
     return int(np.size(a))
 
 
-def jacfwd(func: Callable, argnums: int | Sequence[int] = 0):
+def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
     Shape: output shape + argument shape (a tuple over outputs if f returns a tuple)."""
     single = isinstance(argnums, int)
@@ -310,7 +305,7 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0):
         jacs = []
         for i in nums:
             active = tuple(j == i for j in range(len(args)))
-            sp = specialize(f, args, JVP(active, lanes=True))
+            sp = specialize(f, args, JVP(active, lanes=True), backend)
             self._last = sp
             x = args[i]
             n = _flat_size(x)
@@ -327,7 +322,7 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0):
     return Derivative(func, call, "jacfwd")
 
 
-def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
+def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
     """Dense Jacobian by reverse mode: one reverse pass per output element."""
     single = isinstance(argnums, int)
 
@@ -335,7 +330,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
         active = _active_mask(f, args, nums)
-        sp = specialize(f, args, VJP(active))
+        sp = specialize(f, args, VJP(active), backend)
         self._last = sp
         fn = sp.ir["primal"]
         outs = fn.result_types
@@ -346,7 +341,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
         probe = _call(sp, tuple(args) + (np.zeros(1, scalar_of(t).np_dtype)[0] if
                                          not isinstance(t, ArrayType) else None,)) \
             if not isinstance(t, ArrayType) else None
-        out_val = probe[0] if probe is not None else _compiled_primal(f, args)
+        out_val = probe[0] if probe is not None else _compiled_primal(f, args, backend)
         out_shape = np.shape(out_val)
         m = int(np.prod(out_shape))
         rows = [[] for _ in nums]
@@ -362,7 +357,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0):
     return Derivative(func, call, "jacrev")
 
 
-def hvp(func: Callable, primals: Sequence, tangents: Sequence):
+def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str = "numba"):
     """Hessian-vector product (forward over reverse) of a scalar function: returns
     (grad, H @ v) for each float argument with a tangent."""
     f = _py(func)
@@ -370,7 +365,7 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence):
     active = tuple(t is not None for t in tangents)
     nums = tuple(i for i, a in enumerate(active) if a)
     _active_mask(f, primals, nums)
-    sp = specialize(f, primals, HVP(active))
+    sp = specialize(f, primals, HVP(active), backend)
     fn = sp.ir["primal"]
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
         raise TypeInferenceError("hvp needs a scalar-valued function", fn.loc,
@@ -387,7 +382,7 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence):
     return (g[0], h[0]) if k == 1 else (g, h)
 
 
-def hessian(func: Callable, argnums: int = 0):
+def hessian(func: Callable, argnums: int = 0, *, backend: str = "numba"):
     """Dense Hessian of a scalar function w.r.t. one argument, column by column with
     Hessian-vector products (forward over reverse). Shape: arg shape + arg shape."""
     def call(self, args):
@@ -401,7 +396,7 @@ def hessian(func: Callable, argnums: int = 0):
             e[j] = 1.0
             t = [None] * len(args)
             t[i] = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
-            _, hv = hvp(f, args, t)
+            _, hv = hvp(f, args, t, backend=backend)
             cols.append(np.asarray(hv).reshape(-1))
         self._last = _SPECS[f][next(k for k in _SPECS[f] if isinstance(k[1], HVP))]
         H = np.stack(cols, axis=1)

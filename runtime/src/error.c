@@ -1,0 +1,107 @@
+/* Error codes, messages and the thread-local last error. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define ADC_THREAD_LOCAL _Thread_local
+#elif defined(_MSC_VER)
+#define ADC_THREAD_LOCAL __declspec(thread)
+#elif defined(__GNUC__) || defined(__clang__) || defined(__INTEL_COMPILER) || defined(__SUNPRO_C)
+#define ADC_THREAD_LOCAL __thread
+#else
+#error "adcompile runtime: no thread-local storage keyword known for this compiler"
+#endif
+
+/* The only global state of the runtime: one slot per thread. */
+static ADC_THREAD_LOCAL int tls_code;
+static ADC_THREAD_LOCAL char tls_message[ADC_MESSAGE_MAX];
+
+/* Copies src into dst (ADC_MESSAGE_MAX bytes), truncating; src may overlap dst. */
+static void copy_message(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > ADC_MESSAGE_MAX - 1)
+        n = ADC_MESSAGE_MAX - 1;
+    memmove(dst, src, n);
+    dst[n] = '\0';
+}
+
+const char *adc_runtime_version(void)
+{
+    return ADC_RUNTIME_VERSION;
+}
+
+const char *adc_strerror(int code)
+{
+    switch (code) {
+    case ADC_OK:
+        return "no error";
+    case ADC_ERR_SHAPE:
+        return "array length or shape mismatch";
+    case ADC_ERR_INDEX:
+        return "index out of bounds";
+    case ADC_ERR_ALLOC:
+        return "memory allocation failed";
+    case ADC_ERR_VALUE:
+        return "invalid value (division by zero, negative size, zero step or empty reduction)";
+    case ADC_ERR_INTERNAL:
+        return "internal error";
+    default:
+        return "unknown error code";
+    }
+}
+
+int adc_fail(adc_ctx *ctx, int code, const char *message)
+{
+    if (code == ADC_OK)
+        return ADC_OK;
+    if (message == NULL || message[0] == '\0')
+        message = adc_strerror(code);
+    if (ctx) {
+        ctx->error = code;
+        copy_message(ctx->message, message);
+    }
+    tls_code = code;
+    copy_message(tls_message, message);
+    return code;
+}
+
+int adc__failf(adc_ctx *ctx, int code, const char *fmt, ...)
+{
+    char buf[ADC_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        buf[0] = '\0';
+    va_end(ap);
+    return adc_fail(ctx, code, buf);
+}
+
+int adc_ctx_error(const adc_ctx *ctx)
+{
+    return ctx ? ctx->error : ADC_OK;
+}
+
+const char *adc_ctx_message(const adc_ctx *ctx)
+{
+    return ctx ? ctx->message : "";
+}
+
+const char *adc_last_error(void)
+{
+    return tls_message;
+}
+
+int adc_last_error_code(void)
+{
+    return tls_code;
+}
+
+void adc_clear_error(void)
+{
+    tls_code = ADC_OK;
+    tls_message[0] = '\0';
+}
