@@ -19,12 +19,12 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
-import numpy as np
 
 from .. import __version__
 from ..errors import AdError
 from ..ir.core import Function
 from ..ir.types import ArrayType
+from .ctypes_stub import bind
 from .llvm_codegen import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_VALUE, FunctionCodegen, \
     Unsupported, public_wrapper
 
@@ -189,88 +189,13 @@ def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "
 
 
 # -- calling from Python -------------------------------------------------------------------------
-_CT = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
-       "bool": ctypes.c_int8}
+def type_spec(t) -> tuple[str, int]:
+    """(dtype name, ndim) of an IR type, as `ctypes_stub.bind` takes it."""
+    return (t.dtype.name, t.ndim) if isinstance(t, ArrayType) else (t.name, 0)
 
 
-class Kernel:
-    """A compiled IR function in a loaded library, callable with Python/NumPy values."""
-
-    def __init__(self, lib: ctypes.CDLL, fn: Function, symbol: str):
-        self.fn = fn
-        self.lib = lib
-        core = getattr(lib, f"{symbol}__core")
-        argtypes: list = [ctypes.c_void_p]
-        for a in fn.args:
-            if isinstance(a.type, ArrayType):
-                argtypes += [ctypes.c_void_p] + [ctypes.c_int64] * a.type.ndim
-            else:
-                argtypes.append(_CT[a.type.name])
-        for t in fn.result_types:
-            argtypes += [ctypes.c_void_p, ctypes.c_void_p] if isinstance(t, ArrayType) \
-                else [ctypes.c_void_p]
-        core.argtypes = argtypes
-        core.restype = ctypes.c_int32
-        self.core = core
-        lib.adc_ctx_new.restype = ctypes.c_void_p
-        lib.adc_ctx_free.argtypes = [ctypes.c_void_p]
-        lib.adc_ctx_message.argtypes = [ctypes.c_void_p]
-        lib.adc_ctx_message.restype = ctypes.c_char_p
-
-    def __call__(self, *args):
-        fn = self.fn
-        cargs: list = []
-        keep = []
-        for a, x in zip(fn.args, args):
-            t = a.type
-            if isinstance(t, ArrayType):
-                arr = np.ascontiguousarray(x, dtype=t.dtype.np_dtype)
-                if arr.ndim != t.ndim:
-                    raise AdError(f"argument '{a.name}' must have {t.ndim} dims")
-                keep.append(arr)
-                cargs += [arr.ctypes.data] + list(arr.shape)
-            else:
-                cargs.append(x)
-        outs = []
-        for t in fn.result_types:
-            if isinstance(t, ArrayType):
-                dp = ctypes.c_void_p()
-                sp = (ctypes.c_int64 * t.ndim)()
-                outs.append((t, dp, sp))
-                cargs += [ctypes.addressof(dp), ctypes.addressof(sp)]
-            else:
-                slot = _CT[t.name]()
-                outs.append((t, slot, None))
-                cargs.append(ctypes.addressof(slot))
-        ctx = self.lib.adc_ctx_new()
-        if not ctx:
-            raise MemoryError("adcompile runtime: out of memory")
-        try:
-            rc = self.core(ctx, *cargs)
-            if rc != 0:
-                msg = self.lib.adc_ctx_message(ctx).decode("utf-8", "replace")
-                raise _ERRORS.get(rc, KernelError)(rc, msg)
-            vals = [_fetch(t, a, b) for t, a, b in outs]
-        finally:
-            self.lib.adc_ctx_free(ctx)
-        if fn.returns_tuple:
-            return tuple(vals)
-        return vals[0] if vals else None
-
-
-def _fetch(t, slot, shape):
-    if isinstance(t, ArrayType):
-        dims = tuple(shape[j] for j in range(t.ndim))
-        out = np.empty(dims, dtype=t.dtype.np_dtype)
-        if out.nbytes:
-            ctypes.memmove(out.ctypes.data, slot.value, out.nbytes)
-        return out
-    v = slot.value
-    if t.name == "bool":
-        return bool(v)
-    if t.name == "i64":
-        return int(v)
-    return float(v)
+def _make_error(code: int, message: str) -> KernelError:
+    return _ERRORS.get(code, KernelError)(code, message)
 
 
 def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
@@ -280,7 +205,9 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
                                                          range(len(fn.result_types))])],
                                      boundscheck)
     lib = ctypes.CDLL(str(lib_path))
-    return Kernel(lib, fn, symbol), text
+    call = bind(lib, symbol, [type_spec(a.type) for a in fn.args],
+                [type_spec(t) for t in fn.result_types], fn.returns_tuple, _make_error)
+    return call, text
 
 
 def _c_name(name: str) -> str:
