@@ -266,7 +266,7 @@ def stub_text(name: str, progs: list[Program]) -> str:
 # -- the build -----------------------------------------------------------------------------------
 def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_dir: Path,
                   name: str | None = None, argnums=None, boundscheck: bool = True,
-                  cpu: str = "host") -> dict[str, Path]:
+                  cpu: str = "host") -> dict:
     from .backends import llvm_backend as lb
     name = name or func.__name__
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
@@ -281,6 +281,8 @@ def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_di
     rt = lb.runtime_objects()
     obj = out_dir / f"{name}.o"
     lb._run(["ld", "-r", "-o", str(obj), str(kernel_o)] + [str(o) for o in rt])
+    # runtime symbols weak: a program may link several generated objects, each carrying it
+    lb._run(["objcopy", "--wildcard", "-W", "adc_*", str(obj)])
     kernel_o.unlink()
     lib = out_dir / f"lib{name}.so"
     lb.link_shared([obj], lib)
@@ -291,7 +293,8 @@ def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_di
     stub = out_dir / f"{name}.py"
     stub.write_text(stub_text(name, progs))
     (out_dir / f"{name}.ll").write_text(str(module))
-    return {"so": lib, "o": obj, "h": header, "py": stub, "ll": out_dir / f"{name}.ll"}
+    return {"so": lib, "o": obj, "h": header, "py": stub, "ll": out_dir / f"{name}.ll",
+            "programs": progs}
 
 
 def load_function(target: str) -> Callable:

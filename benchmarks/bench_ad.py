@@ -472,12 +472,13 @@ def call_overhead() -> str:
             f"jit {ts[0] * 1e6:.1f} us, grad {ts[1] * 1e6:.1f} us, jvp {ts[2] * 1e6:.1f} us")
 
 
-def main() -> None:
+def make_workloads() -> list[Workload]:
+    """The four workloads with their inputs (fixed seed); also used by bench_llvm.py."""
     rng = np.random.default_rng(0)
     d, K, n = 10, 25, 1000
     gmm_args = (rng.normal(size=K), rng.uniform(size=(K, d)),
                 rng.normal(size=(K, d * (d + 1) // 2)), rng.normal(size=(n, d)), 1.0, 0)
-    workloads = [
+    return [
         Workload("rosenbrock", "rosenbrock loop n=1e4", rosenbrock,
                  (rng.uniform(-1.0, 1.0, size=10_000),), (0,), rosenbrock_np),
         Workload("heat", "heat stencil n=1e4 x100 steps", heat,
@@ -485,6 +486,10 @@ def main() -> None:
         Workload("gmm", "GMM loops d=10 K=25 n=1000", gmm_objective, gmm_args, (0, 1, 2), gmm_np),
         Workload("rk4", "RK4 pendulum 1e5 steps", rk4, (4.0, 0.1, 100_000), (0, 1), rk4_np),
     ]
+
+
+def main() -> None:
+    workloads = make_workloads()
     jax_eq = jax_equivalents()
     if jax_eq is None:
         print("(JAX not installed: the JAX columns are skipped)")

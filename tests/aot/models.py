@@ -1,0 +1,47 @@
+"""Functions built ahead of time by the AOT tests (a real module: the CLI reads its source)."""
+import math
+
+import numpy as np
+
+
+def spring(x: "f64[:]", k: float, c: float, steps: int):
+    """Damped spring chain, explicit Euler; returns (energy, final positions)."""
+    n = x.shape[0]
+    v = np.zeros(n)
+    p = x.copy()
+    dt = 0.01
+    for t in range(steps):
+        for i in range(n):
+            left = p[i - 1] if i > 0 else 0.0
+            right = p[i + 1] if i < n - 1 else 0.0
+            f = k * (left - 2.0 * p[i] + right) - c * v[i]
+            v[i] = v[i] + dt * f
+        for i in range(n):
+            p[i] = p[i] + dt * v[i]
+    e = 0.5 * np.sum(v * v) + 0.5 * k * np.sum(p * p)
+    return e, p
+
+
+def softplus32(x: "f32[:]", w: "f32[:, :]"):
+    y = w @ x
+    return np.sum(np.log1p(np.exp(y))) + np.float32(0.5) * np.sum(x * x)
+
+
+def clipped(x: "f64[:]", lo: float, flag: bool):
+    s = 0.0
+    for i in range(x.shape[0]):
+        xi = max(x[i], lo) if flag else x[i]
+        s += math.exp(-xi * xi)
+    return s
+
+
+def reads_past_end(x: "f64[:]", n: int):
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i]
+    return s
+
+
+def uses_dict(x: float):
+    d = {"a": x}
+    return d["a"]
