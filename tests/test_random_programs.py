@@ -245,6 +245,11 @@ def _compare(p: Program, backends):
         # a second call reuses the compiled code
         got2 = _run_checked("adcompile.jit(f) (second call)", compiled, p, p.fresh_args())
         assert_results_close(expected, got2, "CPython vs adcompile.jit (second call)", p)
+    if "llvm" in backends:
+        compiled = _run_checked("adcompile.jit llvm", lambda: adc.jit(f, backend="llvm"), p, ())
+        got = _run_checked("adcompile.jit(f, backend='llvm')", compiled, p, p.fresh_args())
+        _note(f"llvm: {got!r}")
+        assert_results_close(expected, got, "CPython vs the LLVM backend", p)
 
 
 # The interpreter alone: cheap, so more examples (and fast shrinking on failure).
@@ -271,6 +276,22 @@ _JIT_FLOAT_BUDGET = _ShrinkBudget(15)
 @given(float_programs())
 def test_jit_matches_cpython_float_programs(p):
     _JIT_FLOAT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
+
+
+# CPython == interpreter == LLVM backend (each example builds a shared library, ~0.1-0.3 s).
+_LLVM_BUDGET = _ShrinkBudget(20)
+
+
+@settings(max_examples=40 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
+@given(progs.programs())
+def test_llvm_matches_cpython_and_interpret(p):
+    _LLVM_BUDGET.run(p, lambda: _compare(p, ("interpret", "llvm")))
+
+
+@settings(max_examples=15 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
+@given(float_programs())
+def test_llvm_matches_cpython_float_programs(p):
+    _LLVM_BUDGET.run(p, lambda: _compare(p, ("interpret", "llvm")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,7 +341,7 @@ def test_reproducer(name):
     p = Program(source, "f", args, tuple("a" if isinstance(a, np.ndarray) else
                                          "i" if isinstance(a, int) else "f" for a in args),
                 ("f",), False)
-    _compare(p, ("interpret", "jit"))
+    _compare(p, ("interpret", "jit", "llvm"))
 
 
 def test_functions_with_equal_code_objects_are_compiled_separately():

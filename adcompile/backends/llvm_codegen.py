@@ -500,7 +500,9 @@ class FunctionCodegen:
             if p == "mod":
                 rr = b.select(fix, b.fadd(r, y), r)
                 # Python/NumPy: a zero remainder takes the sign of the divisor
-                signed0 = b.call(self.intrinsic("llvm.copysign", [lt]), [zero, y])
+                cs = self.module.declare_intrinsic("llvm.copysign", [lt],
+                                                   ir.FunctionType(lt, [lt, lt]))
+                signed0 = b.call(cs, [zero, y])
                 return b.select(b.fcmp_ordered("==", rr, zero), signed0, rr)
             q = b.fdiv(b.fsub(x, r), y)
             q = b.select(fix, b.fsub(q, ir.Constant(lt, 1.0)), q)
