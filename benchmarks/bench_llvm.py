@@ -298,12 +298,13 @@ def cli_timings() -> list[str]:
                 diff = check_cli_library(out, model, tag)
                 lines.append(f"  {label:26s} wall {min(walls):.2f} s (max {max(walls):.2f}), "
                              f"in-process {min(inproc):.2f} s (max {max(inproc):.2f}); "
-                             f"grad vs numba max rel diff {diff:.1e}")
+                             f"library vs numba max rel diff {fmt_diff(diff)}")
             except Exception as e:  # noqa: BLE001
                 lines.append(f"  {label}: FAILED ({short_error(e)})")
-        header = (f"CLI build (python -m adcompile build, {nlines}-line model, "
-                  f"--mode primal,grad,jvp,vjp, min of {CLI_RUNS} runs; fresh empty "
-                  "ADCOMPILE_CACHE_DIR unless noted):")
+        header = (f"CLI build: python -m adcompile build of a {nlines}-line model, --mode "
+                  f"primal,grad,jvp,vjp, min (max) of {CLI_RUNS} runs,\n"
+                  "  each with a fresh empty ADCOMPILE_CACHE_DIR unless noted; wall = whole "
+                  "subprocess, in-process = 'built ... in X s':")
     return [header] + lines
 
 
