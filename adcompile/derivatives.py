@@ -19,6 +19,7 @@ from .api import Compiled, Specialization, build_ir, call_specialization, compil
 from .errors import AdError, NonDifferentiable, TypeInferenceError
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
+from .transforms.checkpoint import parse_policy
 
 
 # -- transform specs (hashable: part of the cache key) ------------------------------------------
@@ -36,9 +37,10 @@ class JVP:
 class VJP:
     active: tuple[bool, ...]
     stage: str = "vjp"
+    checkpoint: object = None   # a policy of adcompile.transforms.checkpoint (hashable)
 
     def run(self, fn):
-        return vjp_function(fn, list(self.active))
+        return vjp_function(fn, list(self.active), self.checkpoint)
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,10 @@ class Derivative:
 
 
 # -- reverse mode --------------------------------------------------------------------------------
-def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backend="numba"):
+def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backend="numba",
+             checkpoint=None):
     active = _active_mask(func, args, nums)
-    sp = specialize(func, args, VJP(active), backend)
+    sp = specialize(func, args, VJP(active, checkpoint=parse_policy(checkpoint)), backend)
     fn = sp.ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
@@ -166,17 +169,20 @@ def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backen
 
 
 def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-         backend: str = "numba"):
+         backend: str = "numba", checkpoint=None):
     """Gradient of a scalar-valued function (reverse mode). Bare decorator or call.
-    `backend`: "numba" (default) or "llvm"."""
+    `backend`: "numba" (default) or "llvm". `checkpoint`: a policy for the outermost loops
+    ("sqrt", ("every", k), ("snapshots", s[, levels])); see docs/checkpointing.md."""
+    parse_policy(checkpoint)
     if func is None:
-        return lambda f: grad(f, argnums, backend=backend)
+        return lambda f: grad(f, argnums, backend=backend, checkpoint=checkpoint)
     single = isinstance(argnums, int)
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
-        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True, backend=backend)
+        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True, backend=backend,
+                                   checkpoint=checkpoint)
         self._last = sp
         out = tuple(_like(g, args[i]) for g, i in zip(grads, nums))
         return out[0] if single else out
@@ -184,17 +190,18 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
 
 
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-                   backend: str = "numba"):
+                   backend: str = "numba", checkpoint=None):
     """(value, gradient) in one reverse pass."""
+    parse_policy(checkpoint)
     if func is None:
-        return lambda f: value_and_grad(f, argnums, backend=backend)
+        return lambda f: value_and_grad(f, argnums, backend=backend, checkpoint=checkpoint)
     single = isinstance(argnums, int)
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
         sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what="value_and_grad",
-                                      backend=backend)
+                                      backend=backend, checkpoint=checkpoint)
         self._last = sp
         g = tuple(_like(gr, args[i]) for gr, i in zip(grads, nums))
         return outs[0], (g[0] if single else g)
@@ -205,7 +212,7 @@ def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
-def vjp(func: Callable, *primals, backend: str = "numba"):
+def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
     f = _py(func)
@@ -213,7 +220,7 @@ def vjp(func: Callable, *primals, backend: str = "numba"):
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
     active = tuple(i in nums for i in range(len(primals)))
-    sp = specialize(f, primals, VJP(active), backend)
+    sp = specialize(f, primals, VJP(active, checkpoint=parse_policy(checkpoint)), backend)
     fn = sp.ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]

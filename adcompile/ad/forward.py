@@ -51,10 +51,13 @@ class Forward:
     def run(self) -> Function:
         fn = self.fn
         dargs = []
-        for a, act in zip(fn.args, self.active):
+        links = list(fn.shape_links)
+        for i, (a, act) in enumerate(zip(fn.args, self.active)):
             if act and a.id in self.varied:
                 d = Value(a.name + "_dot", tangent_type(a.type, self.lanes))
                 self.dot[a.id] = d
+                if isinstance(a.type, ArrayType):
+                    links.append((len(fn.args) + len(dargs), i))
                 dargs.append(d)
         body = Block(list(fn.body.args))
         e = Emitter(body, fn.loc)
@@ -67,7 +70,7 @@ class Forward:
         douts = [self.tangent_or_zero(e, v) for v in outs]
         Builder(body, ret.loc).op("return", outs + douts, [])
         types = [v.type for v in outs] + [v.type for v in douts]
-        return Function(fn.name + "_jvp", fn.args + dargs, body, types, fn.loc, True)
+        return Function(fn.name + "_jvp", fn.args + dargs, body, types, fn.loc, True, links)
 
     def tangent_or_zero(self, e: Emitter, v: Value) -> Value:
         d = self.dot.get(v.id)

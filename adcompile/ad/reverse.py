@@ -70,13 +70,15 @@ def free_uses(op: Op) -> list[Value]:
 
 
 class Reverse:
-    def __init__(self, fn: Function, active: list[bool]):
+    def __init__(self, fn: Function, active: list[bool], checkpoint=None):
+        from ..transforms.checkpoint import apply_checkpointing, parse_policy
         from ..transforms.inline_custom import inline_custom
         from .custom import REGISTRY
         self.fn = copy.deepcopy(fn)
         inline_custom(self.fn, keep=lambda op: REGISTRY[op.attrs["rule"]].jvp_rule is not None
                       or REGISTRY[op.attrs["rule"]].fwd is not None)
         insert_copies(self.fn)
+        apply_checkpointing(self.fn, parse_policy(checkpoint))
         self._prepare_custom_vjp(self.fn.body)
         self.active = active
         self.varied = varied(self.fn, active)
@@ -89,6 +91,9 @@ class Reverse:
         self.readonly = _readonly_arrays(self.fn)
         self.trips: dict[int, Value] = {}
         self.cur: Emitter | None = None
+        # reverse-sweep blocks holding recomputed forward code: values defined there are
+        # visible to the adjoint code after them, like top-level values
+        self.visible: set[int] = set()
 
     def _prepare_custom_vjp(self, block: Block) -> None:
         """A custom_vjp call runs the user's fwd rule; its residuals become extra results."""
@@ -140,7 +145,7 @@ class Reverse:
         body or branch is read back from a tape that the forward region fills.
         """
         home = self.scope_of.get(v.id)
-        if home is None or home is self.fn.body:
+        if home is None or home is self.fn.body or id(home) in self.visible:
             return v
         if self._cheap(v):
             return self._remat(v)
@@ -157,7 +162,7 @@ class Reverse:
 
     def _cheap(self, v: Value, depth: int = 0) -> bool:
         home = self.scope_of.get(v.id)
-        if home is None or home is self.fn.body:
+        if home is None or home is self.fn.body or id(home) in self.visible:
             return True
         if any(sc.iv is v for sc in self.scopes):
             return True
@@ -172,7 +177,7 @@ class Reverse:
 
     def _remat(self, v: Value) -> Value:
         home = self.scope_of.get(v.id)
-        if home is None or home is self.fn.body:
+        if home is None or home is self.fn.body or id(home) in self.visible:
             return v
         for sc in reversed(self.scopes):
             if sc.iv is v:
@@ -303,7 +308,7 @@ class Reverse:
         Builder(body, ret.loc).op("return", outs + results, [])
         _drop_unused_tapes(fn)
         return Function(fn.name + "_vjp", fn.args + bars, body,
-                        [v.type for v in outs + results], fn.loc, True)
+                        [v.type for v in outs + results], fn.loc, True, list(fn.shape_links))
 
     def backward_block(self, ops: list[Op], e: Emitter) -> None:
         saved = self.cur
@@ -368,7 +373,9 @@ class Reverse:
                  and self.scope_of.get(v.id) is not body]
         init_vals = [self.adj.get(results[k].id) or self.zeros(e, results[k]) for k in slots]
         init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
-        k_iv = Value("k", I64)
+        # the reverse loop counts down, `for back in range(trip - 1, -1, -1)`: an index that
+        # visibly stays in [0, trip) lets backends drop index checks and wrap-around
+        k_iv = Value("back", I64)
         rblock = Block([k_iv] + [Value(results[k].name + "_bar", results[k].type)
                                  for k in slots] +
                        [Value(v.name + "_bar", v.type) for v in outer])
@@ -376,7 +383,7 @@ class Reverse:
         sc = Scope(body, rblock)
         if iv_info is not None:
             lb, step, iv = iv_info
-            last = re("sub", re("sub", trip, re.c(1, I64)), k_iv, name="back")
+            last = k_iv
             sc.iv = iv
             sc.rev_iv = re("add", lb, re("mul", last, step), name=iv.name)
         saved = self.adj
@@ -398,8 +405,9 @@ class Reverse:
         Builder(rblock, e.loc).op("yield", out, [])
         self._close_scope(sc)
         self.adj = saved
-        zero, one = e.c(0, I64), e.c(1, I64)
-        loop = Builder(e.block, e.loc).op("for", [zero, trip, one] + init_vals,
+        minus1 = e.c(-1, I64)
+        first = e("sub", trip, e.c(1, I64), name="last")
+        loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + init_vals,
                                           [v.type for v in init_vals], {}, [rblock],
                                           [v.name for v in rblock.args[1:]])
         for i, v in enumerate(outer):   # outer adjoints were carried: take the final value
@@ -409,11 +417,93 @@ class Reverse:
             self.accumulate(e, inits[k], loop.results[i])
 
     def _rev_for(self, op: Op, e: Emitter) -> None:
+        if op.attrs.get("recompute"):
+            return self._rev_for_recompute(op, e)
         lb, ub, step = (self.P(v) for v in op.operands[:3])
         trip = self._trip(e, lb, ub, step)
         body = op.regions[0]
         self._reverse_loop(e, body, body.args[1:], op.results, op.operands[3:], trip,
                            (lb, step, body.args[0]))
+
+    def _rev_for_recompute(self, op: Op, e: Emitter) -> None:
+        """A checkpointed loop: the forward sweep snapshots the carried state at the start of
+        every iteration; the reverse sweep restores it, re-runs the iteration (taping only
+        inside it) and runs that iteration's adjoint, last iteration first."""
+        body = op.regions[0]
+        home = self.parent[body][1]
+        carried = body.args[1:]
+        # forward: push the state at the start of each iteration
+        pushes, snaps = [], []
+        for c in carried:
+            tape = self.tape_for(c)
+            pushes.append(Op("tape_push", [tape, c], [], {}, [], op.loc))
+            snaps.append(tape)
+            self._reserve(tape, op, home, op)
+        body.ops[0:0] = pushes
+        # reverse: for back in range(trip - 1, -1, -1)
+        lb, ub, step = (self.P(v) for v in op.operands[:3])
+        trip = self._trip(e, lb, ub, step)
+        slots = [k for k, r in enumerate(op.results) if r.id in self.varied]
+        outer = [v for v in free_uses_block(body) if v.id in self.varied
+                 and self.scope_of.get(v.id) is not body]
+        init_vals = [self.adj.get(op.results[k].id) or self.zeros(e, op.results[k])
+                     for k in slots]
+        init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
+        back = Value("back", I64)
+        rblock = Block([back] + [Value(op.results[k].name + "_bar", op.results[k].type)
+                                 for k in slots] +
+                       [Value(v.name + "_bar", v.type) for v in outer])
+        re = Emitter(rblock, e.loc)
+        restored = [Value(c.name, c.type) for c in carried]
+        for tape, r in zip(snaps, restored):
+            rblock.ops.append(Op("tape_pop", [tape], [r], {}, [], op.loc))
+        iv = re("add", lb, re("mul", back, step), name=body.args[0].name)
+        mapping = {body.args[0].id: iv}
+        mapping.update({c.id: r for c, r in zip(carried, restored)})
+        clone = _clone_ops(body.ops[len(pushes):], mapping)
+        rblock.ops.extend(clone[:-1])
+        yields = clone[-1].operands
+        # index the recomputed code as forward code living in the reverse block
+        for old, new in list(mapping.items()):
+            if old in self.varied:
+                self.varied.add(new.id)
+            if old in self.readonly:
+                self.readonly.add(new.id)
+        for v in restored + [iv]:
+            self.scope_of[v.id] = rblock
+        for o in clone[:-1]:
+            for r in o.results:
+                self.scope_of[r.id] = rblock
+                self.def_op[r.id] = o
+            for region in o.regions:
+                self.parent[region] = (o, rblock)
+                self._index_scopes(region)
+        self.visible.add(id(rblock))
+        saved = self.adj
+        self.adj = dict(saved)
+        nslot = len(slots)
+        for i, v in enumerate(outer):
+            self.adj[v.id] = rblock.args[1 + nslot + i]
+        for i, k in enumerate(slots):
+            self.accumulate(re, yields[k], rblock.args[1 + i])
+        self.backward_block(clone[:-1], re)
+        out = []
+        for i, k in enumerate(slots):
+            g = self.adj.get(restored[k].id)
+            out.append(g if g is not None else re.zeros_like(rblock.args[1 + i]))
+        out += [self.adj.get(v.id) for v in outer]
+        Builder(rblock, e.loc).op("yield", out, [])
+        self.adj = saved
+        minus1 = e.c(-1, I64)
+        first = e("sub", trip, e.c(1, I64), name="last")
+        loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + init_vals,
+                                          [v.type for v in init_vals], {}, [rblock],
+                                          [v.name for v in rblock.args[1:]])
+        for i, v in enumerate(outer):
+            self.adj[v.id] = loop.results[nslot + i]
+        for i, k in enumerate(slots):
+            self.adj.pop(op.results[k].id, None)
+            self.accumulate(e, op.operands[3 + k], loop.results[i])
 
     def _rev_while(self, op: Op, e: Emitter) -> None:
         count = self._count_iterations(op)
@@ -570,6 +660,33 @@ def _drop_unused_tapes(fn: Function) -> None:
 
 _REMAT = {"const", "add", "sub", "mul", "neg", "floordiv", "mod", "dim", "minimum", "maximum",
           "cast"}
+
+
+def _clone_ops(ops: list[Op], mapping: dict[int, Value]) -> list[Op]:
+    """Deep copies of ops with fresh values; `mapping` (old id -> new value) is extended with
+    every value they define, including block arguments of nested regions."""
+    def val(v: Value) -> Value:
+        return mapping.get(v.id, v)
+
+    def clone_block(b: Block) -> Block:
+        args = []
+        for a in b.args:
+            n = Value(a.name, a.type)
+            mapping[a.id] = n
+            args.append(n)
+        return Block(args, _clone_ops(b.ops, mapping))
+
+    out = []
+    for op in ops:
+        regions = [clone_block(r) for r in op.regions]
+        results = []
+        for r in op.results:
+            n = Value(r.name, r.type)
+            mapping[r.id] = n
+            results.append(n)
+        out.append(Op(op.prim, [val(v) for v in op.operands], results, dict(op.attrs),
+                      regions, op.loc))
+    return out
 
 
 def free_uses_block(block: Block) -> list[Value]:
@@ -730,5 +847,5 @@ _ADJOINT = {
 }
 
 
-def vjp_function(fn: Function, active: list[bool]) -> Function:
-    return Reverse(fn, active).run()
+def vjp_function(fn: Function, active: list[bool], checkpoint=None) -> Function:
+    return Reverse(fn, active, checkpoint).run()

@@ -47,6 +47,8 @@ def bind(lib, symbol, args, outs, returns_tuple, make_error=_default_error):
     lib.adc_ctx_free.argtypes = [ctypes.c_void_p]
     lib.adc_ctx_message.argtypes = [ctypes.c_void_p]
     lib.adc_ctx_message.restype = ctypes.c_char_p
+    lib.adc_ctx_peak_bytes.argtypes = [ctypes.c_void_p]
+    lib.adc_ctx_peak_bytes.restype = ctypes.c_int64
 
     def call(*values):
         if len(values) != len(args):
@@ -79,6 +81,7 @@ def bind(lib, symbol, args, outs, returns_tuple, make_error=_default_error):
             if rc != 0:
                 raise make_error(rc, lib.adc_ctx_message(ctx).decode("utf-8", "replace"))
             results = [_fetch(*s) for s in slots]
+            call.peak_bytes = lib.adc_ctx_peak_bytes(ctx)
         finally:
             lib.adc_ctx_free(ctx)
         if returns_tuple:
@@ -86,6 +89,7 @@ def bind(lib, symbol, args, outs, returns_tuple, make_error=_default_error):
         return results[0] if results else None
 
     call.__name__ = symbol
+    call.peak_bytes = 0   # memory high-water mark of the last call (arrays + tapes), in bytes
     return call
 
 

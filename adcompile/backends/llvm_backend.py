@@ -149,6 +149,10 @@ def target_machine(cpu: str = "host"):
                                         codemodel="default")
 
 
+# part of the cache key: changing how libraries are optimised must not reuse old ones
+OPT_CONFIG = "O3 loop-vectorize no-slp v1"
+
+
 def optimize(module: ir.Module, cpu: str = "host"):
     """Parse, verify and run LLVM's O3 pipeline with both vectorisers on."""
     tm = target_machine(cpu)
@@ -158,7 +162,7 @@ def optimize(module: ir.Module, cpu: str = "host"):
     mod.data_layout = str(tm.target_data)
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
-    pto.slp_vectorization = True
+    pto.slp_vectorization = False
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod, tm
@@ -174,7 +178,7 @@ def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "
     module = build_module(entries, boundscheck)
     text = str(module)
     rt = runtime_objects()
-    key = hashlib.sha256(f"{__version__}\n{cpu}\n{llvm.get_host_cpu_name()}\n{rt[0].parent.name}"
+    key = hashlib.sha256(f"{__version__}\n{OPT_CONFIG}\n{cpu}\n{llvm.get_host_cpu_name()}\n{rt[0].parent.name}"
                          f"\n{text}".encode()).hexdigest()[:24]
     lib = cache_dir() / f"{entries[0].symbol}-{key}.so"
     if not lib.exists():

@@ -101,6 +101,9 @@ class FunctionCodegen:
         self.boundscheck = boundscheck
         self.vals: dict[int, object] = {}
         self.consts: dict[int, object] = {}
+        # pushes after a `tape_reserve` skip the capacity check (as the numba backend does);
+        # False checks every push (for debugging the reservation logic)
+        self.trust_reserve = True
         self._loc = fn.loc
 
     # -- module-level helpers ----------------------------------------------------------------
@@ -173,8 +176,22 @@ class FunctionCodegen:
             else:
                 self.vals[a.id] = self.from_mem(ps[0], a.type)
         self.outs = params[k:]
+        self.link_shapes()
         self.block(self.fn.body)
         return func
+
+    def link_shapes(self) -> None:
+        """Check each tangent's shape against its primal once, then index the tangent with
+        the primal's lengths: LLVM can then drop index checks it proved for the primal."""
+        for i, j in self.fn.shape_links:
+            t, p = self.get(self.fn.args[i]), self.get(self.fn.args[j])
+            if not (isinstance(t, Array) and isinstance(p, Array)):
+                continue
+            for k, (dt, dp) in enumerate(zip(t.shape, p.shape)):
+                self.fail_if(self.b.icmp_signed("!=", dt, dp), ERR_SHAPE,
+                             f"argument '{self.fn.args[i].name}' must have the shape of "
+                             f"'{self.fn.args[j].name}'")
+                t.shape[k] = dp
 
     # -- errors --------------------------------------------------------------------------------
     def fail_if(self, cond: ir.Value, code: int, what: str) -> None:
@@ -975,11 +992,35 @@ def _tape_elem_size(t) -> int:
     return 8 * (1 + t.ndim) if isinstance(t, ArrayType) else elem_size(t)
 
 
+@dataclass
+class Tape:
+    """A tape in generated code: the runtime object, plus its data pointer, length and capacity
+    in stack slots that LLVM promotes to registers (pushes and pops never touch memory for the
+    bookkeeping; the runtime object is synced only around growth)."""
+
+    obj: ir.Value
+    data: ir.Value
+    len: ir.Value
+    cap: ir.Value
+    elem: ir.Type
+
+
+def _entry_alloca(g, ty: ir.Type, name: str) -> ir.Value:
+    b = ir.IRBuilder(g.func.entry_basic_block)
+    b.position_at_start(g.func.entry_basic_block)
+    return b.alloca(ty, name=name)
+
+
 def _tape_new(g, op):
     t = op.result.type.elem
     fn = g.declare("adc_tape_new", TAPE_PTR, [PTR, I64])
-    tape = g.b.call(fn, [g.ctx, g.i64(_tape_elem_size(t))])
-    g._fail_silent(g.b.icmp_unsigned("==", tape, ir.Constant(TAPE_PTR, None)), ERR_ALLOC)
+    obj = g.b.call(fn, [g.ctx, g.i64(_tape_elem_size(t))])
+    g._fail_silent(g.b.icmp_unsigned("==", obj, ir.Constant(TAPE_PTR, None)), ERR_ALLOC)
+    elem = _tape_elem(t)
+    tape = Tape(obj, _entry_alloca(g, elem.as_pointer(), "tape_data"),
+                _entry_alloca(g, I64, "tape_len"), _entry_alloca(g, I64, "tape_cap"), elem)
+    g.b.store(g.i64(0), tape.len)
+    _tape_sync_in(g, tape)
     return [tape]
 
 
@@ -987,51 +1028,60 @@ def _field(g, tape, k):
     return g.b.gep(tape, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True)
 
 
-def _tape_slot(g, tape, t, index):
-    data = g.b.load(_field(g, tape, 0))
-    typed = g.b.bitcast(data, _tape_elem(t).as_pointer())
-    return g.b.gep(typed, [index], inbounds=True)
+def _tape_sync_in(g, tape: Tape) -> None:
+    """Reload data pointer and capacity after the runtime changed the buffer."""
+    data = g.b.load(_field(g, tape.obj, 0))
+    g.b.store(g.b.bitcast(data, tape.elem.as_pointer()), tape.data)
+    g.b.store(g.b.load(_field(g, tape.obj, 2)), tape.cap)
+
+
+def _tape_call(g, tape: Tape, name: str, extra: list) -> None:
+    g.b.store(g.b.load(tape.len), _field(g, tape.obj, 1))
+    fn = g.declare(name, I32, [TAPE_PTR] + [I64] * len(extra))
+    st = g.b.call(fn, [tape.obj] + extra)
+    g._fail_silent(g.b.icmp_signed("!=", st, ir.Constant(I32, 0)), ERR_ALLOC)
+    _tape_sync_in(g, tape)
 
 
 def _tape_push(g, op):
     tape_v, val_v = op.operands
-    tape = g.get(tape_v)
+    tape: Tape = g.get(tape_v)
     t = tape_v.type.elem
     b = g.b
     x = g.get(val_v)
     if isinstance(t, ArrayType):  # the tape keeps this version: later writes must not reach it
         c = g.copy_array(x)
-        s = ir.Constant(_tape_elem(t), ir.Undefined)
+        s = ir.Constant(tape.elem, ir.Undefined)
         s = b.insert_value(s, c.data, 0)
         for j, d in enumerate(c.shape):
             s = b.insert_value(s, d, j + 1)
         x = s
     else:
         x = g.to_mem(x, t)
-    lenp = _field(g, tape, 1)
-    n = b.load(lenp)
-    full = b.icmp_signed(">=", n, b.load(_field(g, tape, 2)))
-    grow = g.func.append_basic_block("tape.grow")
-    ok = g.func.append_basic_block("tape.ok")
-    b.cbranch(full, grow, ok)
-    b.position_at_end(grow)
-    st = b.call(g.declare("adc_tape_grow", I32, [TAPE_PTR]), [tape])
-    g._fail_silent(b.icmp_signed("!=", st, ir.Constant(I32, 0)), ERR_ALLOC)
-    b.branch(ok)
-    b.position_at_end(ok)
-    b.store(x, _tape_slot(g, tape, t, n))
-    b.store(b.add(n, g.i64(1)), lenp)
+    if op.attrs.get("checked") or not g.trust_reserve:
+        # reverse mode reserves room before counted loops; pushes it could not count for
+        # (under `while`) are marked `checked` and grow the tape on demand
+        full = b.icmp_signed(">=", b.load(tape.len), b.load(tape.cap))
+        grow = g.func.append_basic_block("tape.grow")
+        ok = g.func.append_basic_block("tape.ok")
+        b.cbranch(full, grow, ok)
+        b.position_at_end(grow)
+        _tape_call(g, tape, "adc_tape_grow", [])
+        b.branch(ok)
+        b.position_at_end(ok)
+    n = b.load(tape.len)
+    b.store(x, b.gep(b.load(tape.data), [n], inbounds=True))
+    b.store(b.add(n, g.i64(1), flags=["nsw"]), tape.len)
     return []
 
 
 def _tape_pop(g, op):
-    tape = g.get(op.operands[0])
+    tape: Tape = g.get(op.operands[0])
     t = op.operands[0].type.elem
     b = g.b
-    lenp = _field(g, tape, 1)
-    n = b.sub(b.load(lenp), g.i64(1))
-    b.store(n, lenp)
-    x = b.load(_tape_slot(g, tape, t, n))
+    n = b.sub(b.load(tape.len), g.i64(1), flags=["nsw"])
+    b.store(n, tape.len)
+    x = b.load(b.gep(b.load(tape.data), [n], inbounds=True))
     if isinstance(t, ArrayType):
         return [Array(t.dtype, b.extract_value(x, 0),
                       [b.extract_value(x, j + 1) for j in range(t.ndim)])]
@@ -1039,10 +1089,9 @@ def _tape_pop(g, op):
 
 
 def _tape_reserve(g, op):
-    tape, count = g.get(op.operands[0]), g.get(op.operands[1])
-    total = g.b.add(g.b.load(_field(g, tape, 1)), count)
-    st = g.b.call(g.declare("adc_tape_reserve", I32, [TAPE_PTR, I64]), [tape, total])
-    g._fail_silent(g.b.icmp_signed("!=", st, ir.Constant(I32, 0)), ERR_ALLOC)
+    tape: Tape = g.get(op.operands[0])
+    total = g.b.add(g.b.load(tape.len), g.get(op.operands[1]))
+    _tape_call(g, tape, "adc_tape_reserve", [total])
     return []
 
 

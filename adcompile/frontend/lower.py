@@ -447,6 +447,9 @@ class Lowerer(ExprLowerer):
         if s.orelse:
             raise self.error(s, "'for ... else' is not supported", "use a flag variable")
         it = s.iter
+        attrs = {}
+        if _is_checkpointed(self, it):
+            it, attrs = self._checkpoint_attrs(it)
         if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name)
                 and isinstance(self.resolve(it.func.id, it.func), Global)
                 and self.resolve(it.func.id, it.func).obj is range):
@@ -465,9 +468,36 @@ class Lowerer(ExprLowerer):
         if self.known(step) == 0:
             raise self.error(it, "range() step must not be zero", "", TypeInferenceError)
         if _has_exit(s.body):
+            if attrs:
+                raise self.error(s, "a checkpointed loop cannot 'break' or 'return' early",
+                                 "checkpoint a loop without early exits (or compute the exit "
+                                 "with a flag and keep looping)")
             self._for_as_while(s, lb, ub, step)
         else:
-            self._lower_loop(s, "for", s.body, [lb, ub, step])
+            self._lower_loop(s, "for", s.body, [lb, ub, step], attrs=attrs)
+
+    def _checkpoint_attrs(self, it) -> tuple:
+        """`adcompile.checkpointed(range(...), every=k | snapshots=s[, levels=2])`."""
+        if len(it.args) != 1:
+            raise self.error(it, "checkpointed() takes one range(...) argument",
+                             "for t in adcompile.checkpointed(range(n), snapshots=64):")
+        attrs = {}
+        for kw in it.keywords:
+            v = kw.value
+            if kw.arg not in ("every", "snapshots", "levels") or not (
+                    isinstance(v, gast.Constant) and type(v.value) is int and v.value >= 1):
+                raise self.error(kw.value if kw.arg else it, f"checkpointed(): '{kw.arg}' must "
+                                 "be one of every=, snapshots=, levels= with a positive int "
+                                 "literal", "e.g. checkpointed(range(n), snapshots=64)")
+            attrs["checkpoint_" + kw.arg] = v.value
+        if "checkpoint_every" in attrs and "checkpoint_snapshots" in attrs:
+            raise self.error(it, "checkpointed() takes every= or snapshots=, not both", "")
+        if attrs.get("checkpoint_levels", 1) > 2 or ("checkpoint_levels" in attrs and
+                                                     "checkpoint_snapshots" not in attrs):
+            raise self.error(it, "checkpointed(): levels= (1 or 2) goes with snapshots=", "")
+        if "checkpoint_every" not in attrs and "checkpoint_snapshots" not in attrs:
+            attrs["checkpoint_sqrt"] = 1
+        return it.args[0], attrs
 
     def stmt_While(self, s) -> None:
         if s.orelse:
@@ -482,7 +512,7 @@ class Lowerer(ExprLowerer):
         self._lower_loop(s, "while", s.body, [], range_info=(counter, ub, step, s.target.id))
 
     def _lower_loop(self, s, kind: str, body: list, bounds: list[Value], test=None,
-                    range_info=None) -> None:
+                    range_info=None, attrs=None) -> None:
         brk, cont = f"break.{len(self.loops)}", f"continue.{len(self.loops)}"
         may_exit = _has_exit(body, include_continue=False)
         if kind == "while" and any(isinstance(sub, gast.Break)
@@ -511,7 +541,7 @@ class Lowerer(ExprLowerer):
             raise TypeInferenceError("the types of the loop's variables do not settle", loc,
                                      "give each variable one type before the loop")
         self._finish_loop(kind, attempt, carried, types, bounds, loc, target, brk, cont,
-                          range_info)
+                          range_info, attrs or {})
 
     def _loop_attempt(self, kind, carried, types, body, bounds, test, range_info, brk, cont,
                       target, loc):
@@ -623,7 +653,7 @@ class Lowerer(ExprLowerer):
         return res[0]
 
     def _finish_loop(self, kind, attempt, carried, types, bounds, loc, target, brk, cont,
-                     range_info) -> None:
+                     range_info, attrs=None) -> None:
         end_env, _, _, cond_block, body_block = attempt
         before = self.env
         inits = []
@@ -640,7 +670,7 @@ class Lowerer(ExprLowerer):
         self.block = saved_block
         regions = [body_block] if kind == "for" else [cond_block, body_block]
         op = Builder(self.block, loc).op(kind, list(bounds) + inits, [types[n] for n in carried],
-                                         {}, regions, [_hint(n) for n in carried])
+                                         attrs or {}, regions, [_hint(n) for n in carried])
         for n, r in zip(carried, op.results):
             before.bind(n, r, key=before.keys.get(n))
         before.vars.pop(brk, None)
@@ -650,6 +680,24 @@ class Lowerer(ExprLowerer):
             before.vars[target] = Poison(f"the loop variable '{target}' is used after its loop",
                                          loc, "copy it into another variable inside the loop")
         self.loc = loc
+
+
+def _is_checkpointed(lowerer, it) -> bool:
+    from ..transforms.checkpoint import checkpointed
+    if not isinstance(it, gast.Call):
+        return False
+    f = it.func
+    try:
+        if isinstance(f, gast.Name):
+            g = lowerer.resolve(f.id, f)
+        elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+            base = lowerer.resolve(f.value.id, f.value)
+            return isinstance(base, Global) and getattr(base.obj, f.attr, None) is checkpointed
+        else:
+            return False
+    except Exception:
+        return False
+    return isinstance(g, Global) and g.obj is checkpointed
 
 
 _MISSING = object()

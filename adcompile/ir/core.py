@@ -82,6 +82,9 @@ class Function:
     loc: Loc | None = None
     # Which Python-level shape the results had: a single value or a tuple of them.
     returns_tuple: bool = False
+    # (i, j): argument i has argument j's shape on j's dims (a tangent and its primal). The
+    # entry points check it once, so backends may use j's lengths for i (fewer index checks).
+    shape_links: list[tuple[int, int]] = field(default_factory=list)
 
     def walk(self) -> Iterator[Op]:
         return walk_block(self.body)

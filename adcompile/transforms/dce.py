@@ -70,7 +70,7 @@ def _mark(block: Block, needed: set[int]) -> None:
     for op in reversed(block.ops):
         if op.prim in ("yield", "condition", "return"):
             continue
-        if op.prim in EFFECTFUL or any(r.id in needed for r in op.results):
+        if _has_effect(op) or any(r.id in needed for r in op.results):
             needed.update(v.id for v in op.operands)
             for r in op.regions:
                 _mark_all(r, needed)
@@ -91,13 +91,21 @@ def _sweep(block: Block, uses: Counter) -> bool:
             changed |= _sweep(r, uses)
         if op.prim in ("for", "while", "if"):
             changed |= _drop_carried(op, uses)
-        keep = op.prim in ("yield", "condition", "return") or op.prim in EFFECTFUL
+        keep = op.prim in ("yield", "condition", "return") or _has_effect(op)
         if not keep and all(uses[r.id] == 0 for r in op.results):
             changed = True
             continue
         kept.append(op)
     block.ops = kept
     return changed
+
+
+def _has_effect(op: Op) -> bool:
+    """An effectful op, or a loop/branch containing one (e.g. a recomputed loop that only
+    refills tapes: its results are unused, its pushes are not)."""
+    if op.prim in EFFECTFUL:
+        return True
+    return any(_has_effect(o) for r in op.regions for o in r.ops)
 
 
 def dce(fn: Function) -> Function:

@@ -1,0 +1,199 @@
+"""Checkpointing policies for reverse mode: which loops recompute instead of taping.
+
+Reverse mode normally tapes what each iteration's adjoint needs, so memory grows with the trip
+count. A loop marked `recompute` instead saves only its carried state at the start of each
+iteration (a snapshot) and, in the reverse sweep, re-runs that iteration from the snapshot with
+tapes local to it (see `Reverse._rev_for_recompute`).
+
+`strip_mine` turns a long loop into segments so that recomputation pays off:
+
+    for i in range(lb, ub, step): body          # n trips
+->  for s in range(nseg):                       # `recompute`: one snapshot per segment
+        for j in range(s * k, min(s * k + k, n)):   # taped as usual, k trips at a time
+            i = lb + j * step; body
+
+Memory: nseg snapshots of the carried state + the tape of one segment (k trips); time: one
+extra forward run of the loop. `k` comes from the policy:
+
+- `Every(k)`: fixed segment length;
+- `Snapshots(s)`: at most s snapshots, k = ceil(n / s); with `levels=2` the segment loop is
+  strip-mined again (about 2 s snapshots, tape of n / s^2 trips, two extra forward runs);
+- `"sqrt"`: k = ceil(sqrt(n)), the classic O(sqrt(n)) memory schedule.
+
+A policy applies to the loops marked with `adcompile.checkpointed(range(...), ...)` in the
+source and, when given globally (`grad(f, checkpoint=...)`), to every outermost `for` loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import AdError
+from ..ir.core import Block, Function, Op, Value
+from ..ir.types import BOOL as _BOOL, F64, I64
+
+
+@dataclass(frozen=True)
+class Every:
+    """Snapshot every `k` iterations."""
+
+    k: int
+
+    def __post_init__(self):
+        if not isinstance(self.k, int) or self.k < 1:
+            raise AdError(f"checkpoint every={self.k!r}: expected a positive int")
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """At most `count` snapshots per level; `levels` nested segmentations (1 or 2)."""
+
+    count: int
+    levels: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.count, int) or self.count < 1:
+            raise AdError(f"checkpoint snapshots={self.count!r}: expected a positive int")
+        if self.levels not in (1, 2):
+            raise AdError(f"checkpoint levels={self.levels!r}: expected 1 or 2")
+
+
+@dataclass(frozen=True)
+class Sqrt:
+    """Segments of ceil(sqrt(n)) iterations."""
+
+
+Policy = Every | Snapshots | Sqrt
+
+
+def parse_policy(spec) -> Policy | None:
+    """User-facing spellings: None, "sqrt", ("every", k), ("snapshots", s[, levels]), or a
+    policy object."""
+    if spec is None or isinstance(spec, (Every, Snapshots, Sqrt)):
+        return spec
+    if spec == "sqrt":
+        return Sqrt()
+    if isinstance(spec, tuple) and spec and spec[0] == "every" and len(spec) == 2:
+        return Every(spec[1])
+    if isinstance(spec, tuple) and spec and spec[0] == "snapshots" and len(spec) in (2, 3):
+        return Snapshots(*spec[1:])
+    raise AdError(f"unknown checkpoint policy {spec!r}",
+                  hint='use checkpoint="sqrt", ("every", k), ("snapshots", s) or '
+                       '("snapshots", s, 2)')
+
+
+def checkpointed(iterable, every: int | None = None, snapshots: int | None = None,
+                 levels: int = 1):
+    """Mark a loop for checkpointing in reverse mode: `for t in checkpointed(range(n),
+    snapshots=64):` keeps at most 64 snapshots of the loop state instead of a tape that grows
+    with n (no argument: segments of sqrt(n) steps). In plain Python it is the identity."""
+    return iterable
+
+
+def policy_from_attrs(attrs: dict) -> Policy | None:
+    if "checkpoint_every" in attrs:
+        return Every(attrs["checkpoint_every"])
+    if "checkpoint_snapshots" in attrs:
+        return Snapshots(attrs["checkpoint_snapshots"], attrs.get("checkpoint_levels", 1))
+    if attrs.get("checkpoint_sqrt"):
+        return Sqrt()
+    return None
+
+
+class _E:
+    """Appends ops to a list (a tiny builder for the arithmetic around the new loops)."""
+
+    def __init__(self, ops: list[Op], loc):
+        self.ops, self.loc = ops, loc
+
+    def __call__(self, prim, *args, name="t", type=I64, **attrs) -> Value:
+        v = Value(name, type)
+        self.ops.append(Op(prim, list(args), [v], dict(attrs), [], self.loc))
+        return v
+
+    def c(self, x: int) -> Value:
+        v = Value("c", I64)
+        self.ops.append(Op("const", [], [v], {"value": x, "type": "i64"}, [], self.loc))
+        return v
+
+
+def _trip(e: _E, lb: Value, ub: Value, step: Value) -> Value:
+    one = e.c(1)
+    sgn = e("select", e("gt", step, e.c(0), type=_BOOL), one, e.c(-1), name="sgn")
+    span = e("sub", e("add", e("sub", ub, lb), step), sgn, name="span")
+    return e("maximum", e("floordiv", span, step), e.c(0), name="trips")
+
+
+def _ceil_div(e: _E, a: Value, b: Value, name: str) -> Value:
+    return e("floordiv", e("sub", e("add", a, b), e.c(1)), b, name=name)
+
+
+def _segment(e: _E, policy: Policy, trips: Value) -> Value:
+    if isinstance(policy, Every):
+        return e.c(policy.k)
+    if isinstance(policy, Snapshots):
+        k = _ceil_div(e, trips, e.c(policy.count), "seg")
+        return e("maximum", k, e.c(1), name="seg")
+    root = e("sqrt", e("cast", trips, to="f64", type=F64), type=F64)
+    k = e("cast", e("ceil", root, type=F64), to="i64", name="seg")
+    return e("maximum", k, e.c(1), name="seg")
+
+
+def strip_mine(op: Op, policy: Policy) -> list[Op]:
+    """Ops replacing `op` (a `for` loop): the trip-count arithmetic and the segment loop."""
+    lb, ub, step = op.operands[:3]
+    inits = op.operands[3:]
+    body = op.regions[0]
+    iv, carried = body.args[0], body.args[1:]
+    pre: list[Op] = []
+    e = _E(pre, op.loc)
+    trips = _trip(e, lb, ub, step)
+    k = _segment(e, policy, trips)
+    nseg = _ceil_div(e, trips, k, "segments")
+    # inner loop: j in [s*k, min(s*k + k, trips)); the user's iv is recomputed from j
+    s = Value("seg", I64)
+    outer_args = [Value(c.name, c.type) for c in carried]
+    inner_ops: list[Op] = []
+    ie = _E(inner_ops, op.loc)
+    lo = ie("mul", s, k, name="lo")
+    hi = ie("minimum", ie("add", lo, k), trips, name="hi")
+    j = Value("j", I64)
+    head: list[Op] = []
+    he = _E(head, op.loc)
+    off = he("mul", j, step)
+    head.append(Op("add", [lb, off], [iv], {}, [], op.loc))
+    body.ops[0:0] = head
+    body.args = [j] + list(carried)
+    inner = Op("for", [lo, hi, ie.c(1)] + outer_args,
+               [Value(r.name, r.type) for r in op.results], {}, [body], op.loc)
+    inner_ops.append(inner)
+    inner_ops.append(Op("yield", list(inner.results), [], {}, [], op.loc))
+    outer_body = Block([s] + outer_args, inner_ops)
+    attrs = {"recompute": True}
+    outer = Op("for", [e.c(0), nseg, e.c(1)] + list(inits), list(op.results), attrs,
+               [outer_body], op.loc)
+    if isinstance(policy, Snapshots) and policy.levels == 2:
+        # segment the taped inner loop again: snapshots at two levels
+        inner_idx = inner_ops.index(inner)
+        inner_ops[inner_idx:inner_idx + 1] = strip_mine(inner, Snapshots(policy.count))
+    return pre + [outer]
+
+
+def apply_checkpointing(fn: Function, default: Policy | None) -> Function:
+    """Strip-mine loops marked in the source, and (with a default policy) every outermost
+    `for` loop; returns fn (changed in place)."""
+    def visit(block: Block, top: bool) -> None:
+        out: list[Op] = []
+        for op in block.ops:
+            for r in op.regions:
+                visit(r, False)
+            policy = policy_from_attrs(op.attrs) if op.prim == "for" else None
+            if op.prim == "for" and policy is None and top and default is not None:
+                policy = default
+            if policy is not None and not op.attrs.get("recompute"):
+                out.extend(strip_mine(op, policy))
+            else:
+                out.append(op)
+        block.ops = out
+    visit(fn.body, True)
+    return fn
+
