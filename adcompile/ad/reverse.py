@@ -78,7 +78,9 @@ class Reverse:
         inline_custom(self.fn, keep=lambda op: REGISTRY[op.attrs["rule"]].jvp_rule is not None
                       or REGISTRY[op.attrs["rule"]].fwd is not None)
         insert_copies(self.fn)
-        apply_checkpointing(self.fn, parse_policy(checkpoint))
+        if apply_checkpointing(self.fn, parse_policy(checkpoint)):
+            from ..transforms.pipeline import print_after
+            print_after("checkpoint", self.fn)
         self._prepare_custom_vjp(self.fn.body)
         self.active = active
         self.varied = varied(self.fn, active)

@@ -178,10 +178,13 @@ def strip_mine(op: Op, policy: Policy) -> list[Op]:
     return pre + [outer]
 
 
-def apply_checkpointing(fn: Function, default: Policy | None) -> Function:
+def apply_checkpointing(fn: Function, default: Policy | None) -> int:
     """Strip-mine loops marked in the source, and (with a default policy) every outermost
-    `for` loop; returns fn (changed in place)."""
+    `for` loop, in place; returns how many loops were strip-mined."""
+    count = 0
+
     def visit(block: Block, top: bool) -> None:
+        nonlocal count
         out: list[Op] = []
         for op in block.ops:
             for r in op.regions:
@@ -191,9 +194,10 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> Function:
                 policy = default
             if policy is not None and not op.attrs.get("recompute"):
                 out.extend(strip_mine(op, policy))
+                count += 1
             else:
                 out.append(op)
         block.ops = out
     visit(fn.body, True)
-    return fn
+    return count
 

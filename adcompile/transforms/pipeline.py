@@ -2,11 +2,15 @@
 
 `ADCOMPILE_PRINT_AFTER=<pass>|all` prints the IR after a pass; the verifier runs after every
 pass (it is cheap next to a numba compile), so a pass that breaks an invariant is named at once.
+`ADCOMPILE_TIME_PASSES=1` prints each pass's wall time to stderr. `ADCOMPILE_CLEANUP=0` skips
+the cleanup passes (simplify, licm, dce), keeping only what correctness needs: for measuring
+what cleanup buys (benchmarks), never for production.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,14 +43,26 @@ PRIMAL_PIPELINE = ("simplify", "licm", "simplify", "dce")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
 
 
+def print_after(name: str, fn: Function) -> None:
+    """Print fn's IR if ADCOMPILE_PRINT_AFTER names this stage (for steps inside transforms)."""
+    _print_after(name, fn)
+
+
 def _print_after(name: str, fn: Function) -> None:
     want = os.environ.get("ADCOMPILE_PRINT_AFTER", "")
     if want and (want == "all" or name in want.split(",")):
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
+CLEANUP = frozenset({"simplify", "licm", "dce"})
+
+
 def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
+    if os.environ.get("ADCOMPILE_CLEANUP", "1") == "0":
+        names = tuple(n for n in names if n not in CLEANUP)
+    timing = os.environ.get("ADCOMPILE_TIME_PASSES", "") not in ("", "0")
     for name in names:
+        t0 = time.perf_counter()
         try:
             fn = PASSES[name].run(fn)
             verify(fn)
@@ -55,6 +71,9 @@ def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
         except (VerifyError, Exception) as e:
             raise InternalError(f"pass '{name}' failed: {type(e).__name__}: {e}",
                                 fn.loc) from e
+        if timing:
+            sys.stderr.write(f"adcompile: pass {name:<14} {fn.name:<30} "
+                             f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")
         _print_after(name, fn)
     return fn
 
