@@ -1,0 +1,61 @@
+"""Small functions whose frontend IR exercises one pass each (inputs of the golden pass tests)."""
+import math
+
+import numpy as np
+
+
+def simplify_case(x, n):
+    a = x * 1.0 + 0.0
+    b = 2.0 * 3.0 + a
+    c = math.sin(a) + math.sin(a)
+    s = 0.0
+    for i in range(n):
+        s += b * c - (a - a)
+    return s
+
+
+def licm_case(icf, x):
+    total = 0.0
+    for p in range(x.shape[0]):
+        for k in range(icf.shape[0]):
+            w = math.exp(icf[k]) * 2.0
+            total += w * x[p]
+    return total
+
+
+def dce_case(x, n):
+    unused = math.cos(x) * 3.0
+    s = 0.0
+    t = 0.0
+    for i in range(n):
+        s += x * i
+        t += math.exp(x)       # carried but never used after the loop
+    return s
+
+
+def inplace_case(u, k):
+    v = u.copy()
+    u[0] = k                   # writes an argument: needs a private copy
+    for i in range(1, v.shape[0]):
+        v[i] = v[i - 1] + u[i]
+    w = v
+    w[0] = 1.0                 # w aliases v, v is not used again: in place
+    return np.sum(w) + np.sum(u)
+
+
+def checkpoint_case(x, n):
+    s = 0.0
+    y = x
+    for t in range(n):
+        y = math.sin(y) + 0.1
+        s += y * y
+    return s
+
+
+CASES = {
+    "simplify": (simplify_case, (0.7, 5)),
+    "licm": (licm_case, (np.linspace(0.0, 1.0, 4), np.linspace(1.0, 2.0, 3))),
+    "dce": (dce_case, (0.3, 4)),
+    "inplace": (inplace_case, (np.linspace(0.0, 1.0, 5), 2.0)),
+    "checkpoint": (checkpoint_case, (0.4, 10)),
+}
