@@ -281,7 +281,39 @@ class Reverse:
     def zeros(self, e: Emitter, v: Value) -> Value:
         if not isinstance(v.type, ArrayType):
             return e.c(0.0, v)
-        return e.zeros_like(self.P(v), name=v.name + "_bar")
+        return e.zeros_like(self.P(self._shape_source(v)), name=v.name + "_bar")
+
+    def _write_root(self, v: Value) -> Value:
+        """Follow element writes and copies back: they keep the array's shape."""
+        while True:
+            op = self.def_op.get(v.id)
+            if op is None or op.prim not in ("setitem", "setslice", "copy"):
+                return v
+            v = op.operands[0]
+
+    def _shape_source(self, v: Value) -> Value:
+        """A value with v's shape that is visible as early as possible: an adjoint's zeros need
+        only the shape, and reading a version from inside a loop would tape a copy of the
+        whole array on every iteration."""
+        for _ in range(64):
+            v = self._write_root(v)
+            op = self.def_op.get(v.id)
+            if op is not None and op.prim == "for":
+                k = op.results.index(v)
+                body = op.regions[0]
+                if self._write_root(body.ops[-1].operands[k]) is body.args[1 + k]:
+                    v = op.operands[3 + k]
+                    continue
+                return v
+            home = self.scope_of.get(v.id)
+            loop = self.parent.get(home)[0] if home in self.parent else None
+            if loop is not None and loop.prim == "for" and v in home.args[1:]:
+                k = home.args.index(v) - 1
+                if self._write_root(home.ops[-1].operands[k]) is v:
+                    v = loop.operands[3 + k]
+                    continue
+            return v
+        return v
 
     def unbroadcast(self, e: Emitter, g: Value, x: Value) -> Value:
         if _ndim(x) == 0:
@@ -632,32 +664,8 @@ def _readonly_arrays(fn: Function) -> set[int]:
 
 
 def _drop_unused_tapes(fn: Function) -> None:
-    """Tapes whose popped values are never used are not recorded at all."""
-    from collections import Counter
-    uses: Counter = Counter()
-    pops: dict[int, list[Op]] = {}
-
-    def scan(block: Block) -> None:
-        for op in block.ops:
-            for v in op.operands:
-                uses[v.id] += 1
-            if op.prim == "tape_pop":
-                pops.setdefault(op.operands[0].id, []).append(op)
-            for r in op.regions:
-                scan(r)
-    scan(fn.body)
-    dead = {t for t, ops in pops.items() if all(uses[o.results[0].id] == 0 for o in ops)}
-    if not dead:
-        return
-
-    def strip(block: Block) -> None:
-        block.ops = [op for op in block.ops
-                     if not (op.prim in ("tape_push", "tape_pop") and op.operands[0].id in dead)
-                     and not (op.prim == "tape_new" and op.results[0].id in dead)]
-        for op in block.ops:
-            for r in op.regions:
-                strip(r)
-    strip(fn.body)
+    from ..transforms.dce import drop_dead_tapes
+    drop_dead_tapes(fn)
 
 
 _REMAT = {"const", "add", "sub", "mul", "neg", "floordiv", "mod", "dim", "minimum", "maximum",

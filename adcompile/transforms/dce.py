@@ -108,9 +108,39 @@ def _has_effect(op: Op) -> bool:
     return any(_has_effect(o) for r in op.regions for o in r.ops)
 
 
+def drop_dead_tapes(fn: Function) -> bool:
+    """Tapes whose popped values are never used are not recorded at all (their pushes, pops,
+    reservations and the tape itself go). Returns True if anything was removed."""
+    uses: Counter = Counter()
+    pops: dict[int, list[Op]] = {}
+
+    def scan(block: Block) -> None:
+        for op in block.ops:
+            for v in op.operands:
+                uses[v.id] += 1
+            if op.prim == "tape_pop":
+                pops.setdefault(op.operands[0].id, []).append(op)
+            for r in op.regions:
+                scan(r)
+    scan(fn.body)
+    dead = {t for t, ops in pops.items() if all(uses[o.results[0].id] == 0 for o in ops)}
+    if not dead:
+        return False
+
+    def strip(block: Block) -> None:
+        block.ops = [op for op in block.ops
+                     if not (op.prim in EFFECTFUL and op.operands[0].id in dead)
+                     and not (op.prim == "tape_new" and op.results[0].id in dead)]
+        for op in block.ops:
+            for r in op.regions:
+                strip(r)
+    strip(fn.body)
+    return True
+
+
 def dce(fn: Function) -> Function:
     while True:
         uses: Counter = Counter()
         _count_uses(fn.body, uses)
-        if not _sweep(fn.body, uses):
+        if not _sweep(fn.body, uses) and not drop_dead_tapes(fn):
             return fn
