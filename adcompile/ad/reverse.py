@@ -22,6 +22,7 @@ import copy
 from dataclasses import dataclass, field
 
 from ..errors import NonDifferentiable
+from ..ir.clone import clone_ops as _clone_ops
 from ..ir.core import Block, Builder, Function, Op, Value
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
 from ..transforms.inplace import insert_copies
@@ -460,39 +461,55 @@ class Reverse:
                            (lb, step, body.args[0]))
 
     def _rev_for_recompute(self, op: Op, e: Emitter) -> None:
+        body = op.regions[0]
+        lb, ub, step = (self.P(v) for v in op.operands[:3])
+        trip = self._trip(e, lb, ub, step)
+
+        def iv_of(re: Emitter, back: Value) -> dict[int, Value]:
+            return {body.args[0].id: re("add", lb, re("mul", back, step),
+                                        name=body.args[0].name)}
+        self._rev_recompute(op, e, body, body.args[1:], op.results, op.operands[3:], trip,
+                            iv_of, checked=False)
+
+    def _rev_while_recompute(self, op: Op, e: Emitter) -> None:
+        count = self._count_iterations(op)
+        body = op.regions[1]
+        self._rev_recompute(op, e, body, body.args, op.results[:-1], op.operands[:-1],
+                            self.P(count), lambda re, back: {}, checked=True)
+
+    def _rev_recompute(self, op: Op, e: Emitter, body: Block, carried: list[Value],
+                       results: list[Value], inits: list[Value], trip: Value, iv_of,
+                       checked: bool) -> None:
         """A checkpointed loop: the forward sweep snapshots the carried state at the start of
         every iteration; the reverse sweep restores it, re-runs the iteration (taping only
         inside it) and runs that iteration's adjoint, last iteration first."""
-        body = op.regions[0]
         home = self.parent[body][1]
-        carried = body.args[1:]
-        # forward: push the state at the start of each iteration
+        # forward: push the state at the start of each iteration (a while loop cannot
+        # reserve room ahead: its pushes grow the tape)
         pushes, snaps = [], []
         for c in carried:
             tape = self.tape_for(c)
-            pushes.append(Op("tape_push", [tape, c], [], {}, [], op.loc))
+            pushes.append(Op("tape_push", [tape, c], [], {"checked": True} if checked else {},
+                             [], op.loc))
             snaps.append(tape)
-            self._reserve(tape, op, home, op)
+            if not checked:
+                self._reserve(tape, op, home, op)
         body.ops[0:0] = pushes
-        # reverse: for back in range(trip - 1, -1, -1)
-        lb, ub, step = (self.P(v) for v in op.operands[:3])
-        trip = self._trip(e, lb, ub, step)
-        slots = [k for k, r in enumerate(op.results) if r.id in self.varied]
+        slots = [k for k, r in enumerate(results) if r.id in self.varied]
         outer = [v for v in free_uses_block(body) if v.id in self.varied
                  and self.scope_of.get(v.id) is not body]
-        init_vals = [self.adj.get(op.results[k].id) or self.zeros(e, op.results[k])
-                     for k in slots]
+        init_vals = [self.adj.get(results[k].id) or self.zeros(e, results[k]) for k in slots]
         init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
         back = Value("back", I64)
-        rblock = Block([back] + [Value(op.results[k].name + "_bar", op.results[k].type)
+        rblock = Block([back] + [Value(results[k].name + "_bar", results[k].type)
                                  for k in slots] +
                        [Value(v.name + "_bar", v.type) for v in outer])
         re = Emitter(rblock, e.loc)
         restored = [Value(c.name, c.type) for c in carried]
         for tape, r in zip(snaps, restored):
             rblock.ops.append(Op("tape_pop", [tape], [r], {}, [], op.loc))
-        iv = re("add", lb, re("mul", back, step), name=body.args[0].name)
-        mapping = {body.args[0].id: iv}
+        mapping = iv_of(re, back)
+        ivs = list(mapping.values())
         mapping.update({c.id: r for c, r in zip(carried, restored)})
         clone = _clone_ops(body.ops[len(pushes):], mapping)
         rblock.ops.extend(clone[:-1])
@@ -503,7 +520,7 @@ class Reverse:
                 self.varied.add(new.id)
             if old in self.readonly:
                 self.readonly.add(new.id)
-        for v in restored + [iv]:
+        for v in restored + ivs:
             self.scope_of[v.id] = rblock
         for o in clone[:-1]:
             for r in o.results:
@@ -536,10 +553,12 @@ class Reverse:
         for i, v in enumerate(outer):
             self.adj[v.id] = loop.results[nslot + i]
         for i, k in enumerate(slots):
-            self.adj.pop(op.results[k].id, None)
-            self.accumulate(e, op.operands[3 + k], loop.results[i])
+            self.adj.pop(results[k].id, None)
+            self.accumulate(e, inits[k], loop.results[i])
 
     def _rev_while(self, op: Op, e: Emitter) -> None:
+        if op.attrs.get("recompute"):
+            return self._rev_while_recompute(op, e)
         count = self._count_iterations(op)
         self._reverse_loop(e, op.regions[1], op.regions[1].args, op.results[:-1],
                            op.operands[:-1], self.P(count))
@@ -670,33 +689,6 @@ def _drop_unused_tapes(fn: Function) -> None:
 
 _REMAT = {"const", "add", "sub", "mul", "neg", "floordiv", "mod", "dim", "minimum", "maximum",
           "cast"}
-
-
-def _clone_ops(ops: list[Op], mapping: dict[int, Value]) -> list[Op]:
-    """Deep copies of ops with fresh values; `mapping` (old id -> new value) is extended with
-    every value they define, including block arguments of nested regions."""
-    def val(v: Value) -> Value:
-        return mapping.get(v.id, v)
-
-    def clone_block(b: Block) -> Block:
-        args = []
-        for a in b.args:
-            n = Value(a.name, a.type)
-            mapping[a.id] = n
-            args.append(n)
-        return Block(args, _clone_ops(b.ops, mapping))
-
-    out = []
-    for op in ops:
-        regions = [clone_block(r) for r in op.regions]
-        results = []
-        for r in op.results:
-            n = Value(r.name, r.type)
-            mapping[r.id] = n
-            results.append(n)
-        out.append(Op(op.prim, [val(v) for v in op.operands], results, dict(op.attrs),
-                      regions, op.loc))
-    return out
 
 
 def free_uses_block(block: Block) -> list[Value]:

@@ -468,11 +468,7 @@ class Lowerer(ExprLowerer):
         if self.known(step) == 0:
             raise self.error(it, "range() step must not be zero", "", TypeInferenceError)
         if _has_exit(s.body):
-            if attrs:
-                raise self.error(s, "a checkpointed loop cannot 'break' or 'return' early",
-                                 "checkpoint a loop without early exits (or compute the exit "
-                                 "with a flag and keep looping)")
-            self._for_as_while(s, lb, ub, step)
+            self._for_as_while(s, lb, ub, step, attrs)
         else:
             self._lower_loop(s, "for", s.body, [lb, ub, step], attrs=attrs)
 
@@ -504,12 +500,13 @@ class Lowerer(ExprLowerer):
             raise self.error(s, "'while ... else' is not supported", "use a flag variable")
         self._lower_loop(s, "while", s.body, [], test=s.test)
 
-    def _for_as_while(self, s, lb, ub, step) -> None:
+    def _for_as_while(self, s, lb, ub, step, attrs=None) -> None:
         """A `for` that can exit early becomes a `while` over an explicit counter."""
         counter = f"range.{id(s)}"
         self.env.bind(counter, lb)
         _DISPLAY[counter] = s.target.id
-        self._lower_loop(s, "while", s.body, [], range_info=(counter, ub, step, s.target.id))
+        self._lower_loop(s, "while", s.body, [], range_info=(counter, ub, step, s.target.id),
+                         attrs=attrs)
 
     def _lower_loop(self, s, kind: str, body: list, bounds: list[Value], test=None,
                     range_info=None, attrs=None) -> None:

@@ -21,13 +21,16 @@ extra forward run of the loop. `k` comes from the policy:
 - `"sqrt"`: k = ceil(sqrt(n)), the classic O(sqrt(n)) memory schedule.
 
 A policy applies to the loops marked with `adcompile.checkpointed(range(...), ...)` in the
-source and, when given globally (`grad(f, checkpoint=...)`), to every outermost `for` loop.
+source and, when given globally (`grad(f, checkpoint=...)`), to every outermost loop; `while`
+loops (and `for` loops with `break`/`return`, which become `while` loops) are segmented online
+by `strip_mine_while`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import AdError
+from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import BOOL as _BOOL, F64, I64
 
@@ -178,6 +181,64 @@ def strip_mine(op: Op, policy: Policy) -> list[Op]:
     return pre + [outer]
 
 
+def strip_mine_while(op: Op, policy: Policy) -> list[Op]:
+    """A `while` loop in segments, decided online (no trip count needed):
+
+        while cond(x): x = body(x)
+    ->  seg = 0
+        while cond(x):                       # `recompute`: one snapshot per segment
+            j = 0
+            while cond(x) and j < k(seg): x = body(x); j += 1
+            seg += 1
+
+    k(seg) = k for `Every(k)`; for `Sqrt` (and `Snapshots`, which needs a trip count) segments
+    grow by one, k(seg) = seg + 1: after m segments n = m(m+1)/2 iterations ran, so both the
+    snapshots and the tape of one segment stay O(sqrt(n)) for any n.
+    """
+    cond, body = op.regions
+    loc = op.loc
+    pre: list[Op] = []
+    e = _E(pre, loc)
+    zero = e.c(0)
+    # outer condition: a clone of the user's condition
+    oargs = [Value(a.name, a.type) for a in cond.args]
+    oseg = Value("seg", I64)
+    m = {a.id: n for a, n in zip(cond.args, oargs)}
+    ocond = Block(oargs + [oseg], clone_ops(cond.ops, m))
+    # inner loop: the user's condition and the segment bound
+    bargs = [Value(a.name, a.type) for a in body.args]
+    bseg = Value("seg", I64)
+    obody_ops: list[Op] = []
+    be = _E(obody_ops, loc)
+    k = be.c(policy.k) if isinstance(policy, Every) else be("add", bseg, be.c(1), name="seg")
+    iargs = [Value(a.name, a.type) for a in cond.args]
+    ij = Value("j", I64)
+    m = {a.id: n for a, n in zip(cond.args, iargs)}
+    icond_ops = clone_ops(cond.ops, m)
+    term = icond_ops.pop()
+    ie = _E(icond_ops, loc)
+    inb = ie("lt", ij, k, name="inseg", type=_BOOL)
+    go = ie("and", term.operands[0], inb, name="go", type=_BOOL)
+    icond_ops.append(Op("condition", [go], [], {}, [], term.loc))
+    icond = Block(iargs + [ij], icond_ops)
+    jb = Value("j", I64)
+    yield_op = body.ops.pop()
+    te = _E(body.ops, loc)
+    nj = te("add", jb, te.c(1), name="j")
+    body.ops.append(Op("yield", list(yield_op.operands) + [nj], [], {}, [], yield_op.loc))
+    body.args = list(body.args) + [jb]
+    inner = Op("while", bargs + [be.c(0)],
+               [Value(r.name, r.type) for r in op.results] + [Value("j", I64)], {},
+               [icond, body], loc)
+    obody_ops.append(inner)
+    nseg = be("add", bseg, be.c(1), name="seg")
+    obody_ops.append(Op("yield", list(inner.results[:-1]) + [nseg], [], {}, [], loc))
+    obody = Block(bargs + [bseg], obody_ops)
+    outer = Op("while", list(op.operands) + [zero], list(op.results) + [Value("seg", I64)],
+               {"recompute": True}, [ocond, obody], loc)
+    return pre + [outer]
+
+
 def apply_checkpointing(fn: Function, default: Policy | None) -> int:
     """Strip-mine loops marked in the source, and (with a default policy) every outermost
     `for` loop, in place; returns how many loops were strip-mined."""
@@ -189,11 +250,12 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> int:
         for op in block.ops:
             for r in op.regions:
                 visit(r, False)
-            policy = policy_from_attrs(op.attrs) if op.prim == "for" else None
-            if op.prim == "for" and policy is None and top and default is not None:
+            policy = policy_from_attrs(op.attrs) if op.prim in ("for", "while") else None
+            if op.prim in ("for", "while") and policy is None and top and default is not None:
                 policy = default
             if policy is not None and not op.attrs.get("recompute"):
-                out.extend(strip_mine(op, policy))
+                out.extend(strip_mine(op, policy) if op.prim == "for" else
+                           strip_mine_while(op, policy))
                 count += 1
             else:
                 out.append(op)
