@@ -19,6 +19,7 @@ from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
 from .dce import dce
+from .fuse import fuse
 from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
@@ -35,11 +36,12 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("simplify", simplify),
     Pass("licm", licm),
     Pass("dce", dce),
+    Pass("fuse", fuse),
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
 )}
 
-PRIMAL_PIPELINE = ("simplify", "licm", "simplify", "dce")
+PRIMAL_PIPELINE = ("simplify", "licm", "fuse", "simplify", "dce")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
 
 
@@ -54,7 +56,7 @@ def _print_after(name: str, fn: Function) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"simplify", "licm", "dce"})
+CLEANUP = frozenset({"simplify", "licm", "dce", "fuse"})
 
 
 def run_passes(fn: Function, names: tuple[str, ...]) -> Function:

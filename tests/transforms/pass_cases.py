@@ -59,3 +59,20 @@ CASES = {
     "inplace": (inplace_case, (np.linspace(0.0, 1.0, 5), 2.0)),
     "checkpoint": (checkpoint_case, (0.4, 10)),
 }
+
+
+def fuse_case(x, y):
+    n = x.shape[0]
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i]
+    t = 0.0
+    for j in range(n):
+        t += math.sin(y[j])
+    z = x.copy()
+    for k in range(n):          # reads s: depends on the first loop, stays separate
+        z[k] = z[k] * s
+    return s + t + np.sum(z)
+
+
+CASES["fuse"] = (fuse_case, (np.linspace(0.0, 1.0, 5), np.linspace(1.0, 2.0, 5)))

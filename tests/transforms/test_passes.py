@@ -76,6 +76,7 @@ def test_golden_files_show_the_pass_working():
     assert g["inplace.out.ir"].count("copy(") == g["inplace.in.ir"].count("copy(") + 1
     assert "recompute=True" in g["checkpoint.out.ir"]
     assert g["simplify.out.ir"].count("sin(") == 1
+    assert g["fuse.in.ir"].count("= for(") == 3 and g["fuse.out.ir"].count("= for(") == 2
 
 
 PASS_NAMES = sorted(PASSES) + ["checkpoint"]

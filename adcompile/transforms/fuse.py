@@ -1,0 +1,107 @@
+"""Loop fusion: adjacent `for` loops over the same range become one loop.
+
+Two loops fuse when they are neighbours in a block (only constants or index arithmetic that
+does not depend on the first loop may sit between them; it moves in front), run over the same
+range (the same bound values, or equal constants), and the second does not use any result of
+the first, and neither loop writes an array the other reads (arrays are values in the IR, so
+fusing those would still be correct, but copy insertion would then copy the array once per
+execution of the fused loop).
+
+Fusing halves the loop overhead and lets the backend keep both bodies' loads in registers;
+in reverse mode the fused loop is reversed once (one trip count, one reservation).
+"""
+from __future__ import annotations
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.types import ArrayType
+
+_MOVABLE = {"const", "add", "sub", "mul", "dim", "size", "minimum", "maximum", "cast"}
+
+
+def _same(a: Value, b: Value, consts: dict[int, object]) -> bool:
+    if a is b:
+        return True
+    return a.id in consts and b.id in consts and consts[a.id] == consts[b.id] and \
+        a.type == b.type
+
+
+def _uses(op: Op) -> set[int]:
+    out = {v.id for v in op.operands}
+    for r in op.regions:
+        for o in r.ops:
+            out |= _uses(o)
+    return out
+
+
+def _fusable(a: Op, b: Op, consts) -> bool:
+    if a.prim != "for" or b.prim != "for" or a.attrs or b.attrs:
+        return False
+    if not all(_same(x, y, consts) for x, y in zip(a.operands[:3], b.operands[:3])):
+        return False
+    results = {r.id for r in a.results}
+    ua, ub = _uses(a), _uses(b)
+    if results & ub:
+        return False
+    # an array one loop writes (carries) and the other reads would need a copy once fused
+    written_a = {v.id for v in a.operands[3:] if isinstance(v.type, ArrayType)}
+    written_b = {v.id for v in b.operands[3:] if isinstance(v.type, ArrayType)}
+    return not (written_a & ub) and not (written_b & ua)
+
+
+def _fuse(a: Op, b: Op) -> Op:
+    ba, bb = a.regions[0], b.regions[0]
+    iv = ba.args[0]
+    ya, yb = ba.ops[-1], bb.ops[-1]
+    # the second body reads the first's induction variable in place of its own
+    rename = {bb.args[0].id: iv}
+    for o in _walk(bb.ops[:-1] + [yb]):
+        o.operands = [rename.get(v.id, v) for v in o.operands]
+    body = Block([iv] + ba.args[1:] + bb.args[1:],
+                 ba.ops[:-1] + bb.ops[:-1] +
+                 [Op("yield", ya.operands + yb.operands, [], {}, [], ya.loc)])
+    return Op("for", a.operands[:3] + a.operands[3:] + b.operands[3:],
+              a.results + b.results, {}, [body], a.loc)
+
+
+def _walk(ops: list[Op]):
+    for o in ops:
+        yield o
+        for r in o.regions:
+            yield from _walk(r.ops)
+
+
+def _fuse_block(block: Block, consts: dict[int, object]) -> bool:
+    changed = False
+    for op in block.ops:
+        if op.prim == "const":
+            consts[op.results[0].id] = op.attrs["value"]
+        for r in op.regions:
+            changed |= _fuse_block(r, consts)
+    i = 0
+    ops = block.ops
+    while i < len(ops):
+        op = ops[i]
+        if op.prim == "for" and not op.attrs:
+            # look past movable index arithmetic that does not use this loop's results
+            j = i + 1
+            between: list[Op] = []
+            results = {r.id for r in op.results}
+            while j < len(ops) and ops[j].prim in _MOVABLE and not ops[j].regions and \
+                    not ({v.id for v in ops[j].operands} & results):
+                between.append(ops[j])
+                j += 1
+            if j < len(ops) and _fusable(op, ops[j], consts):
+                fused = _fuse(op, ops[j])
+                ops = ops[:i] + between + [fused] + ops[j + 1:]
+                i += len(between)
+                changed = True
+                continue   # the fused loop may fuse with the next one too
+        i += 1
+    block.ops = ops
+    return changed
+
+
+def fuse(fn: Function) -> Function:
+    while _fuse_block(fn.body, {}):
+        pass
+    return fn
