@@ -42,6 +42,18 @@ class Scope:
     placeholders: dict[int, tuple[Value, Value]] = field(default_factory=dict)
 
 
+@dataclass
+class _RevLoop:
+    """A reverse loop being built: which results carry adjoints, its block and emitter."""
+
+    slots: list[int]
+    outer: list[Value]
+    init_vals: list[Value]
+    rblock: Block
+    re: Emitter
+    saved: dict[int, Value]
+
+
 def _ndim(v: Value) -> int:
     return v.type.ndim if isinstance(v.type, ArrayType) else 0
 
@@ -395,61 +407,73 @@ class Reverse:
         trip = e("floordiv", span, step, name="trips")
         return e("maximum", trip, e.c(0, I64), name="trips")
 
-    def _reverse_loop(self, e: Emitter, body: Block, slot_args: list[Value],
-                      results: list[Value], inits: list[Value], trip: Value,
-                      iv_info=None) -> None:
-        """Emit `for k in range(trip)` running `body` backwards.
-
-        slot_args/results/inits: the forward loop's carried body args, results and inits.
-        """
-        yields = body.ops[-1].operands
+    def _open_reverse_loop(self, e: Emitter, body: Block, results: list[Value]) -> "_RevLoop":
+        """Start `for back in range(trip - 1, -1, -1)` carrying the adjoints of the varied
+        results and of varied outer values the body reads. Counting down keeps the index
+        visibly in [0, trip), so backends can drop index checks and wrap-around."""
         slots = [k for k, r in enumerate(results) if r.id in self.varied]
         outer = [v for v in free_uses_block(body) if v.id in self.varied
                  and self.scope_of.get(v.id) is not body]
         init_vals = [self.adj.get(results[k].id) or self.zeros(e, results[k]) for k in slots]
         init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
-        # the reverse loop counts down, `for back in range(trip - 1, -1, -1)`: an index that
-        # visibly stays in [0, trip) lets backends drop index checks and wrap-around
-        k_iv = Value("back", I64)
-        rblock = Block([k_iv] + [Value(results[k].name + "_bar", results[k].type)
-                                 for k in slots] +
+        rblock = Block([Value("back", I64)] +
+                       [Value(results[k].name + "_bar", results[k].type) for k in slots] +
                        [Value(v.name + "_bar", v.type) for v in outer])
-        re = Emitter(rblock, e.loc)
-        sc = Scope(body, rblock)
-        if iv_info is not None:
-            lb, step, iv = iv_info
-            last = k_iv
-            sc.iv = iv
-            sc.rev_iv = re("add", lb, re("mul", last, step), name=iv.name)
-        saved = self.adj
-        self.adj = dict(saved)
-        nslot = len(slots)
+        rl = _RevLoop(slots, outer, init_vals, rblock, Emitter(rblock, e.loc), self.adj)
+        self.adj = dict(rl.saved)
         for i, v in enumerate(outer):
-            self.adj[v.id] = rblock.args[1 + nslot + i]
-        for i, k in enumerate(slots):
-            self.accumulate(re, yields[k], rblock.args[1 + i])
-        self.scopes.append(sc)
-        self.backward_block(body.ops[:-1], re)
-        self.scopes.pop()
+            self.adj[v.id] = rblock.args[1 + len(slots) + i]
+        return rl
+
+    def _seed_yields(self, rl: "_RevLoop", yields: list[Value]) -> None:
+        for i, k in enumerate(rl.slots):
+            self.accumulate(rl.re, yields[k], rl.rblock.args[1 + i])
+
+    def _close_reverse_loop(self, e: Emitter, rl: "_RevLoop", slot_args: list[Value],
+                            results: list[Value], inits: list[Value], trip: Value,
+                            after_yield=None) -> None:
+        """Yield the adjoints of the iteration's inputs, emit the loop, and pass what flowed
+        out of it to the outer values and the loop's initial values."""
         out = []
-        for i, k in enumerate(slots):
-            a = slot_args[k]
-            g = self.adj.get(a.id)
-            out.append(g if g is not None else re.zeros_like(rblock.args[1 + i]))
-        out += [self.adj.get(v.id) for v in outer]
-        Builder(rblock, e.loc).op("yield", out, [])
-        self._close_scope(sc)
-        self.adj = saved
+        for i, k in enumerate(rl.slots):
+            g = self.adj.get(slot_args[k].id)
+            out.append(g if g is not None else rl.re.zeros_like(rl.rblock.args[1 + i]))
+        out += [self.adj.get(v.id) for v in rl.outer]
+        Builder(rl.rblock, e.loc).op("yield", out, [])
+        if after_yield is not None:
+            after_yield()
+        self.adj = rl.saved
         minus1 = e.c(-1, I64)
         first = e("sub", trip, e.c(1, I64), name="last")
-        loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + init_vals,
-                                          [v.type for v in init_vals], {}, [rblock],
-                                          [v.name for v in rblock.args[1:]])
-        for i, v in enumerate(outer):   # outer adjoints were carried: take the final value
+        loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + rl.init_vals,
+                                          [v.type for v in rl.init_vals], {}, [rl.rblock],
+                                          [v.name for v in rl.rblock.args[1:]])
+        nslot = len(rl.slots)
+        for i, v in enumerate(rl.outer):   # outer adjoints were carried: take the final value
             self.adj[v.id] = loop.results[nslot + i]
-        for i, k in enumerate(slots):    # then add what flowed into the initial values
+        for i, k in enumerate(rl.slots):    # then add what flowed into the initial values
             self.adj.pop(results[k].id, None)
             self.accumulate(e, inits[k], loop.results[i])
+
+    def _reverse_loop(self, e: Emitter, body: Block, slot_args: list[Value],
+                      results: list[Value], inits: list[Value], trip: Value,
+                      iv_info=None) -> None:
+        """Run `body` backwards, trip times; its values come back from tapes.
+
+        slot_args/results/inits: the forward loop's carried body args, results and inits.
+        """
+        rl = self._open_reverse_loop(e, body, results)
+        sc = Scope(body, rl.rblock)
+        if iv_info is not None:
+            lb, step, iv = iv_info
+            sc.iv = iv
+            sc.rev_iv = rl.re("add", lb, rl.re("mul", rl.rblock.args[0], step), name=iv.name)
+        self._seed_yields(rl, body.ops[-1].operands)
+        self.scopes.append(sc)
+        self.backward_block(body.ops[:-1], rl.re)
+        self.scopes.pop()
+        self._close_reverse_loop(e, rl, slot_args, results, inits, trip,
+                                 after_yield=lambda: self._close_scope(sc))
 
     def _rev_for(self, op: Op, e: Emitter) -> None:
         if op.attrs.get("recompute"):
@@ -495,25 +519,16 @@ class Reverse:
             if not checked:
                 self._reserve(tape, op, home, op)
         body.ops[0:0] = pushes
-        slots = [k for k, r in enumerate(results) if r.id in self.varied]
-        outer = [v for v in free_uses_block(body) if v.id in self.varied
-                 and self.scope_of.get(v.id) is not body]
-        init_vals = [self.adj.get(results[k].id) or self.zeros(e, results[k]) for k in slots]
-        init_vals += [self.adj.get(v.id) or self.zeros(e, v) for v in outer]
-        back = Value("back", I64)
-        rblock = Block([back] + [Value(results[k].name + "_bar", results[k].type)
-                                 for k in slots] +
-                       [Value(v.name + "_bar", v.type) for v in outer])
-        re = Emitter(rblock, e.loc)
+        rl = self._open_reverse_loop(e, body, results)
+        rblock, re = rl.rblock, rl.re
         restored = [Value(c.name, c.type) for c in carried]
         for tape, r in zip(snaps, restored):
             rblock.ops.append(Op("tape_pop", [tape], [r], {}, [], op.loc))
-        mapping = iv_of(re, back)
+        mapping = iv_of(re, rblock.args[0])
         ivs = list(mapping.values())
         mapping.update({c.id: r for c, r in zip(carried, restored)})
         clone = _clone_ops(body.ops[len(pushes):], mapping)
         rblock.ops.extend(clone[:-1])
-        yields = clone[-1].operands
         # index the recomputed code as forward code living in the reverse block
         for old, new in list(mapping.items()):
             if old in self.varied:
@@ -530,31 +545,9 @@ class Reverse:
                 self.parent[region] = (o, rblock)
                 self._index_scopes(region)
         self.visible.add(id(rblock))
-        saved = self.adj
-        self.adj = dict(saved)
-        nslot = len(slots)
-        for i, v in enumerate(outer):
-            self.adj[v.id] = rblock.args[1 + nslot + i]
-        for i, k in enumerate(slots):
-            self.accumulate(re, yields[k], rblock.args[1 + i])
+        self._seed_yields(rl, clone[-1].operands)
         self.backward_block(clone[:-1], re)
-        out = []
-        for i, k in enumerate(slots):
-            g = self.adj.get(restored[k].id)
-            out.append(g if g is not None else re.zeros_like(rblock.args[1 + i]))
-        out += [self.adj.get(v.id) for v in outer]
-        Builder(rblock, e.loc).op("yield", out, [])
-        self.adj = saved
-        minus1 = e.c(-1, I64)
-        first = e("sub", trip, e.c(1, I64), name="last")
-        loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + init_vals,
-                                          [v.type for v in init_vals], {}, [rblock],
-                                          [v.name for v in rblock.args[1:]])
-        for i, v in enumerate(outer):
-            self.adj[v.id] = loop.results[nslot + i]
-        for i, k in enumerate(slots):
-            self.adj.pop(results[k].id, None)
-            self.accumulate(e, inits[k], loop.results[i])
+        self._close_reverse_loop(e, rl, restored, results, inits, trip)
 
     def _rev_while(self, op: Op, e: Emitter) -> None:
         if op.attrs.get("recompute"):

@@ -21,6 +21,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .. import __version__
+from .cache import cache_dir as _cache_dir
 from ..errors import AdError
 from ..ir.core import Function
 from ..ir.types import ArrayType
@@ -60,11 +61,7 @@ def _init() -> None:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("ADCOMPILE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcompile")
-    path = Path(root) / "llvm"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _cache_dir("llvm")
 
 
 def runtime_dir() -> Path:

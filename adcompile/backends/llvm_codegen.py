@@ -21,7 +21,6 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from ..ir.core import Block, Function, Op, Value
-from ..ir.primitives import slice_spec_counts
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
 
 OK, ERR_SHAPE, ERR_INDEX, ERR_ALLOC, ERR_VALUE, ERR_INTERNAL = range(6)

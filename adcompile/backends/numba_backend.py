@@ -12,16 +12,13 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from .cache import cache_dir as _cache_dir
 from ..ir.core import Function
 from .numba_codegen import generate_module
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("ADCOMPILE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcompile")
-    path = Path(root) / "numba"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _cache_dir("numba")
 
 
 def build(fn: Function, pyname: str | None = None):
