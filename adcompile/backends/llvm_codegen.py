@@ -982,8 +982,8 @@ def _expand(g, op):
 
 # -- tapes ---------------------------------------------------------------------------------------
 def _tape_elem(t) -> ir.Type:
-    if isinstance(t, ArrayType):
-        return ir.LiteralStructType([mem_type(t.dtype).as_pointer()] + [I64] * t.ndim)
+    if isinstance(t, ArrayType):   # (byte offset into the payload stack, shape)
+        return ir.LiteralStructType([I64] + [I64] * t.ndim)
     return mem_type(t)
 
 
@@ -1002,6 +1002,9 @@ class Tape:
     len: ir.Value
     cap: ir.Value
     elem: ir.Type
+    # array tapes keep the elements' bytes on a second, byte-sized stack: a pop gives that
+    # space back, so recomputed segments reuse it (arena copies would pile up per push)
+    payload: "Tape | None" = None
 
 
 def _entry_alloca(g, ty: ir.Type, name: str) -> ir.Value:
@@ -1010,16 +1013,23 @@ def _entry_alloca(g, ty: ir.Type, name: str) -> ir.Value:
     return b.alloca(ty, name=name)
 
 
-def _tape_new(g, op):
-    t = op.result.type.elem
+def _new_tape(g, size: int, elem: ir.Type, name: str) -> Tape:
     fn = g.declare("adc_tape_new", TAPE_PTR, [PTR, I64])
-    obj = g.b.call(fn, [g.ctx, g.i64(_tape_elem_size(t))])
+    obj = g.b.call(fn, [g.ctx, g.i64(size)])
     g._fail_silent(g.b.icmp_unsigned("==", obj, ir.Constant(TAPE_PTR, None)), ERR_ALLOC)
-    elem = _tape_elem(t)
-    tape = Tape(obj, _entry_alloca(g, elem.as_pointer(), "tape_data"),
-                _entry_alloca(g, I64, "tape_len"), _entry_alloca(g, I64, "tape_cap"), elem)
+    tape = Tape(obj, _entry_alloca(g, elem.as_pointer(), f"{name}_data"),
+                _entry_alloca(g, I64, f"{name}_len"), _entry_alloca(g, I64, f"{name}_cap"),
+                elem)
     g.b.store(g.i64(0), tape.len)
     _tape_sync_in(g, tape)
+    return tape
+
+
+def _tape_new(g, op):
+    t = op.result.type.elem
+    tape = _new_tape(g, _tape_elem_size(t), _tape_elem(t), "tape")
+    if isinstance(t, ArrayType):
+        tape.payload = _new_tape(g, 1, I8, "payload")
     return [tape]
 
 
@@ -1049,10 +1059,23 @@ def _tape_push(g, op):
     b = g.b
     x = g.get(val_v)
     if isinstance(t, ArrayType):  # the tape keeps this version: later writes must not reach it
-        c = g.copy_array(x)
+        pay = tape.payload
+        nbytes = b.mul(g.size(x), g.i64(elem_size(t.dtype)))
+        padded = b.and_(b.add(nbytes, g.i64(15)), g.i64(-16))   # keep elements 16-aligned
+        off = b.load(pay.len)
+        end = b.add(off, padded)
+        grow = g.func.append_basic_block("payload.grow")
+        ok = g.func.append_basic_block("payload.ok")
+        b.cbranch(b.icmp_signed(">", end, b.load(pay.cap)), grow, ok)
+        b.position_at_end(grow)
+        _tape_call(g, pay, "adc_tape_reserve", [end])
+        b.branch(ok)
+        b.position_at_end(ok)
+        g.memcpy(b.gep(b.load(pay.data), [off], inbounds=True), x.data, nbytes)
+        b.store(end, pay.len)
         s = ir.Constant(tape.elem, ir.Undefined)
-        s = b.insert_value(s, c.data, 0)
-        for j, d in enumerate(c.shape):
+        s = b.insert_value(s, off, 0)
+        for j, d in enumerate(x.shape):
             s = b.insert_value(s, d, j + 1)
         x = s
     else:
@@ -1082,7 +1105,12 @@ def _tape_pop(g, op):
     b.store(n, tape.len)
     x = b.load(b.gep(b.load(tape.data), [n], inbounds=True))
     if isinstance(t, ArrayType):
-        return [Array(t.dtype, b.extract_value(x, 0),
+        # the bytes stay valid until the next push to this tape: reverse mode never pushes
+        # while a popped value is live (pushes happen in forward code, pops in its adjoint)
+        off = b.extract_value(x, 0)
+        b.store(off, tape.payload.len)
+        raw = b.gep(b.load(tape.payload.data), [off], inbounds=True)
+        return [Array(t.dtype, b.bitcast(raw, mem_type(t.dtype).as_pointer()),
                       [b.extract_value(x, j + 1) for j in range(t.ndim)])]
     return [g.from_mem(x, t)]
 
