@@ -3,7 +3,7 @@
 `ADCOMPILE_PRINT_AFTER=<pass>|all` prints the IR after a pass; the verifier runs after every
 pass (it is cheap next to a numba compile), so a pass that breaks an invariant is named at once.
 `ADCOMPILE_TIME_PASSES=1` prints each pass's wall time to stderr. `ADCOMPILE_CLEANUP=0` skips
-the cleanup passes (simplify, licm, dce), keeping only what correctness needs: for measuring
+the cleanup passes (simplify, licm, expand, fuse, dce), keeping only what correctness needs: for measuring
 what cleanup buys (benchmarks), never for production.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
 from .dce import dce
+from .expand import expand
 from .fuse import fuse
 from .inline_custom import inline_custom
 from .inplace import insert_copies
@@ -37,11 +38,12 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("licm", licm),
     Pass("dce", dce),
     Pass("fuse", fuse),
+    Pass("expand", expand),
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
 )}
 
-PRIMAL_PIPELINE = ("simplify", "licm", "fuse", "simplify", "dce")
+PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
 
 
@@ -56,7 +58,7 @@ def _print_after(name: str, fn: Function) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"simplify", "licm", "dce", "fuse"})
+CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand"})
 
 
 def run_passes(fn: Function, names: tuple[str, ...]) -> Function:

@@ -76,3 +76,19 @@ def fuse_case(x, y):
 
 
 CASES["fuse"] = (fuse_case, (np.linspace(0.0, 1.0, 5), np.linspace(1.0, 2.0, 5)))
+
+
+def expand_case(icf, means, x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        for k in range(icf.shape[0]):
+            q = 0.0
+            for j in range(icf.shape[1]):
+                y = math.exp(icf[k, j]) * (x[i, j] - means[k, j])   # exp: not per point
+                q += y * y
+            total += math.exp(-0.5 * q)                            # depends on i: stays
+    return total
+
+
+_g = np.random.default_rng(3)
+CASES["expand"] = (expand_case, (_g.random((3, 2)), _g.random((3, 2)), _g.random((4, 2))))

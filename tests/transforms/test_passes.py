@@ -36,8 +36,19 @@ def _checkpoint(fn):
     return fn
 
 
+def _simplified_then(name: str):
+    """Passes that need invariant slots and bounds out of loops get simplify + licm first."""
+    def run(fn):
+        return PASSES[name].run(PASSES["licm"].run(PASSES["simplify"].run(fn)))
+    return run
+
+
 def _run(name: str):
-    return _checkpoint if name == "checkpoint" else PASSES[name].run
+    if name == "checkpoint":
+        return _checkpoint
+    if name == "expand":
+        return _simplified_then("expand")
+    return PASSES[name].run
 
 
 def _same(a, b) -> bool:
@@ -77,6 +88,8 @@ def test_golden_files_show_the_pass_working():
     assert "recompute=True" in g["checkpoint.out.ir"]
     assert g["simplify.out.ir"].count("sin(") == 1
     assert g["fuse.in.ir"].count("= for(") == 3 and g["fuse.out.ir"].count("= for(") == 2
+    eout = g["expand.out.ir"]
+    assert "exp_all" in eout and eout.index("exp(%icf_i") < eout.index("^(%i: i64")
 
 
 PASS_NAMES = sorted(PASSES) + ["checkpoint"]
