@@ -1335,9 +1335,12 @@ def public_wrapper(module: ir.Module, core: ir.Function, fn: Function, symbol: s
         ok = func.append_basic_block("ok")
         b.cbranch(mismatch, wrong, ok)
         b.position_at_end(wrong)
-        fail = g.declare("adc_fail", I32, [PTR, I32, PTR])
-        b.call(fail, [ctx, ir.Constant(I32, ERR_SHAPE),
-                      g.cstring(f"output '{name}': buffer length does not match the result")])
+        have = b.alloca(I64, size=g.i64(t.ndim), name=f"{name}_given")
+        for j, d in enumerate(lens):
+            b.store(d, b.gep(have, [g.i64(j)]))
+        fail = g.declare("adc_fail_shape", I32, [PTR, PTR, I64, I64.as_pointer(),
+                                                 I64.as_pointer()])
+        b.call(fail, [ctx, g.cstring(f"{symbol}: output '{name}'"), g.i64(t.ndim), have, sp])
         b.call(free, [ctx])
         b.ret(ir.Constant(I32, ERR_SHAPE))
         b.position_at_end(ok)

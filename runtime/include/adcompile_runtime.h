@@ -64,6 +64,12 @@ void *adc_alloc(adc_ctx *ctx, int64_t nbytes);
  * records adc_strerror(code). code == ADC_OK records nothing and returns ADC_OK. */
 int adc_fail(adc_ctx *ctx, int code, const char *message);
 
+/* Records ADC_ERR_SHAPE with a message naming both shapes, e.g.
+ * "output 'x_bar': the buffer has shape (7) but the result has shape (8)"; returns
+ * ADC_ERR_SHAPE. `what` names the array; given/expected hold ndim lengths each. */
+int adc_fail_shape(adc_ctx *ctx, const char *what, int64_t ndim, const int64_t *given,
+                   const int64_t *expected);
+
 /* Code most recently recorded in ctx by adc_fail; ADC_OK if none (or ctx is NULL). */
 int adc_ctx_error(const adc_ctx *ctx);
 

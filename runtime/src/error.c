@@ -80,6 +80,29 @@ int adc__failf(adc_ctx *ctx, int code, const char *fmt, ...)
     return adc_fail(ctx, code, buf);
 }
 
+static void format_shape(char *out, size_t cap, int64_t ndim, const int64_t *dims)
+{
+    size_t used = 0;
+    int64_t k;
+    out[0] = '\0';
+    for (k = 0; k < ndim && used + 24 < cap; k++) {
+        int n = snprintf(out + used, cap - used, k ? ", %lld" : "%lld", (long long)dims[k]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+int adc_fail_shape(adc_ctx *ctx, const char *what, int64_t ndim, const int64_t *given,
+                   const int64_t *expected)
+{
+    char g[160], e[160];
+    format_shape(g, sizeof g, ndim, given);
+    format_shape(e, sizeof e, ndim, expected);
+    return adc__failf(ctx, ADC_ERR_SHAPE, "%s: the buffer has shape (%s) but the result has "
+                      "shape (%s)", what ? what : "array", g, e);
+}
+
 int adc_ctx_error(const adc_ctx *ctx)
 {
     return ctx ? ctx->error : ADC_OK;

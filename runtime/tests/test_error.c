@@ -124,6 +124,18 @@ static void test_runtime_messages(void)
     adc_ctx_free(ctx);
 }
 
+static void test_fail_shape(void)
+{
+    adc_ctx *ctx = adc_ctx_new();
+    const int64_t given[2] = {3, 7}, expected[2] = {3, 8};
+    CHECK_EQ_INT(adc_fail_shape(ctx, "out 'y'", 2, given, expected), ADC_ERR_SHAPE);
+    CHECK_EQ_INT(adc_ctx_error(ctx), ADC_ERR_SHAPE);
+    CHECK_STREQ(adc_ctx_message(ctx),
+                "out 'y': the buffer has shape (3, 7) but the result has shape (3, 8)");
+    CHECK_STREQ(adc_last_error(), adc_ctx_message(ctx));
+    adc_ctx_free(ctx);
+}
+
 static void test_version(void)
 {
     CHECK_STREQ(adc_runtime_version(), "0.1.0");
@@ -136,6 +148,7 @@ int main(void)
     test_fail_records();
     test_long_message();
     test_runtime_messages();
+    test_fail_shape();
     test_version();
     return CHECK_RESULT();
 }
