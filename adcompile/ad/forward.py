@@ -45,6 +45,7 @@ class Forward:
         self.lanes = lanes
         self.dot: dict[int, Value] = {}
         self.L: Value | None = None
+        self.lane_ids: set[int] = set()
         self.varied = varied(self.fn, active)
 
     # -- entry -------------------------------------------------------------------------------
@@ -95,7 +96,23 @@ class Forward:
             dst.ops.append(op)
             if any(r.id in self.varied for r in op.results) or \
                     op.prim in ("tape_push", "tape_reserve"):
+                start = len(dst.ops)
                 self.tangent(op, Emitter(dst, op.loc))
+                if self.lanes:
+                    self._mark_lane_ops(dst.ops[start:])
+
+    def _mark_lane_ops(self, ops: list[Op]) -> None:
+        """Mark tangent code that computes on lanes (it reads a tangent, directly or through
+        other lane ops) for `fuse_lanes`; primal-only helpers such as the weights of a max
+        stay unmarked (their arrays have the primal's length, not L lanes)."""
+        lanes = self.lane_ids
+        lanes.update(d.id for d in self.dot.values())
+        if self.L is not None:
+            lanes.add(self.L.id)
+        for t in ops:
+            if not t.regions and any(v.id in lanes for v in t.operands):
+                t.attrs["lane_op"] = True
+                lanes.update(r.id for r in t.results)
 
     def expand(self, e: Emitter, p: Value, like: Value) -> Value:
         """A primal-shaped partial, made to broadcast against lane-carrying tangents."""

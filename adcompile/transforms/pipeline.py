@@ -21,6 +21,7 @@ from ..ir.verifier import VerifyError, verify
 from .dce import dce
 from .expand import expand
 from .fuse import fuse
+from .fuse_lanes import fuse_lanes
 from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
@@ -39,11 +40,12 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("dce", dce),
     Pass("fuse", fuse),
     Pass("expand", expand),
+    Pass("fuse_lanes", fuse_lanes),
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
 )}
 
-PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce")
+PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce", "fuse_lanes")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
 
 
@@ -58,7 +60,7 @@ def _print_after(name: str, fn: Function) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand"})
+CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes"})
 
 
 def run_passes(fn: Function, names: tuple[str, ...]) -> Function:

@@ -1,0 +1,215 @@
+"""Fuse the lane arithmetic of vector forward mode into one loop over the lanes.
+
+Vector forward mode (`jacfwd`) carries L tangent directions at once: the tangent of a scalar is
+a 1-d array of L lanes, and every scalar op of the primal becomes a few whole-array ops on
+lanes, each allocating a small array. This pass takes each run of such ops (marked `lane_op`
+by the forward transform) and turns it into
+
+    for l in range(L):  <the same ops on scalars>; store only the lanes used later
+
+so the tangent code of a straight-line stretch is one pass over L scalars per value, with no
+temporaries. Row reads `x_dot[i]` become element reads `x_dot[i, l]`, row writes become element
+writes; scalar primal ops between lane ops (partials such as `cos(x)`) move in front of the
+loop, since they do not depend on the lanes.
+"""
+from __future__ import annotations
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES, EFFECTFUL
+from ..ir.types import I64, ArrayType, ScalarType, scalar_of
+
+_MOVABLE_BLOCKERS = {"yield", "condition", "return", "for", "while", "if", "custom"}
+
+
+def _is_lane(v: Value) -> bool:
+    return isinstance(v.type, ArrayType) and v.type.ndim == 1
+
+
+def _groupable(op: Op) -> bool:
+    if not op.attrs.get("lane_op") or op.regions:
+        return False
+    kind = PRIMITIVES[op.prim].kind
+    if kind in ELEMENTWISE_KINDS and op.prim not in ("const", "undef"):
+        r = op.results[0]
+        return _is_lane(r) and all(_is_lane(v) or isinstance(v.type, ScalarType)
+                                   for v in op.operands)
+    if op.prim == "getitem":
+        arr, idx = op.operands[0], op.operands[1:]
+        return _is_lane(op.results[0]) and arr.type.ndim == len(idx) + 1
+    if op.prim == "setitem":
+        arr, val, idx = op.operands[0], op.operands[1], op.operands[2:]
+        return _is_lane(val) and arr.type.ndim == len(idx) + 1
+    return False
+
+
+def _movable(op: Op, group_defs: set[int]) -> bool:
+    """A scalar op that can run before the lane loop (it does not read the group)."""
+    return (not op.regions and op.prim not in _MOVABLE_BLOCKERS and op.prim not in EFFECTFUL
+            and len(op.results) == 1 and isinstance(op.results[0].type, ScalarType)
+            and not any(v.id in group_defs for v in op.operands))
+
+
+def _uses_outside(ops: list[Op], start: int, end: int, block_tail_uses) -> set[int]:
+    out: set[int] = set()
+    for k, op in enumerate(ops):
+        if start <= k < end:
+            continue
+        out |= {v.id for v in op.operands}
+        for r in op.regions:
+            out |= _all_uses(r)
+    return out | block_tail_uses
+
+
+def _all_uses(block: Block) -> set[int]:
+    out: set[int] = set()
+    for op in block.ops:
+        out |= {v.id for v in op.operands}
+        for r in op.regions:
+            out |= _all_uses(r)
+    return out
+
+
+def _emit(ops: list[Op], prim: str, operands: list[Value], attrs: dict, loc, name="t",
+          result: Value | None = None) -> Value:
+    types = PRIMITIVES[prim].rule([v.type for v in operands], attrs)
+    res = result if result is not None else Value(name, types[0])
+    ops.append(Op(prim, list(operands), [res], dict(attrs), [], loc))
+    return res
+
+
+def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
+    """The ops replacing a group: the lane loop (with its allocations and L) in front."""
+    defs = {op.results[0].id for op in lane_ops}
+    loc = lane_ops[0].loc
+    # chains of in-place row writes: first array version -> current loop-local version
+    chain_of: dict[int, int] = {}      # setitem result id -> chain index
+    chains: list[tuple[Value, Op]] = []   # (initial array from outside, last setitem)
+    for op in lane_ops:
+        if op.prim != "setitem":
+            continue
+        arr = op.operands[0]
+        if arr.id in chain_of:
+            k = chain_of[arr.id]
+            if arr.id in used_later:    # an intermediate version read outside: give up
+                return None
+            chains[k] = (chains[k][0], op)
+        elif arr.id in defs:
+            return None
+        else:
+            k = len(chains)
+            chains.append((arr, op))
+        chain_of[op.results[0].id] = k
+    # lane length from any outside lane array (or the last axis of an indexed array)
+    src = None
+    for op in lane_ops:
+        for v in op.operands:
+            if isinstance(v.type, ArrayType) and v.id not in defs:
+                src = v
+                break
+        if src is not None:
+            break
+    if src is None:
+        return None
+    pre: list[Op] = []
+    L = _emit(pre, "dim", [src], {"axis": src.type.ndim - 1}, loc, name="lanes")
+    outs = [op.results[0] for op in lane_ops
+            if op.prim != "setitem" and op.results[0].id in used_later]
+    allocs = [_emit(pre, "empty", [L], {"dtype": scalar_of(v.type).name}, loc, name=v.name)
+              for v in outs]
+    # loop body
+    lane = Value("lane", I64)
+    out_args = [Value(v.name, v.type) for v in outs]
+    chain_args = [Value(a.name, a.type) for a, _ in chains]
+    body: list[Op] = []
+    scal: dict[int, Value] = {}          # lane value id -> its scalar in this iteration
+    cur_chain = list(chain_args)
+    reads: dict[int, Value] = {}
+
+    def scalar_of_operand(v: Value) -> Value:
+        if not _is_lane(v):
+            return v
+        if v.id in scal:
+            return scal[v.id]
+        if v.id not in reads:
+            reads[v.id] = _emit(body, "getitem", [v, lane], {}, loc, name=v.name)
+        return reads[v.id]
+
+    for op in lane_ops:
+        if op.prim == "getitem":
+            arr = op.operands[0]
+            if arr.id in chain_of:
+                arr = cur_chain[chain_of[arr.id]]
+            scal[op.results[0].id] = _emit(body, "getitem", [arr] + op.operands[1:] + [lane],
+                                           {}, op.loc, name=op.results[0].name)
+        elif op.prim == "setitem":
+            k = chain_of[op.results[0].id]
+            val = scalar_of_operand(op.operands[1])
+            cur_chain[k] = _emit(body, "setitem", [cur_chain[k], val] + op.operands[2:] +
+                                 [lane], {}, op.loc, name=op.results[0].name)
+        else:
+            attrs = {a: b for a, b in op.attrs.items() if a != "lane_op"}
+            scal[op.results[0].id] = _emit(body, op.prim,
+                                           [scalar_of_operand(v) for v in op.operands],
+                                           attrs, op.loc, name=op.results[0].name)
+    stored = [_emit(body, "setitem", [a, scal[v.id], lane], {}, loc, name=v.name)
+              for a, v in zip(out_args, outs)]
+    body.append(Op("yield", stored + cur_chain, [], {}, [], loc))
+    zero = _emit(pre, "const", [], {"value": 0, "type": "i64"}, loc, name="c")
+    one = _emit(pre, "const", [], {"value": 1, "type": "i64"}, loc, name="c")
+    results = list(outs) + [last.results[0] for _, last in chains]
+    loop = Op("for", [zero, L, one] + allocs + [a for a, _ in chains], results, {},
+              [Block([lane] + out_args + chain_args, body)], loc)
+    return pre + [loop]
+
+
+def _fuse_block(block: Block, tail_uses: set[int]) -> None:
+    for op in block.ops:
+        for r in op.regions:
+            _fuse_block(r, tail_uses | _all_uses(block))
+    ops = block.ops
+    out: list[Op] = []
+    i = 0
+    while i < len(ops):
+        if not _groupable(ops[i]):
+            out.append(ops[i])
+            i += 1
+            continue
+        # grow the group: lane ops, with movable scalar ops in between
+        lane_ops: list[Op] = []
+        moved: list[Op] = []
+        defs: set[int] = set()
+        j = i
+        while j < len(ops):
+            op = ops[j]
+            if _groupable(op):
+                lane_ops.append(op)
+                defs.add(op.results[0].id)
+            elif _movable(op, defs):
+                moved.append(op)
+            else:
+                break
+            j += 1
+        # trailing movable ops stay where they were
+        while j > i and ops[j - 1] in moved:
+            moved.remove(ops[j - 1])
+            j -= 1
+        if len(lane_ops) < 2:
+            out.extend(ops[i:j])
+            i = j
+            continue
+        used_later = _uses_outside(ops, i, j, tail_uses)
+        # values used by moved scalar ops are computed earlier in the group only if lanes:
+        # impossible (moved ops do not read the group), so order is preserved
+        fused = _fuse_group(lane_ops, used_later)
+        if fused is None:
+            out.extend(ops[i:j])
+        else:
+            out.extend(moved)
+            out.extend(fused)
+        i = j
+    block.ops = out
+
+
+def fuse_lanes(fn: Function) -> Function:
+    _fuse_block(fn.body, set())
+    return fn
