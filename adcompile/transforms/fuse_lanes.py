@@ -43,13 +43,19 @@ def _groupable(op: Op) -> bool:
 
 
 def _movable(op: Op, group_defs: set[int]) -> bool:
-    """A scalar op that can run before the lane loop (it does not read the group)."""
-    return (not op.regions and op.prim not in _MOVABLE_BLOCKERS and op.prim not in EFFECTFUL
-            and len(op.results) == 1 and isinstance(op.results[0].type, ScalarType)
-            and not any(v.id in group_defs for v in op.operands))
+    """A primal op that can run before the lane loop: it does not read the group, and yields
+    a scalar or writes an element of a primal array (`r[i, 0] = u` between the lane code of
+    `u` and the next statement's; `_fuse_block` checks that no lane op reads that array)."""
+    if op.regions or op.prim in _MOVABLE_BLOCKERS or op.prim in EFFECTFUL:
+        return False
+    if any(v.id in group_defs for v in op.operands) or op.attrs.get("lane_op"):
+        return False
+    if op.prim == "setitem":
+        return isinstance(op.operands[1].type, ScalarType)
+    return len(op.results) == 1 and isinstance(op.results[0].type, ScalarType)
 
 
-def _uses_outside(ops: list[Op], start: int, end: int, block_tail_uses) -> set[int]:
+def _uses_outside(ops: list[Op], start: int, end: int) -> set[int]:
     out: set[int] = set()
     for k, op in enumerate(ops):
         if start <= k < end:
@@ -57,7 +63,7 @@ def _uses_outside(ops: list[Op], start: int, end: int, block_tail_uses) -> set[i
         out |= {v.id for v in op.operands}
         for r in op.regions:
             out |= _all_uses(r)
-    return out | block_tail_uses
+    return out
 
 
 def _all_uses(block: Block) -> set[int]:
@@ -162,10 +168,12 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     return pre + [loop]
 
 
-def _fuse_block(block: Block, tail_uses: set[int]) -> None:
+def _fuse_block(block: Block) -> None:
+    # a block's values are visible only in it (and below): its own ops, including its
+    # terminator, are all the uses that count
     for op in block.ops:
         for r in op.regions:
-            _fuse_block(r, tail_uses | _all_uses(block))
+            _fuse_block(r)
     ops = block.ops
     out: list[Op] = []
     i = 0
@@ -193,11 +201,13 @@ def _fuse_block(block: Block, tail_uses: set[int]) -> None:
         while j > i and ops[j - 1] in moved:
             moved.remove(ops[j - 1])
             j -= 1
-        if len(lane_ops) < 2:
+        written = {v.id for m in moved if m.prim == "setitem"
+                   for v in (m.operands[0], m.results[0])}
+        if len(lane_ops) < 2 or any(v.id in written for op in lane_ops for v in op.operands):
             out.extend(ops[i:j])
             i = j
             continue
-        used_later = _uses_outside(ops, i, j, tail_uses)
+        used_later = _uses_outside(ops, i, j)
         # values used by moved scalar ops are computed earlier in the group only if lanes:
         # impossible (moved ops do not read the group), so order is preserved
         fused = _fuse_group(lane_ops, used_later)
@@ -211,5 +221,5 @@ def _fuse_block(block: Block, tail_uses: set[int]) -> None:
 
 
 def fuse_lanes(fn: Function) -> Function:
-    _fuse_block(fn.body, set())
+    _fuse_block(fn.body)
     return fn
