@@ -547,6 +547,10 @@ def main() -> None:
             misses.append(f"{w.key} jvp {r['jvp'] / r['primal']:.2f}x")
     print("over target: " + (", ".join(misses) if misses else "none"))
     print(call_overhead())
+    print_failures(workloads)
+
+
+def print_failures(workloads) -> None:
     failed = [(w, e) for w in workloads for e in w.errors]
     if failed:
         print("\nFAILURES:")

@@ -360,11 +360,7 @@ def main() -> None:
     print()
     for s in cli_timings():
         print(s)
-    failed = [(w, e) for w in workloads for e in w.errors]
-    if failed:
-        print("\nFAILURES:")
-        for w, e in failed:
-            print(f"  {w.label}: {e}")
+    bench_ad.print_failures(workloads)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..errors import NonDifferentiable
 from ..ir.clone import clone_ops as _clone_ops
 from ..ir.core import Block, Builder, Function, Op, Value
+from ..ir.loops import trip_count
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
 from ..transforms.inplace import insert_copies
 from .activity import varied
@@ -401,11 +402,7 @@ class Reverse:
 
     # -- structured control flow ---------------------------------------------------------------
     def _trip(self, e: Emitter, lb: Value, ub: Value, step: Value) -> Value:
-        one = e.c(1, I64)
-        sgn = e("select", e("gt", step, e.c(0, I64)), one, e.c(-1, I64), name="sgn")
-        span = e("sub", e("add", e("sub", ub, lb), step), sgn, name="span")
-        trip = e("floordiv", span, step, name="trips")
-        return e("maximum", trip, e.c(0, I64), name="trips")
+        return trip_count(e, lb, ub, step)
 
     def _open_reverse_loop(self, e: Emitter, body: Block, results: list[Value]) -> "_RevLoop":
         """Start `for back in range(trip - 1, -1, -1)` carrying the adjoints of the varied

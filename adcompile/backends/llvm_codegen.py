@@ -87,6 +87,8 @@ _LIBM = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh", "sinh
          "cosh": "cosh", "asin": "asin", "acos": "acos", "atan": "atan", "asinh": "asinh",
          "acosh": "acosh", "atanh": "atanh", "erf": "erf", "erfc": "erfc",
          "lgamma": "lgamma", "atan2": "atan2", "hypot": "hypot"}
+_FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
+_INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
 _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 
@@ -482,14 +484,8 @@ class FunctionCodegen:
     def float_op(self, p: str, t: ScalarType, xs: list[ir.Value]) -> ir.Value:
         b = self.b
         lt = reg_type(t)
-        if p == "add":
-            return b.fadd(*xs)
-        if p == "sub":
-            return b.fsub(*xs)
-        if p == "mul":
-            return b.fmul(*xs)
-        if p == "div":
-            return b.fdiv(*xs)
+        if p in _FLOAT_ARITH:
+            return getattr(b, _FLOAT_ARITH[p])(*xs)
         if p == "neg":
             return b.fneg(xs[0])
         if p == "square":
@@ -534,12 +530,8 @@ class FunctionCodegen:
 
     def int_op(self, p: str, xs: list[ir.Value]) -> ir.Value:
         b = self.b
-        if p == "add":
-            return b.add(*xs)
-        if p == "sub":
-            return b.sub(*xs)
-        if p == "mul":
-            return b.mul(*xs)
+        if p in _INT_ARITH:
+            return getattr(b, _INT_ARITH[p])(*xs)
         if p == "neg":
             return b.neg(xs[0])
         if p == "square":

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from ..errors import AdError
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value
-from ..ir.types import BOOL as _BOOL, F64, I64
+from ..ir.loops import OpList, trip_count
+from ..ir.types import I64
 
 
 @dataclass(frozen=True)
@@ -102,42 +103,18 @@ def policy_from_attrs(attrs: dict) -> Policy | None:
     return None
 
 
-class _E:
-    """Appends ops to a list (a tiny builder for the arithmetic around the new loops)."""
-
-    def __init__(self, ops: list[Op], loc):
-        self.ops, self.loc = ops, loc
-
-    def __call__(self, prim, *args, name="t", type=I64, **attrs) -> Value:
-        v = Value(name, type)
-        self.ops.append(Op(prim, list(args), [v], dict(attrs), [], self.loc))
-        return v
-
-    def c(self, x: int) -> Value:
-        v = Value("c", I64)
-        self.ops.append(Op("const", [], [v], {"value": x, "type": "i64"}, [], self.loc))
-        return v
-
-
-def _trip(e: _E, lb: Value, ub: Value, step: Value) -> Value:
-    one = e.c(1)
-    sgn = e("select", e("gt", step, e.c(0), type=_BOOL), one, e.c(-1), name="sgn")
-    span = e("sub", e("add", e("sub", ub, lb), step), sgn, name="span")
-    return e("maximum", e("floordiv", span, step), e.c(0), name="trips")
-
-
-def _ceil_div(e: _E, a: Value, b: Value, name: str) -> Value:
+def _ceil_div(e: OpList, a: Value, b: Value, name: str) -> Value:
     return e("floordiv", e("sub", e("add", a, b), e.c(1)), b, name=name)
 
 
-def _segment(e: _E, policy: Policy, trips: Value) -> Value:
+def _segment(e: OpList, policy: Policy, trips: Value) -> Value:
     if isinstance(policy, Every):
         return e.c(policy.k)
     if isinstance(policy, Snapshots):
         k = _ceil_div(e, trips, e.c(policy.count), "seg")
         return e("maximum", k, e.c(1), name="seg")
-    root = e("sqrt", e("cast", trips, to="f64", type=F64), type=F64)
-    k = e("cast", e("ceil", root, type=F64), to="i64", name="seg")
+    root = e("sqrt", e("cast", trips, to="f64"))
+    k = e("cast", e("ceil", root), to="i64", name="seg")
     return e("maximum", k, e.c(1), name="seg")
 
 
@@ -148,20 +125,20 @@ def strip_mine(op: Op, policy: Policy) -> list[Op]:
     body = op.regions[0]
     iv, carried = body.args[0], body.args[1:]
     pre: list[Op] = []
-    e = _E(pre, op.loc)
-    trips = _trip(e, lb, ub, step)
+    e = OpList(pre, op.loc)
+    trips = trip_count(e, lb, ub, step)
     k = _segment(e, policy, trips)
     nseg = _ceil_div(e, trips, k, "segments")
     # inner loop: j in [s*k, min(s*k + k, trips)); the user's iv is recomputed from j
     s = Value("seg", I64)
     outer_args = [Value(c.name, c.type) for c in carried]
     inner_ops: list[Op] = []
-    ie = _E(inner_ops, op.loc)
+    ie = OpList(inner_ops, op.loc)
     lo = ie("mul", s, k, name="lo")
     hi = ie("minimum", ie("add", lo, k), trips, name="hi")
     j = Value("j", I64)
     head: list[Op] = []
-    he = _E(head, op.loc)
+    he = OpList(head, op.loc)
     off = he("mul", j, step)
     head.append(Op("add", [lb, off], [iv], {}, [], op.loc))
     body.ops[0:0] = head
@@ -198,7 +175,7 @@ def strip_mine_while(op: Op, policy: Policy) -> list[Op]:
     cond, body = op.regions
     loc = op.loc
     pre: list[Op] = []
-    e = _E(pre, loc)
+    e = OpList(pre, loc)
     zero = e.c(0)
     # outer condition: a clone of the user's condition
     oargs = [Value(a.name, a.type) for a in cond.args]
@@ -209,21 +186,21 @@ def strip_mine_while(op: Op, policy: Policy) -> list[Op]:
     bargs = [Value(a.name, a.type) for a in body.args]
     bseg = Value("seg", I64)
     obody_ops: list[Op] = []
-    be = _E(obody_ops, loc)
+    be = OpList(obody_ops, loc)
     k = be.c(policy.k) if isinstance(policy, Every) else be("add", bseg, be.c(1), name="seg")
     iargs = [Value(a.name, a.type) for a in cond.args]
     ij = Value("j", I64)
     m = {a.id: n for a, n in zip(cond.args, iargs)}
     icond_ops = clone_ops(cond.ops, m)
     term = icond_ops.pop()
-    ie = _E(icond_ops, loc)
-    inb = ie("lt", ij, k, name="inseg", type=_BOOL)
-    go = ie("and", term.operands[0], inb, name="go", type=_BOOL)
+    ie = OpList(icond_ops, loc)
+    inb = ie("lt", ij, k, name="inseg")
+    go = ie("and", term.operands[0], inb, name="go")
     icond_ops.append(Op("condition", [go], [], {}, [], term.loc))
     icond = Block(iargs + [ij], icond_ops)
     jb = Value("j", I64)
     yield_op = body.ops.pop()
-    te = _E(body.ops, loc)
+    te = OpList(body.ops, loc)
     nj = te("add", jb, te.c(1), name="j")
     body.ops.append(Op("yield", list(yield_op.operands) + [nj], [], {}, [], yield_op.loc))
     body.args = list(body.args) + [jb]

@@ -22,34 +22,12 @@ from __future__ import annotations
 
 from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value
-from ..ir.primitives import FLOAT_BINARY, FLOAT_UNARY, PRIMITIVES
+from ..ir.loops import OpList, trip_count
+from ..ir.primitives import FLOAT_BINARY, FLOAT_UNARY
 from ..ir.types import I64, ArrayType, ScalarType
 from .licm import _hoistable
 
 _EXPENSIVE = (set(FLOAT_UNARY) | set(FLOAT_BINARY) | {"div"}) - {"floor", "ceil", "trunc"}
-
-
-class _B:
-    """Appends typed ops to a list."""
-
-    def __init__(self, ops: list[Op], loc):
-        self.ops, self.loc = ops, loc
-
-    def __call__(self, prim: str, *args: Value, name: str = "t", **attrs) -> Value:
-        types = PRIMITIVES[prim].rule([a.type for a in args], attrs)
-        v = Value(name, types[0])
-        self.ops.append(Op(prim, list(args), [v], attrs, [], self.loc))
-        return v
-
-    def c(self, x: int) -> Value:
-        return self("const", value=x, type="i64", name="c")
-
-
-def _trips(b: _B, lb: Value, ub: Value, step: Value) -> Value:
-    one = b.c(1)
-    sgn = b("select", b("gt", step, b.c(0)), one, b.c(-1), name="sgn")
-    span = b("sub", b("add", b("sub", ub, lb), step), sgn, name="span")
-    return b("maximum", b("floordiv", span, step), b.c(0), name="trips")
 
 
 def _defined_in(op: Op) -> set[int]:
@@ -131,8 +109,8 @@ class _Expander:
         """Precompute v over the loops `deps` of `chain` into an array before the outer loop;
         return the array (read back in `_rewrite`)."""
         loops = [chain[k] for k in deps]
-        b = _B(self.pre, self.outer.loc)
-        dims = [_trips(b, *lp.operands[:3]) for lp in loops]
+        b = OpList(self.pre, self.outer.loc)
+        dims = [trip_count(b, *lp.operands[:3]) for lp in loops]
         arr = b("empty", *dims, dtype=v.type.name, name=v.name + "_all")
         # the ops computing v, in block order
         needed: list[Op] = []
@@ -156,7 +134,7 @@ class _Expander:
             blocks.append((lp, blk, carried))
         # innermost body: compute and store
         inner_ops: list[Op] = []
-        ib = _B(inner_ops, self.outer.loc)
+        ib = OpList(inner_ops, self.outer.loc)
         for (lp, blk, _), n in zip(blocks, dims):
             lb, _, step = lp.operands[:3]
             mapping[lp.regions[0].args[0].id] = blk.args[0]
@@ -189,7 +167,7 @@ class _Expander:
             if op.results and op.results[0].id in replace:
                 v = op.results[0]
                 arr, deps = self._arrays[v.id]
-                b = _B(out, op.loc)
+                b = OpList(out, op.loc)
                 idx = []
                 for k in deps:
                     lp = chain[k]
