@@ -136,7 +136,9 @@ def _out_names(fn: Function, base: str = "out") -> list[str]:
 
 
 def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: str,
-                  argnums=None) -> list[Program]:
+                  argnums=None, checkpoint=None) -> list[Program]:
+    """`checkpoint`: a policy for the reverse modes (see transforms/checkpoint.py); without
+    one, loops check their tape estimate against ADCOMPILE_TAPE_LIMIT at build time."""
     params = list(inspect.signature(func).parameters)
     progs = []
     where = f"{inspect.getsourcefile(func)}:{inspect.getsourcelines(func)[1]}"
@@ -151,7 +153,8 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
             args = params
         else:
             active = _argnums(argnums, specs, func)
-            st = build_ir(func, specs, JVP(active) if mode == "jvp" else VJP(active))
+            st = build_ir(func, specs, JVP(active) if mode == "jvp" else
+                          VJP(active, checkpoint=checkpoint))
             fn = st["backend"]
             prim = st["primal"]
             k = len(prim.result_types)
@@ -266,12 +269,12 @@ def stub_text(name: str, progs: list[Program]) -> str:
 # -- the build -----------------------------------------------------------------------------------
 def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_dir: Path,
                   name: str | None = None, argnums=None, boundscheck: bool = True,
-                  cpu: str = "host") -> dict:
+                  cpu: str = "host", checkpoint=None) -> dict:
     from .backends import llvm_backend as lb
     name = name or func.__name__
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         raise AdError(f"--name {name!r} is not a C identifier")
-    progs = make_programs(func, specs, modes, name, argnums)
+    progs = make_programs(func, specs, modes, name, argnums, checkpoint)
     entries = [lb.Entry(p.fn, p.symbol, p.out_names) for p in progs]
     module = lb.build_module(entries, boundscheck)
     mod, tm = lb.optimize(module, cpu)

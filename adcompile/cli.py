@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--name", default=None, help="library and symbol prefix (default: FUNC)")
     b.add_argument("--no-bounds-check", action="store_true",
                    help="skip index checks inside kernels (argument lengths are still checked)")
+    b.add_argument("--checkpoint", default=None, metavar="POLICY",
+                   help="checkpointing of the outermost loops in vjp/grad: binomial:64 "
+                        "(64 snapshots), binomial:50MB, sqrt, every:K, snapshots:S[:2], "
+                        "store-all (default: store-all, with ADC_ERR_TAPE_BUDGET returned above "
+                        "ADCOMPILE_TAPE_LIMIT, 2GB)")
     b.add_argument("--out", required=True, metavar="DIR", help="output directory")
 
     ir = sub.add_parser("ir", help="print the IR of FILE.py:FUNC for example arguments",
@@ -104,12 +109,22 @@ def _build(ns, func) -> int:
             raise AdError(f"--argnums {ns.argnums!r}: expected integers such as 0 or 0,2")
     t0 = time.perf_counter()
     files = build_library(func, specs, modes, Path(ns.out), ns.name, argnums,
-                          not ns.no_bounds_check, ns.cpu)
+                          not ns.no_bounds_check, ns.cpu, _checkpoint_option(ns.checkpoint))
     dt = time.perf_counter() - t0
     for kind in ("so", "o", "h", "py"):
         print(files[kind])
     print(f"built {', '.join(modes)} of {func.__name__} in {dt:.2f} s", file=sys.stderr)
     return 0
+
+
+def _checkpoint_option(text: str | None):
+    """--checkpoint binomial:64 | binomial:50MB | sqrt | every:K | snapshots:S[:2] | store-all"""
+    from .transforms.checkpoint import parse_policy
+    if text is None:
+        return None
+    kind, *rest = text.split(":")
+    vals = [int(v) if v.isdigit() else v for v in rest]
+    return parse_policy(kind if not vals else (kind, *vals))
 
 
 def _ir(ns, func) -> int:

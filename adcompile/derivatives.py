@@ -16,10 +16,10 @@ import numpy as np
 from .ad.forward import jvp_function
 from .ad.reverse import vjp_function
 from .api import Compiled, Specialization, build_ir, call_specialization, compile_stages
-from .errors import AdError, NonDifferentiable, TypeInferenceError
+from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
-from .transforms.checkpoint import parse_policy
+from .transforms.checkpoint import auto_policy, parse_policy
 
 
 # -- transform specs (hashable: part of the cache key) ------------------------------------------
@@ -146,11 +146,30 @@ class Derivative:
 
 
 # -- reverse mode --------------------------------------------------------------------------------
+def _call_vjp(func, args, active, checkpoint, backend, call_args):
+    """(specialization, results) of a reverse-mode call. Without a policy, a loop whose tape
+    would exceed ADCOMPILE_TAPE_LIMIT stops before recording it; the call is then redone with
+    binomial checkpointing (a warning says so), and the caller keeps that specialization."""
+    sp = specialize(func, args, VJP(active, checkpoint=checkpoint), backend)
+    try:
+        return sp, _call(sp, call_args)
+    except TapeBudgetExceeded as err:
+        if checkpoint is not None:
+            raise
+        policy = auto_policy()
+        import warnings
+        warnings.warn(f"{err.message}; adcompile recomputes it with binomial checkpointing "
+                      f"in {policy.memory} bytes of snapshots (choose with grad(..., "
+                      f"checkpoint=...), or set ADCOMPILE_TAPE_LIMIT)", RuntimeWarning,
+                      stacklevel=4)
+        sp = specialize(func, args, VJP(active, checkpoint=policy), backend)
+        return sp, _call(sp, call_args)
+
+
 def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backend="numba",
              checkpoint=None):
     active = _active_mask(func, args, nums)
-    sp = specialize(func, args, VJP(active, checkpoint=parse_policy(checkpoint)), backend)
-    fn = sp.ir["primal"]
+    fn = specialize(func, args, VJP(active, checkpoint=checkpoint), backend).ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     if need_scalar:
@@ -162,18 +181,19 @@ def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backen
                 f"returns ({shown})", fn.loc,
                 "use adcompile.vjp or adcompile.jacrev for non-scalar outputs")
         cots = [1.0 if scalar_of(outs[0]).name == "f64" else np.float32(1.0)]
-    res = _call(sp, tuple(args) + tuple(cots))
+    sp, res = _call_vjp(func, args, active, checkpoint, backend, tuple(args) + tuple(cots))
     n = len(outs)
     out_vals, grads = res[:n], res[n:]
     return sp, out_vals, grads, float_outs
 
 
 def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-         backend: str = "numba", checkpoint=None):
+         backend: str = "numba", checkpoint=None, memory=None):
     """Gradient of a scalar-valued function (reverse mode). Bare decorator or call.
     `backend`: "numba" (default) or "llvm". `checkpoint`: a policy for the outermost loops
-    ("sqrt", ("every", k), ("snapshots", s[, levels])); see docs/checkpointing.md."""
-    parse_policy(checkpoint)
+    ("binomial" with `memory="50MB"`, ("binomial", s), "sqrt", ("every", k),
+    ("snapshots", s[, levels])); see docs/checkpointing.md."""
+    checkpoint = parse_policy(checkpoint, memory)
     if func is None:
         return lambda f: grad(f, argnums, backend=backend, checkpoint=checkpoint)
     single = isinstance(argnums, int)
@@ -190,9 +210,9 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
 
 
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-                   backend: str = "numba", checkpoint=None):
-    """(value, gradient) in one reverse pass."""
-    parse_policy(checkpoint)
+                   backend: str = "numba", checkpoint=None, memory=None):
+    """(value, gradient) in one reverse pass; `checkpoint`/`memory` as for `grad`."""
+    checkpoint = parse_policy(checkpoint, memory)
     if func is None:
         return lambda f: value_and_grad(f, argnums, backend=backend, checkpoint=checkpoint)
     single = isinstance(argnums, int)
@@ -212,7 +232,7 @@ def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
-def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None):
+def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None, memory=None):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
     f = _py(func)
@@ -220,8 +240,14 @@ def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None):
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
     active = tuple(i in nums for i in range(len(primals)))
-    sp = specialize(f, primals, VJP(active, checkpoint=parse_policy(checkpoint)), backend)
-    fn = sp.ir["primal"]
+    checkpoint = parse_policy(checkpoint, memory)
+    held = [specialize(f, primals, VJP(active, checkpoint=checkpoint), backend)]
+    fn = held[0].ir["primal"]
+
+    def run(call_args):
+        held[0], res = _call_vjp(f, primals, active, checkpoint, backend, call_args)
+        return res
+
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     zero_cots = [np.zeros(1, dtype=scalar_of(outs[i]).np_dtype)[0] if
@@ -244,17 +270,17 @@ def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None):
             else:
                 c = t.np_dtype.type(c) if t.name == "f32" else float(c)
             args.append(c)
-        res = _call(sp, tuple(primals) + tuple(args))
+        res = run(tuple(primals) + tuple(args))
         grads = iter(res[len(outs):])
         return tuple(_like(next(grads), p) if a else None for p, a in zip(primals, active))
 
     # the primal output comes from the compiled derivative itself (one compile)
     if float_outs and all(z is not None for z in zero_cots):
-        first = _call(sp, tuple(primals) + tuple(zero_cots))[:len(outs)]
+        first = run(tuple(primals) + tuple(zero_cots))[:len(outs)]
     else:
         first = _compiled_primal(f, primals, backend)
         first = first if fn.returns_tuple else (first,)
-    f_vjp.source = sp.source
+    f_vjp.source = held[0].source
     return _out(fn, list(first)), f_vjp
 
 
@@ -356,7 +382,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
             cot = np.zeros(m, dtype=scalar_of(t).np_dtype)
             cot[j] = 1.0
             c = cot.reshape(out_shape) if out_shape else cot[0]
-            res = _call(sp, tuple(args) + (c,))
+            sp, res = _call_vjp(f, args, active, None, backend, tuple(args) + (c,))
             for r, g in zip(rows, res[1:]):
                 r.append(np.asarray(g))
         jacs = [np.stack(r).reshape(out_shape + np.shape(args[i])) for r, i in zip(rows, nums)]

@@ -71,6 +71,14 @@ class NonDifferentiable(AdError):
     """A derivative was requested through something that has none."""
 
 
+class TapeBudgetExceeded(AdError, MemoryError):
+    """Reverse mode's tape for a loop would outgrow the limit (ADCOMPILE_TAPE_LIMIT): the API
+    catches it and recomputes with binomial checkpointing; compiled libraries return it."""
+
+    default_hint = ("differentiate with checkpointing: grad(f, checkpoint=\"binomial\", "
+                    "memory=\"50MB\"), or raise ADCOMPILE_TAPE_LIMIT")
+
+
 class InternalError(AdError):
     """A bug in adcompile; the message names the pass and the user's line."""
 

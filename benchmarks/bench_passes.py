@@ -116,8 +116,38 @@ def chain(x0, k, c, steps):
 
 
 CHAIN_ARGNUMS = (0, 1, 2)
-POLICIES = [("store-all", None), ("snapshots 64", ("snapshots", 64)),
-            ("snapshots 64, 2 levels", ("snapshots", 64, 2)), ("sqrt", "sqrt")]
+STORE_ALL = "store-all"
+POLICIES = [("store-all", STORE_ALL), ("binomial 64", ("binomial", 64)),
+            ("binomial 50MB", ("binomial", "50MB")), ("snapshots 64", ("snapshots", 64)),
+            ("snapshots 64, 2 levels", ("snapshots", 64, 2)), ("sqrt", "sqrt"),
+            ("online (while loop)", "sqrt-while")]
+
+
+def chain_while(x0, k, c, steps):
+    """`chain` as a while loop: no trip count ahead, so checkpointing is online."""
+    n = x0.shape[0]
+    x = x0.copy()
+    v = np.zeros(n)
+    h = 1e-4
+    t = 0
+    while t < steps:
+        for i in range(n):
+            f = -k * (2.0 * x[i] - (x[i - 1] if i > 0 else 0.0)
+                      - (x[i + 1] if i < n - 1 else 0.0))
+            f -= c * v[i] + 0.5 * math.sin(x[i])
+            v[i] += h * f
+        for i in range(n):
+            x[i] += h * v[i]
+        t += 1
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i] + v[i] * v[i]
+    return s
+
+
+def policy_fn(pol):
+    """(function, checkpoint policy) a POLICIES entry stands for."""
+    return (chain_while, "sqrt") if pol == "sqrt-while" else (chain, pol)
 
 
 def chain_args(steps: int) -> tuple:
@@ -128,9 +158,16 @@ def chain_args(steps: int) -> tuple:
 def model_bytes(pol, steps: int, tape_per_step: float, snap: int) -> float:
     """What the policy should hold at its peak: the snapshots alive at once + one segment's
     tape (inner snapshots of a 2-level policy freed after each outer segment)."""
+    if pol == "sqrt-while":   # segments 1, 2, 3, ...: m(m+1)/2 >= steps
+        m = math.ceil((math.sqrt(8 * steps + 1) - 1) / 2)
+        return m * snap + m * tape_per_step
     p = parse_policy(pol)
-    if p is None:
+    if pol == STORE_ALL:
         return steps * tape_per_step
+    if hasattr(p, "memory") and p.memory is not None:
+        return min(p.memory // snap, steps) * snap + tape_per_step
+    if hasattr(p, "memory"):
+        return min(p.snapshots, steps) * snap + tape_per_step
     if isinstance(p, type(parse_policy("sqrt"))):
         seg = max(math.ceil(math.sqrt(steps)), 1)
         return math.ceil(steps / seg) * snap + seg * tape_per_step
@@ -145,7 +182,8 @@ def model_bytes(pol, steps: int, tape_per_step: float, snap: int) -> float:
 def llvm_peak(args: tuple, pol) -> tuple[tuple, int, float]:
     """(outputs, peak bytes, seconds) of one LLVM gradient call through the specialization."""
     active = tuple(i in CHAIN_ARGNUMS for i in range(len(args)))
-    sp = specialize(chain, args, VJP(active, checkpoint=parse_policy(pol)), "llvm")
+    fn, pol = policy_fn(pol)
+    sp = specialize(fn, args, VJP(active, checkpoint=parse_policy(pol)), "llvm")
     out, dt = clock(lambda: sp.call(*args, 1.0))
     return tuple(out), int(sp.call.peak_bytes), dt
 
@@ -165,7 +203,7 @@ def section_checkpoint(quick: bool) -> list[str]:
 
     # store-all memory: estimated from a short run before the real one is tried
     probe = max(steps // 100, 1000)
-    _, probe_peak, _ = llvm_peak(chain_args(probe), None)
+    _, probe_peak, _ = llvm_peak(chain_args(probe), STORE_ALL)
     estimate = probe_peak * steps / probe
     store_steps = steps if estimate <= STORE_ALL_LIMIT else \
         int(steps * STORE_ALL_LIMIT / estimate) // 1000 * 1000
@@ -175,18 +213,19 @@ def section_checkpoint(quick: bool) -> list[str]:
     for label, pol in POLICIES:
         r = res[(label, "llvm")] = {}
         try:
-            n_here = store_steps if pol is None else steps
+            n_here = store_steps if pol == STORE_ALL else steps
             a = chain_args(n_here)
             out, peak, dt = llvm_peak(a, pol)
             scale = steps / n_here
             r["peak"], r["peak_steps"] = peak * scale, n_here
-            if pol is None:
+            if pol == STORE_ALL:
                 tape_per_step = (peak - 2 * a[0].nbytes) / n_here
-            g = adcompile.grad(chain, argnums=CHAIN_ARGNUMS, checkpoint=pol, backend="llvm")
+            fn, cp = policy_fn(pol)
+            g = adcompile.grad(fn, argnums=CHAIN_ARGNUMS, checkpoint=cp, backend="llvm")
             grads = g(*a)
             if max_rel_diff(tuple(grads), out[1:]) != 0.0:
                 raise AssertionError("adcompile.grad differs from the specialization's call")
-            if pol is None and not extrapolated:
+            if pol == STORE_ALL and not extrapolated:
                 w = Workload("chain", "chain", chain, a, CHAIN_ARGNUMS, None)
                 r["fd"] = bench_ad.check_grad(w, primal["llvm"], grads, np.random.default_rng(1))
                 if not r["fd"] <= FD_TOL:
@@ -208,8 +247,9 @@ def section_checkpoint(quick: bool) -> list[str]:
     for label, pol in POLICIES:
         r = res[(label, "numba")] = {}
         try:
-            g = adcompile.grad(chain, argnums=CHAIN_ARGNUMS, checkpoint=pol, backend="numba")
-            n_here = store_steps if pol is None else steps
+            fn, cp = policy_fn(pol)
+            g = adcompile.grad(fn, argnums=CHAIN_ARGNUMS, checkpoint=cp, backend="numba")
+            n_here = store_steps if pol == STORE_ALL else steps
             a = chain_args(n_here)
             grads, dt = clock(lambda: g(*a))
             if n_here == steps and reference is not None:
@@ -231,7 +271,7 @@ def section_checkpoint(quick: bool) -> list[str]:
             if r.get("fail"):
                 rows.append([label, b] + ["FAILED"] * 7)
                 continue
-            star = "*" if pol is None and extrapolated else ""
+            star = "*" if pol == STORE_ALL and extrapolated else ""
             have_peak = b == "llvm" and "peak" in r
             rows.append([
                 label, b,
@@ -264,7 +304,7 @@ def section_checkpoint(quick: bool) -> list[str]:
               f"(estimated {estimate / 1e9:.1f} GB > {STORE_ALL_LIMIT / 1e9:.0f} GB); "
               "other gradients compared with the first checkpointed one.")
     rs = base["llvm"]
-    for label in ("snapshots 64", "snapshots 64, 2 levels"):
+    for label in ("binomial 64", "snapshots 64", "snapshots 64, 2 levels"):
         r = res[(label, "llvm")]
         if all(k in d for d in (r, rs) for k in ("peak", "time")):
             mem, tim = r["peak"] / rs["peak"], r["time"] / rs["time"]

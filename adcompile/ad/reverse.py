@@ -85,7 +85,7 @@ def free_uses(op: Op) -> list[Value]:
 
 class Reverse:
     def __init__(self, fn: Function, active: list[bool], checkpoint=None):
-        from ..transforms.checkpoint import apply_checkpointing, parse_policy
+        from ..transforms.checkpoint import apply_checkpointing, parse_policy, tape_limit
         from ..transforms.inline_custom import inline_custom
         from .custom import REGISTRY
         self.fn = copy.deepcopy(fn)
@@ -110,6 +110,10 @@ class Reverse:
         # reverse-sweep blocks holding recomputed forward code: values defined there are
         # visible to the adjoint code after them, like top-level values
         self.visible: set[int] = set()
+        # automatic checkpointing: without a policy, each top-level loop first checks its
+        # tape estimate against the limit (the API then retries with a policy)
+        self.budget = tape_limit() if checkpoint is None else None
+        self.budget_sites: dict[int, tuple[Op, list[tuple[Value, Value]]]] = {}
 
     def _prepare_custom_vjp(self, block: Block) -> None:
         """A custom_vjp call runs the user's fwd rule; its residuals become extra results."""
@@ -241,7 +245,7 @@ class Reverse:
             if op.prim in ("for", "while"):
                 return op, outer, op
             block = outer
-        return None, self.fn.body, anchor[0] if anchor else None
+        return None, block, anchor[0] if anchor else None
 
     def _inside(self, v: Value, region: Block) -> bool:
         """Is v defined in `region` or in a region nested in it?"""
@@ -281,6 +285,8 @@ class Reverse:
             ops = []
             loop = key
         n = count.results[0] if count is not None else self.trips[loop]
+        if count is None and home is self.fn.body and self.budget is not None:
+            self.budget_sites.setdefault(id(anchor), (anchor, []))[1].append((tape, n))
         ops.append(Op("tape_reserve", [tape, n], [], {}, [], anchor.loc if anchor else None))
         idx = home.ops.index(anchor)
         home.ops[idx:idx] = ops
@@ -355,8 +361,38 @@ class Reverse:
                 results.append(g if g is not None else e.zeros_like(a, name=a.name + "_bar"))
         Builder(body, ret.loc).op("return", outs + results, [])
         _drop_unused_tapes(fn)
+        self._emit_budget_checks()
         return Function(fn.name + "_vjp", fn.args + bars, body,
                         [v.type for v in outs + results], fn.loc, True, list(fn.shape_links))
+
+    def _emit_budget_checks(self) -> None:
+        """Before each top-level loop that fills tapes: estimate their bytes (reserved entries
+        times entry size; an array entry counted as large as the loop's largest array) and
+        stop with TapeBudgetExceeded above the limit, before any of it is recorded."""
+        body = self.fn.body
+        live = {op.results[0].id for op in body.ops if op.prim == "tape_new"}
+        for anchor, sites in self.budget_sites.values():
+            sites = [(t, n) for t, n in sites if t.id in live]
+            if not sites or anchor not in body.ops:
+                continue
+            tmp = Block([])
+            e = Emitter(tmp, anchor.loc)
+            widest = None
+            for v in anchor.operands:
+                if isinstance(v.type, ArrayType):
+                    sz = e("size", v)
+                    widest = sz if widest is None else e("maximum", widest, sz)
+            total = None
+            for tape, n in sites:
+                elem = tape.type.elem
+                nbytes = e.c(scalar_of(elem).np_dtype.itemsize, I64)
+                if isinstance(elem, ArrayType):
+                    nbytes = e("mul", nbytes, widest if widest is not None else e.c(1, I64))
+                part = e("mul", n, nbytes)
+                total = part if total is None else e("add", total, part, name="tape_bytes")
+            Builder(tmp, anchor.loc).op("tape_budget", [total], [], {"limit": self.budget})
+            idx = body.ops.index(anchor)
+            body.ops[idx:idx] = tmp.ops
 
     def backward_block(self, ops: list[Op], e: Emitter) -> None:
         saved = self.cur
@@ -431,26 +467,35 @@ class Reverse:
                             after_yield=None) -> None:
         """Yield the adjoints of the iteration's inputs, emit the loop, and pass what flowed
         out of it to the outer values and the loop's initial values."""
-        out = []
-        for i, k in enumerate(rl.slots):
-            g = self.adj.get(slot_args[k].id)
-            out.append(g if g is not None else rl.re.zeros_like(rl.rblock.args[1 + i]))
-        out += [self.adj.get(v.id) for v in rl.outer]
-        Builder(rl.rblock, e.loc).op("yield", out, [])
-        if after_yield is not None:
-            after_yield()
-        self.adj = rl.saved
+        self._yield_reverse_body(e, rl, slot_args, [], after_yield)
         minus1 = e.c(-1, I64)
         first = e("sub", trip, e.c(1, I64), name="last")
         loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + rl.init_vals,
                                           [v.type for v in rl.init_vals], {}, [rl.rblock],
                                           [v.name for v in rl.rblock.args[1:]])
+        self._bind_reverse_results(e, rl, loop.results, results, inits)
+
+    def _yield_reverse_body(self, e: Emitter, rl: "_RevLoop", slot_args: list[Value],
+                            extra: list[Value], after_yield=None) -> None:
+        """End the reverse body: yield the adjoints of the iteration's inputs (then `extra`)."""
+        out = []
+        for i, k in enumerate(rl.slots):
+            g = self.adj.get(slot_args[k].id)
+            out.append(g if g is not None else rl.re.zeros_like(rl.rblock.args[1 + i]))
+        out += [self.adj.get(v.id) for v in rl.outer]
+        Builder(rl.rblock, e.loc).op("yield", out + list(extra), [])
+        if after_yield is not None:
+            after_yield()
+        self.adj = rl.saved
+
+    def _bind_reverse_results(self, e: Emitter, rl: "_RevLoop", loop_results: list[Value],
+                              results: list[Value], inits: list[Value]) -> None:
         nslot = len(rl.slots)
         for i, v in enumerate(rl.outer):   # outer adjoints were carried: take the final value
-            self.adj[v.id] = loop.results[nslot + i]
+            self.adj[v.id] = loop_results[nslot + i]
         for i, k in enumerate(rl.slots):    # then add what flowed into the initial values
             self.adj.pop(results[k].id, None)
-            self.accumulate(e, inits[k], loop.results[i])
+            self.accumulate(e, inits[k], loop_results[i])
 
     def _reverse_loop(self, e: Emitter, body: Block, slot_args: list[Value],
                       results: list[Value], inits: list[Value], trip: Value,
@@ -475,6 +520,9 @@ class Reverse:
     def _rev_for(self, op: Op, e: Emitter) -> None:
         if op.attrs.get("recompute"):
             return self._rev_for_recompute(op, e)
+        if "revolve_snapshots" in op.attrs or "revolve_memory" in op.attrs:
+            from .revolve import reverse_revolve
+            return reverse_revolve(self, op, e)
         lb, ub, step = (self.P(v) for v in op.operands[:3])
         trip = self._trip(e, lb, ub, step)
         body = op.regions[0]
@@ -526,15 +574,23 @@ class Reverse:
         mapping.update({c.id: r for c, r in zip(carried, restored)})
         clone = _clone_ops(body.ops[len(pushes):], mapping)
         rblock.ops.extend(clone[:-1])
-        # index the recomputed code as forward code living in the reverse block
+        self._adopt_recomputed(mapping, clone[:-1], rblock, restored + ivs)
+        self._seed_yields(rl, clone[-1].operands)
+        self.backward_block(clone[:-1], re)
+        self._close_reverse_loop(e, rl, restored, results, inits, trip)
+
+    def _adopt_recomputed(self, mapping: dict[int, Value], ops: list[Op], rblock: Block,
+                          new_args: list[Value]) -> None:
+        """Index recomputed (cloned) forward code placed in reverse block `rblock` as forward
+        code whose values are visible to the adjoint code after it."""
         for old, new in list(mapping.items()):
             if old in self.varied:
                 self.varied.add(new.id)
             if old in self.readonly:
                 self.readonly.add(new.id)
-        for v in restored + ivs:
+        for v in new_args:
             self.scope_of[v.id] = rblock
-        for o in clone[:-1]:
+        for o in ops:
             for r in o.results:
                 self.scope_of[r.id] = rblock
                 self.def_op[r.id] = o
@@ -542,9 +598,6 @@ class Reverse:
                 self.parent[region] = (o, rblock)
                 self._index_scopes(region)
         self.visible.add(id(rblock))
-        self._seed_yields(rl, clone[-1].operands)
-        self.backward_block(clone[:-1], re)
-        self._close_reverse_loop(e, rl, restored, results, inits, trip)
 
     def _rev_while(self, op: Op, e: Emitter) -> None:
         if op.attrs.get("recompute"):

@@ -22,11 +22,12 @@ import llvmlite.ir as ir
 
 from .. import __version__
 from .cache import cache_dir as _cache_dir
-from ..errors import AdError
+from ..errors import AdError, TapeBudgetExceeded
 from ..ir.core import Function
 from ..ir.types import ArrayType
 from .ctypes_stub import bind
-from .llvm_codegen import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_VALUE, FunctionCodegen, \
+from .llvm_codegen import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, \
+    FunctionCodegen, \
     Unsupported, public_wrapper
 
 
@@ -46,8 +47,12 @@ class KernelValueError(KernelError, ValueError):
     pass
 
 
+class KernelTapeBudget(KernelError, TapeBudgetExceeded):
+    pass
+
+
 _ERRORS = {ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
-           ERR_ALLOC: KernelError}
+           ERR_ALLOC: KernelError, ERR_TAPE_BUDGET: KernelTapeBudget}
 
 _initialized = False
 

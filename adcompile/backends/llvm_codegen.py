@@ -23,7 +23,7 @@ import llvmlite.ir as ir
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
 
-OK, ERR_SHAPE, ERR_INDEX, ERR_ALLOC, ERR_VALUE, ERR_INTERNAL = range(6)
+OK, ERR_SHAPE, ERR_INDEX, ERR_ALLOC, ERR_VALUE, ERR_INTERNAL, ERR_TAPE_BUDGET = range(7)
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
@@ -1107,6 +1107,13 @@ def _tape_pop(g, op):
     return [g.from_mem(x, t)]
 
 
+def _tape_budget(g, op):
+    est = g.get(op.operands[0])
+    g.fail_if(g.b.icmp_signed(">", est, g.i64(op.attrs["limit"])), ERR_TAPE_BUDGET,
+              f"reverse mode would tape more than {op.attrs['limit']} bytes for this loop")
+    return []
+
+
 def _tape_reserve(g, op):
     tape: Tape = g.get(op.operands[0])
     total = g.b.add(g.b.load(tape.len), g.get(op.operands[1]))
@@ -1241,6 +1248,7 @@ _OPS: dict[str, Callable] = {
     "matmul": _matmul, "lmatmul": _lmatmul, "transpose": _transpose, "sum_to": _sum_to,
     "broadcast_like": _broadcast_like, "expand": _expand, "tape_new": _tape_new,
     "tape_push": _tape_push, "tape_pop": _tape_pop, "tape_reserve": _tape_reserve,
+    "tape_budget": _tape_budget,
     "for": _for, "while": _while, "if": _if, "custom": _custom,
 }
 

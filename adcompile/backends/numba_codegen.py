@@ -126,6 +126,11 @@ class NumbaCodegen:
             self.emit(depth, f"{t}[{t}_n] = {n[v]}")
             self.emit(depth, f"{t}_n += 1")
             return
+        if p == "tape_budget":
+            from ..ir.interpreter import tape_budget_message
+            self.emit(depth, f"if {n[op.operands[0]]} > {op.attrs['limit']}:")
+            self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
+            return
         if p == "tape_reserve":
             tape, count = op.operands
             if not isinstance(tape.type.elem, ArrayType):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+
 
 @njit(cache=True)
 def matmul_mm(a, b):

@@ -473,25 +473,39 @@ class Lowerer(ExprLowerer):
             self._lower_loop(s, "for", s.body, [lb, ub, step], attrs=attrs)
 
     def _checkpoint_attrs(self, it) -> tuple:
-        """`adcompile.checkpointed(range(...), every=k | snapshots=s[, levels=2])`."""
+        """`adcompile.checkpointed(range(...), every=k | snapshots=s[, levels=2] | binomial=s
+        | memory="50MB")`."""
+        from ..errors import AdError
+        from ..transforms.checkpoint import parse_memory
         if len(it.args) != 1:
             raise self.error(it, "checkpointed() takes one range(...) argument",
-                             "for t in adcompile.checkpointed(range(n), snapshots=64):")
+                             "for t in adcompile.checkpointed(range(n), binomial=64):")
         attrs = {}
         for kw in it.keywords:
             v = kw.value
-            if kw.arg not in ("every", "snapshots", "levels") or not (
+            if kw.arg == "memory" and isinstance(v, gast.Constant):
+                try:
+                    attrs["checkpoint_memory"] = parse_memory(v.value)
+                except AdError as err:
+                    raise self.error(v, f"checkpointed(): {err.message}",
+                                     'e.g. checkpointed(range(n), memory="50MB")') from None
+                continue
+            if kw.arg not in ("every", "snapshots", "levels", "binomial") or not (
                     isinstance(v, gast.Constant) and type(v.value) is int and v.value >= 1):
                 raise self.error(kw.value if kw.arg else it, f"checkpointed(): '{kw.arg}' must "
-                                 "be one of every=, snapshots=, levels= with a positive int "
-                                 "literal", "e.g. checkpointed(range(n), snapshots=64)")
+                                 "be one of every=, snapshots=, levels=, binomial= with a "
+                                 "positive int literal, or memory= with a size literal",
+                                 "e.g. checkpointed(range(n), binomial=64)")
             attrs["checkpoint_" + kw.arg] = v.value
-        if "checkpoint_every" in attrs and "checkpoint_snapshots" in attrs:
-            raise self.error(it, "checkpointed() takes every= or snapshots=, not both", "")
+        kinds = [k for k in ("every", "snapshots", "binomial", "memory")
+                 if "checkpoint_" + k in attrs]
+        if len(kinds) > 1:
+            raise self.error(it, f"checkpointed() takes one of every=, snapshots=, binomial=, "
+                             f"memory=, not {' and '.join(k + '=' for k in kinds)}", "")
         if attrs.get("checkpoint_levels", 1) > 2 or ("checkpoint_levels" in attrs and
                                                      "checkpoint_snapshots" not in attrs):
             raise self.error(it, "checkpointed(): levels= (1 or 2) goes with snapshots=", "")
-        if "checkpoint_every" not in attrs and "checkpoint_snapshots" not in attrs:
+        if not kinds:
             attrs["checkpoint_sqrt"] = 1
         return it.args[0], attrs
 

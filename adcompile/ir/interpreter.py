@@ -300,6 +300,19 @@ def _tape_pop(op, vals, env):
     return [vals[0].pop()]
 
 
+def tape_budget_message(op) -> str:
+    return (f"reverse mode would tape more than {op.attrs['limit']} bytes for the loop at "
+            f"{op.loc.filename}:{op.loc.line}" if op.loc else
+            f"reverse mode would tape more than {op.attrs['limit']} bytes for a loop")
+
+
+def _tape_budget(op, vals, env):
+    if vals[0] > op.attrs["limit"]:
+        from ..errors import TapeBudgetExceeded
+        raise TapeBudgetExceeded(tape_budget_message(op))
+    return []
+
+
 _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "ones": _alloc,
            "empty": _alloc, "full": _alloc, "arange": _arange, "dim": _dim,
            "getitem": _getitem, "setitem": _setitem, "getslice": _getslice,
@@ -307,7 +320,8 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if, "custom": _custom,
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
-           "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: []}
+           "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: [],
+           "tape_budget": _tape_budget}
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"

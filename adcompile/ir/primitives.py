@@ -345,13 +345,19 @@ def _tape_reserve(ts, attrs):
     return []
 
 
+def _tape_budget(ts, attrs):
+    _check(ts == [I64] and isinstance(attrs.get("limit"), int), "tape_budget(i64) {limit=int}")
+    return []
+
+
 _reg("tape_new", "tape", _tape_new)
+_reg("tape_budget", "tape", _tape_budget)
 _reg("tape_reserve", "tape", _tape_reserve)
 _reg("tape_push", "tape", _tape_push)
 _reg("tape_pop", "tape", _tape_pop)
 
 # ops with an effect on a tape: never removed or reordered by cleanup passes
-EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve"}
+EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve", "tape_budget"}
 
 
 # -- structured control flow ------------------------------------------------------------------

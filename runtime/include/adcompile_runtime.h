@@ -32,6 +32,8 @@ extern "C" {
 #define ADC_ERR_VALUE 4    /* invalid value: integer division by zero, negative array size,
                               range step 0, reduction of an empty array */
 #define ADC_ERR_INTERNAL 5 /* runtime misuse or a bug in generated code */
+#define ADC_ERR_TAPE_BUDGET 6 /* reverse mode's tape for a loop would exceed the limit the
+                                 library was built with: rebuild with --checkpoint */
 
 /* Messages recorded by adc_fail are truncated to ADC_MESSAGE_MAX - 1 bytes. */
 #define ADC_MESSAGE_MAX 512

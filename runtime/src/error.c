@@ -49,6 +49,8 @@ const char *adc_strerror(int code)
         return "invalid value (division by zero, negative size, zero step or empty reduction)";
     case ADC_ERR_INTERNAL:
         return "internal error";
+    case ADC_ERR_TAPE_BUDGET:
+        return "reverse-mode tape would exceed its limit (rebuild with --checkpoint)";
     default:
         return "unknown error code";
     }

@@ -15,8 +15,9 @@ static void test_strerror(void)
     CHECK(strstr(adc_strerror(ADC_ERR_VALUE), "invalid value") != NULL);
     CHECK_STREQ(adc_strerror(ADC_ERR_INTERNAL), "internal error");
     CHECK_STREQ(adc_strerror(-1), "unknown error code");
-    CHECK_STREQ(adc_strerror(6), "unknown error code");
-    for (code = ADC_OK; code <= ADC_ERR_INTERNAL; code++)
+    CHECK_STREQ(adc_strerror(7), "unknown error code");
+    CHECK(strstr(adc_strerror(ADC_ERR_TAPE_BUDGET), "--checkpoint") != NULL);
+    for (code = ADC_OK; code <= ADC_ERR_TAPE_BUDGET; code++)
         CHECK(strcmp(adc_strerror(code), "unknown error code") != 0);
     /* codes are fixed by the ABI */
     CHECK_EQ_INT(ADC_OK, 0);

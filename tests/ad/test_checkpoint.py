@@ -16,12 +16,18 @@ from adcompile.derivatives import VJP
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.types import ArrayType, scalar_of
 from adcompile.signature import bind_defaults, signature_of
-from adcompile.transforms.checkpoint import Every, Snapshots, Sqrt, parse_policy
+from adcompile.transforms.checkpoint import Binomial, Every, Snapshots, Sqrt, parse_policy
 
 from ._util import assert_close, fresh, is_float_arg, load_sibling, parts
 
 CATALOG = load_sibling("catalog").CATALOG
-POLICIES = [Every(1), Every(2), Sqrt(), Snapshots(3), Snapshots(2, levels=2)]
+POLICIES = [Every(1), Every(2), Sqrt(), Snapshots(3), Snapshots(2, levels=2), Binomial(1),
+            Binomial(3), Binomial(memory=200)]
+
+
+def _checkpointed(fn) -> bool:
+    return any(op.attrs.get("recompute") or "revolve_snapshots" in op.attrs
+               or "revolve_memory" in op.attrs for op in fn.walk())
 
 
 def _has_top_loop(fn) -> bool:
@@ -50,7 +56,7 @@ def test_policies_match_store_all(name):
     tol = 1e-5 if case.f32 else 1e-12
     for pol in POLICIES:
         st = build_ir(f, sig, VJP(active, checkpoint=pol))
-        assert any(op.attrs.get("recompute") for op in st["vjp"].walk()), pol
+        assert _checkpointed(st["vjp"]), pol
         got = parts(run_function(st["optimized"], list(fresh(args) + tuple(cots))))
         for g, w in zip(got, want):
             assert_close(g, w, tol, tol, f"{name}: {pol} vs store-all")
@@ -183,3 +189,148 @@ def test_while_loops_checkpoint_online(backend):
     eps = 1e-6
     fd = (_first_passage(x, 0.7 + eps) - _first_passage(x, 0.7 - eps)) / (2 * eps)
     assert got[1] == pytest.approx(fd, rel=1e-6)
+
+
+def _marked_binomial(u0, alpha, steps):
+    u = u0.copy()
+    n = u.shape[0]
+    s = 0.0
+    for t in ad.checkpointed(range(steps), binomial=3):
+        for i in range(1, n - 1):
+            u[i] = u[i] + alpha * np.tanh(u[i - 1] - 2.0 * u[i] + u[i + 1])
+        s += u[n // 2] * alpha
+    return np.sum(u * u) + s
+
+
+def _marked_memory(u0, alpha, steps):
+    u = u0.copy()
+    n = u.shape[0]
+    s = 0.0
+    for t in ad.checkpointed(range(steps), memory="1KB"):
+        for i in range(1, n - 1):
+            u[i] = u[i] + alpha * np.tanh(u[i - 1] - 2.0 * u[i] + u[i + 1])
+        s += u[n // 2] * alpha
+    return np.sum(u * u) + s
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_binomial_matches_store_all(backend):
+    """The revolve schedule: snapshots pushed and popped as the reverse sweep goes, each
+    restored state advanced in a private copy; gradients equal store-all's bit for bit."""
+    for fn, steps in ((_sim, 41), (_unmarked, 23)):
+        want = ad.grad(fn, argnums=(0, 1), backend=backend)(U0, 0.1, steps)
+        for pol in (("binomial", 1), ("binomial", 3), ("binomial", "1KB")):
+            got = ad.grad(fn, argnums=(0, 1), backend=backend, checkpoint=pol)(U0, 0.1, steps)
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1] == want[1], pol
+    want = ad.grad(_unmarked, argnums=(0, 1), backend=backend)(U0, 0.1, 23)
+    for fn in (_marked_binomial, _marked_memory):
+        got = ad.grad(fn, argnums=(0, 1), backend=backend)(U0, 0.1, 23)
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[1] == want[1]
+    # no steps, one step
+    for steps in (0, 1):
+        assert ad.grad(_unmarked, argnums=1, backend=backend, checkpoint=("binomial", 2))(
+            U0, 0.1, steps) == ad.grad(_unmarked, argnums=1, backend=backend)(U0, 0.1, steps)
+
+
+def test_binomial_memory_does_not_grow_with_steps():
+    """LLVM byte counter: 8 snapshots of a 16-element state hold the same few KB over 400 or
+    4000 steps, where store-all tapes every overwritten element of every step."""
+    from adcompile.derivatives import specialize
+    peaks = {}
+    for pol in ("store-all", ("binomial", 8)):
+        for steps in (400, 4000):
+            args = (U0, 0.1, steps)
+            sp = specialize(_unmarked, args, VJP((True, True, False),
+                                                 checkpoint=parse_policy(pol)), "llvm")
+            sp.call(*args, 1.0)
+            peaks[pol, steps] = sp.call.peak_bytes
+    assert peaks[("binomial", 8), 4000] == peaks[("binomial", 8), 400], peaks
+    assert peaks[("binomial", 8), 400] < 8 * 1024, peaks
+    assert peaks["store-all", 4000] > 9 * peaks["store-all", 400] > 80 * 1024, peaks
+
+
+def _long_loop(x, n):
+    s = 0.0
+    y = x
+    for t in range(n):
+        y = np.sin(y) + 0.1 * t
+        s += y * y
+    return s
+
+
+def _long_loop_off(x, n):
+    s = 0.0
+    y = x
+    for t in range(n):
+        y = np.sin(y) + 0.1 * t
+        s += y * y
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_automatic_checkpointing_above_the_tape_limit(backend, monkeypatch):
+    """Without a policy, a loop whose tape estimate exceeds ADCOMPILE_TAPE_LIMIT stops before
+    taping; the API warns and recomputes with binomial checkpointing: same gradient."""
+    import warnings
+    monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "20KB")
+    g = ad.grad(_long_loop, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = g(0.3, 100)            # 100 steps fit: no warning
+    with pytest.warns(RuntimeWarning, match="binomial checkpointing"):
+        big = g(0.3, 5000)
+    ref = ad.grad(_long_loop, backend=backend, checkpoint="store-all")
+    assert small == ref(0.3, 100)
+    assert big == ref(0.3, 5000)
+    with pytest.warns(RuntimeWarning, match="binomial"):
+        _, f_vjp = ad.vjp(_long_loop, 0.3, 5000)
+        assert f_vjp(1.0)[0] == big
+
+
+def test_tape_limit_off_and_explicit_policies_emit_no_check(monkeypatch):
+    from adcompile.api import build_ir
+    from adcompile.signature import signature_of
+    monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "off")
+    sig = signature_of(_long_loop_off, (0.3, 10))
+    ops = {op.prim for op in build_ir(_long_loop_off, sig, VJP((True, False)))["vjp"].walk()}
+    assert "tape_budget" not in ops
+    monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "1GB")
+    ops = {op.prim for op in build_ir(_long_loop_off, sig, VJP((True, False)))["vjp"].walk()}
+    assert "tape_budget" in ops
+    st = build_ir(_long_loop_off, sig, VJP((True, False), checkpoint=parse_policy("store-all")))
+    assert "tape_budget" not in {op.prim for op in st["vjp"].walk()}
+
+
+def test_bad_binomial_budgets_are_rejected():
+    with pytest.raises(ad.AdError, match="needs a budget"):
+        ad.grad(_sim, checkpoint="binomial")
+    with pytest.raises(ad.AdError, match="memory='lots'"):
+        ad.grad(_sim, checkpoint="binomial", memory="lots")
+    with pytest.raises(ad.AdError, match="memory= goes with"):
+        ad.grad(_sim, checkpoint="sqrt", memory="1MB")
+    assert parse_policy("binomial", memory="1.5 KiB").memory == 1536
+    assert parse_policy(("binomial", "2MB")).memory == 2_000_000
+
+
+def _bad_memory(x, n):
+    s = 0.0
+    for t in ad.checkpointed(range(n), memory="lots"):
+        s += x
+    return s
+
+
+def _two_kinds(x, n):
+    s = 0.0
+    for t in ad.checkpointed(range(n), binomial=4, every=2):
+        s += x
+    return s
+
+
+def test_bad_loop_markers_name_the_line():
+    with pytest.raises(ad.UnsupportedSyntax, match=r"test_checkpoint.py:\d+.*memory='lots'"):
+        ad.grad(_bad_memory)(1.0, 3)
+    with pytest.raises(ad.UnsupportedSyntax, match="not binomial= and every=|not every= and "
+                       "binomial="):
+        ad.grad(_two_kinds)(1.0, 3)
