@@ -658,8 +658,11 @@ def main() -> None:
         return
     t_all = time.perf_counter()
     failures = []
+    only = argv[argv.index("--only") + 1] if "--only" in argv else None
     for name, section in (("checkpointing", section_checkpoint), ("vector forward", section_lanes),
                           ("cleanup", section_cleanup)):
+        if only is not None and not name.startswith(only):
+            continue
         t0 = time.perf_counter()
         try:
             failures += [f"{name}: {e}" for e in section(quick)]

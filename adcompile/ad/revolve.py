@@ -125,13 +125,19 @@ def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
     trips = trip_count(pe, lb, ub, step)
     slots = _slots(pe, op, inits)
     zero = pe.c(0)
+    pos_tape = rev.tape_for(Value("pos", I64))
+    snaps = [rev.tape_for(c) for c in carried]
+    # room for every snapshot up front: a memory budget is not doubled by tape growth
+    most = pe("minimum", slots, pe("add", trips, pe.c(1)), name="most")
+    pre.append(Op("tape_reserve", [pos_tape, most], [], {}, [], loc))
+    for tape, v in zip(snaps, inits):
+        like = [v] if isinstance(v.type, ArrayType) else []
+        pre.append(Op("tape_reserve", [tape, most] + like, [], {}, [], loc))
     home.ops[home.ops.index(op):home.ops.index(op)] = pre
     for o in pre:
         for r in o.results:
             rev.scope_of[r.id] = home
             rev.def_op[r.id] = o
-    pos_tape = rev.tape_for(Value("pos", I64))
-    snaps = [rev.tape_for(c) for c in carried]
     j, nxt, free = Value("j", I64), Value("next", I64), Value("free", I64)
     head = Block([])
     he = Emitter(head, loc)

@@ -1116,8 +1116,14 @@ def _tape_budget(g, op):
 
 def _tape_reserve(g, op):
     tape: Tape = g.get(op.operands[0])
-    total = g.b.add(g.b.load(tape.len), g.get(op.operands[1]))
-    _tape_call(g, tape, "adc_tape_reserve", [total])
+    n = g.get(op.operands[1])
+    _tape_call(g, tape, "adc_tape_reserve", [g.b.add(g.b.load(tape.len), n)])
+    if len(op.operands) == 3 and tape.payload is not None:
+        like = g.get(op.operands[2])
+        nbytes = g.b.mul(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)))
+        padded = g.b.and_(g.b.add(nbytes, g.i64(15)), g.i64(-16))
+        pay = tape.payload
+        _tape_call(g, pay, "adc_tape_reserve", [g.b.add(g.b.load(pay.len), g.b.mul(n, padded))])
     return []
 
 

@@ -132,7 +132,7 @@ class NumbaCodegen:
             self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
             return
         if p == "tape_reserve":
-            tape, count = op.operands
+            tape, count = op.operands[:2]
             if not isinstance(tape.type.elem, ArrayType):
                 t = n[tape]
                 self.emit(depth, f"{t} = rt.reserve({t}, {t}_n + {n[count]})")

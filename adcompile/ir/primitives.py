@@ -340,8 +340,9 @@ _reg("broadcast_like", "array", _broadcast_like)
 _reg("expand", "array", _expand)
 _reg("lmatmul", "linalg", _lmatmul)
 def _tape_reserve(ts, attrs):
-    _check(len(ts) == 2 and isinstance(ts[0], TapeType) and ts[1] == I64,
-           "tape_reserve(tape<T>, i64)")
+    # an array tape may name an array like its entries: room for their bytes too
+    _check(len(ts) in (2, 3) and isinstance(ts[0], TapeType) and ts[1] == I64 and
+           (len(ts) == 2 or ts[2] == ts[0].elem), "tape_reserve(tape<T>, i64[, T])")
     return []
 
 
