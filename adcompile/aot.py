@@ -147,14 +147,14 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
         if mode not in MODES:
             raise AdError(f"unknown mode {mode!r}", hint=f"--mode takes {', '.join(MODES)}")
         if mode == "primal":
-            st = build_ir(func, specs)
+            st = build_ir(func, specs, backend="llvm")
             fn = st["backend"]
             outs = _out_names(fn)
             args = params
         else:
             active = _argnums(argnums, specs, func)
             st = build_ir(func, specs, JVP(active) if mode == "jvp" else
-                          VJP(active, checkpoint=checkpoint))
+                          VJP(active, checkpoint=checkpoint), backend="llvm")
             fn = st["backend"]
             prim = st["primal"]
             k = len(prim.result_types)

@@ -16,7 +16,7 @@ from .ir.core import Function
 from .ir.interpreter import run_function
 from .ir.printer import print_function
 from .signature import bind_defaults, signature_of
-from .transforms.pipeline import (BACKEND_PIPELINE, PRIMAL_PIPELINE, check_frontend, run_passes,
+from .transforms.pipeline import (backend_pipeline, PRIMAL_PIPELINE, check_frontend, run_passes,
                                   run_transform)
 
 
@@ -27,8 +27,9 @@ class Specialization:
     call: Callable
 
 
-def build_ir(func, sig, transform=None) -> dict[str, Function]:
-    """Frontend + passes for one signature; returns the IR at each named stage.
+def build_ir(func, sig, transform=None, backend: str = "numba") -> dict[str, Function]:
+    """Frontend + passes for one signature; returns the IR at each named stage (the last,
+    'backend', prepared for that backend: see `backend_pipeline`).
 
     `transform(primal_ir) -> (stage_name, ir)` runs a derivative transform on the primal IR.
     """
@@ -53,7 +54,7 @@ def build_ir(func, sig, transform=None) -> dict[str, Function]:
         stages[transform.stage] = copy.deepcopy(fn)
         fn = run_passes(fn, PRIMAL_PIPELINE)
         stages["optimized"] = copy.deepcopy(fn)
-    fn = run_passes(fn, BACKEND_PIPELINE)
+    fn = run_passes(fn, backend_pipeline(backend))
     stages["backend"] = fn
     return stages
 
@@ -106,7 +107,7 @@ class Compiled:
         sig = signature_of(self.py_func, args)
         spec = self._specs.get(sig)
         if spec is None:
-            stages = build_ir(self.py_func, sig)
+            stages = build_ir(self.py_func, sig, backend=self.backend)
             spec = compile_stages(stages, self.py_func.__name__, self.backend)
             self._specs[sig] = spec
         self._last = spec

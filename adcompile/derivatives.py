@@ -65,7 +65,7 @@ def specialize(func: Callable, args: tuple, spec, backend: str = "numba") -> Spe
     key = (sig, spec, backend)
     got = table.get(key)
     if got is None:
-        stages = build_ir(func, sig, spec)
+        stages = build_ir(func, sig, spec, backend)
         got = compile_stages(stages, f"{func.__name__}_{spec.stage}", backend)
         table[key] = got
     return got

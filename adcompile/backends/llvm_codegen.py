@@ -448,7 +448,10 @@ class FunctionCodegen:
             inf = ir.Constant(x.type, float("inf"))
             return b.fcmp_ordered("==" if p == "isinf" else "<", ax, inf)
         if t.is_float:
-            return self.float_op(p, t, xs)
+            r = self.float_op(p, t, xs)
+            if op.attrs.get("reassoc"):   # a lowered reduction's accumulation
+                r.flags.append("reassoc")
+            return r
         if t.is_int:
             return self.int_op(p, xs)
         raise Unsupported(f"'{p}' on {t}")
@@ -614,8 +617,10 @@ class FunctionCodegen:
         length = b.select(b.icmp_signed("<", length, zero), zero, length)
         return first, step, length
 
-    def region_view(self, arr: Array, spec: str | None, idx: list[ir.Value]) -> View:
-        """The part of `arr` that an index/slice expression selects, as a strided view."""
+    def region_view(self, arr: Array, spec: str | None, idx: list[ir.Value],
+                    inbounds: bool = False) -> View:
+        """The part of `arr` that an index/slice expression selects, as a strided view.
+        `inbounds`: indices known to lie in [0, n) (lowered array code): no wrap, no check."""
         v = self.view(arr)
         off = v.offset
         shape, strides = [], []
@@ -627,7 +632,7 @@ class FunctionCodegen:
         for k, part in enumerate(parts):
             n, s = v.shape[k], v.strides[k]
             if part == "i":
-                j = self.wrap_index(next(it), n)
+                j = next(it) if inbounds else self.wrap_index(next(it), n)
                 off = self.b.add(off, self.b.mul(j, s))
                 continue
             bounds = [next(it) if f == "1" else None for f in part[1:]]
@@ -855,7 +860,7 @@ def _size(g, op):
 def _getitem(g, op):
     arr = g.get(op.operands[0])
     idx = [g.get(v) for v in op.operands[1:]]
-    region = g.region_view(arr, None, idx)
+    region = g.region_view(arr, None, idx, op.attrs.get("inbounds", False))
     if not region.shape:
         return [g.load(region, [])]
     return [g.materialize(region)]
@@ -864,7 +869,7 @@ def _getitem(g, op):
 def _setitem(g, op):
     arr = g.get(op.operands[0])
     idx = [g.get(v) for v in op.operands[2:]]
-    region = g.region_view(arr, None, idx)
+    region = g.region_view(arr, None, idx, op.attrs.get("inbounds", False))
     val = g.get(op.operands[1])
     if not region.shape:
         g.store(region, [], val)
@@ -1107,6 +1112,13 @@ def _tape_pop(g, op):
     return [g.from_mem(x, t)]
 
 
+def _check(g, op):
+    cond = g.get(op.operands[0])
+    g.fail_if(g.b.not_(cond), ERR_SHAPE if op.attrs["kind"] == "shape" else ERR_VALUE,
+              op.attrs["message"])
+    return []
+
+
 def _tape_budget(g, op):
     est = g.get(op.operands[0])
     g.fail_if(g.b.icmp_signed(">", est, g.i64(op.attrs["limit"])), ERR_TAPE_BUDGET,
@@ -1254,7 +1266,7 @@ _OPS: dict[str, Callable] = {
     "matmul": _matmul, "lmatmul": _lmatmul, "transpose": _transpose, "sum_to": _sum_to,
     "broadcast_like": _broadcast_like, "expand": _expand, "tape_new": _tape_new,
     "tape_push": _tape_push, "tape_pop": _tape_pop, "tape_reserve": _tape_reserve,
-    "tape_budget": _tape_budget,
+    "tape_budget": _tape_budget, "check": _check,
     "for": _for, "while": _while, "if": _if, "custom": _custom,
 }
 

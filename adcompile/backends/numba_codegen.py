@@ -126,6 +126,10 @@ class NumbaCodegen:
             self.emit(depth, f"{t}[{t}_n] = {n[v]}")
             self.emit(depth, f"{t}_n += 1")
             return
+        if p == "check":
+            self.emit(depth, f"if not {n[op.operands[0]]}:")
+            self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
+            return
         if p == "tape_budget":
             from ..ir.interpreter import tape_budget_message
             self.emit(depth, f"if {n[op.operands[0]]} > {op.attrs['limit']}:")

@@ -150,10 +150,10 @@ def _cast(op, vals, env):
 
 
 def _alloc(op, vals, env):
-    dims = tuple(int(v) for v in vals)
     dt = np.dtype(op.results[0].type.dtype.np_dtype)
     if op.prim == "full":
         return [np.full(tuple(int(v) for v in vals[:-1]), vals[-1], dtype=dt)]
+    dims = tuple(int(v) for v in vals)
     maker = {"zeros": np.zeros, "ones": np.ones, "empty": np.zeros}[op.prim]
     return [maker(dims, dtype=dt)]
 
@@ -306,6 +306,12 @@ def tape_budget_message(op) -> str:
             f"reverse mode would tape more than {op.attrs['limit']} bytes for a loop")
 
 
+def _check(op, vals, env):
+    if not vals[0]:
+        raise ValueError(op.attrs["message"])
+    return []
+
+
 def _tape_budget(op, vals, env):
     if vals[0] > op.attrs["limit"]:
         from ..errors import TapeBudgetExceeded
@@ -321,7 +327,7 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
            "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: [],
-           "tape_budget": _tape_budget}
+           "tape_budget": _tape_budget, "check": _check}
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"

@@ -357,8 +357,19 @@ _reg("tape_reserve", "tape", _tape_reserve)
 _reg("tape_push", "tape", _tape_push)
 _reg("tape_pop", "tape", _tape_pop)
 
-# ops with an effect on a tape: never removed or reordered by cleanup passes
-EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve", "tape_budget"}
+def _check_op(ts, attrs):
+    _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
+           attrs.get("kind") in ("shape", "value"), "check(bool) {message=str, kind=shape|value}")
+    return []
+
+
+# a run-time condition that lowered array code must meet (broadcastable extents, non-empty
+# reductions); false stops the program with `message`
+_reg("check", "check", _check_op)
+
+# ops with an effect (on a tape, or stopping the program): never removed or reordered by
+# cleanup passes
+EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve", "tape_budget", "check"}
 
 
 # -- structured control flow ------------------------------------------------------------------

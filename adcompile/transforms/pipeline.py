@@ -25,6 +25,7 @@ from .fuse_lanes import fuse_lanes
 from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
+from .lower_arrays import lower_arrays
 from .simplify import simplify
 
 
@@ -43,10 +44,22 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fuse_lanes", fuse_lanes),
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
+    Pass("lower_arrays", lower_arrays),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce", "fuse_lanes")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
+# backends that want loops only: whole-array ops lowered (and fused) before copy insertion
+LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
+                    "inplace")
+
+
+def backend_pipeline(backend: str) -> tuple[str, ...]:
+    """numba keeps NumPy's array form (often faster there); LLVM gets loops. Setting
+    ADCOMPILE_LOWER_ARRAYS=0 (or 1) overrides, for measuring what lowering buys."""
+    flag = os.environ.get("ADCOMPILE_LOWER_ARRAYS", "")
+    lowered = flag == "1" if flag in ("0", "1") else backend == "llvm"
+    return LOWERED_PIPELINE if lowered else BACKEND_PIPELINE
 
 
 def print_after(name: str, fn: Function) -> None:

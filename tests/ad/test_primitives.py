@@ -300,7 +300,7 @@ def test_primitive(key, dt):
 # (rules.PARTIALS, or both forward._STRUCTURAL and reverse._ADJOINT) or be listed here.
 CONTROL_FLOW = {"for", "while", "if", "yield", "condition", "return"}
 CUSTOM_RULES = {"custom"}   # user rules: handled by adcompile.ad.custom in both modes
-TAPE = {"tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_budget"}   # reverse mode's own bookkeeping
+TAPE = {"tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_budget", "check"}   # reverse mode's own bookkeeping
 # ops that only derivative code contains (tangent lanes, unbroadcasting); forward-over-reverse
 # needs tangent rules for some of them, reverse mode never sees them
 DERIVATIVE_HELPERS = {"sum_to", "broadcast_like", "expand", "lmatmul"}

@@ -92,3 +92,16 @@ def expand_case(icf, means, x):
 
 _g = np.random.default_rng(3)
 CASES["expand"] = (expand_case, (_g.random((3, 2)), _g.random((3, 2)), _g.random((4, 2))))
+
+
+def lower_arrays_case(x, A, a):
+    z = np.sin(x) * x + a          # fused into the reduction below: no temporary
+    s = np.sum(z * z)
+    col = np.max(A, axis=0)        # source-order accumulation into the output
+    y = A @ x                      # loops i, k with the output row innermost
+    w = np.where(x > 0.5, x, -x) + col   # a materialised map (w is used twice)
+    return s + np.sum(y) + np.sum(w * w) + np.mean(w)
+
+
+CASES["lower_arrays"] = (lower_arrays_case, (np.linspace(0.0, 1.0, 4),
+                                             np.linspace(-1.0, 1.0, 12).reshape(3, 4), 0.5))
