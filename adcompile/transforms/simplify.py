@@ -15,7 +15,7 @@ import numpy as np
 from ..ir.core import Block, Function, Op, Value
 from ..ir.interpreter import IMPL
 from ..ir.primitives import EFFECTFUL
-from ..ir.types import ScalarType
+from ..ir.types import ArrayType, ScalarType
 
 _FOLDABLE = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "abs", "minimum", "maximum",
              "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "powi", "sqrt", "exp",
@@ -168,6 +168,13 @@ class _Simplifier:
         if p == "powi" and ks[1] == 2:
             op.prim, op.operands = "mul", [xs[0], xs[0]]
             return None
+        if p in ("dim", "size"):
+            src = xs[0]
+            while src.id in self.shape_of:
+                src = self.get(self.shape_of[src.id])
+            if src is not xs[0]:
+                op.operands = [src]
+                return None
         if p == "neg":
             d = self.defs.get(xs[0].id)
             if d is not None and d.prim == "neg":
@@ -182,8 +189,42 @@ class _Simplifier:
 
 def simplify(fn: Function) -> Function:
     s = _Simplifier()
+    s.shape_of = _shape_sources(fn)
     s.block(fn.body, {})
     return fn
+
+
+def _shape_sources(fn: Function) -> dict[int, Value]:
+    """Array value -> an earlier value of the same shape: element writes and copies keep the
+    shape, and so does a loop slot whose every iteration writes into what it was given. Lets
+    `dim(u)` of a loop-carried array read the loop's initial value, which is invariant (inner
+    loop bounds become invariant: one tape reservation, vectorisable loops)."""
+    alias: dict[int, Value] = {}
+
+    def root(v: Value) -> Value:
+        while v.id in alias:
+            v = alias[v.id]
+        return v
+
+    def visit(block: Block) -> None:
+        for op in block.ops:
+            for r in op.regions:
+                visit(r)
+            if op.prim in ("setitem", "setslice", "copy"):
+                alias[op.results[0].id] = op.operands[0]
+            elif op.prim in ("for", "while"):
+                body = op.regions[-1]
+                args = body.args[1:] if op.prim == "for" else body.args
+                inits = op.operands[3:] if op.prim == "for" else op.operands
+                y = body.ops[-1]
+                for k, a in enumerate(args):
+                    if isinstance(a.type, ArrayType) and root(y.operands[k]) is a:
+                        alias[a.id] = inits[k]
+                        alias[op.results[k].id] = inits[k]
+                        if op.prim == "while":
+                            alias[op.regions[0].args[k].id] = inits[k]
+    visit(fn.body)
+    return alias
 
 
 def _substitute(block: Block, s: _Simplifier) -> None:

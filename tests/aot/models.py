@@ -45,3 +45,12 @@ def reads_past_end(x: "f64[:]", n: int):
 def uses_dict(x: float):
     d = {"a": x}
     return d["a"]
+
+
+def relax(x: "f64[:]", a: float, steps: int):
+    """A nonlinear relaxation loop: long enough to need checkpointing when steps is large."""
+    u = x.copy()
+    for t in range(steps):
+        for i in range(u.shape[0]):
+            u[i] = u[i] + a * math.sin(u[i])
+    return np.sum(u * u)

@@ -329,3 +329,34 @@ def test_cli_help_shows_worked_examples():
     assert proc.returncode == 0
     assert "adcompile build model.py:loss --mode grad" in proc.stdout
     assert "adc_last_error" in proc.stdout
+
+
+def _load_stub(out: Path, name: str):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, out / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_checkpoint_option_and_tape_budget(tmp_path, monkeypatch):
+    """`--checkpoint binomial:4` builds a binomial gradient equal to adcompile.grad's; without a
+    policy the library returns ADC_ERR_TAPE_BUDGET (6) above the build's tape limit."""
+    relax = models.relax
+    target = f"{HERE / 'models.py'}:relax"
+    x = np.linspace(0.1, 1.0, 6)
+    want = ad.grad(relax, argnums=(0, 1))(x, 0.3, 50)
+    assert cli_main(["build", target, "--mode", "grad", "--checkpoint", "binomial:4",
+                     "--name", "relax_ck", "--out", str(tmp_path / "ck")]) == 0
+    assert "revolve" not in (tmp_path / "ck" / "relax_ck.h").read_text()
+    got = _load_stub(tmp_path / "ck", "relax_ck").relax_ck_grad(x, 0.3, 50)
+    np.testing.assert_array_equal(got[1], want[0])
+    assert got[2] == want[1]
+    monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "4KB")
+    assert cli_main(["build", target, "--mode", "grad", "--name", "relax_lim",
+                     "--out", str(tmp_path / "lim")]) == 0
+    grad = _load_stub(tmp_path / "lim", "relax_lim").relax_lim_grad
+    np.testing.assert_array_equal(grad(x, 0.3, 5)[1], ad.grad(relax)(x, 0.3, 5))
+    with pytest.raises(Exception, match="tape more than 4000 bytes") as err:
+        grad(x, 0.3, 500)
+    assert err.value.code == 6
