@@ -26,6 +26,7 @@ from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
 from .lower_arrays import lower_arrays
+from .reuse_buffers import reuse_buffers
 from .simplify import simplify
 
 
@@ -45,13 +46,14 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
     Pass("lower_arrays", lower_arrays),
+    Pass("reuse_buffers", reuse_buffers),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce", "fuse_lanes")
-BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "inplace")
+BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
-                    "inplace")
+                    "reuse_buffers", "inplace")
 
 
 def backend_pipeline(backend: str) -> tuple[str, ...]:

@@ -1,0 +1,139 @@
+"""Scratch arrays of a loop body reuse one buffer across iterations.
+
+An `empty(d)` in a `for` body with loop-invariant extents, whose storage never outlives the
+iteration (it is written through element writes and inner loops, read, copied or taped, but
+never yielded, returned or aliased), becomes a loop-carried buffer allocated once before the
+loop: the body starts from the carried buffer and yields the last version of it.
+
+Vector forward mode makes such arrays: `fuse_lanes` turns each stretch of lane arithmetic
+into a loop over lanes whose results live in small arrays of one value per lane, and an
+observation loop would otherwise allocate them on every trip (the LLVM backend's arena keeps
+them until the call returns; numba pays a malloc/free each). `empty`'s contents are undefined,
+so starting from the previous iteration's data is the same program.
+"""
+from __future__ import annotations
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.types import ArrayType
+
+_READS = {"getitem", "dim", "size", "copy"}
+_WRITES = {"setitem", "setslice"}
+
+
+class _Uses:
+    def __init__(self, fn: Function):
+        self.uses: dict[int, list[tuple[Op, int, Block]]] = {}
+        self.home: dict[int, Block] = {}
+        self.parent: dict[int, Block] = {}   # id(block) -> the block holding its op
+        self._scan(fn.body, fn.args)
+
+    def _scan(self, block: Block, extra=()) -> None:
+        for a in list(extra) + list(block.args):
+            self.home[a.id] = block
+        for op in block.ops:
+            for k, v in enumerate(op.operands):
+                self.uses.setdefault(v.id, []).append((op, k, block))
+            for r in op.results:
+                self.home[r.id] = block
+            for region in op.regions:
+                self.parent[id(region)] = block
+                self._scan(region)
+
+    def inside(self, v: Value, block: Block) -> bool:
+        b = self.home.get(v.id)
+        while b is not None:
+            if b is block:
+                return True
+            b = self.parent.get(id(b))
+        return False
+
+
+def _last_version(u: _Uses, v: Value, block: Block) -> Value | None:
+    """The last version of v's storage along writes in `block` (through inner `for` loops),
+    or None if a use could keep or share the storage."""
+    cur = v
+    while True:
+        nxt = None
+        for op, k, where in u.uses.get(cur.id, []):
+            if op.prim in _READS or (op.prim in _WRITES and k == 1) or \
+                    (op.prim == "tape_push" and k == 1):
+                continue        # reads, and writes/pushes that copy the data elsewhere
+            if op.prim == "yield":
+                return None if nxt is not None else _yield_end(u, cur, op, where, block)
+            if where is not block:
+                return None
+            if op.prim in _WRITES and k == 0:
+                step = op.results[0]
+            elif op.prim == "for" and k >= 3:
+                body = op.regions[0]
+                end = _last_version(u, body.args[k - 2], body)
+                y = body.ops[-1]
+                if end is None or [x.id for x in y.operands].count(end.id) != 1 or \
+                        y.operands[k - 3] is not end:
+                    return None
+                step = op.results[k - 3]
+            else:
+                return None
+            if nxt is not None:
+                return None     # two writes from one version: not a chain
+            nxt = step
+        if nxt is None:
+            return cur
+        cur = nxt
+
+
+def _yield_end(u: _Uses, cur: Value, op: Op, where: Block, block: Block) -> Value | None:
+    """`cur` reaches a yield: fine only as the last version handed to an inner loop's next
+    iteration (checked by the caller), never out of `block` itself."""
+    if where is block and block is not None and op is block.ops[-1] and \
+            not getattr(block, "_reuse_top", False):
+        others = [w for w in u.uses.get(cur.id, []) if w[0].prim in _WRITES and w[1] == 0]
+        return None if others else cur
+    return None
+
+
+def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
+    body = loop.regions[0]
+    changed = False
+    body._reuse_top = True
+    for e in list(body.ops):
+        if e.prim != "empty" or any(u.inside(d, body) for d in e.operands):
+            continue
+        last = _last_version(u, e.results[0], body)
+        if last is None:
+            continue
+        buf = Value(e.results[0].name, e.results[0].type)
+        body.ops.remove(e)
+        home.ops.insert(home.ops.index(loop), e)
+        _rename(body, e.results[0].id, buf)
+        if last is e.results[0]:
+            last = buf
+        body.args.append(buf)
+        body.ops[-1].operands.append(last)
+        loop.operands.append(e.results[0])
+        loop.results.append(Value(buf.name, buf.type))
+        changed = True
+        u.__init__(u.fn)
+    del body._reuse_top
+    return changed
+
+
+def _rename(block: Block, old: int, new: Value) -> None:
+    for op in block.ops:
+        op.operands = [new if v.id == old else v for v in op.operands]
+        for r in op.regions:
+            _rename(r, old, new)
+
+
+def reuse_buffers(fn: Function) -> Function:
+    u = _Uses(fn)
+    u.fn = fn
+
+    def visit(block: Block) -> None:
+        for op in list(block.ops):
+            for r in op.regions:
+                visit(r)
+            if op.prim == "for" and isinstance(op, Op):
+                _reuse_in(op, block, u)
+    visit(fn.body)
+    return fn
