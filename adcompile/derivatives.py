@@ -28,9 +28,25 @@ class JVP:
     active: tuple[bool, ...]
     lanes: bool = False
     stage: str = "jvp"
+    seed_rows: bool = False   # lanes seeded by the row-wise identity, no tangent arguments
 
     def run(self, fn):
-        return jvp_function(fn, list(self.active), self.lanes)
+        out = jvp_function(fn, list(self.active), self.lanes)
+        if not self.seed_rows:
+            return out
+        from .ad.seed import seed_rows
+        from .transforms.pipeline import PRIMAL_PIPELINE, run_passes
+        out = run_passes(out, PRIMAL_PIPELINE)   # lane loops first: the seed is read per lane
+        n = len(fn.args)
+        link = dict(out.shape_links)
+        seeded = seed_rows(out, n, [link[i] for i in range(n, len(out.args))])
+        if seeded is None:
+            raise _SeedUnsupported("row seed needs element reads of the arguments")
+        return seeded
+
+
+class _SeedUnsupported(AdError):
+    """The function reads a row-seeded argument other than by elements (API falls back)."""
 
 
 @dataclass(frozen=True)
@@ -353,6 +369,56 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
             jacs.append(_out(fn, per_out))
         return jacs[0] if single else tuple(jacs)
     return Derivative(func, call, "jacfwd")
+
+
+def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
+    """Row-wise Jacobians of a function whose row i of every output depends only on row i of
+    the (n, m) arguments `argnums` (one residual per observation, one state per particle):
+    J[i, ..., j] = d out[i, ...] / d x[i, j], shape output shape + (m,), for every row in one
+    vector-forward pass with m lanes (summed widths for several arguments). The identity seed
+    is computed where it is read, not passed as an (n, m, m) array. Rows must be independent:
+    cross-row terms are not seen (use jacfwd for the full Jacobian)."""
+    single = isinstance(argnums, int)
+
+    def call(self, args):
+        f = self.py_func
+        nums = _argnums(argnums, len(args), f)
+        active = _active_mask(f, args, nums)
+        for i in nums:
+            if np.ndim(args[i]) != 2:
+                raise AdError(f"jacfwd_rows: argument {i} must be a 2-d (rows, columns) array, "
+                              f"got shape {np.shape(args[i])}",
+                              hint="use jacfwd for other shapes")
+        widths = [np.shape(args[i])[1] for i in nums]
+        try:
+            sp = specialize(f, args, JVP(active, lanes=True, seed_rows=True), backend)
+            res = _call(sp, tuple(args))
+        except _SeedUnsupported:   # whole-array use of an argument: pass the seed itself
+            sp = specialize(f, args, JVP(active, lanes=True), backend)
+            total, seeds = sum(widths), []
+            for i, w in zip(nums, widths):
+                x = args[i]
+                off = sum(widths[:len(seeds)])
+                s = np.zeros(np.shape(x) + (total,), dtype=np.asarray(x).dtype)
+                s[:, np.arange(w), off + np.arange(w)] = 1.0
+                seeds.append(s)
+            res = _call(sp, tuple(args) + tuple(seeds))
+        self._last = sp
+        fn = sp.ir["primal"]
+        k = len(fn.result_types)
+        per_out = []
+        for o, d in zip(res[:k], res[k:]):
+            d = np.asarray(d)
+            if np.ndim(o) == 0 or np.shape(d)[0] != np.shape(args[nums[0]])[0]:
+                raise AdError("jacfwd_rows needs outputs whose first axis is the rows of the "
+                              "arguments", hint="return per-row results, shape (n, ...)")
+            blocks, off = [], 0
+            for w in widths:
+                blocks.append(d[..., off:off + w])
+                off += w
+            per_out.append(blocks[0] if single else tuple(blocks))
+        return _out(fn, per_out)
+    return Derivative(func, call, "jacfwd_rows")
 
 
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
