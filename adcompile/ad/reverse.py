@@ -193,7 +193,15 @@ class Reverse:
             return True  # re-read in the reverse sweep (indices via P) instead of taped
         if op is None or depth > 6 or op.prim not in _REMAT or v.type != I64:
             return False
-        return all(self._cheap(o, depth + 1) for o in op.operands)
+        return all(self._cheap(o, depth + 1) or self._outer_int(o, v) for o in op.operands)
+
+    def _outer_int(self, o: Value, v: Value) -> bool:
+        """An integer defined in a block enclosing v's: read once per trip of that outer block
+        (through P), so index arithmetic on it (an offset carried by an outer loop plus the
+        inner index) is recomputed per inner trip instead of taped per inner trip."""
+        home_o, home_v = self.scope_of.get(o.id), self.scope_of.get(v.id)
+        return o.type == I64 and home_o is not None and home_o is not home_v and \
+            self._inside(v, home_o)
 
     def _remat(self, v: Value) -> Value:
         home = self.scope_of.get(v.id)
@@ -206,9 +214,11 @@ class Reverse:
         key = (v.id, id(self.cur.block))
         got = self.remat_cache.get(key)
         if got is None:
-            fetch = self.P if op.prim == "getitem" else self._remat
-            got = self.cur(op.prim, *[fetch(o) for o in op.operands], name=v.name,
-                           **op.attrs)
+            if op.prim == "getitem":
+                args = [self.P(o) for o in op.operands]
+            else:
+                args = [self._remat(o) if self._cheap(o) else self.P(o) for o in op.operands]
+            got = self.cur(op.prim, *args, name=v.name, **op.attrs)
             self.remat_cache[key] = got
         return got
 

@@ -22,6 +22,7 @@ from .dce import dce
 from .expand import expand
 from .fuse import fuse
 from .fuse_lanes import fuse_lanes
+from .induction import induction
 from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
@@ -47,9 +48,11 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("inline_custom", inline_custom),
     Pass("lower_arrays", lower_arrays),
     Pass("reuse_buffers", reuse_buffers),
+    Pass("induction", induction),
 )}
 
-PRIMAL_PIPELINE = ("simplify", "licm", "expand", "fuse", "simplify", "dce", "fuse_lanes")
+PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse", "simplify", "dce",
+                   "fuse_lanes")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
@@ -75,7 +78,8 @@ def _print_after(name: str, fn: Function) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes"})
+CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes", "induction",
+                     "reuse_buffers"})
 
 
 def run_passes(fn: Function, names: tuple[str, ...]) -> Function:

@@ -1,0 +1,93 @@
+"""Induction variables: a counter carried through a `for` loop becomes a function of the index.
+
+    for i in range(lb, ub, step):          for i in range(lb, ub, step):
+        ... idx ...                  ->        idx_i = idx0 + ((i - lb) // step) * c
+        idx = idx + c                          ... idx_i ...
+                                           idx_final = idx0 + trips * c
+
+for an integer slot whose only update is adding a loop-invariant `c` (packed-matrix offsets,
+output cursors, ADBench's `idx += 1`). The slot then dies (DCE removes it) and the loop's
+iterations no longer depend on each other through it: reverse mode recomputes `idx_i` from the
+index instead of taping it on every trip, and element reads through it (`icf[k, idx]`) are
+re-read rather than taped.
+"""
+from __future__ import annotations
+
+from ..ir.core import Block, Function, Op, Value
+from ..ir.loops import OpList, trip_count
+from ..ir.types import I64
+
+
+def _defined_in(block: Block, out: set[int]) -> set[int]:
+    out.update(a.id for a in block.args)
+    for op in block.ops:
+        out.update(r.id for r in op.results)
+        for r in op.regions:
+            _defined_in(r, out)
+    return out
+
+
+def _rename(block: Block, old: int, new: Value, skip: Op | None = None) -> None:
+    for op in block.ops:
+        if op is not skip:
+            op.operands = [new if v.id == old else v for v in op.operands]
+        for r in op.regions:
+            _rename(r, old, new, skip)
+
+
+def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tuple | None:
+    """(prim, c) when y = arg + c or arg - c with c invariant; else None."""
+    op = defs.get(y.id)
+    if op is None or op.prim not in ("add", "sub"):
+        return None
+    a, b = op.operands
+    if a is arg and b.id not in inside:
+        return op.prim, b
+    if op.prim == "add" and b is arg and a.id not in inside:
+        return "add", a
+    return None
+
+
+def _convert(loop: Op, home: Block) -> bool:
+    body = loop.regions[0]
+    iv = body.args[0]
+    lb, ub, step = loop.operands[:3]
+    y = body.ops[-1]
+    defs = {r.id: o for o in body.ops for r in o.results}
+    inside = _defined_in(body, set())
+    changed = False
+    for k, arg in enumerate(body.args[1:]):
+        if arg.type != I64:
+            continue
+        got = _step_of(arg, y.operands[k], defs, inside)
+        if got is None:
+            continue
+        prim, c = got
+        init = loop.operands[3 + k]
+        head: list[Op] = []
+        e = OpList(head, loop.loc)
+        count = e("floordiv", e("sub", iv, lb), step, name="trip")
+        val = e(prim, init, e("mul", count, c), name=arg.name)
+        _rename(body, arg.id, val)
+        body.ops[0:0] = head
+        # after the loop: the final value from the trip count
+        res = loop.results[k]
+        tail: list[Op] = []
+        te = OpList(tail, loop.loc)
+        final = te(prim, init, te("mul", trip_count(te, lb, ub, step), c), name=res.name)
+        idx = home.ops.index(loop) + 1
+        _rename(home, res.id, final, skip=None)
+        home.ops[idx:idx] = tail
+        changed = True
+    return changed
+
+
+def induction(fn: Function) -> Function:
+    def visit(block: Block) -> None:
+        for op in list(block.ops):
+            for r in op.regions:
+                visit(r)
+            if op.prim == "for":
+                _convert(op, block)
+    visit(fn.body)
+    return fn
