@@ -73,6 +73,7 @@ class HVP:
 
 
 _SPECS: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_JVP_FAST: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 
 
 def specialize(func: Callable, args: tuple, spec, backend: str = "numba") -> Specialization:
@@ -137,6 +138,9 @@ class Derivative:
         self.py_func = _py(func)
         self._call = call
         self._last: Specialization | None = None
+        # argument kinds -> (specialization, argnums, cotangent seeds): repeated calls skip
+        # signature building and spec lookups (they dominate small gradients)
+        self._fast: dict[tuple, tuple] = {}
         self.what = what
         import functools
         functools.update_wrapper(self, self.py_func)
@@ -162,6 +166,36 @@ class Derivative:
 
 
 # -- reverse mode --------------------------------------------------------------------------------
+def _kinds(args) -> tuple:
+    """What signature_of depends on, cheaply: Python/NumPy scalar types, array dtype/ndim."""
+    return tuple((a.dtype.str, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
+
+
+def _grad_call(self, args, argnums, backend, checkpoint, what):
+    """(value, gradients as a tuple over argnums) of one reverse pass, through the fast path
+    once this argument kind has been seen."""
+    key = _kinds(args)
+    hit = self._fast.get(key)
+    if hit is not None:
+        sp, nums, cots = hit
+        try:
+            res = _call(sp, tuple(args) + cots)
+            self._last = sp
+            return res[0], tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
+        except TapeBudgetExceeded:
+            pass   # this call's loops are too long for store-all: the slow path retries
+    f = self.py_func
+    nums = _argnums(argnums, len(args), f)
+    sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what=what, backend=backend,
+                                  checkpoint=checkpoint)
+    self._last = sp
+    active = tuple(i in nums for i in range(len(args)))
+    if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), backend):
+        t = sp.ir["primal"].result_types[0]
+        self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
+    return outs[0], tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+
+
 def _call_vjp(func, args, active, checkpoint, backend, call_args):
     """(specialization, results) of a reverse-mode call. Without a policy, a loop whose tape
     would exceed ADCOMPILE_TAPE_LIMIT stops before recording it; the call is then redone with
@@ -215,12 +249,7 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
     single = isinstance(argnums, int)
 
     def call(self, args):
-        f = self.py_func
-        nums = _argnums(argnums, len(args), f)
-        sp, _, grads, _ = _vjp_run(f, args, nums, need_scalar=True, backend=backend,
-                                   checkpoint=checkpoint)
-        self._last = sp
-        out = tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+        _, out = _grad_call(self, args, argnums, backend, checkpoint, "grad")
         return out[0] if single else out
     return Derivative(func, call, "grad")
 
@@ -234,13 +263,8 @@ def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 
     single = isinstance(argnums, int)
 
     def call(self, args):
-        f = self.py_func
-        nums = _argnums(argnums, len(args), f)
-        sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what="value_and_grad",
-                                      backend=backend, checkpoint=checkpoint)
-        self._last = sp
-        g = tuple(_like(gr, args[i]) for gr, i in zip(grads, nums))
-        return outs[0], (g[0] if single else g)
+        value, g = _grad_call(self, args, argnums, backend, checkpoint, "value_and_grad")
+        return value, (g[0] if single else g)
     return Derivative(func, call, "value_and_grad")
 
 
@@ -314,22 +338,28 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str =
     if len(tangents) != len(primals):
         raise AdError(f"jvp needs one tangent per primal ({len(primals)}), got "
                       f"{len(tangents)}", hint="use None for arguments you hold fixed")
-    sig = signature_of(f, primals)
-    for i, (s, t) in enumerate(zip(sig, tangents)):
-        if t is not None and not scalar_of(s.type).is_float:
-            raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be None",
-                                    None, "integer and boolean arguments have no tangent")
     active = tuple(t is not None for t in tangents)
-    sp = specialize(f, primals, JVP(active), backend)
+    table = _JVP_FAST.setdefault(f, {})
+    key = (_kinds(primals), active, backend)
+    hit = table.get(key)
+    if hit is None:   # first call with these argument kinds: check, specialize, remember
+        sig = signature_of(f, primals)
+        for i, (s, t) in enumerate(zip(sig, tangents)):
+            if t is not None and not scalar_of(s.type).is_float:
+                raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be "
+                                        "None", None,
+                                        "integer and boolean arguments have no tangent")
+        sp = specialize(f, primals, JVP(active), backend)
+        hit = table[key] = (sp, [scalar_of(s.type).np_dtype for s in sig])
+    sp, dtypes = hit
     fn = sp.ir["primal"]
     dots = []
-    for i, (p, t, a, s) in enumerate(zip(primals, tangents, active, sig)):
+    for i, (p, t, a, dt) in enumerate(zip(primals, tangents, active, dtypes)):
         if a and np.shape(t) != np.shape(p):
             raise AdError(f"the tangent of argument {i} has shape {np.shape(t)}, but the "
                           f"argument has shape {np.shape(p)}",
                           hint="each tangent must have the shape of its primal")
         if a:
-            dt = scalar_of(s.type).np_dtype
             dots.append(np.ascontiguousarray(t, dtype=dt).reshape(np.shape(p))
                         if isinstance(p, np.ndarray) else dt.type(t) if dt != np.float64
                         else float(t))
