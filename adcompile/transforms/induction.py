@@ -36,14 +36,18 @@ def _rename(block: Block, old: int, new: Value, skip: Op | None = None) -> None:
 
 
 def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tuple | None:
-    """(prim, c) when y = arg + c or arg - c with c invariant; else None."""
+    """(prim, c) when y = arg + c or arg - c with c invariant (defined outside the loop, or a
+    constant); else None."""
     op = defs.get(y.id)
     if op is None or op.prim not in ("add", "sub"):
         return None
     a, b = op.operands
-    if a is arg and b.id not in inside:
+
+    def invariant(v: Value) -> bool:
+        return v.id not in inside or (v.id in defs and defs[v.id].prim == "const")
+    if a is arg and invariant(b):
         return op.prim, b
-    if op.prim == "add" and b is arg and a.id not in inside:
+    if op.prim == "add" and b is arg and invariant(a):
         return "add", a
     return None
 
@@ -66,6 +70,9 @@ def _convert(loop: Op, home: Block) -> bool:
         init = loop.operands[3 + k]
         head: list[Op] = []
         e = OpList(head, loop.loc)
+        const = defs[c.id].attrs if c.id in inside else None   # a constant of the body
+        if const is not None:
+            c = e("const", name=c.name, **const)
         count = e("floordiv", e("sub", iv, lb), step, name="trip")
         val = e(prim, init, e("mul", count, c), name=arg.name)
         _rename(body, arg.id, val)
@@ -74,6 +81,8 @@ def _convert(loop: Op, home: Block) -> bool:
         res = loop.results[k]
         tail: list[Op] = []
         te = OpList(tail, loop.loc)
+        if const is not None:
+            c = te("const", name=c.name, **const)
         final = te(prim, init, te("mul", trip_count(te, lb, ub, step), c), name=res.name)
         idx = home.ops.index(loop) + 1
         _rename(home, res.id, final, skip=None)

@@ -14,9 +14,15 @@ so starting from the previous iteration's data is the same program.
 from __future__ import annotations
 
 from ..ir.core import Block, Function, Op, Value
-from ..ir.types import ArrayType
+from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
 
-_READS = {"getitem", "dim", "size", "copy"}
+# uses that only read the storage (the result, if an array, is fresh storage of its own)
+_READS = {"getitem", "getslice", "dim", "size", "copy", "sum", "prod", "max", "min", "mean",
+          "matmul", "lmatmul"}
+
+
+def _reads(op: Op) -> bool:
+    return op.prim in _READS or PRIMITIVES[op.prim].kind in ELEMENTWISE_KINDS
 _WRITES = {"setitem", "setslice"}
 
 
@@ -55,7 +61,7 @@ def _last_version(u: _Uses, v: Value, block: Block) -> Value | None:
     while True:
         nxt = None
         for op, k, where in u.uses.get(cur.id, []):
-            if op.prim in _READS or (op.prim in _WRITES and k == 1) or \
+            if _reads(op) or (op.prim in _WRITES and k == 1) or \
                     (op.prim == "tape_push" and k == 1):
                 continue        # reads, and writes/pushes that copy the data elsewhere
             if op.prim == "yield":

@@ -105,3 +105,29 @@ def lower_arrays_case(x, A, a):
 
 CASES["lower_arrays"] = (lower_arrays_case, (np.linspace(0.0, 1.0, 4),
                                              np.linspace(-1.0, 1.0, 12).reshape(3, 4), 0.5))
+
+
+def induction_case(icf, d):
+    s = 0.0
+    idx = d                     # a packed-matrix cursor: idx += 1 per inner trip
+    for col in range(d):
+        for row in range(col + 1, d):
+            s += icf[idx] * row
+            idx += 1
+    return s + idx
+
+
+CASES["induction"] = (induction_case, (np.linspace(0.0, 1.0, 10), 4))
+
+
+def reuse_buffers_case(x, n):
+    total = 0.0
+    for t in range(n):
+        w = np.empty(x.shape[0])    # scratch, fully rewritten every trip
+        for i in range(x.shape[0]):
+            w[i] = x[i] * t
+        total += np.sum(w * w)
+    return total
+
+
+CASES["reuse_buffers"] = (reuse_buffers_case, (np.linspace(0.0, 1.0, 5), 3))

@@ -48,6 +48,8 @@ def _run(name: str):
         return _checkpoint
     if name == "expand":
         return _simplified_then("expand")
+    if name == "reuse_buffers":   # as in the pipeline: invariant extents, dead slots gone
+        return lambda fn: PASSES[name].run(PASSES["dce"].run(_simplified_then("dce")(fn)))
     return PASSES[name].run
 
 
@@ -90,6 +92,12 @@ def test_golden_files_show_the_pass_working():
     assert "recompute=True" in g["checkpoint.out.ir"]
     assert g["simplify.out.ir"].count("sin(") == 1
     assert g["fuse.in.ir"].count("= for(") == 3 and g["fuse.out.ir"].count("= for(") == 2
+    iin, iout = g["induction.in.ir"], g["induction.out.ir"]
+    assert "add(%idx" in iin and "trip" in iout           # idx_i = idx0 + (row - lb)
+    assert iout.count("= for(") == iin.count("= for(")
+    rin, rout = g["reuse_buffers.in.ir"], g["reuse_buffers.out.ir"]
+    assert rin.index("empty(") > rin.index("= for(")    # allocated on every trip...
+    assert rout.index("empty(") < rout.index("= for(")  # ...once, before the loop
     lout = g["lower_arrays.out.ir"]
     assert not any(f"= {p}(" in lout for p in ("sum", "max", "mean", "matmul"))
     assert not any(f"[:] = {p}(" in lout for p in ("sin", "select", "add", "mul"))
