@@ -191,9 +191,23 @@ class Reverse:
             return True
         if op is not None and op.prim == "getitem" and op.operands[0].id in self.readonly:
             return True  # re-read in the reverse sweep (indices via P) instead of taped
+        if op is not None and op.prim in _FLOAT_REMAT and depth == 0 and \
+                isinstance(v.type, ScalarType) and v.type.is_float:
+            # one float op on values that are themselves free to get (e.g. x[i] - mu[k]
+            # of read-only arrays): recomputed, cheaper than a tape push and pop
+            return all(self._free(o) for o in op.operands)
         if op is None or depth > 6 or op.prim not in _REMAT or v.type != I64:
             return False
         return all(self._cheap(o, depth + 1) or self._outer_int(o, v) for o in op.operands)
+
+    def _free(self, v: Value) -> bool:
+        """Visible as is, a constant, or a re-read of a read-only array."""
+        home = self.scope_of.get(v.id)
+        if home is None or home is self.fn.body or id(home) in self.visible:
+            return True
+        op = self.def_op.get(v.id)
+        return op is not None and (op.prim == "const" or (
+            op.prim == "getitem" and op.operands[0].id in self.readonly))
 
     def _outer_int(self, o: Value, v: Value) -> bool:
         """An integer defined in a block enclosing v's: read once per trip of that outer block
@@ -742,6 +756,7 @@ def _drop_unused_tapes(fn: Function) -> None:
 
 _REMAT = {"const", "add", "sub", "mul", "neg", "floordiv", "mod", "dim", "minimum", "maximum",
           "cast"}
+_FLOAT_REMAT = {"add", "sub", "mul", "neg"}
 
 
 def free_uses_block(block: Block) -> list[Value]:
