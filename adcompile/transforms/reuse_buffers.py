@@ -30,6 +30,7 @@ class _Uses:
     def __init__(self, fn: Function):
         self.uses: dict[int, list[tuple[Op, int, Block]]] = {}
         self.home: dict[int, Block] = {}
+        self.defs: dict[int, Op] = {}
         self.parent: dict[int, Block] = {}   # id(block) -> the block holding its op
         self._scan(fn.body, fn.args)
 
@@ -41,6 +42,7 @@ class _Uses:
                 self.uses.setdefault(v.id, []).append((op, k, block))
             for r in op.results:
                 self.home[r.id] = block
+                self.defs[r.id] = op
             for region in op.regions:
                 self.parent[id(region)] = block
                 self._scan(region)
@@ -98,29 +100,68 @@ def _yield_end(u: _Uses, cur: Value, op: Op, where: Block, block: Block) -> Valu
     return None
 
 
+def _invariant_extents(e: Op, body: Block, u: _Uses):
+    """(extents usable before the loop, ops to put there) for an `empty` in the loop body:
+    extents defined outside it, or `dim`/`size`/`const` of values defined outside it (copied
+    out); None if an extent varies with the iteration."""
+    dims, pre = [], []
+    for d in e.operands:
+        if not u.inside(d, body):
+            dims.append(d)
+            continue
+        op = u.defs.get(d.id)
+        if op is None or op.prim not in ("dim", "size", "const") or \
+                any(u.inside(o, body) for o in op.operands):
+            return None
+        c = Op(op.prim, list(op.operands), [Value(d.name, d.type)], dict(op.attrs), [], op.loc)
+        pre.append(c)
+        dims.append(c.results[0])
+    return dims, pre
+
+
+def _candidates(body: Block):
+    """(block, branch op or None) for the body and each branch of an `if` directly in it."""
+    yield body, None
+    for op in list(body.ops):
+        if op.prim == "if":
+            for region in op.regions:
+                yield region, op
+
+
 def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
     body = loop.regions[0]
     changed = False
-    body._reuse_top = True
-    for e in list(body.ops):
-        if e.prim != "empty" or any(u.inside(d, body) for d in e.operands):
-            continue
-        last = _last_version(u, e.results[0], body)
-        if last is None:
-            continue
-        buf = Value(e.results[0].name, e.results[0].type)
-        body.ops.remove(e)
-        home.ops.insert(home.ops.index(loop), e)
-        _rename(body, e.results[0].id, buf)
-        if last is e.results[0]:
-            last = buf
-        body.args.append(buf)
-        body.ops[-1].operands.append(last)
-        loop.operands.append(e.results[0])
-        loop.results.append(Value(buf.name, buf.type))
-        changed = True
-        u.__init__(u.fn)
-    del body._reuse_top
+    for block, branch in list(_candidates(body)):
+        block._reuse_top = True
+        for e in list(block.ops):
+            if e.prim != "empty":
+                continue
+            dims = _invariant_extents(e, body, u)
+            if dims is None:
+                continue
+            last = _last_version(u, e.results[0], block)
+            if last is None:
+                continue
+            buf = Value(e.results[0].name, e.results[0].type)
+            block.ops.remove(e)
+            at = home.ops.index(loop)
+            home.ops[at:at] = dims[1] + [e]
+            e.operands = dims[0]
+            _rename(block, e.results[0].id, buf)
+            if last is e.results[0]:
+                last = buf
+            if branch is not None:   # the branch hands its last version out; others pass buf
+                for region in branch.regions:
+                    region.ops[-1].operands.append(last if region is block else buf)
+                last = Value(buf.name, buf.type)
+                branch.results.append(last)
+            body.args.append(buf)
+            body.ops[-1].operands.append(last)
+            loop.operands.append(e.results[0])
+            loop.results.append(Value(buf.name, buf.type))
+            changed = True
+            u.__init__(u.fn)
+        del block._reuse_top
     return changed
 
 

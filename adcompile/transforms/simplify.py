@@ -172,6 +172,10 @@ class _Simplifier:
             src = xs[0]
             while src.id in self.shape_of:
                 src = self.get(self.shape_of[src.id])
+            alloc = self.defs.get(src.id)
+            if p == "dim" and alloc is not None and alloc.prim in ("empty", "zeros", "ones",
+                                                                    "full"):
+                return same(alloc.operands[op.attrs["axis"]])   # the extent it was made with
             if src is not xs[0]:
                 op.operands = [src]
                 return None

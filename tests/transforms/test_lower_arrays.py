@@ -121,3 +121,27 @@ def test_lowered_gradients_equal_the_array_form(monkeypatch):
     want = ad.grad(_grad_case, argnums=(0, 1))(x, w)           # numba: array form
     for g, r in zip(lowered, want):
         np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
+def _branch_scratch(x, n):
+    total = 0.0
+    for t in range(n):
+        if t % 2 == 0:
+            w = np.empty(x.shape[0])     # scratch inside a branch, never leaves it
+            for i in range(x.shape[0]):
+                w[i] = x[i] * t
+            total += np.sum(w)
+        else:
+            total -= 1.0
+    return total
+
+
+def test_reuse_buffers_reaches_branch_scratch_arrays():
+    from adcompile.ir.printer import print_function
+    args = (np.linspace(0.0, 1.0, 4), 5)
+    st = build_ir(_branch_scratch, signature_of(_branch_scratch, args))
+    text = print_function(st["backend"])
+    assert text.index("empty(") < text.index("= for(")      # allocated once, before the loop
+    assert run_function(st["backend"], list(args)) == pytest.approx(_branch_scratch(*args))
+    assert ad.jit(_branch_scratch)(*args) == pytest.approx(_branch_scratch(*args))
+    assert ad.jit(_branch_scratch, backend="llvm")(*args) == pytest.approx(_branch_scratch(*args))
