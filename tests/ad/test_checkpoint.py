@@ -334,3 +334,47 @@ def test_bad_loop_markers_name_the_line():
     with pytest.raises(ad.UnsupportedSyntax, match="not binomial= and every=|not every= and "
                        "binomial="):
         ad.grad(_two_kinds)(1.0, 3)
+
+
+def _inner_binomial(x, a, n, m):
+    s = 0.0
+    for k in range(m):
+        y = x * (1.0 + 0.1 * k)
+        for t in ad.checkpointed(range(n), binomial=3):
+            y = np.sin(y) * a + 0.1 * t
+            s += y * y
+    return s
+
+
+def _inner_plain(x, a, n, m):
+    s = 0.0
+    for k in range(m):
+        y = x * (1.0 + 0.1 * k)
+        for t in range(n):
+            y = np.sin(y) * a + 0.1 * t
+            s += y * y
+    return s
+
+
+def _down_binomial(x, n):
+    y = x
+    for t in ad.checkpointed(range(n, 2, -3), binomial=2):
+        y = np.cos(y) + 0.01 * t
+    return y
+
+
+def _down_plain(x, n):
+    y = x
+    for t in range(n, 2, -3):
+        y = np.cos(y) + 0.01 * t
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_binomial_loop_nested_in_a_loop_and_counting_down(backend):
+    """A marked loop inside an outer loop reads the outer iteration's values through the
+    outer tapes; a negative step range is scheduled by its trip count."""
+    got = ad.grad(_inner_binomial, argnums=(0, 1), backend=backend)(0.3, 0.9, 7, 3)
+    assert got == ad.grad(_inner_plain, argnums=(0, 1), backend=backend)(0.3, 0.9, 7, 3)
+    assert ad.grad(_down_binomial, backend=backend)(0.4, 20) == \
+        ad.grad(_down_plain, backend=backend)(0.4, 20)
