@@ -48,12 +48,25 @@ def _i(e, x: int, name: str = "c") -> Value:
     return e("const", value=x, type="i64", name=name)
 
 
+def _branch(e, cond: Value, then, other, names: list[str], loc) -> list[Value]:
+    """`if cond` built from two callables that emit a branch and return what it yields."""
+    blocks = [Block([]), Block([])]
+    outs = [fn(Emitter(b, loc)) for fn, b in zip((then, other), blocks)]
+    for b, vals in zip(blocks, outs):
+        Builder(b, loc).op("yield", vals, [])
+    return Builder(e.block, loc).op("if", [cond], [v.type for v in outs[0]], {}, blocks,
+                                    names).results
+
+
 def next_snapshot(e, pos: Value, length: Value, free: Value, loc) -> Value:
     """Where the schedule puts the next snapshot when `length` steps from `pos` remain to be
     reversed and `free` slots are left besides the one holding `pos`; -1 for none."""
     go = e("and", e("gt", free, _i(e, 0)), e("gt", length, _i(e, 1)), name="split")
-    then, other = Block([]), Block([])
-    te = Emitter(then, loc)
+    return _branch(e, go, lambda te: [_split(te, pos, length, free, loc)],
+                   lambda oe: [_i(oe, -1)], ["next"], loc)[0]
+
+
+def _split(te: Emitter, pos: Value, length: Value, free: Value, loc) -> Value:
     c = te("add", free, _i(te, 1), name="c")
     # least r with b = C(c + r, c) >= length
     cr, cb = Value("r", I64), Value("b", I64)
@@ -66,32 +79,33 @@ def next_snapshot(e, pos: Value, length: Value, free: Value, loc) -> Value:
     r1 = be("add", br, _i(be, 1), name="r")
     b1 = be("floordiv", be("mul", bb, be("add", c, r1)), r1, name="b")
     Builder(body, loc).op("yield", [r1, b1], [])
-    loop = Builder(then, loc).op("while", [_i(te, 0), _i(te, 1)], [I64, I64], {},
+    loop = Builder(te.block, loc).op("while", [_i(te, 0), _i(te, 1)], [I64, I64], {},
                                  [cond, body], ["r", "b"])
     r, b = loop.results
     # C(c + r - 1, c - 1) = b * c / (c + r)
     after = te("minimum", te("floordiv", te("mul", b, c), te("add", c, r)),
                te("sub", length, _i(te, 1)), name="after")
-    Builder(then, loc).op("yield", [te("add", pos, te("sub", length, after))], [])
-    Builder(other, loc).op("yield", [_i(Emitter(other, loc), -1)], [])
-    return Builder(e.block, loc).op("if", [go], [I64], {}, [then, other], ["next"]).results[0]
+    return te("add", pos, te("sub", length, after))
 
 
 def take_snapshot(e, t: Value, nxt: Value, free: Value, end: Value, state: list[Value],
                   snaps: list[Value], pos_tape: Value, loc) -> tuple[Value, Value]:
     """At position t == nxt: push the state and t, and plan the next snapshot."""
-    hit = e("eq", t, nxt, name="snap")
-    then, other = Block([]), Block([])
-    te = Emitter(then, loc)
-    te("tape_push", pos_tape, t, **_CHECKED)
+    def push(te: Emitter) -> list[Value]:
+        _push_all(te, pos_tape, t, snaps, state)
+        f1 = te("sub", free, _i(te, 1), name="free")
+        return [next_snapshot(te, t, te("sub", end, t), f1, loc), f1]
+    n1, f1 = _branch(e, e("eq", t, nxt, name="snap"), push, lambda oe: [nxt, free],
+                     ["next", "free"], loc)
+    return n1, f1
+
+
+def _push_all(e: Emitter, pos_tape: Value, pos: Value, snaps: list[Value],
+              state: list[Value]) -> None:
+    """One snapshot: the position and the state, each on its tape."""
+    e("tape_push", pos_tape, pos, **_CHECKED)
     for tape, v in zip(snaps, state):
-        te("tape_push", tape, v, **_CHECKED)
-    f1 = te("sub", free, _i(te, 1), name="free")
-    n1 = next_snapshot(te, t, te("sub", end, t), f1, loc)
-    Builder(then, loc).op("yield", [n1, f1], [])
-    Builder(other, loc).op("yield", [nxt, free], [])
-    op = Builder(e.block, loc).op("if", [hit], [I64, I64], {}, [then, other], ["next", "free"])
-    return op.results[0], op.results[1]
+        e("tape_push", tape, v, **_CHECKED)
 
 
 def _slots(e: OpList, op: Op, inits: list[Value]) -> Value:
@@ -174,14 +188,8 @@ def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
         state.append(s)
     last = re("sub", end, re.c(1, I64), name="last")
     keep = re("lt", a, last, name="keep")
-    then, other = Block([]), Block([])
-    ke = Emitter(then, loc)
-    ke("tape_push", pos_tape, a, **_CHECKED)
-    for tape, s in zip(snaps, state):
-        ke("tape_push", tape, s, **_CHECKED)
-    Builder(then, loc).op("yield", [], [])
-    Builder(other, loc).op("yield", [], [])
-    Builder(rblock, loc).op("if", [keep], [], {}, [then, other], [])
+    _branch(re, keep, lambda ke: _push_all(ke, pos_tape, a, snaps, state) or [],
+            lambda oe: [], [], loc)
     free0 = re("select", keep, rfree, re("add", rfree, re.c(1, I64)), name="free")
     nxt0 = next_snapshot(re, a, re("sub", end, a), free0, loc)
     # advance from the snapshot at `a` to step end - 1

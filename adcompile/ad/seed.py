@@ -14,9 +14,9 @@ alone (`None`); the API then passes the seed as an array.
 """
 from __future__ import annotations
 
-from ..ir.core import Block, Function, Op, Value
+from ..ir.core import Block, Function, Op
 from ..ir.loops import OpList
-from ..ir.types import ArrayType, I64
+from ..ir.types import ArrayType
 
 
 def _uses_ok(block: Block, tangents: set[int]) -> bool:

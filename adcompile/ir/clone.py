@@ -1,7 +1,16 @@
-"""Deep copies of IR ops with fresh SSA values (for recomputation and strip-mining)."""
+"""Deep copies of IR ops with fresh SSA values (for recomputation and strip-mining), and
+replacing a value's uses (for passes that rewrite in place)."""
 from __future__ import annotations
 
 from .core import Block, Op, Value
+
+
+def replace_uses(block: Block, mapping: dict[int, Value]) -> None:
+    """Every operand in block (and its nested regions) whose id is in mapping is replaced."""
+    for op in block.ops:
+        op.operands = [mapping.get(v.id, v) for v in op.operands]
+        for r in op.regions:
+            replace_uses(r, mapping)
 
 
 def clone_ops(ops: list[Op], mapping: dict[int, Value]) -> list[Op]:

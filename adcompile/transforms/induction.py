@@ -13,6 +13,7 @@ re-read rather than taped.
 """
 from __future__ import annotations
 
+from ..ir.clone import replace_uses
 from ..ir.core import Block, Function, Op, Value
 from ..ir.loops import OpList, trip_count
 from ..ir.types import I64
@@ -25,14 +26,6 @@ def _defined_in(block: Block, out: set[int]) -> set[int]:
         for r in op.regions:
             _defined_in(r, out)
     return out
-
-
-def _rename(block: Block, old: int, new: Value, skip: Op | None = None) -> None:
-    for op in block.ops:
-        if op is not skip:
-            op.operands = [new if v.id == old else v for v in op.operands]
-        for r in op.regions:
-            _rename(r, old, new, skip)
 
 
 def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tuple | None:
@@ -75,7 +68,7 @@ def _convert(loop: Op, home: Block) -> bool:
             c = e("const", name=c.name, **const)
         count = e("floordiv", e("sub", iv, lb), step, name="trip")
         val = e(prim, init, e("mul", count, c), name=arg.name)
-        _rename(body, arg.id, val)
+        replace_uses(body, {arg.id: val})
         body.ops[0:0] = head
         # after the loop: the final value from the trip count
         res = loop.results[k]
@@ -85,7 +78,7 @@ def _convert(loop: Op, home: Block) -> bool:
             c = te("const", name=c.name, **const)
         final = te(prim, init, te("mul", trip_count(te, lb, ub, step), c), name=res.name)
         idx = home.ops.index(loop) + 1
-        _rename(home, res.id, final, skip=None)
+        replace_uses(home, {res.id: final})
         home.ops[idx:idx] = tail
         changed = True
     return changed

@@ -22,9 +22,10 @@ from collections import Counter
 
 import numpy as np
 
+from ..ir.clone import replace_uses
 from ..ir.core import Block, Builder, Function, Op, Value
 from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
-from ..ir.types import I64, ArrayType, ScalarType, scalar_of
+from ..ir.types import I64, ArrayType, ScalarType
 
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
 
@@ -364,12 +365,5 @@ class _Dims:
 def lower_arrays(fn: Function) -> Function:
     lw = _Lowerer(fn)
     lw.block(fn.body)
-    _rename(fn.body, lw.renames)
+    replace_uses(fn.body, lw.renames)
     return fn
-
-
-def _rename(block: Block, m: dict[int, Value]) -> None:
-    for op in block.ops:
-        op.operands = [m.get(v.id, v) for v in op.operands]
-        for r in op.regions:
-            _rename(r, m)

@@ -13,17 +13,18 @@ so starting from the previous iteration's data is the same program.
 """
 from __future__ import annotations
 
+from ..ir.clone import replace_uses
 from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
 
 # uses that only read the storage (the result, if an array, is fresh storage of its own)
 _READS = {"getitem", "getslice", "dim", "size", "copy", "sum", "prod", "max", "min", "mean",
           "matmul", "lmatmul"}
+_WRITES = {"setitem", "setslice"}
 
 
 def _reads(op: Op) -> bool:
     return op.prim in _READS or PRIMITIVES[op.prim].kind in ELEMENTWISE_KINDS
-_WRITES = {"setitem", "setslice"}
 
 
 class _Uses:
@@ -32,7 +33,12 @@ class _Uses:
         self.home: dict[int, Block] = {}
         self.defs: dict[int, Op] = {}
         self.parent: dict[int, Block] = {}   # id(block) -> the block holding its op
+        self.fn = fn
         self._scan(fn.body, fn.args)
+
+    def rescan(self) -> None:
+        """After a rewrite: the maps again, from scratch."""
+        self.__init__(self.fn)
 
     def _scan(self, block: Block, extra=()) -> None:
         for a in list(extra) + list(block.args):
@@ -56,9 +62,10 @@ class _Uses:
         return False
 
 
-def _last_version(u: _Uses, v: Value, block: Block) -> Value | None:
+def _last_version(u: _Uses, v: Value, block: Block, top: bool = False) -> Value | None:
     """The last version of v's storage along writes in `block` (through inner `for` loops),
-    or None if a use could keep or share the storage."""
+    or None if a use could keep or share the storage. `top`: block is the one whose scratch
+    array this is, so a yield out of it is an escape (an inner loop's yield is not)."""
     cur = v
     while True:
         nxt = None
@@ -67,7 +74,7 @@ def _last_version(u: _Uses, v: Value, block: Block) -> Value | None:
                     (op.prim == "tape_push" and k == 1):
                 continue        # reads, and writes/pushes that copy the data elsewhere
             if op.prim == "yield":
-                return None if nxt is not None else _yield_end(u, cur, op, where, block)
+                return None if nxt is not None or top else _yield_end(u, cur, op, where, block)
             if where is not block:
                 return None
             if op.prim in _WRITES and k == 0:
@@ -93,8 +100,7 @@ def _last_version(u: _Uses, v: Value, block: Block) -> Value | None:
 def _yield_end(u: _Uses, cur: Value, op: Op, where: Block, block: Block) -> Value | None:
     """`cur` reaches a yield: fine only as the last version handed to an inner loop's next
     iteration (checked by the caller), never out of `block` itself."""
-    if where is block and block is not None and op is block.ops[-1] and \
-            not getattr(block, "_reuse_top", False):
+    if where is block and op is block.ops[-1]:
         others = [w for w in u.uses.get(cur.id, []) if w[0].prim in _WRITES and w[1] == 0]
         return None if others else cur
     return None
@@ -132,14 +138,13 @@ def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
     body = loop.regions[0]
     changed = False
     for block, branch in list(_candidates(body)):
-        block._reuse_top = True
         for e in list(block.ops):
             if e.prim != "empty":
                 continue
             dims = _invariant_extents(e, body, u)
             if dims is None:
                 continue
-            last = _last_version(u, e.results[0], block)
+            last = _last_version(u, e.results[0], block, top=True)
             if last is None:
                 continue
             buf = Value(e.results[0].name, e.results[0].type)
@@ -147,7 +152,7 @@ def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
             at = home.ops.index(loop)
             home.ops[at:at] = dims[1] + [e]
             e.operands = dims[0]
-            _rename(block, e.results[0].id, buf)
+            replace_uses(block, {e.results[0].id: buf})
             if last is e.results[0]:
                 last = buf
             if branch is not None:   # the branch hands its last version out; others pass buf
@@ -160,27 +165,18 @@ def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
             loop.operands.append(e.results[0])
             loop.results.append(Value(buf.name, buf.type))
             changed = True
-            u.__init__(u.fn)
-        del block._reuse_top
+            u.rescan()
     return changed
-
-
-def _rename(block: Block, old: int, new: Value) -> None:
-    for op in block.ops:
-        op.operands = [new if v.id == old else v for v in op.operands]
-        for r in op.regions:
-            _rename(r, old, new)
 
 
 def reuse_buffers(fn: Function) -> Function:
     u = _Uses(fn)
-    u.fn = fn
 
     def visit(block: Block) -> None:
         for op in list(block.ops):
             for r in op.regions:
                 visit(r)
-            if op.prim == "for" and isinstance(op, Op):
+            if op.prim == "for":
                 _reuse_in(op, block, u)
     visit(fn.body)
     return fn
