@@ -12,6 +12,7 @@ import math
 from typing import Callable
 
 from ..ir.core import Block, Function, Op, Value
+from ..ir.slices import SliceSpec
 from ..ir.types import ArrayType, ScalarType
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "rt", "range", "len", "int", "float", "bool",
@@ -177,13 +178,12 @@ class NumbaCodegen:
         spec = op.attrs.get("spec")
         if spec is None:
             return ", ".join(names)
-        parts, it = [], iter(names)
-        for part in spec.split(","):
-            if part == "i":
-                parts.append(next(it))
+        parts = []
+        for b in SliceSpec.parse(spec).bind(names):
+            if b.is_index:
+                parts.append(b.index)
             else:
-                b = [next(it) if f == "1" else "" for f in part[1:]]
-                parts.append(f"{b[0]}:{b[1]}" + (f":{b[2]}" if b[2] else ""))
+                parts.append(f"{b.start or ''}:{b.stop or ''}" + (f":{b.step}" if b.step else ""))
         return ", ".join(parts)
 
     def expr(self, op: Op) -> str:

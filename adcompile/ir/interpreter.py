@@ -12,6 +12,7 @@ import numpy as np
 
 from .core import Block, Function, Op
 from .primitives import PRIMITIVES
+from .slices import SliceSpec
 from .types import ArrayType, ScalarType
 
 _Impl = Callable[..., Any]
@@ -178,14 +179,10 @@ def _setitem(op, vals, env):
 
 
 def _slices(spec: str, ops: list[Any]) -> tuple:
-    out, it = [], iter(ops)
-    for part in spec.split(","):
-        if part == "i":
-            out.append(int(next(it)))
-        else:
-            bounds = [int(next(it)) if f == "1" else None for f in part[1:]]
-            out.append(slice(*bounds))
-    return tuple(out)
+    def num(x):
+        return None if x is None else int(x)
+    return tuple(int(b.index) if b.is_index else slice(num(b.start), num(b.stop), num(b.step))
+                 for b in SliceSpec.parse(spec).bind(ops))
 
 
 def _getslice(op, vals, env):

@@ -1,15 +1,20 @@
-"""The primitive set of the IR and each primitive's type rule.
+"""The primitive set of the IR: each primitive's schema (operand roles, attributes), traits and
+type rule.
 
 Every op names a primitive from `PRIMITIVES`. The type rule computes result types from operand
-types and attributes; the verifier re-runs it on every op, so a pass that builds an ill-typed
-op is caught right after it runs. Interpreter, backends and derivative tables are separate
-tables keyed by these names; tests check that each table covers every primitive.
+types and attributes; the verifier re-runs it on every op and checks the attributes against the
+declared ones, so a pass that builds an ill-typed op, or hands another pass an undeclared flag,
+is caught right after it runs. Passes ask `has(op, Trait.X)` rather than keeping name lists.
+Interpreter, backends and derivative tables are separate tables keyed by these names; tests
+check that each table covers every primitive.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .slices import SliceSpec
+from .traits import Trait
 from .types import (BOOL, I64, SCALARS, ArrayType, ScalarType, TapeType, Type, ndim_of,
                     parse_type, scalar_of)
 
@@ -19,19 +24,43 @@ class IRTypeError(Exception):
 
 
 @dataclass(frozen=True)
+class Attr:
+    """A declared attribute: the Python types its value may have, whether every op of the
+    primitive carries it, and what it means (for the passes that read it)."""
+
+    types: tuple[type, ...]
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Primitive:
     name: str
     kind: str  # 'unary', 'binary', 'compare', 'logical', 'array', 'reduce', 'control', ...
     rule: Callable[[list[Type], dict[str, Any]], list[Type]]
+    operands: tuple[str, ...] = ()
+    """Operand roles in order; `*name` takes the rest (at most one), `?name` is optional."""
+    attrs: dict[str, Attr] = field(default_factory=dict)
+    traits: frozenset[Trait] = frozenset()
     nregions: int = 0
-    terminator: bool = False
+
+    @property
+    def terminator(self) -> bool:
+        return Trait.TERMINATOR in self.traits
 
 
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def _reg(name: str, kind: str, rule, nregions: int = 0, terminator: bool = False) -> None:
-    PRIMITIVES[name] = Primitive(name, kind, rule, nregions, terminator)
+def has(prim_or_op, trait: Trait) -> bool:
+    """Whether a primitive (by name) or an op has `trait`."""
+    return trait in PRIMITIVES[getattr(prim_or_op, "prim", prim_or_op)].traits
+
+
+def _reg(name: str, kind: str, rule, operands: tuple[str, ...], traits=(), attrs=None,
+         nregions: int = 0) -> None:
+    PRIMITIVES[name] = Primitive(name, kind, rule, tuple(operands), dict(attrs or {}),
+                                 frozenset(traits), nregions)
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -52,6 +81,32 @@ def _same_dtype(types: list[Type], what: str) -> ScalarType:
 def _shape(dtype: ScalarType, ndim: int) -> Type:
     return ArrayType(dtype, ndim) if ndim else dtype
 
+
+# -- attributes that passes hand to each other ------------------------------------------------
+_LANE_OP = Attr((bool,), doc="forward mode: lane arithmetic of vector tangents; fuse_lanes "
+                             "turns runs of it into one loop over lanes")
+_REASSOC = Attr((bool,), doc="lower_arrays: an accumulation of a whole-array float reduction; "
+                             "the backend may reassociate (vectorise) it")
+_INBOUNDS = Attr((bool,), doc="lower_arrays: indices in range by construction; the backend "
+                              "neither wraps negative indices nor checks bounds")
+_CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved for the whole "
+                             "loop (while loops, checkpoint snapshots); the backend grows it")
+_AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")
+_DTYPE = Attr((str,), True, "the element type name (f64, f32, i64, bool)")
+_CHECKPOINT = {
+    "checkpoint_every": Attr((int,), doc="frontend marker: checkpoint every k iterations"),
+    "checkpoint_snapshots": Attr((int,), doc="frontend marker: s uniform snapshots"),
+    "checkpoint_levels": Attr((int,), doc="frontend marker: levels of uniform snapshots"),
+    "checkpoint_sqrt": Attr((bool,), doc="frontend marker: sqrt(n) snapshots"),
+    "checkpoint_binomial": Attr((int,), doc="frontend marker: binomial with s snapshots"),
+    "checkpoint_memory": Attr((int,), doc="frontend marker: binomial in this many bytes"),
+    "recompute": Attr((bool,), doc="checkpoint pass: reverse mode recomputes this loop from "
+                                   "its snapshots instead of taping it"),
+    "revolve_snapshots": Attr((int,), doc="checkpoint pass: reverse this loop by binomial "
+                                          "checkpointing with s snapshots"),
+    "revolve_memory": Attr((int,), doc="checkpoint pass: binomial checkpointing in a memory "
+                                       "budget (bytes; slots from the state size)"),
+}
 
 # -- scalar / elementwise ---------------------------------------------------------------------
 FLOAT_UNARY = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sinh",
@@ -133,31 +188,54 @@ def _const(ts, attrs):
 
 
 def _undef(ts, attrs):
-    from .types import parse_type
     return [parse_type(attrs["type"])]
 
 
-for _n in FLOAT_UNARY:
-    _reg(_n, "unary", _float_unary)
-for _n in SAME_UNARY:
-    _reg(_n, "unary", _same_unary)
-for _n in FLOAT_BINARY:
-    _reg(_n, "binary", _float_binary)
-for _n in SAME_BINARY:
-    _reg(_n, "binary", _same_binary)
-for _n in COMPARE:
-    _reg(_n, "compare", _compare)
-for _n in LOGICAL:
-    _reg(_n, "logical", _logical)
-_reg("not", "logical", _not)
-_reg("powi", "binary", _powi)
-_reg("isnan", "predicate", _isx)
-_reg("isinf", "predicate", _isx)
-_reg("isfinite", "predicate", _isx)
-_reg("select", "select", _select)
-_reg("cast", "cast", _cast)
-_reg("const", "const", _const)
-_reg("undef", "const", _undef)
+_EW = (Trait.PURE, Trait.ELEMENTWISE, Trait.READS_ARRAY)
+_EW_ATTRS = {"lane_op": _LANE_OP, "reassoc": _REASSOC}
+_EXPENSIVE_FLOAT = {"floor", "ceil", "trunc"}   # float ops that are cheap
+_FOLD = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "abs", "minimum", "maximum",
+         "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "powi", "sqrt", "exp", "log",
+         "sin", "cos"}
+_REMATS = {"add", "sub", "mul", "neg", "floordiv", "mod", "minimum", "maximum", "cast"}
+_FLOAT_REMATS = {"add", "sub", "mul", "neg"}
+
+
+def _scalar_traits(name: str) -> list[Trait]:
+    out = list(_EW)
+    if name in _FOLD:
+        out.append(Trait.FOLDABLE)
+    if name in _REMATS:
+        out.append(Trait.REMAT)
+    if name in _FLOAT_REMATS:
+        out.append(Trait.FLOAT_REMAT)
+    if name in ("floordiv", "mod", "div"):
+        out.append(Trait.HOIST_INT_UNSAFE)
+    if (name in FLOAT_UNARY or name in FLOAT_BINARY or name == "div") and \
+            name not in _EXPENSIVE_FLOAT:
+        out.append(Trait.EXPENSIVE)
+    return out
+
+
+for _names, _kind, _rule, _ops in ((FLOAT_UNARY, "unary", _float_unary, ("x",)),
+                                   (SAME_UNARY, "unary", _same_unary, ("x",)),
+                                   (FLOAT_BINARY, "binary", _float_binary, ("x", "y")),
+                                   (SAME_BINARY, "binary", _same_binary, ("x", "y")),
+                                   (COMPARE, "compare", _compare, ("x", "y")),
+                                   (LOGICAL, "logical", _logical, ("x", "y"))):
+    for _n in _names:
+        _reg(_n, _kind, _rule, _ops, _scalar_traits(_n), _EW_ATTRS)
+_reg("not", "logical", _not, ("x",), _scalar_traits("not"), _EW_ATTRS)
+_reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), _EW_ATTRS)
+for _n in ("isnan", "isinf", "isfinite"):
+    _reg(_n, "predicate", _isx, ("x",), _EW, _EW_ATTRS)
+_reg("select", "select", _select, ("cond", "x", "y"), _EW, _EW_ATTRS)
+_reg("cast", "cast", _cast, ("x",), _scalar_traits("cast"),
+     dict(_EW_ATTRS, to=Attr((str,), True, "the target element type name")))
+_reg("const", "const", _const, (), (Trait.PURE, Trait.REMAT),
+     {"value": Attr((int, float, bool), True, "the constant"), "type": _DTYPE})
+_reg("undef", "const", _undef, (), (Trait.PURE, Trait.ALLOCATES),
+     {"type": Attr((str,), True, "the value's type (any type, as printed)")})
 
 
 # -- arrays -----------------------------------------------------------------------------------
@@ -206,40 +284,31 @@ def _setitem(ts, attrs):
 
 
 def slice_spec_counts(spec: str) -> tuple[int, int]:
-    """(number of dynamic operands, resulting ndim contribution) of a slice spec string.
+    """(number of dynamic operands, resulting ndim contribution) of a slice spec string."""
+    parsed = SliceSpec.parse(spec)
+    return parsed.nops, parsed.kept
 
-    A spec is one entry per leading axis, comma separated: `i` (an index operand), or `s`
-    followed by three flags for start/stop/step operands present, e.g. `s110`.
-    """
-    nops = kept = 0
-    for part in spec.split(","):
-        if part == "i":
-            nops += 1
-        else:
-            nops += sum(c == "1" for c in part[1:])
-            kept += 1
-    return nops, kept
+
+def _slice_spec(attrs) -> SliceSpec:
+    try:
+        return SliceSpec.parse(attrs["spec"])
+    except ValueError as e:
+        raise IRTypeError(str(e)) from None
 
 
 def _getslice(ts, attrs):
-    arr = ts[0]
-    spec = attrs["spec"]
-    nparts = len(spec.split(","))
-    nops, kept = slice_spec_counts(spec)
-    _check(isinstance(arr, ArrayType) and nparts <= arr.ndim, "getslice: too many axes")
-    _check(len(ts) == 1 + nops and all(t == I64 for t in ts[1:]), "getslice: operands")
-    return [ArrayType(arr.dtype, arr.ndim - nparts + kept)]
+    arr, spec = ts[0], _slice_spec(attrs)
+    _check(isinstance(arr, ArrayType) and len(spec.axes) <= arr.ndim, "getslice: too many axes")
+    _check(len(ts) == 1 + spec.nops and all(t == I64 for t in ts[1:]), "getslice: operands")
+    return [ArrayType(arr.dtype, spec.result_ndim(arr.ndim))]
 
 
 def _setslice(ts, attrs):
-    arr, val = ts[0], ts[1]
-    spec = attrs["spec"]
-    nparts = len(spec.split(","))
-    nops, kept = slice_spec_counts(spec)
-    _check(isinstance(arr, ArrayType) and nparts <= arr.ndim, "setslice: too many axes")
-    _check(len(ts) == 2 + nops and all(t == I64 for t in ts[2:]), "setslice: operands")
+    arr, val, spec = ts[0], ts[1], _slice_spec(attrs)
+    _check(isinstance(arr, ArrayType) and len(spec.axes) <= arr.ndim, "setslice: too many axes")
+    _check(len(ts) == 2 + spec.nops and all(t == I64 for t in ts[2:]), "setslice: operands")
     _check(scalar_of(val) == arr.dtype, "setslice: value dtype must match the array")
-    _check(ndim_of(val) <= arr.ndim - nparts + kept, "setslice: value has too many dims")
+    _check(ndim_of(val) <= spec.result_ndim(arr.ndim), "setslice: value has too many dims")
     return [arr]
 
 
@@ -270,22 +339,27 @@ def _size(ts, attrs):
     return [I64]
 
 
-_reg("zeros", "alloc", _alloc)
-_reg("ones", "alloc", _alloc)
-_reg("empty", "alloc", _alloc)
-_reg("full", "alloc", _full)
-_reg("arange", "alloc", _arange)
-_reg("copy", "array", _copy)
-_reg("dim", "array", _dim)
-_reg("size", "array", _size)
-_reg("getitem", "index", _getitem)
-_reg("setitem", "index", _setitem)
-_reg("getslice", "index", _getslice)
-_reg("setslice", "index", _setslice)
+_ALLOC = (Trait.PURE, Trait.ALLOCATES)
+_READ = (Trait.PURE, Trait.READS_ARRAY)
+for _n in ("zeros", "ones", "empty"):
+    _reg(_n, "alloc", _alloc, ("*dims",), _ALLOC, {"dtype": _DTYPE})
+_reg("full", "alloc", _full, ("*dims", "fill"), _ALLOC, {"dtype": _DTYPE})
+_reg("arange", "alloc", _arange, ("start", "stop", "step"), _ALLOC, {"dtype": _DTYPE})
+_reg("copy", "array", _copy, ("array",), _ALLOC + (Trait.READS_ARRAY,))
+_reg("dim", "array", _dim, ("array",), _READ + (Trait.REMAT,),
+     {"axis": Attr((int,), True, "the axis whose extent is read")})
+_reg("size", "array", _size, ("array",), _READ + (Trait.REMAT,))
+_reg("getitem", "index", _getitem, ("array", "*indices"), _READ, {"inbounds": _INBOUNDS})
+_reg("setitem", "index", _setitem, ("array", "value", "*indices"),
+     (Trait.PURE, Trait.WRITES_ARRAY), {"inbounds": _INBOUNDS})
+_SPEC = Attr((str,), True, "the slice spec (see ir/slices.py)")
+_reg("getslice", "index", _getslice, ("array", "*bounds"), _READ, {"spec": _SPEC})
+_reg("setslice", "index", _setslice, ("array", "value", "*bounds"),
+     (Trait.PURE, Trait.WRITES_ARRAY), {"spec": _SPEC})
 for _n in ("sum", "prod", "max", "min", "mean"):
-    _reg(_n, "reduce", _reduce)
-_reg("matmul", "linalg", _matmul)
-_reg("transpose", "array", _transpose)
+    _reg(_n, "reduce", _reduce, ("array",), _READ + (Trait.REDUCTION,), {"axis": _AXIS})
+_reg("matmul", "linalg", _matmul, ("a", "b"), _READ)
+_reg("transpose", "array", _transpose, ("array",), (Trait.PURE,))
 
 
 # -- helpers that derivative code needs ----------------------------------------------------------
@@ -335,10 +409,14 @@ def _tape_pop(ts, attrs):
     return [ts[0].elem]
 
 
-_reg("sum_to", "linalg", _sum_to)
-_reg("broadcast_like", "array", _broadcast_like)
-_reg("expand", "array", _expand)
-_reg("lmatmul", "linalg", _lmatmul)
+_reg("sum_to", "linalg", _sum_to, ("x", "like"), (Trait.PURE,))
+_reg("broadcast_like", "array", _broadcast_like, ("x", "like", "?lanes"), (Trait.PURE,))
+_reg("expand", "array", _expand, ("x",), (Trait.PURE,),
+     {"axis": Attr((int,), True, "where the new axis goes")})
+_reg("lmatmul", "linalg", _lmatmul, ("a", "b"), _READ,
+     {"lanes": Attr((str,), True, "which operand ('a' or 'b') has the trailing lane axis")})
+
+
 def _tape_reserve(ts, attrs):
     # an array tape may name an array like its entries: room for their bytes too
     _check(len(ts) in (2, 3) and isinstance(ts[0], TapeType) and ts[1] == I64 and
@@ -351,11 +429,15 @@ def _tape_budget(ts, attrs):
     return []
 
 
-_reg("tape_new", "tape", _tape_new)
-_reg("tape_budget", "tape", _tape_budget)
-_reg("tape_reserve", "tape", _tape_reserve)
-_reg("tape_push", "tape", _tape_push)
-_reg("tape_pop", "tape", _tape_pop)
+_EFF = (Trait.EFFECT,)
+_reg("tape_new", "tape", _tape_new, (), (Trait.ALLOCATES,),
+     {"type": Attr((str,), True, "the entry type")})
+_reg("tape_budget", "tape", _tape_budget, ("estimate",), _EFF,
+     {"limit": Attr((int,), True, "bytes of tape above which the program stops")})
+_reg("tape_reserve", "tape", _tape_reserve, ("tape", "count", "?like"), _EFF)
+_reg("tape_push", "tape", _tape_push, ("tape", "value"), _EFF, {"checked": _CHECKED})
+_reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF)
+
 
 def _check_op(ts, attrs):
     _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
@@ -365,11 +447,12 @@ def _check_op(ts, attrs):
 
 # a run-time condition that lowered array code must meet (broadcastable extents, non-empty
 # reductions); false stops the program with `message`
-_reg("check", "check", _check_op)
+_reg("check", "check", _check_op, ("cond",), _EFF,
+     {"message": Attr((str,), True, "the error raised"),
+      "kind": Attr((str,), True, "'shape' or 'value': which error class")})
 
-# ops with an effect (on a tape, or stopping the program): never removed or reordered by
-# cleanup passes
-EFFECTFUL = {"tape_push", "tape_pop", "tape_reserve", "tape_budget", "check"}
+# ops with an effect (on a tape, or stopping the program): never removed or reordered
+EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)
 
 
 # -- structured control flow ------------------------------------------------------------------
@@ -396,12 +479,47 @@ def _custom(ts, attrs):
     return None  # results are what the region yields; the verifier checks that
 
 
-_reg("custom", "control", _custom, nregions=1)
-_reg("for", "control", _for, nregions=1)
-_reg("while", "control", _while, nregions=2)
-_reg("if", "control", _if, nregions=2)
-_reg("yield", "control", _terminator, terminator=True)
-_reg("condition", "control", _terminator, terminator=True)
-_reg("return", "control", _terminator, terminator=True)
+_CTRL = (Trait.CONTROL,)
+_reg("custom", "control", _custom, ("*args",), _CTRL,
+     {"rule": Attr((int,), True, "the custom rule's id in the rule registry"),
+      "nres": Attr((int,), doc="reverse mode: trailing results are residuals for the rule")},
+     nregions=1)
+_reg("for", "control", _for, ("lb", "ub", "step", "*inits"), _CTRL, _CHECKPOINT, nregions=1)
+_reg("while", "control", _while, ("*inits",), _CTRL, _CHECKPOINT, nregions=2)
+_reg("if", "control", _if, ("cond",), _CTRL, nregions=2)
+for _n in ("yield", "condition", "return"):
+    _reg(_n, "control", _terminator, ("*values",), (Trait.TERMINATOR,))
+
+# forward mode marks any op without regions that computes on tangent lanes
+for _p in PRIMITIVES.values():
+    if not _p.nregions and not _p.terminator:
+        _p.attrs.setdefault("lane_op", _LANE_OP)
 
 ELEMENTWISE_KINDS = ("unary", "binary", "compare", "logical", "predicate", "select", "cast")
+
+
+def check_operands(prim: Primitive, n: int) -> str | None:
+    """Why `n` operands do not fit the primitive's operand roles, or None."""
+    fixed = sum(not r.startswith(("*", "?")) for r in prim.operands)
+    optional = sum(r.startswith("?") for r in prim.operands)
+    if any(r.startswith("*") for r in prim.operands):
+        return None if n >= fixed else f"expects at least {fixed} operands, has {n}"
+    if fixed <= n <= fixed + optional:
+        return None
+    want = fixed if not optional else f"{fixed} to {fixed + optional}"
+    return f"expects {want} operands ({', '.join(prim.operands)}), has {n}"
+
+
+def check_attrs(prim: Primitive, attrs: dict[str, Any]) -> str | None:
+    """Why `attrs` do not fit the primitive's declaration, or None."""
+    for name, value in attrs.items():
+        spec = prim.attrs.get(name)
+        if spec is None:
+            return f"undeclared attribute {name!r}"
+        if not isinstance(value, spec.types) or (isinstance(value, bool) and
+                                                 bool not in spec.types):
+            return f"attribute {name}={value!r} is not {'/'.join(t.__name__ for t in spec.types)}"
+    for name, spec in prim.attrs.items():
+        if spec.required and name not in attrs:
+            return f"missing attribute {name!r}"
+    return None

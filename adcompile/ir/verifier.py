@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .core import Block, Function, Op, Value
-from .primitives import PRIMITIVES, IRTypeError
+from .primitives import PRIMITIVES, IRTypeError, check_attrs, check_operands
 from .types import BOOL, I64
 
 
@@ -50,6 +50,9 @@ def _verify_block(fn: Function, block: Block, scopes: list[set[int]], defined: s
                        else f"{kind} block does not end in a terminator")
         if len(op.regions) != prim.nregions:
             raise _err(op, f"expects {prim.nregions} regions, has {len(op.regions)}")
+        bad = check_operands(prim, len(op.operands)) or check_attrs(prim, op.attrs)
+        if bad:
+            raise _err(op, bad)
         try:
             expected = prim.rule([v.type for v in op.operands], op.attrs)
         except IRTypeError as e:

@@ -31,9 +31,11 @@ import os
 from dataclasses import dataclass
 
 from ..errors import AdError
-from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value
-from ..ir.loops import OpList, trip_count
+from ..ir.builder import Builder
+from ..ir.loops import trip_count
+from ..ir.views import ForOp
+from ..ir.walk import clone_ops
 from ..ir.types import I64
 
 
@@ -185,11 +187,11 @@ def policy_from_attrs(attrs: dict) -> Policy | None:
     return None
 
 
-def _ceil_div(e: OpList, a: Value, b: Value, name: str) -> Value:
+def _ceil_div(e: Builder, a: Value, b: Value, name: str) -> Value:
     return e("floordiv", e("sub", e("add", a, b), e.c(1)), b, name=name)
 
 
-def _segment(e: OpList, policy: Policy, trips: Value) -> Value:
+def _segment(e: Builder, policy: Policy, trips: Value) -> Value:
     if isinstance(policy, Every):
         return e.c(policy.k)
     if isinstance(policy, Snapshots):
@@ -202,12 +204,11 @@ def _segment(e: OpList, policy: Policy, trips: Value) -> Value:
 
 def strip_mine(op: Op, policy: Policy) -> list[Op]:
     """Ops replacing `op` (a `for` loop): the trip-count arithmetic and the segment loop."""
-    lb, ub, step = op.operands[:3]
-    inits = op.operands[3:]
-    body = op.regions[0]
-    iv, carried = body.args[0], body.args[1:]
+    loop = ForOp(op)
+    lb, ub, step = loop.bounds
+    inits, body, iv, carried = loop.inits, loop.body, loop.iv, loop.carried
     pre: list[Op] = []
-    e = OpList(pre, op.loc)
+    e = Builder(pre, op.loc)
     trips = trip_count(e, lb, ub, step)
     k = _segment(e, policy, trips)
     nseg = _ceil_div(e, trips, k, "segments")
@@ -215,12 +216,12 @@ def strip_mine(op: Op, policy: Policy) -> list[Op]:
     s = Value("seg", I64)
     outer_args = [Value(c.name, c.type) for c in carried]
     inner_ops: list[Op] = []
-    ie = OpList(inner_ops, op.loc)
+    ie = Builder(inner_ops, op.loc)
     lo = ie("mul", s, k, name="lo")
     hi = ie("minimum", ie("add", lo, k), trips, name="hi")
     j = Value("j", I64)
     head: list[Op] = []
-    he = OpList(head, op.loc)
+    he = Builder(head, op.loc)
     off = he("mul", j, step)
     head.append(Op("add", [lb, off], [iv], {}, [], op.loc))
     body.ops[0:0] = head
@@ -257,7 +258,7 @@ def strip_mine_while(op: Op, policy: Policy) -> list[Op]:
     cond, body = op.regions
     loc = op.loc
     pre: list[Op] = []
-    e = OpList(pre, loc)
+    e = Builder(pre, loc)
     zero = e.c(0)
     # outer condition: a clone of the user's condition
     oargs = [Value(a.name, a.type) for a in cond.args]
@@ -268,21 +269,21 @@ def strip_mine_while(op: Op, policy: Policy) -> list[Op]:
     bargs = [Value(a.name, a.type) for a in body.args]
     bseg = Value("seg", I64)
     obody_ops: list[Op] = []
-    be = OpList(obody_ops, loc)
+    be = Builder(obody_ops, loc)
     k = be.c(policy.k) if isinstance(policy, Every) else be("add", bseg, be.c(1), name="seg")
     iargs = [Value(a.name, a.type) for a in cond.args]
     ij = Value("j", I64)
     m = {a.id: n for a, n in zip(cond.args, iargs)}
     icond_ops = clone_ops(cond.ops, m)
     term = icond_ops.pop()
-    ie = OpList(icond_ops, loc)
+    ie = Builder(icond_ops, loc)
     inb = ie("lt", ij, k, name="inseg")
     go = ie("and", term.operands[0], inb, name="go")
     icond_ops.append(Op("condition", [go], [], {}, [], term.loc))
     icond = Block(iargs + [ij], icond_ops)
     jb = Value("j", I64)
     yield_op = body.ops.pop()
-    te = OpList(body.ops, loc)
+    te = Builder(body.ops, loc)
     nj = te("add", jb, te.c(1), name="j")
     body.ops.append(Op("yield", list(yield_op.operands) + [nj], [], {}, [], yield_op.loc))
     body.args = list(body.args) + [jb]

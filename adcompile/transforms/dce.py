@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections import Counter
 
 from ..ir.core import Block, Function, Op
-from ..ir.primitives import EFFECTFUL
-
-
-def _count_uses(block: Block, uses: Counter) -> None:
-    for op in block.ops:
-        for v in op.operands:
-            uses[v.id] += 1
-        for r in op.regions:
-            _count_uses(r, uses)
+from ..ir.primitives import has
+from ..ir.traits import Trait
+from ..ir.views import Loop, WhileOp
+from ..ir.walk import ops_in, use_counts
 
 
 def _drop_carried(op: Op, uses: Counter) -> bool:
@@ -34,41 +29,30 @@ def _drop_carried(op: Op, uses: Counter) -> bool:
             y.operands = [y.operands[i] for i in keep]
         op.results = [op.results[i] for i in keep]
         return True
-    body = op.regions[-1]
-    off = 1 if op.prim == "for" else 0
-    init_off = 3 if op.prim == "for" else 0
-    y = body.ops[-1]
+    loop = Loop(op)
     live = {i for i, r in enumerate(op.results) if uses[r.id] > 0}
     while True:
-        needed = {y.operands[i].id for i in live}
-        _mark(body, needed)
+        needed = {loop.yields[i].id for i in live}
+        _mark(loop.body, needed)
         if op.prim == "while":
-            cond = op.regions[0]
-            needed.add(cond.ops[-1].operands[0].id)
-            _mark(cond, needed)
+            needed.add(WhileOp(op).condition.id)
+            _mark(WhileOp(op).before, needed)
         grown = live | {i for i in range(nres)
-                        if any(rg.args[i + (off if rg is body else 0)].id in needed
-                               for rg in op.regions)}
+                        if any(loop.slot_args(rg)[i].id in needed for rg in op.regions)}
         if grown == live:
             break
         live = grown
     dead = [i for i in range(nres) if i not in live]
     if not dead:
         return False
-    keep = [i for i in range(nres) if i not in dead]
-    for rg in op.regions:
-        o = off if rg is body else 0
-        rg.args = rg.args[:o] + [rg.args[o + i] for i in keep]
-    y.operands = [y.operands[i] for i in keep]
-    op.operands = op.operands[:init_off] + [op.operands[init_off + i] for i in keep]
-    op.results = [op.results[i] for i in keep]
+    loop.keep_slots([i for i in range(nres) if i not in dead])
     return True
 
 
 def _mark(block: Block, needed: set[int]) -> None:
     """Backward: add to `needed` the operands of every op whose results are needed."""
     for op in reversed(block.ops):
-        if op.prim in ("yield", "condition", "return"):
+        if has(op, Trait.TERMINATOR):
             continue
         if _has_effect(op) or any(r.id in needed for r in op.results):
             needed.update(v.id for v in op.operands)
@@ -91,7 +75,7 @@ def _sweep(block: Block, uses: Counter) -> bool:
             changed |= _sweep(r, uses)
         if op.prim in ("for", "while", "if"):
             changed |= _drop_carried(op, uses)
-        keep = op.prim in ("yield", "condition", "return") or _has_effect(op)
+        keep = has(op, Trait.TERMINATOR) or _has_effect(op)
         if not keep and all(uses[r.id] == 0 for r in op.results):
             changed = True
             continue
@@ -103,9 +87,7 @@ def _sweep(block: Block, uses: Counter) -> bool:
 def _has_effect(op: Op) -> bool:
     """An effectful op, or a loop/branch containing one (e.g. a recomputed loop that only
     refills tapes: its results are unused, its pushes are not)."""
-    if op.prim in EFFECTFUL:
-        return True
-    return any(_has_effect(o) for r in op.regions for o in r.ops)
+    return has(op, Trait.EFFECT) or any(has(o, Trait.EFFECT) for o in ops_in(op.regions))
 
 
 def drop_dead_tapes(fn: Function) -> bool:
@@ -129,7 +111,8 @@ def drop_dead_tapes(fn: Function) -> bool:
 
     def strip(block: Block) -> None:
         block.ops = [op for op in block.ops
-                     if not (op.prim in EFFECTFUL and op.operands[0].id in dead)
+                     if not (has(op, Trait.EFFECT) and op.operands and
+                             op.operands[0].id in dead)
                      and not (op.prim == "tape_new" and op.results[0].id in dead)]
         for op in block.ops:
             for r in op.regions:
@@ -140,7 +123,6 @@ def drop_dead_tapes(fn: Function) -> bool:
 
 def dce(fn: Function) -> Function:
     while True:
-        uses: Counter = Counter()
-        _count_uses(fn.body, uses)
+        uses = use_counts(fn.body)
         if not _sweep(fn.body, uses) and not drop_dead_tapes(fn):
             return fn

@@ -20,49 +20,41 @@ expensive op (a transcendental, `pow`, `sqrt`, division). At most 3 index dimens
 """
 from __future__ import annotations
 
-from ..ir.clone import clone_ops
 from ..ir.core import Block, Function, Op, Value
-from ..ir.loops import OpList, trip_count
-from ..ir.primitives import FLOAT_BINARY, FLOAT_UNARY
+from ..ir.builder import Builder
+from ..ir.loops import trip_count
+from ..ir.primitives import has
+from ..ir.traits import Trait
+from ..ir.views import ForOp
+from ..ir.walk import clone_ops, defined_ids, used_ids
 from ..ir.types import I64, ArrayType, ScalarType
-from .licm import _hoistable
+from .licm import hoistable
 
-_EXPENSIVE = (set(FLOAT_UNARY) | set(FLOAT_BINARY) | {"div"}) - {"floor", "ceil", "trunc"}
-
-
-def _defined_in(op: Op) -> set[int]:
-    out: set[int] = set()
-    for r in op.regions:
-        out.update(a.id for a in r.args)
-        for o in r.ops:
-            out.update(x.id for x in o.results)
-            out |= _defined_in(o)
-    return out
 
 
 class _Expander:
     def __init__(self, outer: Op):
         self.outer = outer
-        self.inside = _defined_in(outer)
+        self.inside = defined_ids(outer.regions)
         self.pre: list[Op] = []        # ops to place before the outer loop
 
     def run(self) -> list[Op]:
-        self.visit(self.outer.regions[0], [])
+        self.visit(ForOp(self.outer).body, [])
         return self.pre
 
     def visit(self, block: Block, chain: list[Op]) -> None:
         # values of this block computable from chain ivs + outside values: id -> (deps, op)
         info: dict[int, tuple[tuple[int, ...], bool]] = {}
-        ivpos = {loop.regions[0].args[0].id: k for k, loop in enumerate(chain)}
+        ivpos = {ForOp(loop).iv.id: k for k, loop in enumerate(chain)}
         replace: dict[int, Value] = {}
         new_ops: list[Op] = []
         for op in block.ops:
             if op.prim == "for" and self._invariant_bounds(op):
-                self.visit(op.regions[0], chain + [op])
+                self.visit(ForOp(op).body, chain + [op])
             deps = self._deps(op, info, ivpos)
             if deps is not None:
                 v = op.results[0]
-                expensive = op.prim in _EXPENSIVE or any(
+                expensive = has(op, Trait.EXPENSIVE) or any(
                     info.get(o.id, ((), False))[1] for o in op.operands)
                 info[v.id] = (deps, expensive)
             new_ops.append(op)
@@ -71,8 +63,7 @@ class _Expander:
         for op in block.ops:
             if op.results and op.results[0].id in info:
                 continue
-            used_by_rest |= {v.id for v in op.operands}
-            used_by_rest |= _free(op)
+            used_by_rest |= used_ids(op)
         if not chain:
             return
         for op in block.ops:
@@ -88,10 +79,10 @@ class _Expander:
             self._rewrite(block, replace, chain)
 
     def _invariant_bounds(self, loop: Op) -> bool:
-        return all(v.id not in self.inside for v in loop.operands[:3]) and not loop.attrs
+        return all(v.id not in self.inside for v in ForOp(loop).bounds) and not loop.attrs
 
     def _deps(self, op: Op, info, ivpos) -> tuple[int, ...] | None:
-        if len(op.results) != 1 or not _hoistable(op) or op.regions:
+        if len(op.results) != 1 or not hoistable(op) or op.regions:
             return None
         if isinstance(op.results[0].type, ArrayType):
             return None
@@ -109,8 +100,8 @@ class _Expander:
         """Precompute v over the loops `deps` of `chain` into an array before the outer loop;
         return the array (read back in `_rewrite`)."""
         loops = [chain[k] for k in deps]
-        b = OpList(self.pre, self.outer.loc)
-        dims = [trip_count(b, *lp.operands[:3]) for lp in loops]
+        b = Builder(self.pre, self.outer.loc)
+        dims = [trip_count(b, *ForOp(lp).bounds) for lp in loops]
         arr = b("empty", *dims, dtype=v.type.name, name=v.name + "_all")
         # the ops computing v, in block order
         needed: list[Op] = []
@@ -128,16 +119,16 @@ class _Expander:
         idx: list[Value] = []
         blocks = []
         for lp, n in zip(loops, dims):
-            iv = Value(lp.regions[0].args[0].name, I64)
+            iv = Value(ForOp(lp).iv.name, I64)
             carried = Value(arr.name, arr.type)
             blk = Block([iv, carried], [])
             blocks.append((lp, blk, carried))
         # innermost body: compute and store
         inner_ops: list[Op] = []
-        ib = OpList(inner_ops, self.outer.loc)
+        ib = Builder(inner_ops, self.outer.loc)
         for (lp, blk, _), n in zip(blocks, dims):
-            lb, _, step = lp.operands[:3]
-            mapping[lp.regions[0].args[0].id] = blk.args[0]
+            lb, _, step = ForOp(lp).bounds
+            mapping[ForOp(lp).iv.id] = blk.args[0]
             idx.append(ib("floordiv", ib("sub", blk.args[0], lb), step, name="at"))
         inner_ops += clone_ops(needed, mapping)
         stored = ib("setitem", blocks[-1][2], mapping[v.id], *idx, name=arr.name)
@@ -149,7 +140,7 @@ class _Expander:
             blk.ops = body
             init = blocks[k - 1][2] if k > 0 else arr_now
             res = Value(arr.name, arr.type)
-            loop = Op("for", list(lp.operands[:3]) + [init], [res], {}, [blk], self.outer.loc)
+            loop = Op("for", list(ForOp(lp).bounds) + [init], [res], {}, [blk], self.outer.loc)
             if k > 0:
                 body = [loop, Op("yield", [res], [], {}, [], self.outer.loc)]
             else:
@@ -167,26 +158,17 @@ class _Expander:
             if op.results and op.results[0].id in replace:
                 v = op.results[0]
                 arr, deps = self._arrays[v.id]
-                b = OpList(out, op.loc)
+                b = Builder(out, op.loc)
                 idx = []
                 for k in deps:
                     lp = chain[k]
-                    lb, _, step = lp.operands[:3]
-                    idx.append(b("floordiv", b("sub", lp.regions[0].args[0], lb), step,
+                    lb, _, step = ForOp(lp).bounds
+                    idx.append(b("floordiv", b("sub", ForOp(lp).iv, lb), step,
                                  name="at"))
                 out.append(Op("getitem", [arr] + idx, [v], {}, [], op.loc))
                 continue
             out.append(op)
         block.ops = out
-
-
-def _free(op: Op) -> set[int]:
-    out: set[int] = set()
-    for r in op.regions:
-        for o in r.ops:
-            out |= {v.id for v in o.operands}
-            out |= _free(o)
-    return out
 
 
 def expand(fn: Function) -> Function:

@@ -13,9 +13,11 @@ in reverse mode the fused loop is reversed once (one trip count, one reservation
 from __future__ import annotations
 
 from ..ir.core import Block, Function, Op, Value
+from ..ir.primitives import has
+from ..ir.traits import Trait
 from ..ir.types import ArrayType
-
-_MOVABLE = {"const", "add", "sub", "mul", "dim", "size", "minimum", "maximum", "cast"}
+from ..ir.views import ForOp
+from ..ir.walk import replace_uses, used_ids
 
 
 def _same(a: Value, b: Value, consts: dict[int, object]) -> bool:
@@ -25,49 +27,32 @@ def _same(a: Value, b: Value, consts: dict[int, object]) -> bool:
         a.type == b.type
 
 
-def _uses(op: Op) -> set[int]:
-    out = {v.id for v in op.operands}
-    for r in op.regions:
-        for o in r.ops:
-            out |= _uses(o)
-    return out
-
-
 def _fusable(a: Op, b: Op, consts) -> bool:
     if a.prim != "for" or b.prim != "for" or a.attrs or b.attrs:
         return False
-    if not all(_same(x, y, consts) for x, y in zip(a.operands[:3], b.operands[:3])):
+    fa, fb = ForOp(a), ForOp(b)
+    if not all(_same(x, y, consts) for x, y in zip(fa.bounds, fb.bounds)):
         return False
     results = {r.id for r in a.results}
-    ua, ub = _uses(a), _uses(b)
+    ua, ub = used_ids(a), used_ids(b)
     if results & ub:
         return False
     # an array one loop writes (carries) and the other reads would need a copy once fused
-    written_a = {v.id for v in a.operands[3:] if isinstance(v.type, ArrayType)}
-    written_b = {v.id for v in b.operands[3:] if isinstance(v.type, ArrayType)}
+    written_a = {v.id for v in fa.inits if isinstance(v.type, ArrayType)}
+    written_b = {v.id for v in fb.inits if isinstance(v.type, ArrayType)}
     return not (written_a & ub) and not (written_b & ua)
 
 
 def _fuse(a: Op, b: Op) -> Op:
-    ba, bb = a.regions[0], b.regions[0]
-    iv = ba.args[0]
+    fa, fb = ForOp(a), ForOp(b)
+    ba, bb = fa.body, fb.body
     ya, yb = ba.ops[-1], bb.ops[-1]
     # the second body reads the first's induction variable in place of its own
-    rename = {bb.args[0].id: iv}
-    for o in _walk(bb.ops[:-1] + [yb]):
-        o.operands = [rename.get(v.id, v) for v in o.operands]
-    body = Block([iv] + ba.args[1:] + bb.args[1:],
+    replace_uses(bb, {fb.iv.id: fa.iv})
+    body = Block([fa.iv] + fa.carried + fb.carried,
                  ba.ops[:-1] + bb.ops[:-1] +
                  [Op("yield", ya.operands + yb.operands, [], {}, [], ya.loc)])
-    return Op("for", a.operands[:3] + a.operands[3:] + b.operands[3:],
-              a.results + b.results, {}, [body], a.loc)
-
-
-def _walk(ops: list[Op]):
-    for o in ops:
-        yield o
-        for r in o.regions:
-            yield from _walk(r.ops)
+    return Op("for", fa.bounds + fa.inits + fb.inits, a.results + b.results, {}, [body], a.loc)
 
 
 def _fuse_block(block: Block, consts: dict[int, object]) -> bool:
@@ -86,7 +71,7 @@ def _fuse_block(block: Block, consts: dict[int, object]) -> bool:
             j = i + 1
             between: list[Op] = []
             results = {r.id for r in op.results}
-            while j < len(ops) and ops[j].prim in _MOVABLE and not ops[j].regions and \
+            while j < len(ops) and has(ops[j], Trait.REMAT) and not ops[j].regions and \
                     not ({v.id for v in ops[j].operands} & results):
                 between.append(ops[j])
                 j += 1

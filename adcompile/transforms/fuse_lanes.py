@@ -15,10 +15,12 @@ loop, since they do not depend on the lanes.
 from __future__ import annotations
 
 from ..ir.core import Block, Function, Op, Value
-from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES, EFFECTFUL
+from ..ir.builder import Builder
+from ..ir.primitives import has
+from ..ir.traits import Trait
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
-
-_MOVABLE_BLOCKERS = {"yield", "condition", "return", "for", "while", "if", "custom"}
+from ..ir.views import Access
+from ..ir.walk import used_ids
 
 
 def _is_lane(v: Value) -> bool:
@@ -28,17 +30,16 @@ def _is_lane(v: Value) -> bool:
 def _groupable(op: Op) -> bool:
     if not op.attrs.get("lane_op") or op.regions:
         return False
-    kind = PRIMITIVES[op.prim].kind
-    if kind in ELEMENTWISE_KINDS and op.prim not in ("const", "undef"):
+    if has(op, Trait.ELEMENTWISE):
         r = op.results[0]
         return _is_lane(r) and all(_is_lane(v) or isinstance(v.type, ScalarType)
                                    for v in op.operands)
     if op.prim == "getitem":
-        arr, idx = op.operands[0], op.operands[1:]
-        return _is_lane(op.results[0]) and arr.type.ndim == len(idx) + 1
+        acc = Access(op)
+        return _is_lane(op.results[0]) and acc.array.type.ndim == len(acc.indices) + 1
     if op.prim == "setitem":
-        arr, val, idx = op.operands[0], op.operands[1], op.operands[2:]
-        return _is_lane(val) and arr.type.ndim == len(idx) + 1
+        acc = Access(op)
+        return _is_lane(acc.value) and acc.array.type.ndim == len(acc.indices) + 1
     return False
 
 
@@ -46,7 +47,7 @@ def _movable(op: Op, group_defs: set[int]) -> bool:
     """A primal op that can run before the lane loop: it does not read the group, and yields
     a scalar or writes an element of a primal array (`r[i, 0] = u` between the lane code of
     `u` and the next statement's; `_fuse_block` checks that no lane op reads that array)."""
-    if op.regions or op.prim in _MOVABLE_BLOCKERS or op.prim in EFFECTFUL:
+    if op.regions or has(op, Trait.TERMINATOR) or has(op, Trait.EFFECT):
         return False
     if any(v.id in group_defs for v in op.operands) or op.attrs.get("lane_op"):
         return False
@@ -60,27 +61,17 @@ def _uses_outside(ops: list[Op], start: int, end: int) -> set[int]:
     for k, op in enumerate(ops):
         if start <= k < end:
             continue
-        out |= {v.id for v in op.operands}
-        for r in op.regions:
-            out |= _all_uses(r)
-    return out
-
-
-def _all_uses(block: Block) -> set[int]:
-    out: set[int] = set()
-    for op in block.ops:
-        out |= {v.id for v in op.operands}
-        for r in op.regions:
-            out |= _all_uses(r)
+        out |= used_ids(op)
     return out
 
 
 def _emit(ops: list[Op], prim: str, operands: list[Value], attrs: dict, loc, name="t",
           result: Value | None = None) -> Value:
-    types = PRIMITIVES[prim].rule([v.type for v in operands], attrs)
-    res = result if result is not None else Value(name, types[0])
-    ops.append(Op(prim, list(operands), [res], dict(attrs), [], loc))
-    return res
+    """Append an op; `result` reuses an existing value as its result (a rewritten op)."""
+    if result is None:
+        return Builder(ops, loc)(prim, *operands, name=name, **attrs)
+    ops.append(Op(prim, list(operands), [result], dict(attrs), [], loc))
+    return result
 
 
 def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:

@@ -13,19 +13,12 @@ re-read rather than taped.
 """
 from __future__ import annotations
 
-from ..ir.clone import replace_uses
 from ..ir.core import Block, Function, Op, Value
-from ..ir.loops import OpList, trip_count
+from ..ir.builder import Builder
+from ..ir.loops import trip_count
+from ..ir.views import ForOp
+from ..ir.walk import defined_ids, replace_uses
 from ..ir.types import I64
-
-
-def _defined_in(block: Block, out: set[int]) -> set[int]:
-    out.update(a.id for a in block.args)
-    for op in block.ops:
-        out.update(r.id for r in op.results)
-        for r in op.regions:
-            _defined_in(r, out)
-    return out
 
 
 def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tuple | None:
@@ -46,23 +39,23 @@ def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tup
 
 
 def _convert(loop: Op, home: Block) -> bool:
-    body = loop.regions[0]
-    iv = body.args[0]
-    lb, ub, step = loop.operands[:3]
+    view = ForOp(loop)
+    body, iv = view.body, view.iv
+    lb, ub, step = view.bounds
     y = body.ops[-1]
     defs = {r.id: o for o in body.ops for r in o.results}
-    inside = _defined_in(body, set())
+    inside = defined_ids([body])
     changed = False
-    for k, arg in enumerate(body.args[1:]):
+    for k, arg in enumerate(view.carried):
         if arg.type != I64:
             continue
         got = _step_of(arg, y.operands[k], defs, inside)
         if got is None:
             continue
         prim, c = got
-        init = loop.operands[3 + k]
+        init = view.inits[k]
         head: list[Op] = []
-        e = OpList(head, loop.loc)
+        e = Builder(head, loop.loc)
         const = defs[c.id].attrs if c.id in inside else None   # a constant of the body
         if const is not None:
             c = e("const", name=c.name, **const)
@@ -73,7 +66,7 @@ def _convert(loop: Op, home: Block) -> bool:
         # after the loop: the final value from the trip count
         res = loop.results[k]
         tail: list[Op] = []
-        te = OpList(tail, loop.loc)
+        te = Builder(tail, loop.loc)
         if const is not None:
             c = te("const", name=c.name, **const)
         final = te(prim, init, te("mul", trip_count(te, lb, ub, step), c), name=res.name)

@@ -12,9 +12,11 @@ count as live for the whole loop, because the next iteration may read them.
 from __future__ import annotations
 
 from ..ir.core import Block, Function, Op, Value
+from ..ir.primitives import has
+from ..ir.traits import Trait
 from ..ir.types import ArrayType
-
-_WRITES = ("setitem", "setslice")
+from ..ir.views import Access, Loop
+from ..ir.walk import free_uses
 
 
 def _is_array(v: Value) -> bool:
@@ -23,24 +25,7 @@ def _is_array(v: Value) -> bool:
 
 def _free_uses(op: Op) -> set[int]:
     """Array values used inside op's regions but defined outside them."""
-    used: set[int] = set()
-    defined: set[int] = set()
-
-    def visit(block: Block) -> None:
-        for a in block.args:
-            defined.add(a.id)
-        for o in block.ops:
-            for v in o.operands:
-                if _is_array(v):
-                    used.add(v.id)
-            for r in o.regions:
-                visit(r)
-            for r in o.results:
-                defined.add(r.id)
-
-    for r in op.regions:
-        visit(r)
-    return used - defined
+    return {v.id for v in free_uses(op.regions) if _is_array(v)}
 
 
 def _copy_op(v: Value, loc) -> Op:
@@ -54,12 +39,12 @@ def _process(block: Block, live_out: set[int]) -> set[int]:
     for op in reversed(block.ops):
         after = set(live)
         inserted: list[Op] = []
-        if op.prim in _WRITES and op.operands[0].id in after:
+        if has(op, Trait.WRITES_ARRAY) and Access(op).array.id in after:
             c = _copy_op(op.operands[0], op.loc)
             op.operands[0] = c.results[0]
             inserted.append(c)
         elif op.prim == "yield" or op.prim in ("for", "while"):
-            start = 3 if op.prim == "for" else 0
+            start = Loop(op).offset if op.regions else 0
             inside = _free_uses(op) if op.regions else set()
             seen: set[int] = set()
             for k in range(start, len(op.operands)):

@@ -13,17 +13,20 @@ their array is defined outside the loop: if the loop runs zero times the value i
 from __future__ import annotations
 
 from ..ir.core import Block, Function, Op
-from ..ir.primitives import EFFECTFUL
+from ..ir.primitives import has
+from ..ir.traits import Trait
 from ..ir.types import ArrayType, scalar_of
 
-_NEVER = {"zeros", "ones", "empty", "full", "arange", "copy", "undef", "setitem", "setslice",
-          "tape_new", "yield", "condition", "return", "for", "while", "if"}
+# fresh storage per trip, in-place writes, effects and regions stay where they are
+_PINNED = (Trait.ALLOCATES, Trait.WRITES_ARRAY, Trait.EFFECT, Trait.TERMINATOR, Trait.CONTROL)
 
 
-def _hoistable(op: Op) -> bool:
-    if op.prim in _NEVER or op.prim in EFFECTFUL or op.regions:
+def hoistable(op: Op) -> bool:
+    """Whether op may run once before its loop instead of on every trip (given invariant
+    operands)."""
+    if op.regions or any(has(op, t) for t in _PINNED):
         return False
-    if op.prim in ("floordiv", "mod", "div") and not scalar_of(op.results[0].type).is_float:
+    if has(op, Trait.HOIST_INT_UNSAFE) and not scalar_of(op.results[0].type).is_float:
         return False
     # whole-array ops allocate a result: hoisting is still a win (done once), keep them
     return True
@@ -50,7 +53,7 @@ def _hoist_from(loop: Op) -> list[Op]:
     kept: list[Op] = []
     moved: set[int] = set()
     for op in body.ops:
-        if _hoistable(op) and all(v.id not in inside or v.id in moved for v in op.operands) \
+        if hoistable(op) and all(v.id not in inside or v.id in moved for v in op.operands) \
                 and not any(isinstance(v.type, ArrayType) and v.id in moved and
                             op.prim in ("getitem", "getslice") for v in op.operands):
             hoisted.append(op)

@@ -13,18 +13,20 @@ so starting from the previous iteration's data is the same program.
 """
 from __future__ import annotations
 
-from ..ir.clone import replace_uses
 from ..ir.core import Block, Function, Op, Value
-from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
-
-# uses that only read the storage (the result, if an array, is fresh storage of its own)
-_READS = {"getitem", "getslice", "dim", "size", "copy", "sum", "prod", "max", "min", "mean",
-          "matmul", "lmatmul"}
-_WRITES = {"setitem", "setslice"}
+from ..ir.primitives import has
+from ..ir.traits import Trait
+from ..ir.views import ForOp
+from ..ir.walk import replace_uses
 
 
 def _reads(op: Op) -> bool:
-    return op.prim in _READS or PRIMITIVES[op.prim].kind in ELEMENTWISE_KINDS
+    """A use that only reads the storage (an array result is fresh storage of its own)."""
+    return has(op, Trait.READS_ARRAY)
+
+
+def _writes(op: Op) -> bool:
+    return has(op, Trait.WRITES_ARRAY)
 
 
 class _Uses:
@@ -70,23 +72,22 @@ def _last_version(u: _Uses, v: Value, block: Block, top: bool = False) -> Value 
     while True:
         nxt = None
         for op, k, where in u.uses.get(cur.id, []):
-            if _reads(op) or (op.prim in _WRITES and k == 1) or \
+            if _reads(op) or (_writes(op) and k == 1) or \
                     (op.prim == "tape_push" and k == 1):
                 continue        # reads, and writes/pushes that copy the data elsewhere
             if op.prim == "yield":
                 return None if nxt is not None or top else _yield_end(u, cur, op, where, block)
             if where is not block:
                 return None
-            if op.prim in _WRITES and k == 0:
+            if _writes(op) and k == 0:
                 step = op.results[0]
             elif op.prim == "for" and k >= 3:
-                body = op.regions[0]
-                end = _last_version(u, body.args[k - 2], body)
-                y = body.ops[-1]
-                if end is None or [x.id for x in y.operands].count(end.id) != 1 or \
-                        y.operands[k - 3] is not end:
+                loop, slot = ForOp(op), k - 3
+                end = _last_version(u, loop.carried[slot], loop.body)
+                if end is None or [x.id for x in loop.yields].count(end.id) != 1 or \
+                        loop.yields[slot] is not end:
                     return None
-                step = op.results[k - 3]
+                step = op.results[slot]
             else:
                 return None
             if nxt is not None:
@@ -101,7 +102,7 @@ def _yield_end(u: _Uses, cur: Value, op: Op, where: Block, block: Block) -> Valu
     """`cur` reaches a yield: fine only as the last version handed to an inner loop's next
     iteration (checked by the caller), never out of `block` itself."""
     if where is block and op is block.ops[-1]:
-        others = [w for w in u.uses.get(cur.id, []) if w[0].prim in _WRITES and w[1] == 0]
+        others = [w for w in u.uses.get(cur.id, []) if _writes(w[0]) and w[1] == 0]
         return None if others else cur
     return None
 
@@ -135,7 +136,7 @@ def _candidates(body: Block):
 
 
 def _reuse_in(loop: Op, home: Block, u: _Uses) -> bool:
-    body = loop.regions[0]
+    body = ForOp(loop).body
     changed = False
     for block, branch in list(_candidates(body)):
         for e in list(block.ops):

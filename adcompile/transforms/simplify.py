@@ -14,13 +14,10 @@ import numpy as np
 
 from ..ir.core import Block, Function, Op, Value
 from ..ir.interpreter import IMPL
-from ..ir.primitives import EFFECTFUL
+from ..ir.primitives import has
+from ..ir.traits import Trait
 from ..ir.types import ArrayType, ScalarType
-
-_FOLDABLE = {"add", "sub", "mul", "div", "floordiv", "mod", "neg", "abs", "minimum", "maximum",
-             "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "powi", "sqrt", "exp",
-             "log", "sin", "cos"}
-_STRUCTURED = {"for", "while", "if"}
+from ..ir.views import IfOp, Loop
 
 
 class _Simplifier:
@@ -38,8 +35,9 @@ class _Simplifier:
         out: list[Op] = []
         for op in block.ops:
             op.operands = [self.get(v) for v in op.operands]
-            if op.prim == "if" and op.operands[0].id in self.const:
-                taken = op.regions[0] if self.const[op.operands[0].id] else op.regions[1]
+            if op.prim == "if" and IfOp(op).cond.id in self.const:
+                branch = IfOp(op)
+                taken = branch.then if self.const[branch.cond.id] else branch.orelse
                 self.block(taken, table)  # its ops now live in this block's scope
                 y = taken.ops[-1]
                 out.extend(taken.ops[:-1])
@@ -50,8 +48,8 @@ class _Simplifier:
                 self.block(r, dict(table))
             if op.prim in ("for", "while"):
                 self._drop_invariant_slots(op)
-            if op.prim in _STRUCTURED or op.prim in EFFECTFUL or len(op.results) != 1 \
-                    or op.prim in ("yield", "condition", "return"):
+            if op.prim in ("for", "while", "if") or has(op, Trait.EFFECT) or len(op.results) != 1 \
+                    or has(op, Trait.TERMINATOR):
                 out.append(op)
                 continue
             y = op.results[0]
@@ -75,32 +73,24 @@ class _Simplifier:
 
     def _drop_invariant_slots(self, op: Op) -> None:
         """A carried value the body yields back unchanged is just its initial value."""
-        off = 3 if op.prim == "for" else 0
-        boff = 1 if op.prim == "for" else 0
-        body = op.regions[-1]
-        y = body.ops[-1]
+        loop = Loop(op)
         keep = []
-        for k, r in enumerate(op.results):
-            arg = body.args[boff + k]
-            if y.operands[k] is arg:
-                init = op.operands[off + k]
+        for k, (r, arg, y, init) in enumerate(zip(op.results, loop.carried, loop.yields,
+                                                  loop.inits)):
+            if y is arg:
                 self.sub[r.id] = init
                 for rg in op.regions:
-                    self.sub[rg.args[(boff if rg is body else 0) + k].id] = init
+                    self.sub[loop.slot_args(rg)[k].id] = init
             else:
                 keep.append(k)
         if len(keep) == len(op.results):
             return
+        loop.keep_slots(keep)
         for rg in op.regions:
-            o = boff if rg is body else 0
-            rg.args = rg.args[:o] + [rg.args[o + k] for k in keep]
             _substitute(rg, self)
-        y.operands = [y.operands[k] for k in keep]
-        op.operands = op.operands[:off] + [op.operands[off + k] for k in keep]
-        op.results = [op.results[k] for k in keep]
 
     def key(self, op: Op):
-        if op.prim in ("undef", "empty", "zeros", "ones", "full", "arange", "copy", "tape_new"):
+        if has(op, Trait.ALLOCATES):
             return None  # fresh storage each time: never merge
         try:
             attrs = tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
@@ -113,7 +103,7 @@ class _Simplifier:
         """A replacement for op's result, or None; may turn op into a const in place."""
         p, xs, y = op.prim, op.operands, op.results[0]
         ks = [self.const.get(v.id) for v in xs]
-        if p in _FOLDABLE and xs and all(k is not None for k in ks) and \
+        if has(p, Trait.FOLDABLE) and xs and all(k is not None for k in ks) and \
                 isinstance(y.type, ScalarType):
             try:
                 with np.errstate(all="ignore"):
@@ -217,16 +207,12 @@ def _shape_sources(fn: Function) -> dict[int, Value]:
             if op.prim in ("setitem", "setslice", "copy"):
                 alias[op.results[0].id] = op.operands[0]
             elif op.prim in ("for", "while"):
-                body = op.regions[-1]
-                args = body.args[1:] if op.prim == "for" else body.args
-                inits = op.operands[3:] if op.prim == "for" else op.operands
-                y = body.ops[-1]
-                for k, a in enumerate(args):
-                    if isinstance(a.type, ArrayType) and root(y.operands[k]) is a:
-                        alias[a.id] = inits[k]
-                        alias[op.results[k].id] = inits[k]
-                        if op.prim == "while":
-                            alias[op.regions[0].args[k].id] = inits[k]
+                loop = Loop(op)
+                for k, (a, y, init) in enumerate(zip(loop.carried, loop.yields, loop.inits)):
+                    if isinstance(a.type, ArrayType) and root(y) is a:
+                        for rg in op.regions:
+                            alias[loop.slot_args(rg)[k].id] = init
+                        alias[op.results[k].id] = init
     visit(fn.body)
     return alias
 
