@@ -1,15 +1,18 @@
 """adcompile: a source-to-source automatic-differentiation compiler for numeric Python."""
-__version__ = "0.1.0"
+from ._version import __version__
+from .api import Compiled, interpret, jit, show_ir
+from .check import GradCheckReport, check_grad
+from .checkpointing import checkpointed
+from .custom import custom_jvp, custom_vjp
+from .derivatives import (grad, hessian, hvp, jacfwd, jacfwd_rows, jacrev, jvp, value_and_grad,
+                          vjp)
+from .errors import AdError, InternalError, NonDifferentiable, TypeInferenceError, UnsupportedSyntax
 
-from .errors import (AdError, InternalError, NonDifferentiable, TypeError,  # noqa: E402,F401
-                     TypeInferenceError, UnsupportedSyntax)
-from .api import Compiled, interpret, jit, show_ir  # noqa: E402,F401
-from .ad.custom import custom_jvp, custom_vjp  # noqa: E402,F401
-from .check import GradCheckReport, check_grad  # noqa: E402,F401
-from .transforms.checkpoint import checkpointed  # noqa: E402,F401
-from .derivatives import (grad, hessian, hvp, jacfwd, jacfwd_rows, jacrev, jvp,  # noqa: E402,F401
-                          value_and_grad, vjp)
+# `adcompile.TypeError` names type problems in user code; it is not in `__all__`, so that
+# `from adcompile import *` leaves the builtin TypeError alone.
+TypeError = TypeInferenceError
 
-__all__ = ["AdError", "UnsupportedSyntax", "TypeInferenceError", "TypeError",
+__all__ = ["__version__", "AdError", "UnsupportedSyntax", "TypeInferenceError",
            "NonDifferentiable", "InternalError", "jit", "interpret", "show_ir", "Compiled",
-           "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp"]
+           "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
+           "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp"]

@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .api import build_ir
-from .derivatives import JVP, VJP
+from .driver.compile import build_ir
+from .driver.options import CompileOptions
+from .driver.transforms import JVP, VJP
 from .errors import AdError, TypeInferenceError
-from .ir.core import Function, Op
+from .ir.core import Function
+from .ir.walk import clone_function
 from .ir.types import ArrayType, ScalarType, Type, parse_type, scalar_of
 from .signature import ArgSpec
 
@@ -136,9 +138,13 @@ def _out_names(fn: Function, base: str = "out") -> list[str]:
 
 
 def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: str,
-                  argnums=None, checkpoint=None) -> list[Program]:
-    """`checkpoint`: a policy for the reverse modes (see transforms/checkpoint.py); without
-    one, loops check their tape estimate against ADCOMPILE_TAPE_LIMIT at build time."""
+                  argnums=None, checkpoint=None, options: CompileOptions | None = None
+                  ) -> list[Program]:
+    """`checkpoint`: a policy for the reverse modes (see adcompile.checkpointing); without
+    one, loops check their tape estimate against the options' tape limit (from
+    ADCOMPILE_TAPE_LIMIT) at run time. Each program's IR comes from the compile driver's
+    cache, as for `adcompile.grad(..., backend="llvm")`."""
+    options = (options or CompileOptions.from_env()).replace(backend="llvm")
     params = list(inspect.signature(func).parameters)
     progs = []
     where = f"{inspect.getsourcefile(func)}:{inspect.getsourcelines(func)[1]}"
@@ -147,16 +153,26 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
         if mode not in MODES:
             raise AdError(f"unknown mode {mode!r}", hint=f"--mode takes {', '.join(MODES)}")
         if mode == "primal":
-            st = build_ir(func, specs, backend="llvm")
-            fn = st["backend"]
+            st = build_ir(func, specs, None, options)
+            fn = clone_function(st["backend"])
             outs = _out_names(fn)
             args = params
         else:
             active = _argnums(argnums, specs, func)
-            st = build_ir(func, specs, JVP(active) if mode == "jvp" else
-                          VJP(active, checkpoint=checkpoint), backend="llvm")
-            fn = st["backend"]
-            prim = st["primal"]
+            if mode == "jvp":
+                transform = JVP(active)
+            else:
+                transform = VJP(active, checkpoint=checkpoint, unit_cotangent=mode == "grad")
+            prim = build_ir(func, specs, None, options)["primal"]
+            if mode == "grad":
+                t = prim.result_types
+                if prim.returns_tuple or len(t) != 1 or isinstance(t[0], ArrayType) or \
+                        not scalar_of(t[0]).is_float:
+                    raise TypeInferenceError(
+                        f"--mode grad needs '{func.__name__}' to return one float scalar",
+                        prim.loc, "use --mode vjp for array or tuple outputs")
+            st = build_ir(func, specs, transform, options)
+            fn = clone_function(st["backend"])
             k = len(prim.result_types)
             pouts = _out_names(prim)
             if mode == "jvp":
@@ -169,13 +185,6 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
                 args = params + cots
                 outs = pouts + [f"{params[i]}_bar" for i, a in enumerate(active) if a]
                 if mode == "grad":
-                    t = prim.result_types
-                    if prim.returns_tuple or len(t) != 1 or isinstance(t[0], ArrayType) or \
-                            not scalar_of(t[0]).is_float:
-                        raise TypeInferenceError(
-                            f"--mode grad needs '{func.__name__}' to return one float scalar",
-                            prim.loc, "use --mode vjp for array or tuple outputs")
-                    fn = _fix_cotangent(fn, len(params))
                     args = params
                     outs = ["value"] + outs[k:]
         for a, n in zip(fn.args, args):
@@ -184,15 +193,6 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
         progs.append(Program(mode, f"{name}_{mode}" if mode != "primal" else name, fn, args,
                              outs, doc, st))
     return progs
-
-
-def _fix_cotangent(fn: Function, index: int) -> Function:
-    """The vjp program with its (scalar) output cotangent fixed to 1: the gradient."""
-    cot = fn.args[index]
-    t = cot.type
-    fn.body.ops.insert(0, Op("const", [], [cot], {"value": 1.0, "type": t.name}, [], fn.loc))
-    fn.args = fn.args[:index] + fn.args[index + 1:]
-    return fn
 
 
 # -- header --------------------------------------------------------------------------------------

@@ -1,90 +1,27 @@
 """Public entry points: `jit`, `interpret`, `show_ir`.
 
-A `Compiled` object specialises its function per argument signature, caching the IR and the
-numba dispatcher in memory (and, through numba, on disk).
+A `Compiled` object specialises its function per argument signature through the compile
+driver (which caches the IR and the built program in memory, and the backends on disk). Its
+compile options are read once, when it is made.
 """
 from __future__ import annotations
 
 import functools
-import os
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import AdError, InternalError
-from .frontend.lower import lower
-from .ir.core import Function
+from .driver.compile import (Specialization, build_ir, call_specialization, signatures,
+                             specialize)
+from .driver.options import CompileOptions
+from .errors import AdError
 from .ir.interpreter import run_function
 from .ir.printer import print_function
 from .signature import bind_defaults, signature_of
-from .transforms.pipeline import (backend_pipeline, PRIMAL_PIPELINE, check_frontend, run_passes,
-                                  run_transform)
 
 
-@dataclass
-class Specialization:
-    ir: dict[str, Function]
-    source: str
-    call: Callable
-
-
-def build_ir(func, sig, transform=None, backend: str = "numba") -> dict[str, Function]:
-    """Frontend + passes for one signature; returns the IR at each named stage (the last,
-    'backend', prepared for that backend: see `backend_pipeline`).
-
-    `transform(primal_ir) -> (stage_name, ir)` runs a derivative transform on the primal IR.
-    """
-    import copy
-    stages: dict[str, Function] = {}
-    try:
-        fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
-    except AdError:
-        raise
-    except RecursionError as e:
-        raise InternalError(f"the frontend recursed too deeply: {e}") from e
-    except Exception as e:  # a frontend bug: report with the user's function, not a traceback
-        from .frontend.source import get_source
-        src = get_source(func)
-        raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",
-                            src.loc(src.node)) from e
-    stages["frontend"] = copy.deepcopy(check_frontend(fn))
-    fn = run_passes(fn, PRIMAL_PIPELINE)
-    stages["primal"] = copy.deepcopy(fn)
-    if transform is not None:
-        fn = run_transform(transform, fn)
-        stages[transform.stage] = copy.deepcopy(fn)
-        fn = run_passes(fn, PRIMAL_PIPELINE)
-        stages["optimized"] = copy.deepcopy(fn)
-    fn = run_passes(fn, backend_pipeline(backend))
-    stages["backend"] = fn
-    return stages
-
-
-def compile_stages(stages: dict[str, Function], name: str, backend: str = "numba"
-                   ) -> Specialization:
-    """Compile the backend-stage IR; a failure inside a backend is reported as our bug."""
-    from .backends import builder
-    build = builder(backend)
-    try:
-        call, source = build(stages["backend"], name)
-    except AdError:
-        raise
-    except Exception as e:
-        raise InternalError(f"{backend} backend failed on {name}: {type(e).__name__}: {e}",
-                            stages["backend"].loc) from e
-    return Specialization(stages, source, call)
-
-
-def call_specialization(spec: Specialization, args) -> Any:
-    """Run compiled code; a numba failure on generated code is reported as our bug."""
-    try:
-        return spec.call(*args)
-    except AdError:
-        raise
-    except Exception as e:
-        if type(e).__module__.startswith("numba") and not isinstance(e, ArithmeticError):
-            raise InternalError(f"numba could not compile the generated code: {e}",
-                                spec.ir["backend"].loc) from e
-        raise
+def resolve_options(backend: str | None, options: CompileOptions | None) -> CompileOptions:
+    """The API boundary: explicit options (or the environment's), with `backend` on top."""
+    base = options if options is not None else CompileOptions.from_env()
+    return base.replace(backend=backend)
 
 
 class Compiled:
@@ -92,26 +29,23 @@ class Compiled:
 
     __adcompile__ = True
 
-    def __init__(self, func: Callable, backend: str = "numba"):
+    def __init__(self, func: Callable, backend: str | None = None,
+                 options: CompileOptions | None = None):
         if isinstance(func, Compiled):
             func = func.py_func
-        from .backends import builder
-        self._build = builder(backend)
         self.py_func = func
-        self.backend = backend
-        self._specs: dict[tuple, Specialization] = {}
+        self.options = resolve_options(backend, options)
         self._last: Specialization | None = None
         functools.update_wrapper(self, func)
 
+    @property
+    def backend(self) -> str:
+        return self.options.backend
+
     def specialize(self, args: tuple) -> Specialization:
-        sig = signature_of(self.py_func, args)
-        spec = self._specs.get(sig)
-        if spec is None:
-            stages = build_ir(self.py_func, sig, backend=self.backend)
-            spec = compile_stages(stages, self.py_func.__name__, self.backend)
-            self._specs[sig] = spec
-        self._last = spec
-        return spec
+        self._last = specialize(self.py_func, signature_of(self.py_func, args), None,
+                                self.options)
+        return self._last
 
     def __call__(self, *args):
         args = bind_defaults(self.py_func, args)
@@ -119,21 +53,26 @@ class Compiled:
 
     @property
     def source(self) -> str:
-        """The generated Python source of the most recently used specialisation."""
+        """The generated source of the most recently used specialisation."""
         if self._last is None:
             raise AdError(f"'{self.py_func.__name__}' has not been compiled yet",
                           hint="call it once (or use .specialize(args)) before reading .source")
         return self._last.source
 
     def __repr__(self) -> str:
-        return f"<adcompile.jit {self.py_func.__qualname__} ({len(self._specs)} signatures)>"
+        n = len(signatures(self.py_func, None, self.options))
+        return (f"<adcompile.jit {self.py_func.__qualname__} ({self.options.backend}, "
+                f"{n} signatures)>")
 
 
-def jit(func: Callable | None = None, *, backend: str = "numba"):
-    """Compile `func` (decorator or call). Compilation happens at the first call per signature."""
+def jit(func: Callable | None = None, *, backend: str | None = None,
+        options: CompileOptions | None = None):
+    """Compile `func` (decorator or call). Compilation happens at the first call per signature.
+    `backend`: "numba" (default) or "llvm"; `options`: a `CompileOptions` (default: from the
+    environment, read now)."""
     if func is None:
-        return lambda f: Compiled(f, backend=backend)
-    return Compiled(func, backend=backend)
+        return lambda f: Compiled(f, backend=backend, options=options)
+    return Compiled(func, backend=backend, options=options)
 
 
 def _py(func):
@@ -153,7 +92,8 @@ def show_ir(func: Callable, *args, stage: str = "primal", file=None) -> str:
     'backend'); printed to `file` if given. Without args, the last compiled signature."""
     if args:
         f = _py(func)
-        stages = build_ir(f, signature_of(f, bind_defaults(f, args)))
+        opts = func.options if isinstance(func, Compiled) else None
+        stages = build_ir(f, signature_of(f, bind_defaults(f, args)), None, opts)
     elif isinstance(func, Compiled) and func._last is not None:
         stages = func._last.ir
     else:
@@ -165,6 +105,3 @@ def show_ir(func: Callable, *args, stage: str = "primal", file=None) -> str:
     if file is not None:
         file.write(text)
     return text
-
-
-_ = os

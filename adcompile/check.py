@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .derivatives import _py, jvp, vjp
+from .derivatives import jvp, unwrap, vjp
 from .signature import signature_of
 
 
@@ -69,7 +69,7 @@ def _flat(x):
 def check_grad(f, *args, argnums=None, seed: int = 0, h: float = 1e-6,
                rtol: float = 1e-5) -> GradCheckReport:
     """Check f's compiled derivatives at `args`; returns a report (truthy when it passed)."""
-    func = _py(f)
+    func = unwrap(f)
     sig = signature_of(func, args)
     if argnums is None:
         argnums = tuple(i for i, s in enumerate(sig) if s.type is not None and

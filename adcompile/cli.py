@@ -28,7 +28,7 @@ C signature: inputs first (arrays as `const T *x, int64_t x_n0, ...`), then outp
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
     p = argparse.ArgumentParser(prog="adcompile", description=__doc__)
     p.add_argument("--version", action="version", version=f"adcompile {__version__}")
     sub = p.add_subparsers(dest="cmd")
@@ -119,7 +119,7 @@ def _build(ns, func) -> int:
 
 def _checkpoint_option(text: str | None):
     """--checkpoint binomial:64 | binomial:50MB | sqrt | every:K | snapshots:S[:2] | store-all"""
-    from .transforms.checkpoint import parse_policy
+    from .checkpointing import parse_policy
     if text is None:
         return None
     kind, *rest = text.split(":")
@@ -130,7 +130,7 @@ def _checkpoint_option(text: str | None):
 def _ir(ns, func) -> int:
     import numpy as np
 
-    from . import show_ir
+    from .api import show_ir
     args = [eval(a, {"np": np}) for a in ns.args]  # the user's own example values
     sys.stdout.write(show_ir(func, *args, stage=ns.stage))
     return 0

@@ -7,88 +7,37 @@ reverse), compiled by the numba backend once per argument signature and cached o
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import warnings
 import weakref
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .ad.forward import jvp_function
-from .ad.reverse import vjp_function
-from .api import Compiled, Specialization, build_ir, call_specialization, compile_stages
+from .api import Compiled, resolve_options
+from .checkpointing import auto_policy, parse_policy
+from .driver.compile import Specialization, call_specialization
+from .driver.compile import specialize as _specialize
+from .driver.options import CompileOptions
+from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
+from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
-from .transforms.checkpoint import auto_policy, parse_policy
 
 
-# -- transform specs (hashable: part of the cache key) ------------------------------------------
-@dataclass(frozen=True)
-class JVP:
-    active: tuple[bool, ...]
-    lanes: bool = False
-    stage: str = "jvp"
-    seed_rows: bool = False   # lanes seeded by the row-wise identity, no tangent arguments
-
-    def run(self, fn):
-        out = jvp_function(fn, list(self.active), self.lanes)
-        if not self.seed_rows:
-            return out
-        from .ad.seed import seed_rows
-        from .transforms.pipeline import PRIMAL_PIPELINE, run_passes
-        out = run_passes(out, PRIMAL_PIPELINE)   # lane loops first: the seed is read per lane
-        n = len(fn.args)
-        link = dict(out.shape_links)
-        seeded = seed_rows(out, n, [link[i] for i in range(n, len(out.args))])
-        if seeded is None:
-            raise _SeedUnsupported("row seed needs element reads of the arguments")
-        return seeded
+def specialize(func: Callable, args: tuple, transform, options: CompileOptions
+               ) -> Specialization:
+    """The compiled `transform` of `func` for these arguments' signature (cached)."""
+    return _specialize(func, signature_of(func, args), transform, options)
 
 
-class _SeedUnsupported(AdError):
-    """The function reads a row-seeded argument other than by elements (API falls back)."""
-
-
-@dataclass(frozen=True)
-class VJP:
-    active: tuple[bool, ...]
-    stage: str = "vjp"
-    checkpoint: object = None   # a policy of adcompile.transforms.checkpoint (hashable)
-
-    def run(self, fn):
-        return vjp_function(fn, list(self.active), self.checkpoint)
-
-
-@dataclass(frozen=True)
-class HVP:
-    """Forward over reverse: the tangent of the gradient (Hessian-vector products)."""
-
-    active: tuple[bool, ...]
-    stage: str = "hvp"
-
-    def run(self, fn):
-        rev = vjp_function(fn, list(self.active))
-        nbar = len(rev.args) - len(fn.args)
-        return jvp_function(rev, list(self.active) + [False] * nbar)
-
-
-_SPECS: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 _JVP_FAST: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 
 
-def specialize(func: Callable, args: tuple, spec, backend: str = "numba") -> Specialization:
-    table = _SPECS.setdefault(func, {})
-    sig = signature_of(func, args)
-    key = (sig, spec, backend)
-    got = table.get(key)
-    if got is None:
-        stages = build_ir(func, sig, spec, backend)
-        got = compile_stages(stages, f"{func.__name__}_{spec.stage}", backend)
-        table[key] = got
-    return got
-
-
-def _py(f: Callable) -> Callable:
+def unwrap(f: Callable) -> Callable:
+    """The user's Python function behind a jit or derivative object."""
     return f.py_func if isinstance(f, (Compiled, Derivative)) else f
 
 
@@ -107,7 +56,6 @@ def _active_mask(func, args, nums) -> tuple[bool, ...]:
     for i in nums:
         t = sig[i].type
         if not scalar_of(t).is_float:
-            import inspect
             name = list(inspect.signature(func).parameters)[i]
             raise NonDifferentiable(
                 f"argument '{name}' (argnums {i}) is {'an integer' if scalar_of(t).is_int else 'a boolean'}"
@@ -134,15 +82,15 @@ class Derivative:
 
     __adcompile__ = True
 
-    def __init__(self, func: Callable, call: Callable, what: str):
-        self.py_func = _py(func)
+    def __init__(self, func: Callable, call: Callable, what: str, options: CompileOptions):
+        self.py_func = unwrap(func)
+        self.options = options
         self._call = call
         self._last: Specialization | None = None
         # argument kinds -> (specialization, argnums, cotangent seeds): repeated calls skip
         # signature building and spec lookups (they dominate small gradients)
         self._fast: dict[tuple, tuple] = {}
         self.what = what
-        import functools
         functools.update_wrapper(self, self.py_func)
 
     def __call__(self, *args):
@@ -156,7 +104,6 @@ class Derivative:
         return self._last.source
 
     def ir(self, stage: str) -> str:
-        from .ir.printer import print_function
         if self._last is None:
             raise AdError("not compiled yet", hint="call it once first")
         return print_function(self._last.ir[stage])
@@ -171,7 +118,7 @@ def _kinds(args) -> tuple:
     return tuple((a.dtype.str, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
 
 
-def _grad_call(self, args, argnums, backend, checkpoint, what):
+def _grad_call(self, args, argnums, checkpoint, what):
     """(value, gradients as a tuple over argnums) of one reverse pass, through the fast path
     once this argument kind has been seen."""
     key = _kinds(args)
@@ -186,40 +133,39 @@ def _grad_call(self, args, argnums, backend, checkpoint, what):
             pass   # this call's loops are too long for store-all: the slow path retries
     f = self.py_func
     nums = _argnums(argnums, len(args), f)
-    sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what=what, backend=backend,
-                                  checkpoint=checkpoint)
+    sp, outs, grads, _ = _vjp_run(f, args, nums, need_scalar=True, what=what,
+                                  options=self.options, checkpoint=checkpoint)
     self._last = sp
     active = tuple(i in nums for i in range(len(args)))
-    if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), backend):
+    if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), self.options):
         t = sp.ir["primal"].result_types[0]
         self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
     return outs[0], tuple(_like(g, args[i]) for g, i in zip(grads, nums))
 
 
-def _call_vjp(func, args, active, checkpoint, backend, call_args):
+def _call_vjp(func, args, active, checkpoint, options, call_args):
     """(specialization, results) of a reverse-mode call. Without a policy, a loop whose tape
     would exceed ADCOMPILE_TAPE_LIMIT stops before recording it; the call is then redone with
     binomial checkpointing (a warning says so), and the caller keeps that specialization."""
-    sp = specialize(func, args, VJP(active, checkpoint=checkpoint), backend)
+    sp = specialize(func, args, VJP(active, checkpoint=checkpoint), options)
     try:
         return sp, _call(sp, call_args)
     except TapeBudgetExceeded as err:
-        if checkpoint is not None:
+        if checkpoint is not None or options.tape_limit is None:
             raise
-        policy = auto_policy()
-        import warnings
+        policy = auto_policy(options.tape_limit)
         warnings.warn(f"{err.message}; adcompile recomputes it with binomial checkpointing "
                       f"in {policy.memory} bytes of snapshots (choose with grad(..., "
                       f"checkpoint=...), or set ADCOMPILE_TAPE_LIMIT)", RuntimeWarning,
                       stacklevel=4)
-        sp = specialize(func, args, VJP(active, checkpoint=policy), backend)
+        sp = specialize(func, args, VJP(active, checkpoint=policy), options)
         return sp, _call(sp, call_args)
 
 
-def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backend="numba",
-             checkpoint=None):
+def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad",
+             options: CompileOptions | None = None, checkpoint=None):
     active = _active_mask(func, args, nums)
-    fn = specialize(func, args, VJP(active, checkpoint=checkpoint), backend).ir["primal"]
+    fn = specialize(func, args, VJP(active, checkpoint=checkpoint), options).ir["primal"]
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     if need_scalar:
@@ -231,61 +177,66 @@ def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad", backen
                 f"returns ({shown})", fn.loc,
                 "use adcompile.vjp or adcompile.jacrev for non-scalar outputs")
         cots = [1.0 if scalar_of(outs[0]).name == "f64" else np.float32(1.0)]
-    sp, res = _call_vjp(func, args, active, checkpoint, backend, tuple(args) + tuple(cots))
+    sp, res = _call_vjp(func, args, active, checkpoint, options, tuple(args) + tuple(cots))
     n = len(outs)
     out_vals, grads = res[:n], res[n:]
     return sp, out_vals, grads, float_outs
 
 
 def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-         backend: str = "numba", checkpoint=None, memory=None):
+         backend: str | None = None, checkpoint=None, memory=None,
+         options: CompileOptions | None = None):
     """Gradient of a scalar-valued function (reverse mode). Bare decorator or call.
     `backend`: "numba" (default) or "llvm". `checkpoint`: a policy for the outermost loops
     ("binomial" with `memory="50MB"`, ("binomial", s), "sqrt", ("every", k),
     ("snapshots", s[, levels])); see docs/checkpointing.md."""
     checkpoint = parse_policy(checkpoint, memory)
     if func is None:
-        return lambda f: grad(f, argnums, backend=backend, checkpoint=checkpoint)
+        return lambda f: grad(f, argnums, backend=backend, checkpoint=checkpoint, options=options)
     single = isinstance(argnums, int)
 
     def call(self, args):
-        _, out = _grad_call(self, args, argnums, backend, checkpoint, "grad")
+        _, out = _grad_call(self, args, argnums, checkpoint, "grad")
         return out[0] if single else out
-    return Derivative(func, call, "grad")
+    return Derivative(func, call, "grad", resolve_options(backend, options))
 
 
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
-                   backend: str = "numba", checkpoint=None, memory=None):
+                   backend: str | None = None, checkpoint=None, memory=None,
+         options: CompileOptions | None = None):
     """(value, gradient) in one reverse pass; `checkpoint`/`memory` as for `grad`."""
     checkpoint = parse_policy(checkpoint, memory)
     if func is None:
-        return lambda f: value_and_grad(f, argnums, backend=backend, checkpoint=checkpoint)
+        return lambda f: value_and_grad(f, argnums, backend=backend, checkpoint=checkpoint,
+                                        options=options)
     single = isinstance(argnums, int)
 
     def call(self, args):
-        value, g = _grad_call(self, args, argnums, backend, checkpoint, "value_and_grad")
+        value, g = _grad_call(self, args, argnums, checkpoint, "value_and_grad")
         return value, (g[0] if single else g)
-    return Derivative(func, call, "value_and_grad")
+    return Derivative(func, call, "value_and_grad", resolve_options(backend, options))
 
 
 def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
-def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None, memory=None):
+def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, memory=None,
+         options: CompileOptions | None = None):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
-    f = _py(func)
+    f = unwrap(func)
     primals = bind_defaults(f, primals)
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
     active = tuple(i in nums for i in range(len(primals)))
     checkpoint = parse_policy(checkpoint, memory)
-    held = [specialize(f, primals, VJP(active, checkpoint=checkpoint), backend)]
+    opts = resolve_options(backend, options)
+    held = [specialize(f, primals, VJP(active, checkpoint=checkpoint), opts)]
     fn = held[0].ir["primal"]
 
     def run(call_args):
-        held[0], res = _call_vjp(f, primals, active, checkpoint, backend, call_args)
+        held[0], res = _call_vjp(f, primals, active, checkpoint, opts, call_args)
         return res
 
     outs = fn.result_types
@@ -318,29 +269,30 @@ def vjp(func: Callable, *primals, backend: str = "numba", checkpoint=None, memor
     if float_outs and all(z is not None for z in zero_cots):
         first = run(tuple(primals) + tuple(zero_cots))[:len(outs)]
     else:
-        first = _compiled_primal(f, primals, backend)
+        first = _compiled_primal(f, primals, opts)
         first = first if fn.returns_tuple else (first,)
     f_vjp.source = held[0].source
     return _out(fn, list(first)), f_vjp
 
 
-def _compiled_primal(f, primals, backend="numba"):
-    from .api import jit
-    return jit(f, backend=backend)(*primals)
+def _compiled_primal(f, primals, options: CompileOptions):
+    return _call(specialize(f, primals, None, options), tuple(primals))
 
 
 # -- forward mode --------------------------------------------------------------------------------
-def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str = "numba"):
+def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """(f(*primals), directional derivative along `tangents`); None tangents are zero."""
-    f = _py(func)
+    f = unwrap(func)
     primals = tuple(primals)
     tangents = tuple(tangents)
     if len(tangents) != len(primals):
         raise AdError(f"jvp needs one tangent per primal ({len(primals)}), got "
                       f"{len(tangents)}", hint="use None for arguments you hold fixed")
     active = tuple(t is not None for t in tangents)
+    opts = resolve_options(backend, options)
     table = _JVP_FAST.setdefault(f, {})
-    key = (_kinds(primals), active, backend)
+    key = (_kinds(primals), active, opts.key)
     hit = table.get(key)
     if hit is None:   # first call with these argument kinds: check, specialize, remember
         sig = signature_of(f, primals)
@@ -349,7 +301,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str =
                 raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be "
                                         "None", None,
                                         "integer and boolean arguments have no tangent")
-        sp = specialize(f, primals, JVP(active), backend)
+        sp = specialize(f, primals, JVP(active), opts)
         hit = table[key] = (sp, [scalar_of(s.type).np_dtype for s in sig])
     sp, dtypes = hit
     fn = sp.ir["primal"]
@@ -372,7 +324,8 @@ def _flat_size(a) -> int:
     return int(np.size(a))
 
 
-def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
+def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
     Shape: output shape + argument shape (a tuple over outputs if f returns a tuple)."""
     single = isinstance(argnums, int)
@@ -384,7 +337,7 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
         jacs = []
         for i in nums:
             active = tuple(j == i for j in range(len(args)))
-            sp = specialize(f, args, JVP(active, lanes=True), backend)
+            sp = specialize(f, args, JVP(active, lanes=True), self.options)
             self._last = sp
             x = args[i]
             n = _flat_size(x)
@@ -398,10 +351,11 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
                 per_out.append(np.asarray(d).reshape(np.shape(o) + np.shape(x)))
             jacs.append(_out(fn, per_out))
         return jacs[0] if single else tuple(jacs)
-    return Derivative(func, call, "jacfwd")
+    return Derivative(func, call, "jacfwd", resolve_options(backend, options))
 
 
-def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
+def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """Row-wise Jacobians of a function whose row i of every output depends only on row i of
     the (n, m) arguments `argnums` (one residual per observation, one state per particle):
     J[i, ..., j] = d out[i, ...] / d x[i, j], shape output shape + (m,), for every row in one
@@ -421,10 +375,11 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
                               hint="use jacfwd for other shapes")
         widths = [np.shape(args[i])[1] for i in nums]
         try:
-            sp = specialize(f, args, JVP(active, lanes=True, seed_rows=True), backend)
+            sp = specialize(f, args, JVP(active, lanes=True, seed_rows=True),
+                            self.options)
             res = _call(sp, tuple(args))
-        except _SeedUnsupported:   # whole-array use of an argument: pass the seed itself
-            sp = specialize(f, args, JVP(active, lanes=True), backend)
+        except SeedUnsupported:   # whole-array use of an argument: pass the seed itself
+            sp = specialize(f, args, JVP(active, lanes=True), self.options)
             total, seeds = sum(widths), []
             for i, w in zip(nums, widths):
                 x = args[i]
@@ -448,10 +403,11 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
                 off += w
             per_out.append(blocks[0] if single else tuple(blocks))
         return _out(fn, per_out)
-    return Derivative(func, call, "jacfwd_rows")
+    return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options))
 
 
-def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "numba"):
+def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """Dense Jacobian by reverse mode: one reverse pass per output element."""
     single = isinstance(argnums, int)
 
@@ -459,7 +415,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
         active = _active_mask(f, args, nums)
-        sp = specialize(f, args, VJP(active), backend)
+        sp = specialize(f, args, VJP(active), self.options)
         self._last = sp
         fn = sp.ir["primal"]
         outs = fn.result_types
@@ -470,7 +426,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
         probe = _call(sp, tuple(args) + (np.zeros(1, scalar_of(t).np_dtype)[0] if
                                          not isinstance(t, ArrayType) else None,)) \
             if not isinstance(t, ArrayType) else None
-        out_val = probe[0] if probe is not None else _compiled_primal(f, args, backend)
+        out_val = probe[0] if probe is not None else _compiled_primal(f, args, self.options)
         out_shape = np.shape(out_val)
         m = int(np.prod(out_shape))
         rows = [[] for _ in nums]
@@ -478,23 +434,25 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str = "
             cot = np.zeros(m, dtype=scalar_of(t).np_dtype)
             cot[j] = 1.0
             c = cot.reshape(out_shape) if out_shape else cot[0]
-            sp, res = _call_vjp(f, args, active, None, backend, tuple(args) + (c,))
+            sp, res = _call_vjp(f, args, active, None, self.options,
+                                tuple(args) + (c,))
             for r, g in zip(rows, res[1:]):
                 r.append(np.asarray(g))
         jacs = [np.stack(r).reshape(out_shape + np.shape(args[i])) for r, i in zip(rows, nums)]
         return jacs[0] if single else tuple(jacs)
-    return Derivative(func, call, "jacrev")
+    return Derivative(func, call, "jacrev", resolve_options(backend, options))
 
 
-def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str = "numba"):
+def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """Hessian-vector product (forward over reverse) of a scalar function: returns
     (grad, H @ v) for each float argument with a tangent."""
-    f = _py(func)
+    f = unwrap(func)
     primals = tuple(primals)
     active = tuple(t is not None for t in tangents)
     nums = tuple(i for i, a in enumerate(active) if a)
     _active_mask(f, primals, nums)
-    sp = specialize(f, primals, HVP(active), backend)
+    sp = specialize(f, primals, HVP(active), resolve_options(backend, options))
     fn = sp.ir["primal"]
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
         raise TypeInferenceError("hvp needs a scalar-valued function", fn.loc,
@@ -511,7 +469,8 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str =
     return (g[0], h[0]) if k == 1 else (g, h)
 
 
-def hessian(func: Callable, argnums: int = 0, *, backend: str = "numba"):
+def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
+           options: CompileOptions | None = None):
     """Dense Hessian of a scalar function w.r.t. one argument, column by column with
     Hessian-vector products (forward over reverse). Shape: arg shape + arg shape."""
     def call(self, args):
@@ -525,9 +484,10 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str = "numba"):
             e[j] = 1.0
             t = [None] * len(args)
             t[i] = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
-            _, hv = hvp(f, args, t, backend=backend)
+            _, hv = hvp(f, args, t, options=self.options)
             cols.append(np.asarray(hv).reshape(-1))
-        self._last = _SPECS[f][next(k for k in _SPECS[f] if isinstance(k[1], HVP))]
+        active = tuple(j == i for j in range(len(args)))
+        self._last = specialize(f, args, HVP(active), self.options)
         H = np.stack(cols, axis=1)
         return H.reshape(np.shape(x) + np.shape(x)) if isinstance(x, np.ndarray) else float(H[0, 0])
-    return Derivative(func, call, "hessian")
+    return Derivative(func, call, "hessian", resolve_options(backend, options))

@@ -1,13 +1,30 @@
 """User-facing errors: each carries the user's file, line, a caret under the construct and a hint.
 
 Everything the compiler rejects is an `AdError`; an internal failure in a pass is reported as
-`InternalError` naming the pass and the user's line, never as a bare traceback.
+`InternalError` naming the pass and the user's line, never as a bare traceback. A leaf module
+(with `Loc`, the source position every layer records), so any module may raise these.
 """
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 
-from .ir.core import Loc
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in the user's source, for error messages."""
+
+    filename: str
+    line: int
+    col: int = 0
+    end_col: int | None = None
+    source_line: str = ""
+    func: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}"
+
+
 
 
 class AdError(Exception):
@@ -57,7 +74,7 @@ class AdError(Exception):
 class UnsupportedSyntax(AdError):
     """A construct outside the supported Python subset."""
 
-    default_hint = "rewrite it with the supported subset (README: 'Semantics' and docs/subset.md)"
+    default_hint = "rewrite it with the supported subset (see docs/subset.md)"
 
 
 class TypeInferenceError(AdError, builtins.TypeError):
@@ -84,6 +101,3 @@ class InternalError(AdError):
 
     default_hint = "this is a bug in adcompile: please report it with the function that hit it"
 
-
-# `adcompile.TypeError` is the spelling the docs use for type problems.
-TypeError = TypeInferenceError

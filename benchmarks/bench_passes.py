@@ -42,8 +42,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # the sibling bench_ad.py
 
 import adcompile  # noqa: E402
-from adcompile.derivatives import JVP, VJP, specialize  # noqa: E402
-from adcompile.transforms.checkpoint import parse_policy  # noqa: E402
+from adcompile.derivatives import specialize
+from adcompile.driver.transforms import JVP, VJP  # noqa: E402
+from adcompile.checkpointing import parse_policy  # noqa: E402
+from adcompile.driver.options import CompileOptions  # noqa: E402
 
 import bench_ad  # noqa: E402
 from bench_ad import Workload, best_time, rel_err, short_error  # noqa: E402
@@ -183,7 +185,8 @@ def llvm_peak(args: tuple, pol) -> tuple[tuple, int, float]:
     """(outputs, peak bytes, seconds) of one LLVM gradient call through the specialization."""
     active = tuple(i in CHAIN_ARGNUMS for i in range(len(args)))
     fn, pol = policy_fn(pol)
-    sp = specialize(fn, args, VJP(active, checkpoint=parse_policy(pol)), "llvm")
+    sp = specialize(fn, args, VJP(active, checkpoint=parse_policy(pol)),
+                    CompileOptions.from_env(backend="llvm"))
     out, dt = clock(lambda: sp.call(*args, 1.0))
     return tuple(out), int(sp.call.peak_bytes), dt
 
@@ -433,7 +436,8 @@ def section_lanes(quick: bool) -> list[str]:
             r["sep_fail"] = True
             J_sep = None
         try:
-            sp = specialize(ba_residuals, (P, M), JVP((True, False), lanes=True), b)
+            sp = specialize(ba_residuals, (P, M), JVP((True, False), lanes=True),
+                            CompileOptions.from_env(backend=b))
             (val, J_fused), dt = clock(lambda: sp.call(P, M, seed))
             if np.shape(J_fused) != (n, 2, L):
                 raise AssertionError(f"lane tangents have shape {np.shape(J_fused)}, "
@@ -450,7 +454,8 @@ def section_lanes(quick: bool) -> list[str]:
             r["fused"] = timed(lambda: sp.call(P, M, seed), dt)
             if b == "llvm":
                 r["fused_peak"] = sp.call.peak_bytes
-                one = specialize(ba_residuals, (P, M), JVP((True, False)), b)
+                one = specialize(ba_residuals, (P, M), JVP((True, False)),
+                                 CompileOptions.from_env(backend=b))
                 one.call(P, M, E[0])
                 r["jvp_peak"] = one.call.peak_bytes
         except Exception as e:  # noqa: BLE001
@@ -693,7 +698,6 @@ def lowering_workloads(quick: bool) -> list[tuple[str, Callable, tuple, tuple]]:
 def section_lowering(quick: bool) -> list[str]:
     """LLVM with whole-array ops lowered to fused loops (the default) vs kept as array ops
     (ADCOMPILE_LOWER_ARRAYS=0), primal and gradient; numba (array form) for reference."""
-    import adcompile.derivatives as derivs
     errors: list[str] = []
     rows = []
     for label, f, args, nums in lowering_workloads(quick):
@@ -702,7 +706,6 @@ def section_lowering(quick: bool) -> list[str]:
         for name, flag, backend in (("llvm lowered", "1", "llvm"), ("llvm arrays", "0", "llvm"),
                                     ("numba", "0", "numba")):
             os.environ["ADCOMPILE_LOWER_ARRAYS"] = flag
-            derivs._SPECS.pop(f, None)
             try:
                 prim = adcompile.jit(f, backend=backend)
                 g = adcompile.grad(f, argnums=nums, backend=backend)
@@ -714,7 +717,6 @@ def section_lowering(quick: bool) -> list[str]:
             except Exception as e:  # noqa: BLE001
                 errors.append(f"{label} {name}: {short_error(e)}")
         os.environ.pop("ADCOMPILE_LOWER_ARRAYS", None)
-        derivs._SPECS.pop(f, None)
         ref = values.get("llvm arrays")
         for name, val in values.items():
             if ref is not None and max_rel_diff(val, ref) > 1e-8:   # sums of 1e6 terms

@@ -1,19 +1,49 @@
 """Backends: turn IR after the backend pipeline into something callable.
 
-Each backend module has `build(fn, name) -> (callable, source_text)`; `BACKENDS` names them.
+A backend is a registry entry (`BackendSpec`: its name, whether it wants whole-array ops
+lowered to loops, and the module holding it) plus, in that module, an expression table over
+the IR's primitives and a build step `build(fn, name) -> (callable, source text)`. The module
+is imported on first use (the LLVM backend needs a C compiler, numba takes a while to import),
+so this registry stays light. Adding a backend: an entry here, a module with `build` and a
+per-primitive table, and the coverage test in tests/backends/test_registry.py.
 """
 from __future__ import annotations
 
-BACKENDS = ("numba", "llvm")
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+from ..errors import AdError
+from ..ir.core import Function
 
 
-def builder(name: str):
-    """The `build` function of a backend, imported lazily (llvm needs a C compiler)."""
-    from ..errors import AdError
-    if name == "numba":
-        from .numba_backend import build
-        return build
-    if name == "llvm":
-        from .llvm_backend import build
-        return build
-    raise AdError(f"unknown backend {name!r}", hint=f"available: {', '.join(BACKENDS)}")
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    module: str
+    """The module (relative to this package) with `build(fn, name)`."""
+    lowers_arrays: bool
+    """Whether the backend wants whole-array ops as loop nests (`lower_arrays`) by default."""
+    description: str
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.module}")
+
+    def build(self, fn: Function, name: str) -> tuple[Callable, str]:
+        return self.load().build(fn, name)
+
+
+BACKENDS: dict[str, BackendSpec] = {b.name: b for b in (
+    BackendSpec("numba", "numba_backend", False,
+                "readable Python source compiled by numba.njit (NumPy array form kept)"),
+    BackendSpec("llvm", "llvm_backend", True,
+                "LLVM IR through llvmlite, linked with the C runtime into a shared library"),
+)}
+
+
+def get_backend(name: str) -> BackendSpec:
+    spec = BACKENDS.get(name)
+    if spec is None:
+        raise AdError(f"unknown backend {name!r}", hint=f"available: {', '.join(BACKENDS)}")
+    return spec

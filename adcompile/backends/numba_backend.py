@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from .cache import cache_dir as _cache_dir
 from ..ir.core import Function
 from .numba_codegen import generate_module

@@ -13,11 +13,12 @@ from typing import Any, Callable
 import gast
 import numpy as np
 
+from ..custom.functions import CustomFunction
 from ..errors import TypeInferenceError, UnsupportedSyntax
-from ..ir.core import Value
+from ..ir.builder import Builder
+from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
-from .env import Global
-from .exprs import _Method, _what
+from .env import Global, Method, describe, unflatten
 from .source import get_source
 
 Handler = Callable[..., Any]
@@ -57,7 +58,7 @@ def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
 
 def _val(lw, v, node) -> Value:
     if not isinstance(v, Value):
-        raise lw.error(node, f"{_fname(node)}() expects numbers or arrays, got {_what(v)}", "",
+        raise lw.error(node, f"{_fname(node)}() expects numbers or arrays, got {describe(v)}", "",
                        TypeInferenceError)
     return v
 
@@ -316,7 +317,7 @@ def _dtype_arg(lw, v, node, default: ScalarType | None) -> ScalarType:
             return _DTYPES[np.dtype(obj).type]
         except (TypeError, KeyError):
             pass
-    raise lw.error(node, f"unsupported dtype {_what(v)}",
+    raise lw.error(node, f"unsupported dtype {describe(v)}",
                    "use float/np.float64, np.float32, int/np.int64 or bool", TypeInferenceError)
 
 
@@ -547,7 +548,7 @@ _METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "m
             "copy": "copy", "dot": "matmul"}
 
 
-def _method(lw, m: _Method, args, kw, node):
+def _method(lw, m: Method, args, kw, node):
     if m.name in _METHODS:
         return NAMED[_METHODS[m.name]](lw, [m.obj] + args, kw, node)
     if m.name == "astype":
@@ -576,12 +577,12 @@ def lower_call(lw, node) -> Any:
         if k.arg is None:
             raise lw.error(node, "**kwargs in calls are not supported",
                            "pass arguments explicitly")
-    if isinstance(f, _Method):
+    if isinstance(f, Method):
         args = [_lower_arg(lw, a) for a in node.args]
         kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
         return _method(lw, f, args, kw, node)
     if not isinstance(f, Global):
-        raise lw.error(node.func, f"{_what(f)} is not callable", "", TypeInferenceError)
+        raise lw.error(node.func, f"{describe(f)} is not callable", "", TypeInferenceError)
     obj = f.obj
     try:
         handler = CALLS.get(obj)
@@ -591,7 +592,6 @@ def lower_call(lw, node) -> Any:
         args = [_lower_arg(lw, a) for a in node.args]
         kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
         return handler(lw, args, kw, node)
-    from ..ad.custom import CustomFunction
     if isinstance(obj, CustomFunction):
         return lower_custom(lw, obj, node)
     inner = getattr(obj, "py_func", None)
@@ -613,13 +613,12 @@ def call_builtin(lw, name: str, args, kw, node) -> Any:
 
 def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
     """Inline a user function: lower its body into the caller's current block."""
-    from .lower import Lowerer
     if func in lw.ctx.stack:
         raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
                        "rewrite the recursion as a loop")
     src = get_source(func)
     params = [a.id for a in src.node.args.args]
-    child = Lowerer(src, lw.ctx, lw.block, lw.depth + 1)
+    child = type(lw)(src, lw.ctx, lw.block, lw.depth + 1)
     child._check_signature(src.node)
     if len(node.args) > len(params):
         raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
@@ -671,7 +670,6 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
     if not results:
         return None
     if child.ret_tree is not None:
-        from .lower import unflatten
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]
 
@@ -679,7 +677,6 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
 def lower_custom(lw, cf, node) -> Any:
     """A call to a function with custom derivative rules: a `custom` op whose region holds
     the inlined primal body, so transforms can swap in the rules."""
-    from ..ir.core import Block, Builder
     args = [_lower_arg(lw, a) for a in node.args]
     if node.keywords or not all(isinstance(a, Value) for a in args):
         raise lw.error(node, f"'{cf.__name__}' has custom derivative rules: call it with "
@@ -704,7 +701,6 @@ def lower_custom(lw, cf, node) -> Any:
 
 def inline_call_values(lw, func, node, values: list[Value]) -> Any:
     """Inline `func` with its parameters bound to IR values (not AST arguments)."""
-    from .lower import Lowerer
     if func in lw.ctx.stack:
         raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
                        "rewrite the recursion as a loop")
@@ -713,7 +709,7 @@ def inline_call_values(lw, func, node, values: list[Value]) -> Any:
     if len(params) != len(values):
         raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
                        f"{len(values)} were given", "", TypeInferenceError)
-    child = Lowerer(src, lw.ctx, lw.block, lw.depth + 1)
+    child = type(lw)(src, lw.ctx, lw.block, lw.depth + 1)
     child._check_signature(src.node)
     for p, v in zip(params, values):
         child.env.bind(p, v)
@@ -725,6 +721,5 @@ def inline_call_values(lw, func, node, values: list[Value]) -> Any:
     if not results:
         return None
     if child.ret_tree is not None:
-        from .lower import unflatten
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]

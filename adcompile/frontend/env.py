@@ -11,7 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.core import Loc, Value
+from ..errors import Loc
+from ..ir.core import Value
 
 _keys = itertools.count(1)
 
@@ -61,3 +62,32 @@ class Env:
         if key is None:
             return [name]
         return [n for n, k in self.keys.items() if k == key]
+
+
+class Method:
+    """A bound method of an array (`x.sum`), resolved when it is called."""
+
+    def __init__(self, obj: Value, name: str):
+        self.obj, self.name = obj, name
+
+
+def describe(v: Any) -> str:
+    """What a bound name holds, for error messages ("a f64[:] value", "'sin'")."""
+    if isinstance(v, Value):
+        return f"a {v.type} value"
+    if isinstance(v, tuple):
+        return "a tuple"
+    if isinstance(v, Global):
+        return f"'{getattr(v.obj, '__name__', type(v.obj).__name__)}'"
+    if v is None:
+        return "None"
+    return type(v).__name__
+
+
+def unflatten(tree, flat: list):
+    """Rebuild a nested tuple of the shape `tree` (None marks a leaf) from its leaves."""
+    it = iter(flat)
+
+    def build(tr):
+        return tuple(build(x) if x is not None else next(it) for x in tr)
+    return build(tree)

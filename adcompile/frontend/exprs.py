@@ -8,6 +8,7 @@ float32; otherwise int64 meets float -> float64.
 from __future__ import annotations
 
 import builtins
+import operator
 import types as pytypes
 from typing import Any
 
@@ -16,8 +17,10 @@ import numpy as np
 
 from ..errors import TypeInferenceError, UnsupportedSyntax
 from ..ir.core import Value
-from ..ir.types import BOOL, F64, I64, ArrayType, ScalarType, Type, promote, scalar_of
-from .env import Global, Poison
+from ..ir.types import (BOOL, F64, I64, ArrayType, ScalarType, Type, from_numpy_dtype, promote,
+                        scalar_of)
+from .calls import call_builtin, lower_call
+from .env import Global, Method, Poison, describe
 
 _BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
            gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow",
@@ -47,7 +50,7 @@ class ExprLowerer:
     def value_of(self, node) -> Value:
         v = self.lower_expr(node)
         if not isinstance(v, Value):
-            raise self.error(node, f"expected a number or an array here, got {_what(v)}",
+            raise self.error(node, f"expected a number or an array here, got {describe(v)}",
                              "", TypeInferenceError)
         return v
 
@@ -104,7 +107,6 @@ class ExprLowerer:
         if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
             return self.const(int(obj), I64, weak=isinstance(obj, int))
         if isinstance(obj, (float, np.floating)):
-            from ..ir.types import from_numpy_dtype
             t = F64 if isinstance(obj, float) else from_numpy_dtype(np.asarray(obj).dtype)
             return self.const(float(obj), t or F64, weak=isinstance(obj, float))
         if isinstance(obj, tuple) and all(isinstance(x, (int, float, bool)) for x in obj):
@@ -147,14 +149,14 @@ class ExprLowerer:
 
     def to_int(self, v: Any, node) -> Value:
         if not isinstance(v, Value) or v.type not in (I64, BOOL):
-            raise self.error(node, f"expected an integer here, got {_what(v)}",
+            raise self.error(node, f"expected an integer here, got {describe(v)}",
                              "indices and range bounds must be integers: use int(...)",
                              TypeInferenceError)
         return self.to_dtype(v, I64)
 
     def to_bool(self, v: Any, node) -> Value:
         if not isinstance(v, Value):
-            raise self.error(node, f"cannot use {_what(v)} as a condition", "",
+            raise self.error(node, f"cannot use {describe(v)} as a condition", "",
                              TypeInferenceError)
         if isinstance(v.type, ArrayType):
             raise self.error(node, "the truth value of an array is ambiguous",
@@ -198,7 +200,7 @@ class ExprLowerer:
                              "use arithmetic (+ - * / // % **), @ and comparisons")
         for v in (a, b):
             if not isinstance(v, Value):
-                raise self.error(node, f"cannot apply an arithmetic operator to {_what(v)}",
+                raise self.error(node, f"cannot apply an arithmetic operator to {describe(v)}",
                                  "arithmetic works on numbers and arrays",
                                  TypeInferenceError)
         if prim == "matmul":
@@ -243,7 +245,7 @@ class ExprLowerer:
             k = self.known(b)
             return self.const(not k, BOOL) if k is not None else self.emit("not", [b])
         if not isinstance(v, Value):
-            raise self.error(node, f"cannot negate {_what(v)}", "", TypeInferenceError)
+            raise self.error(node, f"cannot negate {describe(v)}", "", TypeInferenceError)
         if isinstance(node.op, gast.UAdd):
             return v
         if isinstance(node.op, gast.USub):
@@ -263,12 +265,11 @@ class ExprLowerer:
             raise self.error(node, f"comparison '{type(op).__name__}' is not supported",
                              "use < <= > >= == !=")
         if not isinstance(a, Value) or not isinstance(b, Value):
-            raise self.error(node, f"cannot compare {_what(a)} and {_what(b)}", "",
+            raise self.error(node, f"cannot compare {describe(a)} and {describe(b)}", "",
                              TypeInferenceError)
         dt = self.arith_dtype(a, b)
         ka, kb = self.known(a), self.known(b)
         if ka is not None and kb is not None:
-            import operator
             fn = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
                   "eq": operator.eq, "ne": operator.ne}[prim]
             return self.const(bool(fn(ka, kb)), BOOL)
@@ -352,14 +353,14 @@ class ExprLowerer:
                 return self.const(base.type.ndim, I64)
             if a == "dtype":
                 return Global(base.type.dtype.np_dtype.type)
-            return _Method(base, a)
+            return Method(base, a)
         if isinstance(base, Value):
             if node.attr in ("real",):
                 return base
             raise self.error(node, f"a {base.type} scalar has no attribute '{node.attr}'",
                              "only arrays have .shape, .size, .T and methods",
                              TypeInferenceError)
-        raise self.error(node, f"attribute '{node.attr}' of {_what(base)} is not supported",
+        raise self.error(node, f"attribute '{node.attr}' of {describe(base)} is not supported",
                          "", UnsupportedSyntax)
 
     # -- indexing -------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ class ExprLowerer:
             raise self.error(node.slice, "tuples can only be indexed by a constant in range",
                              "e.g. x.shape[0]", TypeInferenceError)
         if not isinstance(base, Value) or not isinstance(base.type, ArrayType):
-            raise self.error(node, f"cannot index {_what(base)}",
+            raise self.error(node, f"cannot index {describe(base)}",
                              "only arrays and tuples can be indexed", TypeInferenceError)
         spec, operands = self.index_spec(base, node.slice, node)
         if spec is None:
@@ -439,7 +440,7 @@ class ExprLowerer:
         name = node.id
         arr = self.lookup(name, node)
         if not isinstance(arr, Value) or not isinstance(arr.type, ArrayType):
-            raise self.error(target, f"cannot assign into {_what(arr)} '{name}'",
+            raise self.error(target, f"cannot assign into {describe(arr)} '{name}'",
                              "only arrays support element assignment", TypeInferenceError)
         if name in self.env.views:
             raise self.error(target, f"'{name}' is a view of '{self.env.views[name]}'; writing "
@@ -448,7 +449,7 @@ class ExprLowerer:
                              f"{name} = {self.env.views[name]}[...].copy()")
         spec, operands = self.index_spec(arr, sl, target)
         if not isinstance(value, Value):
-            raise self.error(target, f"cannot store {_what(value)} into an array", "",
+            raise self.error(target, f"cannot store {describe(value)} into an array", "",
                              TypeInferenceError)
         value = self.to_dtype(value, arr.type.dtype)
         if spec is None:
@@ -478,19 +479,10 @@ class ExprLowerer:
 
     # -- calls ------------------------------------------------------------------------------------
     def expr_Call(self, node) -> Any:
-        from .calls import lower_call
         return lower_call(self, node)
 
     def call_named(self, name: str, args: list, node) -> Any:
-        from .calls import call_builtin
         return call_builtin(self, name, args, {}, node)
-
-
-class _Method:
-    """A bound method of an array (`x.sum`), resolved when it is called."""
-
-    def __init__(self, obj: Value, name: str):
-        self.obj, self.name = obj, name
 
 
 def _is_safe(node) -> bool:
@@ -502,18 +494,6 @@ def _is_safe(node) -> bool:
                                                                gast.Mod, gast.Pow)):
             return False
     return True
-
-
-def _what(v: Any) -> str:
-    if isinstance(v, Value):
-        return f"a {v.type} value"
-    if isinstance(v, tuple):
-        return "a tuple"
-    if isinstance(v, Global):
-        return f"'{_objname(v.obj)}'"
-    if v is None:
-        return "None"
-    return type(v).__name__
 
 
 def _objname(obj: Any) -> str:

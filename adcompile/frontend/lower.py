@@ -17,11 +17,13 @@ from typing import Any, Callable
 
 import gast
 
-from ..errors import TypeInferenceError, UnsupportedSyntax
-from ..ir.core import Block, Builder, Function, Value
+from ..checkpointing import checkpointed, parse_memory
+from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
-from .env import Env, Global, Poison, fresh_key
+from .env import Env, Global, Poison, fresh_key, unflatten
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
 
@@ -475,8 +477,6 @@ class Lowerer(ExprLowerer):
     def _checkpoint_attrs(self, it) -> tuple:
         """`adcompile.checkpointed(range(...), every=k | snapshots=s[, levels=2] | binomial=s
         | memory="50MB")`."""
-        from ..errors import AdError
-        from ..transforms.checkpoint import parse_memory
         if len(it.args) != 1:
             raise self.error(it, "checkpointed() takes one range(...) argument",
                              "for t in adcompile.checkpointed(range(n), binomial=64):")
@@ -694,7 +694,6 @@ class Lowerer(ExprLowerer):
 
 
 def _is_checkpointed(lowerer, it) -> bool:
-    from ..transforms.checkpoint import checkpointed
     if not isinstance(it, gast.Call):
         return False
     f = it.func
@@ -732,14 +731,6 @@ def _hint(name: str) -> str:
 
 def _treedef(t):
     return tuple(_treedef(x) if isinstance(x, tuple) else None for x in t)
-
-
-def unflatten(tree, flat: list):
-    it = iter(flat)
-
-    def build(tr):
-        return tuple(build(x) if x is not None else next(it) for x in tr)
-    return build(tree)
 
 
 def _flatten(t) -> list:

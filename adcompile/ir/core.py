@@ -14,24 +14,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..errors import Loc
 from .types import Type
 
 _ids = itertools.count()
-
-
-@dataclass(frozen=True)
-class Loc:
-    """A position in the user's source, for error messages."""
-
-    filename: str
-    line: int
-    col: int = 0
-    end_col: int | None = None
-    source_line: str = ""
-    func: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.filename}:{self.line}"
 
 
 class Value:

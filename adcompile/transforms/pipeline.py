@@ -1,19 +1,22 @@
 """Pass pipelines, assembled in one place, with verification and observable output.
 
-`ADCOMPILE_PRINT_AFTER=<pass>|all` prints the IR after a pass; the verifier runs after every
-pass (it is cheap next to a numba compile), so a pass that breaks an invariant is named at once.
-`ADCOMPILE_TIME_PASSES=1` prints each pass's wall time to stderr. `ADCOMPILE_CLEANUP=0` skips
-the cleanup passes (simplify, licm, expand, fuse, dce), keeping only what correctness needs: for measuring
-what cleanup buys (benchmarks), never for production.
+Every pass and every derivative transform follows one contract (`Pass`: a name and
+`run(fn) -> fn`) and runs through `run_passes`/`run_transform`, which verify the IR after it
+(cheap next to a backend compile, so a pass that breaks an invariant is named at once), print
+it when the compile options ask (`print_after`, ADCOMPILE_PRINT_AFTER=<pass>|all) and time it
+(`time_passes`, ADCOMPILE_TIME_PASSES=1). `cleanup=False` (ADCOMPILE_CLEANUP=0) skips the
+cleanup passes, keeping only what correctness needs: for measuring what cleanup buys
+(benchmarks), never for production. Settings come from `CompileOptions`, never from the
+environment inside a pass.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..driver.options import CompileOptions
 from ..errors import AdError, InternalError
 from ..ir.core import Function
 from ..ir.printer import print_function
@@ -59,22 +62,20 @@ LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplif
                     "reuse_buffers", "inplace")
 
 
-def backend_pipeline(backend: str) -> tuple[str, ...]:
-    """numba keeps NumPy's array form (often faster there); LLVM gets loops. Setting
-    ADCOMPILE_LOWER_ARRAYS=0 (or 1) overrides, for measuring what lowering buys."""
-    flag = os.environ.get("ADCOMPILE_LOWER_ARRAYS", "")
-    lowered = flag == "1" if flag in ("0", "1") else backend == "llvm"
-    return LOWERED_PIPELINE if lowered else BACKEND_PIPELINE
+def backend_pipeline(options: CompileOptions) -> tuple[str, ...]:
+    """numba keeps NumPy's array form (often faster there); LLVM gets loops. The
+    `lower_arrays` option overrides, for measuring what lowering buys."""
+    return LOWERED_PIPELINE if options.lowered else BACKEND_PIPELINE
 
 
-def print_after(name: str, fn: Function) -> None:
-    """Print fn's IR if ADCOMPILE_PRINT_AFTER names this stage (for steps inside transforms)."""
-    _print_after(name, fn)
+def _options(options: CompileOptions | None) -> CompileOptions:
+    # transitional: callers inside reverse mode that are not handed options yet
+    return options if options is not None else CompileOptions.from_env()
 
 
-def _print_after(name: str, fn: Function) -> None:
-    want = os.environ.get("ADCOMPILE_PRINT_AFTER", "")
-    if want and (want == "all" or name in want.split(",")):
+def print_after(name: str, fn: Function, options: CompileOptions | None = None) -> None:
+    """Print fn's IR if the options name this stage (for steps inside transforms)."""
+    if _options(options).prints(name):
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
@@ -82,10 +83,11 @@ CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes", 
                      "reuse_buffers"})
 
 
-def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
-    if os.environ.get("ADCOMPILE_CLEANUP", "1") == "0":
+def run_passes(fn: Function, names: tuple[str, ...],
+               options: CompileOptions | None = None) -> Function:
+    options = _options(options)
+    if not options.cleanup:
         names = tuple(n for n in names if n not in CLEANUP)
-    timing = os.environ.get("ADCOMPILE_TIME_PASSES", "") not in ("", "0")
     for name in names:
         t0 = time.perf_counter()
         try:
@@ -96,31 +98,37 @@ def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
         except (VerifyError, Exception) as e:
             raise InternalError(f"pass '{name}' failed: {type(e).__name__}: {e}",
                                 fn.loc) from e
-        if timing:
-            sys.stderr.write(f"adcompile: pass {name:<14} {fn.name:<30} "
-                             f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")
-        _print_after(name, fn)
+        _report(name, fn, t0, options)
     return fn
 
 
-def run_transform(transform, fn: Function) -> Function:
-    """Run a derivative transform (an object with `.stage` and `.run(fn)`) like a pass."""
+def _report(name: str, fn: Function, t0: float, options: CompileOptions) -> None:
+    if options.time_passes:
+        sys.stderr.write(f"adcompile: pass {name:<14} {fn.name:<30} "
+                         f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")
+    print_after(name, fn, options)
+
+
+def run_transform(transform, fn: Function, options: CompileOptions) -> Function:
+    """Run a derivative transform (a parameterised pass: `.name`, `.run(fn, options)`) under
+    the pass contract."""
+    t0 = time.perf_counter()
     try:
-        out = transform.run(fn)
+        out = transform.run(fn, options)
         verify(out)
     except AdError:
         raise
     except Exception as e:
-        raise InternalError(f"transform '{transform.stage}' failed: {type(e).__name__}: {e}",
+        raise InternalError(f"transform '{transform.name}' failed: {type(e).__name__}: {e}",
                             fn.loc) from e
-    _print_after(transform.stage, out)
+    _report(transform.name, out, t0, options)
     return out
 
 
-def check_frontend(fn: Function) -> Function:
+def check_frontend(fn: Function, options: CompileOptions) -> Function:
     try:
         verify(fn)
     except VerifyError as e:
         raise InternalError(f"the frontend produced invalid IR: {e}", fn.loc) from e
-    _print_after("frontend", fn)
+    print_after("frontend", fn, options)
     return fn

@@ -11,14 +11,18 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.api import build_ir
-from adcompile.derivatives import VJP
+from adcompile.driver.compile import build_ir
+from adcompile.driver.transforms import VJP
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.types import ArrayType, scalar_of
 from adcompile.signature import bind_defaults, signature_of
-from adcompile.transforms.checkpoint import Binomial, Every, Snapshots, Sqrt, parse_policy
+from adcompile.checkpointing import Binomial, Every, Snapshots, Sqrt, parse_policy
+
+from adcompile.driver.options import CompileOptions
 
 from ._util import assert_close, fresh, is_float_arg, load_sibling, parts
+
+LLVM = CompileOptions.from_env(backend="llvm")
 
 CATALOG = load_sibling("catalog").CATALOG
 POLICIES = [Every(1), Every(2), Sqrt(), Snapshots(3), Snapshots(2, levels=2), Binomial(1),
@@ -123,7 +127,7 @@ def test_checkpointing_bounds_tape_memory():
     peaks = {}
     for pol in (None, "sqrt"):
         sp = specialize(_unmarked, args, VJP((True, True, False),
-                                             checkpoint=parse_policy(pol)), "llvm")
+                                             checkpoint=parse_policy(pol)), LLVM)
         sp.call(*args, 1.0)
         peaks[pol] = sp.call.peak_bytes
     assert peaks["sqrt"] < peaks[None] / 5, peaks
@@ -243,7 +247,7 @@ def test_binomial_memory_does_not_grow_with_steps():
         for steps in (400, 4000):
             args = (U0, 0.1, steps)
             sp = specialize(_unmarked, args, VJP((True, True, False),
-                                                 checkpoint=parse_policy(pol)), "llvm")
+                                                 checkpoint=parse_policy(pol)), LLVM)
             sp.call(*args, 1.0)
             peaks[pol, steps] = sp.call.peak_bytes
     assert peaks[("binomial", 8), 4000] == peaks[("binomial", 8), 400], peaks
@@ -290,7 +294,7 @@ def test_automatic_checkpointing_above_the_tape_limit(backend, monkeypatch):
 
 
 def test_tape_limit_off_and_explicit_policies_emit_no_check(monkeypatch):
-    from adcompile.api import build_ir
+    from adcompile.driver.compile import build_ir
     from adcompile.signature import signature_of
     monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "off")
     sig = signature_of(_long_loop_off, (0.3, 10))

@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.derivatives import JVP, VJP, specialize
+from adcompile.derivatives import specialize
+from adcompile.driver.options import CompileOptions
+from adcompile.driver.transforms import JVP, VJP
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.types import ArrayType, scalar_of
 from adcompile.signature import bind_defaults
 
 from ..ad._util import assert_close, fresh, is_float_arg, load_sibling, parts, random_like
+
+LLVM = CompileOptions.from_env(backend="llvm")
 
 CATALOG = load_sibling("catalog").CATALOG
 
@@ -46,14 +50,14 @@ def test_catalog_program_on_llvm(name):
 
     # jvp: the LLVM-compiled derivative == the interpreter on the same IR
     dots = tuple(random_like(rng, a) for a, on in zip(args, active) if on)
-    sp = specialize(f, args, JVP(active), "llvm")
+    sp = specialize(f, args, JVP(active), LLVM)
     got = sp.call(*(fresh(args) + dots))
     want = run_function(sp.ir["optimized"], list(fresh(args) + dots))
     for g, w in zip(parts(got), parts(want)):
         assert_close(g, w, rtol, atol, f"{name}: llvm jvp vs interpreter")
 
     # vjp: same, with a random cotangent per float output
-    sp = specialize(f, args, VJP(active), "llvm")
+    sp = specialize(f, args, VJP(active), LLVM)
     outs = sp.ir["primal"].result_types
     first = parts(run_function(sp.ir["primal"], list(fresh(args))))
     cots = []

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adcompile.api import build_ir
+from adcompile.driver.compile import build_ir
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.parser import parse_function
 from adcompile.ir.printer import print_function

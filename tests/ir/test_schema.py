@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adcompile.api import build_ir
+from adcompile.driver.compile import build_ir
 from adcompile.ir.builder import Builder
 from adcompile.ir.core import Block, Function, Value
 from adcompile.ir.parser import parse_function

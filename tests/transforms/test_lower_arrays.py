@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.api import build_ir
+from adcompile.driver.compile import build_ir
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.verifier import verify
 from adcompile.signature import signature_of

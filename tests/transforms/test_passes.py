@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from adcompile.api import build_ir
+from adcompile.driver.compile import build_ir
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.parser import parse_function
 from adcompile.ir.printer import print_function
 from adcompile.ir.verifier import verify
 from adcompile.signature import bind_defaults, signature_of
-from adcompile.transforms.checkpoint import Every, apply_checkpointing
+from adcompile.checkpointing import Every
+from adcompile.transforms.checkpoint import apply_checkpointing
 from adcompile.transforms.pipeline import PASSES
 
 from ..ad._util import fresh, load_sibling

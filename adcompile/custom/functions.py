@@ -1,0 +1,62 @@
+"""User-defined derivative rules: `custom_jvp` and `custom_vjp` (JAX-style).
+
+    @adcompile.custom_jvp
+    def softclip(x): ...
+    @softclip.defjvp
+    def softclip_jvp(primals, tangents): return out, out_dot
+
+    @adcompile.custom_vjp
+    def f(x, y): ...
+    def f_fwd(x, y): return out, (res1, res2)
+    def f_bwd(res, g): return (x_bar, y_bar)
+    f.defvjp(f_fwd, f_bwd)
+
+The frontend turns a call into a `custom` op whose region is the primal body and whose `rule`
+attribute names the entry in `REGISTRY` (ids are per process: custom ops are inlined before
+any backend, so no compiled artifact depends on them). Rules are plain functions in the supported subset:
+they are lowered by the frontend (through a small generated wrapper that fixes the calling
+convention) and inlined into the derivative IR, so every backend runs them.
+- forward mode uses the JVP rule of a `custom_jvp` function;
+- reverse mode uses the fwd/bwd pair of a `custom_vjp` function, and for a `custom_jvp`
+  function it transposes the JVP rule with reverse mode (the rule is linear in the tangents);
+- a `custom_vjp` function under forward mode is differentiated through its primal body.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+
+REGISTRY: dict[int, "CustomFunction"] = {}
+_ids = itertools.count(1)
+
+
+class CustomFunction:
+    kind = "custom"
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.id = next(_ids)
+        self.jvp_rule = None
+        self.fwd = None
+        self.bwd = None
+        REGISTRY[self.id] = self
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args):
+        return self.fun(*args)
+
+
+class custom_jvp(CustomFunction):
+    kind = "custom_jvp"
+
+    def defjvp(self, rule):
+        self.jvp_rule = rule
+        return rule
+
+
+class custom_vjp(CustomFunction):
+    kind = "custom_vjp"
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self

@@ -1,0 +1,124 @@
+"""The compile driver: frontend, passes, transform and backend for one signature, behind one
+cache that `jit`, the derivative API and ahead-of-time builds share.
+
+The cache is keyed by the function object (weakly), then by (signature, transform, the
+options that change the program): a second call with the same key reuses the IR stages and
+the built artifact, and a changed option (say the tape limit) compiles anew instead of being
+ignored. The backends keep their own on-disk caches for the artifact itself.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..backends import get_backend
+from ..errors import AdError, InternalError
+from ..frontend.lower import lower
+from ..frontend.source import get_source
+from ..ir.core import Function
+from ..ir.walk import clone_function
+from ..transforms.pipeline import (PRIMAL_PIPELINE, backend_pipeline, check_frontend,
+                                   run_passes, run_transform)
+from .options import CompileOptions
+
+
+@dataclass
+class Specialization:
+    """One compiled program: its IR at each stage, the generated source, the callable."""
+
+    ir: dict[str, Function]
+    source: str
+    call: Callable
+
+
+_STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_BUILT: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+
+
+def build_ir(func, sig, transform=None, options: CompileOptions | None = None
+             ) -> dict[str, Function]:
+    """Frontend + passes for one signature; the IR at each named stage ('frontend', 'primal',
+    the transform's name, 'optimized', and 'backend', prepared for the options' backend).
+    Cached: callers must not modify the returned stages."""
+    options = options if options is not None else CompileOptions.from_env()
+    key = (tuple(sig), transform, options.key)
+    table = _STAGES.setdefault(func, {})
+    stages = table.get(key)
+    if stages is None:
+        stages = table[key] = _build_ir(func, sig, transform, options)
+    return stages
+
+
+def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Function]:
+    stages: dict[str, Function] = {}
+    t0 = time.perf_counter()
+    try:
+        fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
+    except AdError:
+        raise
+    except RecursionError as e:
+        raise InternalError(f"the frontend recursed too deeply: {e}") from e
+    except Exception as e:  # a frontend bug: report with the user's function, not a traceback
+        src = get_source(func)
+        raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",
+                            src.loc(src.node)) from e
+    if options.time_passes:
+        sys.stderr.write(f"adcompile: frontend       {fn.name:<30} "
+                         f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")
+    stages["frontend"] = clone_function(check_frontend(fn, options))
+    fn = run_passes(fn, PRIMAL_PIPELINE, options)
+    stages["primal"] = clone_function(fn)
+    if transform is not None:
+        fn = run_transform(transform, fn, options)
+        stages[transform.name] = clone_function(fn)
+        fn = run_passes(fn, PRIMAL_PIPELINE, options)
+        stages["optimized"] = clone_function(fn)
+    stages["backend"] = run_passes(fn, backend_pipeline(options), options)
+    return stages
+
+
+def compile_stages(stages: dict[str, Function], name: str, options: CompileOptions
+                   ) -> Specialization:
+    """Build the backend-stage IR; a failure inside a backend is reported as our bug."""
+    backend = get_backend(options.backend)
+    try:
+        call, source = backend.build(stages["backend"], name)
+    except AdError:
+        raise
+    except Exception as e:
+        raise InternalError(f"{backend.name} backend failed on {name}: {type(e).__name__}: "
+                            f"{e}", stages["backend"].loc) from e
+    return Specialization(stages, source, call)
+
+
+def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
+    """The compiled program of `func` for this signature, transform and options (cached)."""
+    key = (tuple(sig), transform, options.key)
+    table = _BUILT.setdefault(func, {})
+    got = table.get(key)
+    if got is None:
+        stages = build_ir(func, sig, transform, options)
+        suffix = f"_{transform.name}" if transform is not None else ""
+        got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)
+    return got
+
+
+def signatures(func, transform, options: CompileOptions) -> list[tuple]:
+    """The signatures `func` has been compiled for, with this transform and these options."""
+    return [k[0] for k in _BUILT.get(func, {}) if k[1] == transform and k[2] == options.key]
+
+
+def call_specialization(spec: Specialization, args) -> Any:
+    """Run compiled code; a numba failure on generated code is reported as our bug."""
+    try:
+        return spec.call(*args)
+    except AdError:
+        raise
+    except Exception as e:
+        if type(e).__module__.startswith("numba") and not isinstance(e, ArithmeticError):
+            raise InternalError(f"numba could not compile the generated code: {e}",
+                                spec.ir["backend"].loc) from e
+        raise

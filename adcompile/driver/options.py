@@ -1,0 +1,82 @@
+"""Compile options, explicit: read from the environment once at the API boundary (when a
+`jit`/`grad`/... object or an AOT build is made), then carried through every stage and part of
+every cache key, so no pass reads the environment and changing a setting is never ignored.
+
+Environment spellings (each overridable by a keyword of the API):
+- `ADCOMPILE_LOWER_ARRAYS=0|1`: lower whole-array ops to loops (default: per backend);
+- `ADCOMPILE_CLEANUP=0`: skip the cleanup passes (to measure what they buy);
+- `ADCOMPILE_TAPE_LIMIT=2GB|off`: tape bytes above which reverse mode checkpoints a loop;
+- `ADCOMPILE_PRINT_AFTER=pass[,pass]|all`: print the IR after those passes;
+- `ADCOMPILE_TIME_PASSES=1`: print each pass's wall time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from ..backends import get_backend
+from ..checkpointing import DEFAULT_TAPE_LIMIT, parse_memory
+from ..errors import AdError
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    backend: str = "numba"
+    lower_arrays: bool | None = None
+    """Lower whole-array ops to loop nests; None: the backend's preference."""
+    cleanup: bool = True
+    tape_limit: int | None = parse_memory(DEFAULT_TAPE_LIMIT)
+    """Bytes a top-level loop may tape before reverse mode switches to checkpointing."""
+    print_after: frozenset[str] = frozenset()
+    time_passes: bool = False
+
+    def __post_init__(self):
+        get_backend(self.backend)   # an unknown backend is reported here, at the API
+
+    @classmethod
+    def from_env(cls, env=None, **overrides) -> "CompileOptions":
+        """Options from the environment, then `overrides` (keywords of the API; None values
+        keep the environment's)."""
+        env = os.environ if env is None else env
+        flag = env.get("ADCOMPILE_LOWER_ARRAYS", "")
+        want = env.get("ADCOMPILE_PRINT_AFTER", "")
+        opts = cls(
+            lower_arrays=(flag == "1") if flag in ("0", "1") else None,
+            cleanup=env.get("ADCOMPILE_CLEANUP", "1") != "0",
+            tape_limit=parse_tape_limit(env.get("ADCOMPILE_TAPE_LIMIT", DEFAULT_TAPE_LIMIT)),
+            print_after=frozenset(p for p in want.split(",") if p),
+            time_passes=env.get("ADCOMPILE_TIME_PASSES", "") not in ("", "0"))
+        return opts.replace(**overrides)
+
+    def replace(self, **changes) -> "CompileOptions":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise AdError(f"unknown compile option(s) {sorted(unknown)}",
+                          hint=f"options: {[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def lowered(self) -> bool:
+        """Whether this build lowers arrays (LLVM does by default; numba keeps NumPy form)."""
+        if self.lower_arrays is not None:
+            return self.lower_arrays
+        return get_backend(self.backend).lowers_arrays
+
+    @property
+    def key(self) -> tuple:
+        """What changes the generated program (printing and timing do not)."""
+        return (self.backend, self.lowered, self.cleanup, self.tape_limit)
+
+    def prints(self, stage: str) -> bool:
+        return "all" in self.print_after or stage in self.print_after
+
+
+def parse_tape_limit(spec) -> int | None:
+    """Bytes from "2GB", "20KB", an int; None for "off"/"none"/"0" (never switch)."""
+    if spec is None:
+        return None
+    text = str(spec).strip()
+    if text.lower() in ("off", "none", "0", ""):
+        return None
+    return parse_memory(int(text) if text.isdigit() else text)
