@@ -11,9 +11,11 @@ import keyword
 import math
 from typing import Callable
 
-from ..ir.core import Block, Function, Op, Value
+from ..ir.core import Function, Op, Value
+from ..ir.interpreter import tape_budget_message
 from ..ir.slices import SliceSpec
 from ..ir.types import ArrayType, ScalarType
+from .text.emitter import Names, StructuredEmitter
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "rt", "range", "len", "int", "float", "bool",
                                    "abs", "min", "max", "True", "False", "None", "print"}
@@ -30,31 +32,6 @@ _NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arc
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
           "pow": "**", "powi": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
           "eq": "==", "ne": "!="}
-
-
-class Names:
-    """Python identifiers for SSA values, derived from the user's names."""
-
-    def __init__(self) -> None:
-        self.of: dict[int, str] = {}
-        self.count: dict[str, int] = {}
-
-    def fresh(self, hint: str) -> str:
-        base = "".join(c if c.isalnum() or c == "_" else "_" for c in hint).strip("_") or "t"
-        if base[0].isdigit():
-            base = "v" + base
-        if base in _RESERVED:
-            base = base + "_"
-        n = self.count.get(base, 0)
-        self.count[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
-
-    def define(self, v: Value, name: str | None = None) -> str:
-        self.of[v.id] = name or self.fresh(v.name)
-        return self.of[v.id]
-
-    def __getitem__(self, v: Value) -> str:
-        return self.of[v.id]
 
 
 def _const_src(value, t: ScalarType) -> str:
@@ -79,14 +56,12 @@ def _dtype_src(t) -> str:
     return f"np.{t.np_name}"
 
 
-class NumbaCodegen:
-    def __init__(self, fn: Function):
-        self.fn = fn
-        self.names = Names()
-        self.lines: list[str] = []
+class NumbaCodegen(StructuredEmitter):
+    """Python source for numba: control flow from the shared emitter, one statement per op
+    through `_EXPR` (expressions) or the cases below (tapes, writes, checks)."""
 
-    def emit(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
+    def __init__(self, fn: Function):
+        super().__init__(fn, Names(_RESERVED))
 
     def generate(self, pyname: str) -> str:
         args = [self.names.define(a) for a in self.fn.args]
@@ -95,12 +70,7 @@ class NumbaCodegen:
         self.block(self.fn.body, 1)
         return "\n".join(self.lines) + "\n"
 
-    def block(self, block: Block, depth: int) -> None:
-        for op in block.ops:
-            self.op(op, depth)
-
-    # -- ops ----------------------------------------------------------------------------------------
-    def op(self, op: Op, depth: int) -> None:
+    def statement(self, op: Op, depth: int) -> None:
         p = op.prim
         n = self.names
         if p == "return":
@@ -132,7 +102,6 @@ class NumbaCodegen:
             self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
             return
         if p == "tape_budget":
-            from ..ir.interpreter import tape_budget_message
             self.emit(depth, f"if {n[op.operands[0]]} > {op.attrs['limit']}:")
             self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
             return
@@ -158,14 +127,6 @@ class NumbaCodegen:
             self.emit(depth, f"{n[arr]}[{idx}] = {n[val]}")
             n.define(op.result, n[arr])
             return
-        if p == "for":
-            return self._for(op, depth)
-        if p == "while":
-            return self._while(op, depth)
-        if p == "if":
-            return self._if(op, depth)
-        if p in ("yield", "condition"):
-            raise AssertionError("terminators are emitted by their parent op")
         if p == "const":  # literals are written where they are used
             n.define(op.result, _const_src(op.attrs["value"], op.result.type))
             return
@@ -203,73 +164,6 @@ class NumbaCodegen:
                 return f"np.float32(math.{p}({a[0]}))"
             return f"np.{_NP_NAMES.get(p, p)}({a[0]})"
         raise NotImplementedError(f"numba backend has no lowering for '{p}'")
-
-    # -- control flow -------------------------------------------------------------------------------
-    def _assign(self, depth: int, targets: list[str], values: list[str]) -> None:
-        pairs = [(t, v) for t, v in zip(targets, values) if t != v]
-        if not pairs:
-            return
-        lhs = ", ".join(t for t, _ in pairs)
-        rhs = ", ".join(v for _, v in pairs)
-        self.emit(depth, f"{lhs} = {rhs}")
-
-    def _carried(self, op: Op, args: list[Value]) -> list[str]:
-        """Names for carried values: block args and results share one Python variable."""
-        out = []
-        for r, a in zip(op.results, args):
-            name = self.names.fresh(r.name)
-            self.names.define(r, name)
-            self.names.define(a, name)
-            out.append(name)
-        return out
-
-    def _for(self, op: Op, depth: int) -> None:
-        body = op.regions[0]
-        lb, ub, step = (self.names[v] for v in op.operands[:3])
-        inits = [self.names[v] for v in op.operands[3:]]
-        names = self._carried(op, body.args[1:])
-        self._assign(depth, names, inits)
-        iv = self.names.define(body.args[0])
-        rng = ub if lb == "0" and step == "1" else \
-            (f"{lb}, {ub}" if step == "1" else f"{lb}, {ub}, {step}")
-        self.emit(depth, f"for {iv} in range({rng}):")
-        start = len(self.lines)
-        self.block(Block(body.args, body.ops[:-1]), depth + 1)
-        self._assign(depth + 1, names, [self.names[v] for v in body.ops[-1].operands])
-        if len(self.lines) == start:
-            self.emit(depth + 1, "pass")
-
-    def _while(self, op: Op, depth: int) -> None:
-        cond, body = op.regions
-        names = self._carried(op, cond.args)
-        for a, nm in zip(body.args, names):
-            self.names.define(a, nm)
-        self._assign(depth, names, [self.names[v] for v in op.operands])
-        if len(cond.ops) == 1:
-            self.emit(depth, f"while {self.names[cond.ops[0].operands[0]]}:")
-            start = len(self.lines)
-        else:
-            self.emit(depth, "while True:")
-            self.block(Block(cond.args, cond.ops[:-1]), depth + 1)
-            self.emit(depth + 1, f"if not {self.names[cond.ops[-1].operands[0]]}:")
-            self.emit(depth + 2, "break")
-            start = len(self.lines)
-        self.block(Block(body.args, body.ops[:-1]), depth + 1)
-        self._assign(depth + 1, names, [self.names[v] for v in body.ops[-1].operands])
-        if len(self.lines) == start and len(cond.ops) == 1:
-            self.emit(depth + 1, "pass")
-
-    def _if(self, op: Op, depth: int) -> None:
-        names = [self.names.define(r) for r in op.results]
-        self.emit(depth, f"if {self.names[op.operands[0]]}:")
-        for k, region in enumerate(op.regions):
-            if k:
-                self.emit(depth, "else:")
-            start = len(self.lines)
-            self.block(Block([], region.ops[:-1]), depth + 1)
-            self._assign(depth + 1, names, [self.names[v] for v in region.ops[-1].operands])
-            if len(self.lines) == start:
-                self.emit(depth + 1, "pass")
 
 
 def _cast(g, op, a, arr) -> str:
