@@ -23,6 +23,7 @@ from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
 from .ir.printer import print_function
+from .jacobian import assemble, seeds
 from .ir.types import ArrayType, scalar_of
 from .signature import bind_defaults, signature_of
 
@@ -320,10 +321,6 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     return _out(fn, list(res[:n])), _out(fn, list(res[n:]))
 
 
-def _flat_size(a) -> int:
-    return int(np.size(a))
-
-
 def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
@@ -339,17 +336,11 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
             active = tuple(j == i for j in range(len(args)))
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
             self._last = sp
-            x = args[i]
-            n = _flat_size(x)
-            dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
-            seed = np.eye(n, dtype=dt).reshape(np.shape(x) + (n,))
-            res = _call(sp, tuple(args) + (seed,))
+            res = _call(sp, tuple(args) + (seeds.identity_lanes(args[i]),))
             fn = sp.ir["primal"]
             k = len(fn.result_types)
-            per_out = []
-            for o, d in zip(res[:k], res[k:]):
-                per_out.append(np.asarray(d).reshape(np.shape(o) + np.shape(x)))
-            jacs.append(_out(fn, per_out))
+            jacs.append(_out(fn, [assemble.from_lanes(o, d, args[i])
+                                  for o, d in zip(res[:k], res[k:])]))
         return jacs[0] if single else tuple(jacs)
     return Derivative(func, call, "jacfwd", resolve_options(backend, options))
 
@@ -380,14 +371,7 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             res = _call(sp, tuple(args))
         except SeedUnsupported:   # whole-array use of an argument: pass the seed itself
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
-            total, seeds = sum(widths), []
-            for i, w in zip(nums, widths):
-                x = args[i]
-                off = sum(widths[:len(seeds)])
-                s = np.zeros(np.shape(x) + (total,), dtype=np.asarray(x).dtype)
-                s[:, np.arange(w), off + np.arange(w)] = 1.0
-                seeds.append(s)
-            res = _call(sp, tuple(args) + tuple(seeds))
+            res = _call(sp, tuple(args) + tuple(seeds.row_block_lanes(args, nums)))
         self._last = sp
         fn = sp.ir["primal"]
         k = len(fn.result_types)
@@ -397,10 +381,7 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             if np.ndim(o) == 0 or np.shape(d)[0] != np.shape(args[nums[0]])[0]:
                 raise AdError("jacfwd_rows needs outputs whose first axis is the rows of the "
                               "arguments", hint="return per-row results, shape (n, ...)")
-            blocks, off = [], 0
-            for w in widths:
-                blocks.append(d[..., off:off + w])
-                off += w
+            blocks = assemble.split_lanes(d, widths)
             per_out.append(blocks[0] if single else tuple(blocks))
         return _out(fn, per_out)
     return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options))
@@ -428,17 +409,13 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
             if not isinstance(t, ArrayType) else None
         out_val = probe[0] if probe is not None else _compiled_primal(f, args, self.options)
         out_shape = np.shape(out_val)
-        m = int(np.prod(out_shape))
         rows = [[] for _ in nums]
-        for j in range(m):
-            cot = np.zeros(m, dtype=scalar_of(t).np_dtype)
-            cot[j] = 1.0
-            c = cot.reshape(out_shape) if out_shape else cot[0]
+        for c in seeds.unit_vectors(out_shape, scalar_of(t).np_dtype):
             sp, res = _call_vjp(f, args, active, None, self.options,
                                 tuple(args) + (c,))
             for r, g in zip(rows, res[1:]):
                 r.append(np.asarray(g))
-        jacs = [np.stack(r).reshape(out_shape + np.shape(args[i])) for r, i in zip(rows, nums)]
+        jacs = [assemble.from_rows(r, out_shape, args[i]) for r, i in zip(rows, nums)]
         return jacs[0] if single else tuple(jacs)
     return Derivative(func, call, "jacrev", resolve_options(backend, options))
 
@@ -477,17 +454,10 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
         f = self.py_func
         (i,) = _argnums(argnums, len(args), f)
         x = args[i]
-        n = _flat_size(x)
-        cols = []
-        for j in range(n):
-            e = np.zeros(n, dtype=np.asarray(x).dtype)
-            e[j] = 1.0
-            t = [None] * len(args)
-            t[i] = e.reshape(np.shape(x)) if isinstance(x, np.ndarray) else 1.0
-            _, hv = hvp(f, args, t, options=self.options)
-            cols.append(np.asarray(hv).reshape(-1))
+        dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
+        cols = [hvp(f, args, seeds.basis_tangent(args, i, e), options=self.options)[1]
+                for e in seeds.unit_vectors(np.shape(x), dt)]
         active = tuple(j == i for j in range(len(args)))
         self._last = specialize(f, args, HVP(active), self.options)
-        H = np.stack(cols, axis=1)
-        return H.reshape(np.shape(x) + np.shape(x)) if isinstance(x, np.ndarray) else float(H[0, 0])
+        return assemble.from_columns(cols, x)
     return Derivative(func, call, "hessian", resolve_options(backend, options))
