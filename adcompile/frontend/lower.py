@@ -516,9 +516,8 @@ class Lowerer(ExprLowerer):
 
     def _for_as_while(self, s, lb, ub, step, attrs=None) -> None:
         """A `for` that can exit early becomes a `while` over an explicit counter."""
-        counter = f"range.{id(s)}"
+        counter = f"range.{fresh_key()}.{s.target.id}"   # the user's loop variable, last
         self.env.bind(counter, lb)
-        _DISPLAY[counter] = s.target.id
         self._lower_loop(s, "while", s.body, [], range_info=(counter, ub, step, s.target.id),
                          attrs=attrs)
 
@@ -711,13 +710,12 @@ def _is_checkpointed(lowerer, it) -> bool:
 
 
 _MISSING = object()
-_DISPLAY: dict[str, str] = {}
 
 
 def _hint(name: str) -> str:
     """The name generated code uses for an internal variable (flags, loop counters)."""
-    if name in _DISPLAY:
-        return _DISPLAY[name]
+    if name.startswith("range."):
+        return name.rsplit(".", 1)[1]
     if name.startswith("break."):
         return "broke"
     if name.startswith("continue."):

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import weakref
 from dataclasses import dataclass
 
 import gast
 
 from ..errors import UnsupportedSyntax
-from ..ir.core import Loc
+from ..errors import Loc
 
 
 @dataclass
@@ -35,16 +36,19 @@ class SourceInfo:
                    getattr(self.func, "__name__", ""))
 
 
-# keyed by the function object itself: code objects compare by value, so two functions from
-# different modules (or closures of one factory) could otherwise share an entry
-_CACHE: dict[int, tuple[object, SourceInfo]] = {}
+# keyed by the function object itself (weakly): code objects compare by value, so two
+# functions from different modules (or closures of one factory) could otherwise share an entry
+_CACHE: "weakref.WeakKeyDictionary[object, SourceInfo]" = weakref.WeakKeyDictionary()
 
 
 def get_source(func) -> SourceInfo:
     code = getattr(func, "__code__", None)
-    hit = _CACHE.get(id(func))
-    if hit is not None and hit[0] is func:
-        return hit[1]
+    try:
+        hit = _CACHE.get(func)
+    except TypeError:       # not weak-referenceable: no caching
+        hit = None
+    if hit is not None:
+        return hit
     try:
         raw_lines, first = inspect.getsourcelines(func)
     except (OSError, TypeError) as e:
@@ -72,5 +76,8 @@ def get_source(func) -> SourceInfo:
                                 "defined with 'def'",
                                 hint="lambdas and other callables cannot be compiled")
     info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
-    _CACHE[id(func)] = (func, info)
+    try:
+        _CACHE[func] = info
+    except TypeError:
+        pass
     return info
