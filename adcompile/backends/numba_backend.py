@@ -14,7 +14,7 @@ from pathlib import Path
 from .._version import __version__
 from .cache import cache_dir as _cache_dir
 from ..ir.core import Function
-from .numba_codegen import generate_module
+from .numba_codegen import LOWERS, generate_module  # noqa: F401  (LOWERS: the registry's)
 
 
 def cache_dir() -> Path:

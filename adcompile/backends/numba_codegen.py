@@ -71,68 +71,80 @@ class NumbaCodegen(StructuredEmitter):
         return "\n".join(self.lines) + "\n"
 
     def statement(self, op: Op, depth: int) -> None:
-        p = op.prim
-        n = self.names
-        if p == "return":
-            vals = [n[v] for v in op.operands]
-            if not vals:
-                self.emit(depth, "return None")
-            elif self.fn.returns_tuple:
-                self.emit(depth, f"return ({', '.join(vals)}{',' if len(vals) == 1 else ''})")
-            else:
-                self.emit(depth, f"return {vals[0]}")
-            return
-        if p == "tape_push":
-            tape, v = op.operands
-            t = n[tape]
-            if isinstance(tape.type.elem, ArrayType):
-                # the tape keeps this version: later in-place writes must not reach it
-                self.emit(depth, f"{t}.append({n[v]}.copy())")
-                return
-            # a scalar tape is an array plus a count; `tape_reserve` before the enclosing
-            # for-loop made room, so only pushes under a `while` check for space
-            if op.attrs.get("checked"):
-                self.emit(depth, f"if {t}_n == {t}.shape[0]:")
-                self.emit(depth + 1, f"{t} = rt.grow({t})")
-            self.emit(depth, f"{t}[{t}_n] = {n[v]}")
-            self.emit(depth, f"{t}_n += 1")
-            return
-        if p == "check":
-            self.emit(depth, f"if not {n[op.operands[0]]}:")
-            self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
-            return
-        if p == "tape_budget":
-            self.emit(depth, f"if {n[op.operands[0]]} > {op.attrs['limit']}:")
-            self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
-            return
-        if p == "tape_reserve":
-            tape, count = op.operands[:2]
-            if not isinstance(tape.type.elem, ArrayType):
-                t = n[tape]
-                self.emit(depth, f"{t} = rt.reserve({t}, {t}_n + {n[count]})")
-            return
-        if p == "tape_pop" and not isinstance(op.operands[0].type.elem, ArrayType):
-            t = n[op.operands[0]]
-            self.emit(depth, f"{t}_n -= 1")
-            self.emit(depth, f"{n.define(op.result)} = {t}[{t}_n]")
-            return
-        if p == "tape_new" and not isinstance(op.result.type.elem, ArrayType):
-            t = n.define(op.result)
-            self.emit(depth, f"{t} = np.empty(256, dtype={_dtype_src(op.result.type.elem)})")
-            self.emit(depth, f"{t}_n = 0")
-            return
-        if p in ("setitem", "setslice"):
-            arr, val = op.operands[0], op.operands[1]
-            idx = self._index(op, op.operands[2:])
-            self.emit(depth, f"{n[arr]}[{idx}] = {n[val]}")
-            n.define(op.result, n[arr])
-            return
-        if p == "const":  # literals are written where they are used
-            n.define(op.result, _const_src(op.attrs["value"], op.result.type))
+        special = _STATEMENTS.get(op.prim)
+        if special is not None:
+            special(self, op, depth)
             return
         expr = self.expr(op)
-        name = n.define(op.result)
-        self.emit(depth, f"{name} = {expr}")
+        self.emit(depth, f"{self.names.define(op.result)} = {expr}")
+
+    def _return(self, op: Op, depth: int) -> None:
+        vals = [self.names[v] for v in op.operands]
+        if not vals:
+            self.emit(depth, "return None")
+        elif self.fn.returns_tuple:
+            self.emit(depth, f"return ({', '.join(vals)}{',' if len(vals) == 1 else ''})")
+        else:
+            self.emit(depth, f"return {vals[0]}")
+
+    def _tape_push(self, op: Op, depth: int) -> None:
+        tape, v = op.operands
+        t = self.names[tape]
+        if isinstance(tape.type.elem, ArrayType):
+            # the tape keeps this version: later in-place writes must not reach it
+            self.emit(depth, f"{t}.append({self.names[v]}.copy())")
+            return
+        # a scalar tape is an array plus a count; `tape_reserve` before the enclosing
+        # for-loop made room, so only pushes under a `while` check for space
+        if op.attrs.get("checked"):
+            self.emit(depth, f"if {t}_n == {t}.shape[0]:")
+            self.emit(depth + 1, f"{t} = rt.grow({t})")
+        self.emit(depth, f"{t}[{t}_n] = {self.names[v]}")
+        self.emit(depth, f"{t}_n += 1")
+
+    def _check(self, op: Op, depth: int) -> None:
+        self.emit(depth, f"if not {self.names[op.operands[0]]}:")
+        self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
+
+    def _tape_budget(self, op: Op, depth: int) -> None:
+        self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")
+        self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
+
+    def _tape_reserve(self, op: Op, depth: int) -> None:
+        tape, count = op.operands[:2]
+        if not isinstance(tape.type.elem, ArrayType):   # array tapes are lists: no room
+            t = self.names[tape]
+            self.emit(depth, f"{t} = rt.reserve({t}, {t}_n + {self.names[count]})")
+
+    def _tape_pop(self, op: Op, depth: int) -> None:
+        if isinstance(op.operands[0].type.elem, ArrayType):
+            self.emit(depth, f"{self.names.define(op.result)} = "
+                             f"{self.names[op.operands[0]]}.pop()")
+            return
+        t = self.names[op.operands[0]]
+        self.emit(depth, f"{t}_n -= 1")
+        self.emit(depth, f"{self.names.define(op.result)} = {t}[{t}_n]")
+
+    def _tape_new(self, op: Op, depth: int) -> None:
+        elem = op.result.type.elem
+        t = self.names.define(op.result)
+        if isinstance(elem, ArrayType):
+            zeros = ", ".join(["0"] * elem.ndim) + ("," if elem.ndim == 1 else "")
+            self.emit(depth, f"{t} = [np.empty(({zeros}), dtype={_dtype_src(elem.dtype)}) "
+                             "for _ in range(0)]")
+            return
+        self.emit(depth, f"{t} = np.empty(256, dtype={_dtype_src(elem)})")
+        self.emit(depth, f"{t}_n = 0")
+
+    def _write(self, op: Op, depth: int) -> None:
+        arr, val = op.operands[0], op.operands[1]
+        idx = self._index(op, op.operands[2:])
+        self.emit(depth, f"{self.names[arr]}[{idx}] = {self.names[val]}")
+        self.names.define(op.result, self.names[arr])
+
+    def _const(self, op: Op, depth: int) -> None:
+        # literals are written where they are used
+        self.names.define(op.result, _const_src(op.attrs["value"], op.result.type))
 
     def _index(self, op: Op, operands: list[Value]) -> str:
         names = [self.names[v] for v in operands]
@@ -259,14 +271,6 @@ def _lmatmul(g, op, a, arr) -> str:
     return f"rt.lmatmul_{side}_{kind}({a[0]}, {a[1]})"
 
 
-def _tape_new(g, op, a, arr) -> str:
-    t = op.results[0].type.elem
-    if isinstance(t, ArrayType):
-        zeros = ", ".join(["0"] * t.ndim) + ("," if t.ndim == 1 else "")
-        return f"[np.empty(({zeros}), dtype={_dtype_src(t.dtype)}) for _ in range(0)]"
-    return f"[{_const_src(0, t)} for _ in range(0)]"
-
-
 def _transpose(g, op, a, arr) -> str:
     if op.operands[0].type.ndim == 2:
         return f"np.ascontiguousarray({a[0]}.T)"
@@ -275,7 +279,6 @@ def _transpose(g, op, a, arr) -> str:
 
 
 _EXPR: dict[str, Callable] = {
-    "const": lambda g, op, a, arr: _const_src(op.attrs["value"], op.results[0].type),
     "undef": _undef,
     "neg": lambda g, op, a, arr: f"-{a[0]}",
     "abs": lambda g, op, a, arr: f"np.abs({a[0]})" if arr else f"abs({a[0]})",
@@ -312,9 +315,20 @@ _EXPR: dict[str, Callable] = {
     "transpose": _transpose,
     "sum_to": _sum_to, "broadcast_like": _broadcast_like, "lmatmul": _lmatmul,
     "expand": lambda g, op, a, arr: f"np.expand_dims({a[0]}, {op.attrs['axis']})",
-    "tape_new": _tape_new,
-    "tape_pop": lambda g, op, a, arr: f"{a[0]}.pop()",
 }
+
+_STATEMENTS: dict[str, Callable] = {
+    "return": NumbaCodegen._return, "tape_push": NumbaCodegen._tape_push,
+    "check": NumbaCodegen._check, "tape_budget": NumbaCodegen._tape_budget,
+    "tape_reserve": NumbaCodegen._tape_reserve, "tape_pop": NumbaCodegen._tape_pop,
+    "tape_new": NumbaCodegen._tape_new, "setitem": NumbaCodegen._write,
+    "setslice": NumbaCodegen._write, "const": NumbaCodegen._const,
+}
+
+# every primitive this backend writes (control flow through the shared emitter); the
+# registry's coverage test checks it against the primitive set
+LOWERS = frozenset(_EXPR) | frozenset(_INFIX) | frozenset(_MATH_NAMES) | frozenset(_STATEMENTS) \
+    | {"for", "while", "if", "yield", "condition"}
 
 
 def generate_module(fn: Function, pyname: str) -> str:

@@ -38,6 +38,8 @@ from .simplify import simplify
 class Pass:
     name: str
     run: Callable[[Function], Function]
+    removes: frozenset[str] = frozenset()
+    """Primitives that no longer occur after the pass (backends after it need no lowering)."""
 
 
 PASSES: dict[str, Pass] = {p.name: p for p in (
@@ -48,7 +50,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("expand", expand),
     Pass("fuse_lanes", fuse_lanes),
     Pass("inplace", insert_copies),
-    Pass("inline_custom", inline_custom),
+    Pass("inline_custom", inline_custom, frozenset({"custom"})),
     Pass("lower_arrays", lower_arrays),
     Pass("reuse_buffers", reuse_buffers),
     Pass("induction", induction),
