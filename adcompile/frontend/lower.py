@@ -23,7 +23,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
-from .env import Env, Global, Poison, fresh_key, unflatten
+from .env import Env, Global, Poison, fresh_key
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
 
