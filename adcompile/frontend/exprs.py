@@ -39,7 +39,7 @@ class ExprLowerer:
         if meth is None:
             raise self.error(node, f"'{_expr_desc(node)}' is not supported in compiled "
                              "functions", _EXPR_HINTS.get(type(node).__name__,
-                                                          "see the supported subset"))
+                                                          "see docs/subset.md"))
         saved = self.loc
         self.loc = self.src.loc(node)
         try:

@@ -180,7 +180,7 @@ class Lowerer(ExprLowerer):
         if meth is None:
             raise self.error(s, f"'{_describe(s)}' is not supported in compiled functions",
                              _STMT_HINTS.get(type(s).__name__,
-                                             "see the supported subset in the README"))
+                                             "see the supported subset in docs/subset.md"))
         meth(s)
 
     def stmt_Expr(self, s) -> None:
