@@ -28,6 +28,7 @@ from .inplace import insert_copies
 from .licm import licm
 from .lower_arrays import lower_arrays
 from .reuse_buffers import reuse_buffers
+from .scalar_semantics import scalar_semantics
 from .simplify import simplify
 
 
@@ -47,6 +48,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom),
     Pass("lower_arrays", lower_arrays),
+    Pass("scalar_semantics", scalar_semantics),
     Pass("reuse_buffers", reuse_buffers),
     Pass("induction", induction),
 )}
@@ -55,15 +57,15 @@ PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse"
                    "fuse_lanes")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
-LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
-                    "reuse_buffers", "inplace")
+LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
+                    "simplify", "licm", "dce", "reuse_buffers", "inplace")
 
 
 def backend_pipeline(backend: str) -> tuple[str, ...]:
-    """numba keeps NumPy's array form (often faster there); LLVM gets loops. Setting
-    ADCOMPILE_LOWER_ARRAYS=0 (or 1) overrides, for measuring what lowering buys."""
-    flag = os.environ.get("ADCOMPILE_LOWER_ARRAYS", "")
-    lowered = flag == "1" if flag in ("0", "1") else backend == "llvm"
+    """numba keeps NumPy's array form (often faster there); LLVM gets loops, always (its
+    codegen handles only scalars, element access and memory). ADCOMPILE_LOWER_ARRAYS=1 runs
+    numba on the lowered form too, for measuring what lowering buys."""
+    lowered = backend == "llvm" or os.environ.get("ADCOMPILE_LOWER_ARRAYS", "") == "1"
     return LOWERED_PIPELINE if lowered else BACKEND_PIPELINE
 
 
