@@ -41,6 +41,11 @@ _LIBM = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh", "sinh
 _FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
 _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+# the scalar primitives `FunctionCodegen.scalar` emits; the rest of the primitive set is either
+# in `_OPS` or rewritten before (transforms.lower_arrays, transforms.scalar_semantics)
+SCALAR_OPS = frozenset({*_INTRINSIC, *_LIBM, *_FLOAT_ARITH, *_FCMP, "cast", "select", "and",
+                        "or", "not", "isnan", "isinf", "isfinite", "neg", "square", "powi",
+                        "mod", "floordiv"})
 
 
 class FunctionCodegen:
