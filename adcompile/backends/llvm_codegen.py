@@ -88,7 +88,6 @@ class FunctionCodegen:
             strings[text] = g
         return self.b.bitcast(g, PTR)
 
-
     # -- entry ---------------------------------------------------------------------------------
     def signature(self) -> tuple[list[ir.Type], list[ir.Type]]:
         args: list[ir.Type] = [PTR]

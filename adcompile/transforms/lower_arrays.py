@@ -28,7 +28,6 @@ it. Every other index the lowering emits is in range by construction (`inbounds`
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -97,8 +96,9 @@ def slice_parts(spec: str | None, operands: list[Value]) -> list[tuple]:
 
 
 def _fuses_into(user: Op, v: Value) -> bool:
-    """user reads v only elementwise at in-range indices, through `_Lowerer.element`."""
-    if _elementwise(user) or _lowerable_reduce(user):
+    """user reads v only elementwise at in-range indices, through `_Lowerer.element`, or
+    only its extents."""
+    if _elementwise(user) or _lowerable_reduce(user) or user.prim in ("dim", "size"):
         return True
     if user.prim in ("sum_to", "transpose", "expand", "broadcast_like"):
         return user.operands[0] is v
@@ -162,7 +162,6 @@ class _LazyView:
 class _Lowerer:
     def __init__(self, fn: Function):
         self.fn = fn
-        self.uses: Counter = Counter()
         self.user: dict[int, Op] = {}
         self.users: dict[int, list[Op]] = {}
         self.consts: dict[int, object] = {}
@@ -185,7 +184,6 @@ class _Lowerer:
             if op.prim == "const":
                 self.consts[op.results[0].id] = op.attrs["value"]
             for v in op.operands:
-                self.uses[v.id] += 1
                 self.users.setdefault(v.id, []).append(op)
                 if self.user.setdefault(v.id, op) is not op:
                     self.user[v.id] = None    # used by more than one op
@@ -682,11 +680,17 @@ class _Lowerer:
         self.active.append(block)
         old = block.ops
         block.ops = []
-        outer = self.current
+        outer, mine = self.current, {id(o) for o in old}
         for op in old:
             for r in op.regions:
                 self.block(r)
-            self.current = {id(o) for o in old}
+            self.current = mine
+            if op.prim in ("dim", "size") and op.operands[0].id in self.views:
+                dims = self.dims[op.operands[0].id]
+                e = _Emit(block, op.loc)
+                self._replace(op.results[0], dims[op.attrs["axis"]] if op.prim == "dim"
+                              else self._size(e, dims))
+                continue
             if not lowers(op):
                 block.ops.append(op)
                 continue

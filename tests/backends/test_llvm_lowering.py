@@ -161,6 +161,21 @@ def test_views_read_by_elementwise_consumers_are_not_copied():
     assert not any(op.prim in ("empty", "setitem") for op in low.walk())
 
 
+def _extent_of_view(x):
+    y = x[1:]
+    return np.sum(y * 2.0) / y.shape[0] + y.size
+
+
+def test_extents_of_a_view_do_not_copy_it():
+    fn = build_ir(_extent_of_view, signature_of(_extent_of_view, (X,)))["primal"]
+    assert {"dim", "size", "getslice"} <= {op.prim for op in fn.walk()}
+    low = lower_arrays(copy.deepcopy(fn))
+    assert not any(op.prim in ("empty", "setitem") for op in low.walk())
+    assert run_function(low, [X]) == pytest.approx(_extent_of_view(X), rel=1e-14)
+    assert ad.jit(_extent_of_view, backend="llvm")(X) == pytest.approx(_extent_of_view(X),
+                                                                       rel=1e-14)
+
+
 def _row(A, i):
     return np.sum(A[i] * 2.0)
 
@@ -222,3 +237,15 @@ def test_scalar_semantics_equal_numpy(a, b, x, y):
     for g, w in zip(got, want):
         assert (np.isnan(g) and np.isnan(w)) or (g == w and np.signbit(g) == np.signbit(w))
 
+
+
+def _nan_reductions(x, A):
+    return np.max(x), np.min(x), np.max(A, axis=0), np.min(A, axis=1), np.sum(x), np.mean(A)
+
+
+def test_max_and_min_propagate_nan_as_numpy():
+    x = np.array([1.0, np.nan, 3.0, -2.0])
+    A = np.array([[1.0, 2.0, np.nan], [np.nan, 0.5, -1.0], [4.0, -3.0, 2.0]])
+    got = ad.jit(_nan_reductions, backend="llvm")(x, A)
+    for g, w in zip(got, _nan_reductions(x, A)):
+        np.testing.assert_array_equal(g, w)    # NaN where NumPy has NaN
