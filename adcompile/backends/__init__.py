@@ -2,7 +2,8 @@
 
 A backend is a registry entry (`BackendSpec`: its name, whether it wants whole-array ops
 lowered to loops, and the module holding it) plus, in that module, an expression table over
-the IR's primitives and a build step `build(fn, name) -> (callable, source text)`. The module
+the IR's primitives (`LOWERS`, the primitives it writes) and a build step
+`build(fn, name) -> (callable, source text)`. The module
 is imported on first use (the LLVM backend needs a C compiler, numba takes a while to import),
 so this registry stays light. Adding a backend: an entry here, a module with `build` and a
 per-primitive table, and the coverage test in tests/backends/test_registry.py.
@@ -23,8 +24,9 @@ class BackendSpec:
     name: str
     module: str
     """The module (relative to this package) with `build(fn, name)`."""
-    lowers_arrays: bool
-    """Whether the backend wants whole-array ops as loop nests (`lower_arrays`) by default."""
+    requires_lowering: bool
+    """Whether the backend needs whole-array ops as loop nests (`lower_arrays`): its
+    expression table then covers scalars, element access, memory and control flow only."""
     description: str
 
     def load(self) -> ModuleType:

@@ -15,7 +15,6 @@ import numpy as np
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_int8}
 _NUMPY = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
-ERROR_NAMES = {1: "shape", 2: "index", 3: "alloc", 4: "value", 5: "internal"}
 
 
 class KernelError(RuntimeError):

@@ -20,15 +20,15 @@ from pathlib import Path
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
-from .. import __version__
+from .._version import __version__
 from .cache import cache_dir as _cache_dir
 from ..errors import AdError, TapeBudgetExceeded
 from ..ir.core import Function
-from ..ir.types import ArrayType
+from .abi import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, type_spec
 from .ctypes_stub import bind
-from .llvm_codegen import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, \
-    FunctionCodegen, \
-    Unsupported, public_wrapper
+from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
+from .llvm_types import Unsupported
+from .llvm_wrapper import public_wrapper
 
 
 class KernelError(AdError, RuntimeError):
@@ -195,11 +195,6 @@ def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "
 
 
 # -- calling from Python -------------------------------------------------------------------------
-def type_spec(t) -> tuple[str, int]:
-    """(dtype name, ndim) of an IR type, as `ctypes_stub.bind` takes it."""
-    return (t.dtype.name, t.ndim) if isinstance(t, ArrayType) else (t.name, 0)
-
-
 def _make_error(code: int, message: str) -> KernelError:
     return _ERRORS.get(code, KernelError)(code, message)
 

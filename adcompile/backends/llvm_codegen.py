@@ -5,78 +5,29 @@ Each IR function becomes `i32 <name>__core(ctx, args..., outs...)`:
   C-contiguous (the IR never writes into its arguments: `inplace` copies them first);
 - a scalar result is written through a pointer; an array result as a data pointer and a
   shape, pointing at memory owned by `ctx` (the caller copies it out, then frees `ctx`);
-- the return value is an error code from `runtime/include/adcompile_runtime.h`.
+- the return value is an error code (`abi.ErrorCode`, `ADC_ERR_*` in the C runtime).
 
-Whole-array ops are lowered here to loop nests over strided views (`View`), so LLVM sees
-only loops, element loads/stores and scalar arithmetic; its vectoriser does the rest.
-Structured `for`/`while`/`if` become basic blocks with phis for the carried values.
-Every failure (index out of bounds, shapes that do not broadcast, integer division by
-zero, allocation failure) calls `adc_fail` with the user's file:line and returns its code.
+The IR arrives lowered (`transforms.lower_arrays`, `transforms.scalar_semantics`): arrays are
+memory only (`empty`, `dim`, `size`, `copy`, element `getitem`/`setitem`, tapes), so this
+module emits scalar arithmetic, element loads/stores, allocation and structured control flow
+(`for`/`while`/`if` become basic blocks with phis for the carried values); LLVM's vectoriser
+does the rest. Every failure (index out of bounds, a failed `check`, allocation failure) calls
+`adc_fail` with the user's file:line and returns its code. Tapes: `llvm_tapes.py`; the public
+C entry point: `llvm_wrapper.py`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import llvmlite.ir as ir
 
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
-
-OK, ERR_SHAPE, ERR_INDEX, ERR_ALLOC, ERR_VALUE, ERR_INTERNAL, ERR_TAPE_BUDGET = range(7)
-
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-F64 = ir.DoubleType()
-F32 = ir.FloatType()
-PTR = I8.as_pointer()
-# must match `adc_tape` in runtime/include/adcompile_runtime.h
-TAPE = ir.LiteralStructType([PTR, I64, I64, I64, PTR])
-TAPE_PTR = TAPE.as_pointer()
-
-
-class Unsupported(Exception):
-    """The IR uses something this backend cannot lower (reported to the user as an error)."""
-
-
-def reg_type(t: ScalarType) -> ir.Type:
-    return {"f64": F64, "f32": F32, "i64": I64, "bool": I1}[t.name]
-
-
-def mem_type(t: ScalarType) -> ir.Type:
-    return I8 if t.is_bool else reg_type(t)
-
-
-def abi_type(t: ScalarType) -> ir.Type:
-    """How a scalar crosses the C boundary (bool as one byte)."""
-    return mem_type(t)
-
-
-def elem_size(t: ScalarType) -> int:
-    return {"f64": 8, "f32": 4, "i64": 8, "bool": 1}[t.name]
-
-
-@dataclass
-class Array:
-    """A contiguous array value: data pointer (to the memory type) and one i64 per dim."""
-
-    dtype: ScalarType
-    data: ir.Value
-    shape: list[ir.Value]
-
-
-@dataclass
-class View:
-    """Strided access to an array (strides in elements; a stride of 0 broadcasts)."""
-
-    dtype: ScalarType
-    data: ir.Value
-    offset: ir.Value
-    shape: list[ir.Value]
-    strides: list[ir.Value]
-
+from .abi import CHECK_CODES, ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_VALUE, MSG_INDEX, \
+    MSG_NEGATIVE_DIM, MSG_RANGE_STEP, OK
+from .llvm_tapes import TAPE_OPS
+from .llvm_types import F32, F64, I1, I8, I32, I64, PTR, Array, Unsupported, abi_type, \
+    elem_size, mem_type, reg_type
 
 # scalar float functions: LLVM intrinsics where they exist, libm otherwise
 _INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "sin": "llvm.sin",
@@ -90,6 +41,11 @@ _LIBM = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh", "sinh
 _FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
 _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+# the scalar primitives `FunctionCodegen.scalar` emits; the rest of the primitive set is either
+# in `_OPS` or rewritten before (transforms.lower_arrays, transforms.scalar_semantics)
+SCALAR_OPS = frozenset({*_INTRINSIC, *_LIBM, *_FLOAT_ARITH, *_FCMP, "cast", "select", "and",
+                        "or", "not", "isnan", "isinf", "isfinite", "neg", "square", "powi",
+                        "mod", "floordiv"})
 
 
 class FunctionCodegen:
@@ -228,12 +184,12 @@ class FunctionCodegen:
     def i64(self, n: int) -> ir.Value:
         return ir.Constant(I64, n)
 
+
     # -- memory --------------------------------------------------------------------------------
     def alloc(self, dtype: ScalarType, shape: list[ir.Value]) -> Array:
         size = self.i64(1)
         for d in shape:
-            self.fail_if(self.b.icmp_signed("<", d, self.i64(0)), ERR_VALUE,
-                         "negative array dimension")
+            self.fail_if(self.b.icmp_signed("<", d, self.i64(0)), ERR_VALUE, MSG_NEGATIVE_DIM)
             size = self.b.mul(size, d)
         nbytes = self.b.mul(size, self.i64(elem_size(dtype)))
         fn = self.declare("adc_alloc", PTR, [PTR, I64], noalias_ret=True)
@@ -268,50 +224,27 @@ class FunctionCodegen:
         self.memcpy(out.data, a.data, nbytes)
         return out
 
-    def view(self, a: Array) -> View:
+    def element(self, a: Array, idx: list[ir.Value], inbounds) -> ir.Value:
+        """Address of a[idx] (row-major). `inbounds`: True, or one bool per index, for indices
+        known to lie in [0, n) (lowered array code): those are neither wrapped nor checked;
+        the others follow Python (negative counts from the end, out of range fails)."""
         strides = [self.i64(1)] * len(a.shape)
         for k in range(len(a.shape) - 2, -1, -1):
             strides[k] = self.b.mul(strides[k + 1], a.shape[k + 1])
-        return View(a.dtype, a.data, self.i64(0), list(a.shape), strides)
+        off = self.i64(0)
+        for k, (i, s) in enumerate(zip(idx, strides)):
+            trusted = inbounds if isinstance(inbounds, bool) else inbounds[k]
+            j = i if trusted else self.wrap_index(i, a.shape[k])
+            off = self.b.add(off, self.b.mul(j, s))
+        return self.b.gep(a.data, [off], inbounds=True)
 
-    def load(self, v: View, idx: list[ir.Value]) -> ir.Value:
-        return self.from_mem(self.b.load(self.addr(v, idx)), v.dtype)
-
-    def store(self, v: View, idx: list[ir.Value], x: ir.Value) -> None:
-        self.b.store(self.to_mem(x, v.dtype), self.addr(v, idx))
-
-    def addr(self, v: View, idx: list[ir.Value]) -> ir.Value:
-        off = v.offset
-        for i, s in zip(idx, v.strides):
-            off = self.b.add(off, self.b.mul(i, s))
-        return self.b.gep(v.data, [off], inbounds=True)
-
-    def broadcast_view(self, v: View, shape: list[ir.Value]) -> View:
-        """v seen with `shape` (NumPy alignment from the right; size-1 dims repeat)."""
-        lead = len(shape) - len(v.shape)
-        strides = [self.i64(0)] * lead
-        for d, s, full in zip(v.shape, v.strides, shape[lead:]):
-            one = self.b.icmp_signed("==", d, self.i64(1))
-            strides.append(self.b.select(one, self.i64(0), s))
-            mismatch = self.b.and_(self.b.icmp_signed("!=", d, full), self.b.not_(one))
-            self.fail_if(mismatch, ERR_SHAPE, "array shapes do not broadcast together")
-        return View(v.dtype, v.data, v.offset, list(shape), strides)
-
-    def broadcast_shape(self, shapes: list[list[ir.Value]]) -> list[ir.Value]:
-        nd = max(len(s) for s in shapes)
-        out = []
-        for k in range(nd):
-            d = None
-            for s in shapes:
-                j = k - (nd - len(s))
-                if j < 0:
-                    continue
-                if d is None:
-                    d = s[j]
-                else:  # the non-1 extent wins; mismatches are caught by broadcast_view
-                    d = self.b.select(self.b.icmp_signed("==", d, self.i64(1)), s[j], d)
-            out.append(d)
-        return out
+    def wrap_index(self, i: ir.Value, n: ir.Value) -> ir.Value:
+        """Python semantics: a negative index counts from the end; out of range fails."""
+        neg = self.b.icmp_signed("<", i, self.i64(0))
+        j = self.b.select(neg, self.b.add(i, n), i)
+        if self.boundscheck:
+            self.fail_if(self.b.icmp_unsigned(">=", j, n), ERR_INDEX, MSG_INDEX)
+        return j
 
     # -- loops ---------------------------------------------------------------------------------
     def loop(self, lb: ir.Value, ub: ir.Value, step: ir.Value, inits: list,
@@ -351,24 +284,6 @@ class FunctionCodegen:
         self.b.position_at_end(exit_)
         return phis
 
-    def nest(self, shape: list[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
-        """Row-major loop nest over `shape`, calling body(indices) innermost."""
-        def level(k: int, idx: list[ir.Value]) -> None:
-            if k == len(shape):
-                body(idx)
-                return
-            self.loop(self.i64(0), shape[k], self.i64(1), [],
-                      lambda i, c: (level(k + 1, idx + [i]), [])[1], name=f"d{k}")
-        level(0, [])
-
-    def map_into(self, dst: View, srcs: list, fn: Callable[[list[ir.Value]], ir.Value]) -> None:
-        """dst[idx] = fn(src[idx] for src in srcs); each src is a View (already broadcast to
-        dst's shape) or a scalar LLVM value."""
-        def body(idx):
-            xs = [self.load(s, idx) if isinstance(s, View) else s for s in srcs]
-            self.store(dst, idx, fn(xs))
-        self.nest(dst.shape, body)
-
     # -- blocks and ops ------------------------------------------------------------------------
     def block(self, block: Block) -> list:
         for op in block.ops:
@@ -400,13 +315,10 @@ class FunctionCodegen:
         p = op.prim
         rule = _OPS.get(p)
         if rule is None:
-            if op.operands and any(isinstance(v.type, ArrayType) for v in op.operands) or \
-                    (op.results and isinstance(op.results[0].type, ArrayType)):
-                out = self.elementwise(op)
-            else:
-                out = self.scalar(p, op, [self.get(v) for v in op.operands],
-                                  [v.type for v in op.operands])
-            self.vals[op.result.id] = out
+            if any(isinstance(v.type, ArrayType) for v in op.operands + op.results):
+                raise Unsupported(f"'{p}' on arrays (lower_arrays lowers it to loops first)")
+            self.vals[op.result.id] = self.scalar(p, op, [self.get(v) for v in op.operands],
+                                                  [v.type for v in op.operands])
             return
         res = rule(self, op)
         if res is not None:
@@ -493,17 +405,6 @@ class FunctionCodegen:
             return b.fneg(xs[0])
         if p == "square":
             return b.fmul(xs[0], xs[0])
-        if p in ("minimum", "maximum"):
-            x, y = xs
-            better = b.fcmp_ordered("<" if p == "minimum" else ">", x, y)
-            keep_x = b.or_(better, b.fcmp_unordered("uno", x, x))
-            return b.select(keep_x, x, y)
-        if p == "sign":
-            x = xs[0]
-            zero = ir.Constant(lt, 0.0)
-            pos = b.select(b.fcmp_ordered(">", x, zero), ir.Constant(lt, 1.0), zero)
-            s = b.select(b.fcmp_ordered("<", x, zero), ir.Constant(lt, -1.0), pos)
-            return b.select(b.fcmp_unordered("uno", x, x), x, s)
         if p == "powi":
             return self.call_math("pow", t, [xs[0], b.sitofp(xs[1], lt)])
         if p in ("mod", "floordiv"):
@@ -539,19 +440,8 @@ class FunctionCodegen:
             return b.neg(xs[0])
         if p == "square":
             return b.mul(xs[0], xs[0])
-        if p == "abs":
-            return b.select(b.icmp_signed("<", xs[0], self.i64(0)), b.neg(xs[0]), xs[0])
-        if p == "sign":
-            x = xs[0]
-            return b.sub(b.zext(b.icmp_signed(">", x, self.i64(0)), I64),
-                         b.zext(b.icmp_signed("<", x, self.i64(0)), I64))
-        if p in ("minimum", "maximum"):
-            x, y = xs
-            return b.select(b.icmp_signed("<" if p == "minimum" else ">", x, y), x, y)
         if p in ("floordiv", "mod", "div"):
-            x, y = xs
-            self.fail_if(b.icmp_signed("==", y, self.i64(0)), ERR_VALUE,
-                         "integer division by zero")
+            x, y = xs   # scalar_semantics has checked y != 0 before
             q = b.sdiv(x, y)
             r = b.srem(x, y)
             fix = b.and_(b.icmp_signed("!=", r, self.i64(0)),
@@ -564,578 +454,46 @@ class FunctionCodegen:
             return q
         raise Unsupported(f"'{p}' on i64")
 
-    # -- whole-array elementwise ---------------------------------------------------------------
-    def as_view(self, x) -> View | ir.Value:
-        return self.view(x) if isinstance(x, Array) else x
 
-    def elementwise(self, op: Op) -> Array:
-        xs = [self.get(v) for v in op.operands]
-        shapes = [x.shape for x in xs if isinstance(x, Array)]
-        shape = self.broadcast_shape(shapes)
-        views = [self.broadcast_view(self.view(x), shape) if isinstance(x, Array) else x
-                 for x in xs]
-        t = op.results[0].type
-        out = self.alloc(scalar_of(t), shape)
-        ts = [scalar_of(v.type) for v in op.operands]
-        self.map_into(self.view(out), views, lambda ys: self.scalar(op.prim, op, ys, ts))
-        return out
-
-    # -- indices -------------------------------------------------------------------------------
-    def wrap_index(self, i: ir.Value, n: ir.Value) -> ir.Value:
-        """Python semantics: a negative index counts from the end; out of range fails."""
-        neg = self.b.icmp_signed("<", i, self.i64(0))
-        j = self.b.select(neg, self.b.add(i, n), i)
-        if self.boundscheck:
-            self.fail_if(self.b.icmp_unsigned(">=", j, n), ERR_INDEX, "index out of bounds")
-        return j
-
-    def slice_bounds(self, n: ir.Value, start, stop, step) -> tuple[ir.Value, ir.Value, ir.Value]:
-        """(first index, step, length) of Python's slice(start, stop, step) on a dim of n."""
-        b = self.b
-        zero, one = self.i64(0), self.i64(1)
-        if step is None:
-            step = one
-        else:
-            self.fail_if(b.icmp_signed("==", step, zero), ERR_VALUE, "slice step cannot be zero")
-        neg = b.icmp_signed("<", step, zero)
-        lo = b.select(neg, self.i64(-1), zero)
-        hi = b.select(neg, b.sub(n, one), n)
-
-        def norm(x, default):
-            if x is None:
-                return default
-            x = b.select(b.icmp_signed("<", x, zero), b.add(x, n), x)
-            x = b.select(b.icmp_signed("<", x, lo), lo, x)
-            return b.select(b.icmp_signed(">", x, hi), hi, x)
-
-        first = norm(start, b.select(neg, hi, zero))
-        last = norm(stop, b.select(neg, lo, n))
-        # length = max(0, ceil((last - first) / step))
-        span = b.sub(last, first)
-        adj = b.select(neg, b.add(span, one), b.sub(span, one))
-        length = b.sdiv(b.add(adj, step), step)
-        length = b.select(b.icmp_signed("<", length, zero), zero, length)
-        return first, step, length
-
-    def region_view(self, arr: Array, spec: str | None, idx: list[ir.Value],
-                    inbounds: bool = False) -> View:
-        """The part of `arr` that an index/slice expression selects, as a strided view.
-        `inbounds`: indices known to lie in [0, n) (lowered array code): no wrap, no check."""
-        v = self.view(arr)
-        off = v.offset
-        shape, strides = [], []
-        if spec is None:
-            parts = ["i"] * len(idx)
-        else:
-            parts = spec.split(",")
-        it = iter(idx)
-        for k, part in enumerate(parts):
-            n, s = v.shape[k], v.strides[k]
-            if part == "i":
-                j = next(it) if inbounds else self.wrap_index(next(it), n)
-                off = self.b.add(off, self.b.mul(j, s))
-                continue
-            bounds = [next(it) if f == "1" else None for f in part[1:]]
-            first, step, length = self.slice_bounds(n, *bounds)
-            off = self.b.add(off, self.b.mul(first, s))
-            shape.append(length)
-            strides.append(self.b.mul(step, s))
-        shape += v.shape[len(parts):]
-        strides += v.strides[len(parts):]
-        return View(arr.dtype, v.data, off, shape, strides)
-
-    def materialize(self, v: View) -> Array:
-        out = self.alloc(v.dtype, v.shape)
-        self.map_into(self.view(out), [v], lambda ys: ys[0])
-        return out
-
-    def assign(self, dst: View, val) -> None:
-        if isinstance(val, Array):
-            src = self.broadcast_view(self.view(val), dst.shape)
-            self.map_into(dst, [src], lambda ys: ys[0])
-        else:
-            self.map_into(dst, [val], lambda ys: ys[0])
-
-    # -- reductions ----------------------------------------------------------------------------
-    def reduce_step(self, p: str, t: ScalarType, acc: ir.Value, x: ir.Value) -> ir.Value:
-        b = self.b
-        if p in ("sum", "mean"):
-            if t.is_float:
-                r = b.fadd(acc, x)
-                r.flags.append("reassoc")
-                return r
-            return b.add(acc, x)
-        if p == "prod":
-            if t.is_float:
-                r = b.fmul(acc, x)
-                r.flags.append("reassoc")
-                return r
-            return b.mul(acc, x)
-        if t.is_float:  # max/min propagate NaN, as NumPy does
-            keep = b.fcmp_ordered(">=" if p == "max" else "<=", acc, x)
-            keep = b.or_(keep, b.fcmp_unordered("uno", acc, acc))
-            return b.select(keep, acc, x)
-        return b.select(b.icmp_signed(">=" if p == "max" else "<=", acc, x), acc, x)
-
-    def reduce_init(self, p: str, t: ScalarType) -> ir.Value:
-        if p in ("sum", "mean"):
-            return self.const(0, t)
-        if p == "prod":
-            return self.const(1, t)
-        big = float("inf") if t.is_float else 2 ** 63 - 1
-        if t.is_float:
-            return self.const(-big if p == "max" else big, t)
-        return self.const(-big - 1 if p == "max" else big, t)
-
-    def reduce_all(self, p: str, a: Array) -> ir.Value:
-        t = a.dtype
-        if t.is_bool:
-            raise Unsupported(f"'{p}' of a bool array")
-        n = self.size(a)
-        if p in ("max", "min"):
-            self.fail_if(self.b.icmp_signed("==", n, self.i64(0)), ERR_VALUE,
-                         f"{p}() of an empty array")
-        flat = View(t, a.data, self.i64(0), [n], [self.i64(1)])
-        (acc,) = self.loop(self.i64(0), n, self.i64(1), [self.reduce_init(p, t)],
-                           lambda i, c: [self.reduce_step(p, t, c[0], self.load(flat, [i]))],
-                           name="reduce")
-        if p == "mean":
-            acc = self.b.fdiv(acc, self.cast(n, _I64T, t)) if t.is_float else \
-                self.b.sdiv(acc, n)
-        return acc
-
-    def reduce_axis(self, p: str, a: Array, axis: int) -> Array:
-        t = a.dtype
-        if t.is_bool:
-            raise Unsupported(f"'{p}' of a bool array")
-        if p in ("max", "min"):
-            self.fail_if(self.b.icmp_signed("==", a.shape[axis], self.i64(0)), ERR_VALUE,
-                         f"{p}() along an empty axis")
-        out_shape = [d for k, d in enumerate(a.shape) if k != axis]
-        out = self.alloc(t, out_shape)
-        ov = self.view(out)
-        init = self.reduce_init(p, t)
-        self.map_into(ov, [init], lambda ys: ys[0])
-        # accumulate in source order (contiguous reads, vectorisable when axis isn't last)
-        src = self.view(a)
-        acc_strides = list(ov.strides)
-        acc_strides.insert(axis, self.i64(0))
-        acc = View(t, out.data, self.i64(0), list(a.shape), acc_strides)
-
-        def body(idx):
-            cur = self.load(acc, idx)
-            self.store(acc, idx, self.reduce_step(p, t, cur, self.load(src, idx)))
-        self.nest(a.shape, body)
-        if p == "mean":
-            n = self.cast(a.shape[axis], _I64T, t) if t.is_float else a.shape[axis]
-            self.map_into(ov, [ov], lambda ys: self.b.fdiv(ys[0], n) if t.is_float
-                          else self.b.sdiv(ys[0], n))
-        return out
-
-    # -- linear algebra ------------------------------------------------------------------------
-    def contract(self, a: Array, b_: Array, sa: str, sb: str, so: str) -> Array:
-        """out[so] = sum over the other indices of a[sa] * b[sb] (einsum for 1-3 dims)."""
-        t = a.dtype
-        dims: dict[str, ir.Value] = {}
-        for s, arr in ((sa, a), (sb, b_)):
-            for ch, d in zip(s, arr.shape):
-                if ch in dims:
-                    self.fail_if(self.b.icmp_signed("!=", dims[ch], d), ERR_SHAPE,
-                                 "matmul: inner dimensions differ")
-                else:
-                    dims[ch] = d
-        out = self.alloc(t, [dims[c] for c in so])
-        ov = self.view(out)
-        self.map_into(ov, [self.const(0, t)], lambda ys: ys[0])
-        order = []
-        for ch in sa + sb:
-            if ch not in order:
-                order.append(ch)
-        va, vb = self.view(a), self.view(b_)
-
-        def pick(v, s, env):
-            return [env[c] for c in s]
-
-        def level(k, env):
-            if k == len(order):
-                x = self.load(va, pick(va, sa, env))
-                y = self.load(vb, pick(vb, sb, env))
-                oidx = pick(ov, so, env)
-                cur = self.load(ov, oidx)
-                prod = self.b.fmul(x, y) if t.is_float else self.b.mul(x, y)
-                s = self.b.fadd(cur, prod) if t.is_float else self.b.add(cur, prod)
-                if t.is_float:
-                    s.flags.append("reassoc")
-                self.store(ov, oidx, s)
-                return
-            ch = order[k]
-            self.loop(self.i64(0), dims[ch], self.i64(1), [],
-                      lambda i, c: (level(k + 1, {**env, ch: i}), [])[1], name=f"mm{ch}")
-        level(0, {})
-        return out
-
-
-_I64T = ScalarType("i64")
-_MM = {(2, 2): ("ik", "kj", "ij"), (2, 1): ("ik", "k", "i"), (1, 2): ("k", "kj", "j"),
-       (1, 1): ("k", "k", "")}
-
-
-# -- structural op rules: (codegen, op) -> list of result values ------------------------------
+# -- op rules: (codegen, op) -> list of result values -------------------------------------------
 def _const(g: FunctionCodegen, op: Op):
     g.consts[op.result.id] = op.attrs["value"]
     return [g.const(op.attrs["value"], op.result.type)]
 
 
 def _undef(g, op):
-    t = op.result.type
-    if isinstance(t, ArrayType):
-        return [g.alloc(t.dtype, [g.i64(0)] * t.ndim)]
-    return [g.const(0, t)]
-
-
-def _fill(g, op, value_of):
-    t = op.result.type
-    dims = [g.get(v) for v in op.operands[:t.ndim]]
-    out = g.alloc(t.dtype, dims)
-    value = value_of(t.dtype)
-    if value is not None:
-        g.map_into(g.view(out), [value], lambda ys: ys[0])
-    return [out]
-
-
-def _zeros(g, op):
-    return _fill(g, op, lambda dt: g.const(0, dt))
-
-
-def _ones(g, op):
-    return _fill(g, op, lambda dt: g.const(1, dt))
+    if isinstance(op.result.type, ArrayType):
+        raise Unsupported("array undef (lower_arrays lowers it)")
+    return [g.const(0, op.result.type)]
 
 
 def _empty(g, op):
-    return _fill(g, op, lambda dt: None)
+    return [g.alloc(op.result.type.dtype, [g.get(v) for v in op.operands])]
 
 
-def _full(g, op):
-    return _fill(g, op, lambda dt: g.get(op.operands[-1]))
-
-
-def _arange(g, op):
-    t = op.result.type.dtype
-    start, stop, step = (g.get(v) for v in op.operands)
-    b = g.b
-    if t.is_float:
-        span = b.fdiv(b.fsub(stop, start), step)
-        n = b.fptosi(b.call(g.intrinsic("llvm.ceil", [span.type]), [span]), I64)
-    else:
-        g.fail_if(b.icmp_signed("==", step, g.i64(0)), ERR_VALUE, "arange step cannot be zero")
-        neg = b.icmp_signed("<", step, g.i64(0))
-        span = b.sub(stop, start)
-        adj = b.select(neg, b.add(span, g.i64(1)), b.sub(span, g.i64(1)))
-        n = b.sdiv(b.add(adj, step), step)
-    n = b.select(b.icmp_signed("<", n, g.i64(0)), g.i64(0), n)
-    out = g.alloc(t, [n])
-    ov = g.view(out)
-
-    def body(i, c):
-        x = b.fadd(start, b.fmul(g.cast(i, _I64T, t), step)) if t.is_float else \
-            b.add(start, b.mul(i, step))
-        g.store(ov, [i], x)
-        return []
-    g.loop(g.i64(0), n, g.i64(1), [], body, name="arange")
-    return [out]
-
-
-def _copy(g, op):
-    return [g.copy_array(g.get(op.operands[0]))]
-
-
-def _dim(g, op):
-    return [g.get(op.operands[0]).shape[op.attrs["axis"]]]
-
-
-def _size(g, op):
-    return [g.size(g.get(op.operands[0]))]
+def _element_access(op: Op, nindex: int) -> None:
+    if nindex != op.operands[0].type.ndim:
+        raise Unsupported(f"'{op.prim}' of a part of an array (lower_arrays lowers it)")
 
 
 def _getitem(g, op):
-    arr = g.get(op.operands[0])
-    idx = [g.get(v) for v in op.operands[1:]]
-    region = g.region_view(arr, None, idx, op.attrs.get("inbounds", False))
-    if not region.shape:
-        return [g.load(region, [])]
-    return [g.materialize(region)]
+    _element_access(op, len(op.operands) - 1)
+    ptr = g.element(g.get(op.operands[0]), [g.get(v) for v in op.operands[1:]],
+                    op.attrs.get("inbounds", False))
+    return [g.from_mem(g.b.load(ptr), op.result.type)]
 
 
 def _setitem(g, op):
+    _element_access(op, len(op.operands) - 2)
     arr = g.get(op.operands[0])
-    idx = [g.get(v) for v in op.operands[2:]]
-    region = g.region_view(arr, None, idx, op.attrs.get("inbounds", False))
-    val = g.get(op.operands[1])
-    if not region.shape:
-        g.store(region, [], val)
-    else:
-        g.assign(region, val)
+    ptr = g.element(arr, [g.get(v) for v in op.operands[2:]], op.attrs.get("inbounds", False))
+    g.b.store(g.to_mem(g.get(op.operands[1]), op.operands[0].type.dtype), ptr)
     return [arr]
-
-
-def _getslice(g, op):
-    arr = g.get(op.operands[0])
-    region = g.region_view(arr, op.attrs["spec"], [g.get(v) for v in op.operands[1:]])
-    return [g.materialize(region)]
-
-
-def _setslice(g, op):
-    arr = g.get(op.operands[0])
-    region = g.region_view(arr, op.attrs["spec"], [g.get(v) for v in op.operands[2:]])
-    g.assign(region, g.get(op.operands[1]))
-    return [arr]
-
-
-def _reduce(g, op):
-    a = g.get(op.operands[0])
-    axis = op.attrs.get("axis")
-    if axis is None:
-        return [g.reduce_all(op.prim, a)]
-    return [g.reduce_axis(op.prim, a, axis)]
-
-
-def _matmul(g, op):
-    a, b = (g.get(v) for v in op.operands)
-    sa, sb, so = _MM[(len(a.shape), len(b.shape))]
-    out = g.contract(a, b, sa, sb, so)
-    if not so:
-        return [g.load(g.view(out), [])]
-    return [out]
-
-
-def _lmatmul(g, op):
-    a, b = (g.get(v) for v in op.operands)
-    side = op.attrs["lanes"]
-    na = len(a.shape) - (side == "a")
-    nb = len(b.shape) - (side == "b")
-    sa, sb, so = _MM[(na, nb)]
-    if side == "a":
-        sa += "l"
-    else:
-        sb += "l"
-    return [g.contract(a, b, sa, sb, so + "l")]
-
-
-def _transpose(g, op):
-    a = g.get(op.operands[0])
-    v = g.view(a)
-    sh, st = list(v.shape), list(v.strides)
-    sh[0], sh[1] = sh[1], sh[0]
-    st[0], st[1] = st[1], st[0]
-    return [g.materialize(View(a.dtype, a.data, v.offset, sh, st))]
-
-
-def _sum_to(g, op):
-    grad, like = (g.get(v) for v in op.operands)
-    t = scalar_of(op.result.type)
-    if not isinstance(like, Array):
-        return [g.reduce_all("sum", grad) if isinstance(grad, Array) else grad]
-    out = g.alloc(t, like.shape)
-    ov = g.view(out)
-    g.map_into(ov, [g.const(0, t)], lambda ys: ys[0])
-    if not isinstance(grad, Array):
-        g.map_into(ov, [grad], lambda ys: ys[0])
-        return [out]
-    acc = g.broadcast_view(ov, grad.shape)
-    src = g.view(grad)
-
-    def body(idx):
-        s = g.b.fadd(g.load(acc, idx), g.load(src, idx)) if t.is_float else \
-            g.b.add(g.load(acc, idx), g.load(src, idx))
-        g.store(acc, idx, s)
-    g.nest(grad.shape, body)
-    return [out]
-
-
-def _broadcast_like(g, op):
-    x, like = g.get(op.operands[0]), g.get(op.operands[1])
-    t = op.result.type
-    if not isinstance(t, ArrayType):
-        return [x]
-    shape = list(like.shape) if isinstance(like, Array) else []
-    if len(op.operands) == 3:
-        shape.append(g.get(op.operands[2]))
-    out = g.alloc(t.dtype, shape)
-    g.assign(g.view(out), x)
-    return [out]
-
-
-def _expand(g, op):
-    x = g.get(op.operands[0])
-    axis = op.attrs["axis"]
-    if not isinstance(x, Array):
-        out = g.alloc(op.operands[0].type, [g.i64(1)])
-        g.store(g.view(out), [g.i64(0)], x)
-        return [out]
-    shape = list(x.shape)
-    shape.insert(axis, g.i64(1))
-    return [Array(x.dtype, x.data, shape)]  # a view, as np.expand_dims gives
-
-
-# -- tapes ---------------------------------------------------------------------------------------
-def _tape_elem(t) -> ir.Type:
-    if isinstance(t, ArrayType):   # (byte offset into the payload stack, shape)
-        return ir.LiteralStructType([I64] + [I64] * t.ndim)
-    return mem_type(t)
-
-
-def _tape_elem_size(t) -> int:
-    return 8 * (1 + t.ndim) if isinstance(t, ArrayType) else elem_size(t)
-
-
-@dataclass
-class Tape:
-    """A tape in generated code: the runtime object, plus its data pointer, length and capacity
-    in stack slots that LLVM promotes to registers (pushes and pops never touch memory for the
-    bookkeeping; the runtime object is synced only around growth)."""
-
-    obj: ir.Value
-    data: ir.Value
-    len: ir.Value
-    cap: ir.Value
-    elem: ir.Type
-    # array tapes keep the elements' bytes on a second, byte-sized stack: a pop gives that
-    # space back, so recomputed segments reuse it (arena copies would pile up per push)
-    payload: "Tape | None" = None
-
-
-def _entry_alloca(g, ty: ir.Type, name: str) -> ir.Value:
-    b = ir.IRBuilder(g.func.entry_basic_block)
-    b.position_at_start(g.func.entry_basic_block)
-    return b.alloca(ty, name=name)
-
-
-def _new_tape(g, size: int, elem: ir.Type, name: str) -> Tape:
-    fn = g.declare("adc_tape_new", TAPE_PTR, [PTR, I64])
-    obj = g.b.call(fn, [g.ctx, g.i64(size)])
-    g._fail_silent(g.b.icmp_unsigned("==", obj, ir.Constant(TAPE_PTR, None)), ERR_ALLOC)
-    tape = Tape(obj, _entry_alloca(g, elem.as_pointer(), f"{name}_data"),
-                _entry_alloca(g, I64, f"{name}_len"), _entry_alloca(g, I64, f"{name}_cap"),
-                elem)
-    g.b.store(g.i64(0), tape.len)
-    _tape_sync_in(g, tape)
-    return tape
-
-
-def _tape_new(g, op):
-    t = op.result.type.elem
-    tape = _new_tape(g, _tape_elem_size(t), _tape_elem(t), "tape")
-    if isinstance(t, ArrayType):
-        tape.payload = _new_tape(g, 1, I8, "payload")
-    return [tape]
-
-
-def _field(g, tape, k):
-    return g.b.gep(tape, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True)
-
-
-def _tape_sync_in(g, tape: Tape) -> None:
-    """Reload data pointer and capacity after the runtime changed the buffer."""
-    data = g.b.load(_field(g, tape.obj, 0))
-    g.b.store(g.b.bitcast(data, tape.elem.as_pointer()), tape.data)
-    g.b.store(g.b.load(_field(g, tape.obj, 2)), tape.cap)
-
-
-def _tape_call(g, tape: Tape, name: str, extra: list) -> None:
-    g.b.store(g.b.load(tape.len), _field(g, tape.obj, 1))
-    fn = g.declare(name, I32, [TAPE_PTR] + [I64] * len(extra))
-    st = g.b.call(fn, [tape.obj] + extra)
-    g._fail_silent(g.b.icmp_signed("!=", st, ir.Constant(I32, 0)), ERR_ALLOC)
-    _tape_sync_in(g, tape)
-
-
-def _tape_push(g, op):
-    tape_v, val_v = op.operands
-    tape: Tape = g.get(tape_v)
-    t = tape_v.type.elem
-    b = g.b
-    x = g.get(val_v)
-    if isinstance(t, ArrayType):  # the tape keeps this version: later writes must not reach it
-        pay = tape.payload
-        nbytes = b.mul(g.size(x), g.i64(elem_size(t.dtype)))
-        padded = b.and_(b.add(nbytes, g.i64(15)), g.i64(-16))   # keep elements 16-aligned
-        off = b.load(pay.len)
-        end = b.add(off, padded)
-        grow = g.func.append_basic_block("payload.grow")
-        ok = g.func.append_basic_block("payload.ok")
-        b.cbranch(b.icmp_signed(">", end, b.load(pay.cap)), grow, ok)
-        b.position_at_end(grow)
-        _tape_call(g, pay, "adc_tape_reserve", [end])
-        b.branch(ok)
-        b.position_at_end(ok)
-        g.memcpy(b.gep(b.load(pay.data), [off], inbounds=True), x.data, nbytes)
-        b.store(end, pay.len)
-        s = ir.Constant(tape.elem, ir.Undefined)
-        s = b.insert_value(s, off, 0)
-        for j, d in enumerate(x.shape):
-            s = b.insert_value(s, d, j + 1)
-        x = s
-    else:
-        x = g.to_mem(x, t)
-    if op.attrs.get("checked") or not g.trust_reserve:
-        # reverse mode reserves room before counted loops; pushes it could not count for
-        # (under `while`) are marked `checked` and grow the tape on demand
-        full = b.icmp_signed(">=", b.load(tape.len), b.load(tape.cap))
-        grow = g.func.append_basic_block("tape.grow")
-        ok = g.func.append_basic_block("tape.ok")
-        b.cbranch(full, grow, ok)
-        b.position_at_end(grow)
-        _tape_call(g, tape, "adc_tape_grow", [])
-        b.branch(ok)
-        b.position_at_end(ok)
-    n = b.load(tape.len)
-    b.store(x, b.gep(b.load(tape.data), [n], inbounds=True))
-    b.store(b.add(n, g.i64(1), flags=["nsw"]), tape.len)
-    return []
-
-
-def _tape_pop(g, op):
-    tape: Tape = g.get(op.operands[0])
-    t = op.operands[0].type.elem
-    b = g.b
-    n = b.sub(b.load(tape.len), g.i64(1), flags=["nsw"])
-    b.store(n, tape.len)
-    x = b.load(b.gep(b.load(tape.data), [n], inbounds=True))
-    if isinstance(t, ArrayType):
-        # the bytes stay valid until the next push to this tape: reverse mode never pushes
-        # while a popped value is live (pushes happen in forward code, pops in its adjoint)
-        off = b.extract_value(x, 0)
-        b.store(off, tape.payload.len)
-        raw = b.gep(b.load(tape.payload.data), [off], inbounds=True)
-        return [Array(t.dtype, b.bitcast(raw, mem_type(t.dtype).as_pointer()),
-                      [b.extract_value(x, j + 1) for j in range(t.ndim)])]
-    return [g.from_mem(x, t)]
 
 
 def _check(g, op):
     cond = g.get(op.operands[0])
-    g.fail_if(g.b.not_(cond), ERR_SHAPE if op.attrs["kind"] == "shape" else ERR_VALUE,
-              op.attrs["message"])
-    return []
-
-
-def _tape_budget(g, op):
-    est = g.get(op.operands[0])
-    g.fail_if(g.b.icmp_signed(">", est, g.i64(op.attrs["limit"])), ERR_TAPE_BUDGET,
-              f"reverse mode would tape more than {op.attrs['limit']} bytes for this loop")
-    return []
-
-
-def _tape_reserve(g, op):
-    tape: Tape = g.get(op.operands[0])
-    n = g.get(op.operands[1])
-    _tape_call(g, tape, "adc_tape_reserve", [g.b.add(g.b.load(tape.len), n)])
-    if len(op.operands) == 3 and tape.payload is not None:
-        like = g.get(op.operands[2])
-        nbytes = g.b.mul(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)))
-        padded = g.b.and_(g.b.add(nbytes, g.i64(15)), g.i64(-16))
-        pay = tape.payload
-        _tape_call(g, pay, "adc_tape_reserve", [g.b.add(g.b.load(pay.len), g.b.mul(n, padded))])
+    g.fail_if(g.b.not_(cond), CHECK_CODES[op.attrs["kind"]], op.attrs["message"])
     return []
 
 
@@ -1180,8 +538,7 @@ def _for(g, op):
     if const_step is not None:
         positive = const_step > 0
     else:
-        g.fail_if(g.b.icmp_signed("==", step, g.i64(0)), ERR_VALUE,
-                  "range() step cannot be zero")
+        g.fail_if(g.b.icmp_signed("==", step, g.i64(0)), ERR_VALUE, MSG_RANGE_STEP)
 
     def run(i, flat):
         g.vals[body.args[0].id] = i
@@ -1259,113 +616,15 @@ def _custom(g, op):
 
 
 _OPS: dict[str, Callable] = {
-    "const": _const, "undef": _undef, "zeros": _zeros, "ones": _ones, "empty": _empty,
-    "full": _full, "arange": _arange, "copy": _copy, "dim": _dim, "size": _size,
-    "getitem": _getitem, "setitem": _setitem, "getslice": _getslice, "setslice": _setslice,
-    "sum": _reduce, "prod": _reduce, "max": _reduce, "min": _reduce, "mean": _reduce,
-    "matmul": _matmul, "lmatmul": _lmatmul, "transpose": _transpose, "sum_to": _sum_to,
-    "broadcast_like": _broadcast_like, "expand": _expand, "tape_new": _tape_new,
-    "tape_push": _tape_push, "tape_pop": _tape_pop, "tape_reserve": _tape_reserve,
-    "tape_budget": _tape_budget, "check": _check,
-    "for": _for, "while": _while, "if": _if, "custom": _custom,
+    "const": _const, "undef": _undef, "empty": _empty, "getitem": _getitem,
+    "setitem": _setitem, "check": _check, "for": _for, "while": _while, "if": _if,
+    "custom": _custom,
+    "copy": lambda g, op: [g.copy_array(g.get(op.operands[0]))],
+    "dim": lambda g, op: [g.get(op.operands[0]).shape[op.attrs["axis"]]],
+    "size": lambda g, op: [g.size(g.get(op.operands[0]))],
+    **TAPE_OPS,
 }
 
-
-# -- the C entry point -------------------------------------------------------------------------
-def public_wrapper(module: ir.Module, core: ir.Function, fn: Function, symbol: str,
-                   out_names: list[str]) -> ir.Function:
-    """`int <symbol>(args..., outs...)`: the documented C ABI around `<symbol>__core`.
-
-    Array outputs are caller-owned buffers with their lengths; the wrapper checks every input
-    length and every output buffer against the computed shape before copying, so a C caller
-    gets ADC_ERR_SHAPE (and a message from adc_last_error()) rather than an overrun.
-    """
-    ins: list[ir.Type] = []
-    for a in fn.args:
-        ins += FunctionCodegen._abi_in(a.type)
-    outs: list[ir.Type] = []
-    for t in fn.result_types:
-        if isinstance(t, ArrayType):
-            outs += [mem_type(t.dtype).as_pointer()] + [I64] * t.ndim
-        else:
-            outs.append(abi_type(t).as_pointer())
-    func = ir.Function(module, ir.FunctionType(I32, ins + outs), symbol)
-    g = FunctionCodegen(module, fn, symbol)
-    g.func = func
-    g.b = ir.IRBuilder(func.append_basic_block("entry"))
-    g.ctx = ir.Constant(PTR, None)
-    b = g.b
-    params = list(func.args)
-    k = 0
-    core_args: list[ir.Value] = []
-    for a in fn.args:
-        n = len(FunctionCodegen._abi_in(a.type))
-        ps = params[k:k + n]
-        k += n
-        ps[0].name = a.name
-        for j, p in enumerate(ps[1:]):
-            p.name = f"{a.name}_n{j}"
-            g._loc = None
-            g.fail_if(b.icmp_signed("<", p, g.i64(0)), ERR_SHAPE,
-                      f"argument '{a.name}': negative length")
-        core_args += ps
-    out_params = params[k:]
-    ctx = b.call(g.declare("adc_ctx_new", PTR, []), [])
-    nul = b.icmp_unsigned("==", ctx, ir.Constant(PTR, None))
-    g.fail_if(nul, ERR_ALLOC, "out of memory")
-    slots = []
-    k = 0
-    for t, name in zip(fn.result_types, out_names):
-        if isinstance(t, ArrayType):
-            dp = b.alloca(mem_type(t.dtype).as_pointer(), name=f"{name}_data")
-            sp = b.alloca(I64, size=g.i64(t.ndim), name=f"{name}_shape")
-            slots.append((dp, sp))
-            k += 1 + t.ndim
-        else:
-            slots.append((out_params[k], None))
-            k += 1
-    flat_slots: list[ir.Value] = []
-    for dp, sp in slots:
-        flat_slots += [dp] if sp is None else [dp, sp]
-    rc = b.call(core, [ctx] + core_args + flat_slots)
-    free = g.declare("adc_ctx_free", ir.VoidType(), [PTR])
-    bad = func.append_basic_block("error")
-    good = func.append_basic_block("copy_out")
-    b.cbranch(b.icmp_signed("!=", rc, ir.Constant(I32, 0)), bad, good)
-    b.position_at_end(bad)
-    b.call(free, [ctx])
-    b.ret(rc)
-    b.position_at_end(good)
-    g.ctx = ctx
-    k = 0
-    for t, name, (dp, sp) in zip(fn.result_types, out_names, slots):
-        if not isinstance(t, ArrayType):
-            k += 1
-            continue
-        dst = out_params[k]
-        lens = out_params[k + 1:k + 1 + t.ndim]
-        k += 1 + t.ndim
-        shape = [b.load(b.gep(sp, [g.i64(j)])) for j in range(t.ndim)]
-        mismatch = ir.Constant(I1, 0)
-        for have, want in zip(lens, shape):
-            mismatch = b.or_(mismatch, b.icmp_signed("!=", have, want))
-        wrong = func.append_basic_block("wrong_shape")
-        ok = func.append_basic_block("ok")
-        b.cbranch(mismatch, wrong, ok)
-        b.position_at_end(wrong)
-        have = b.alloca(I64, size=g.i64(t.ndim), name=f"{name}_given")
-        for j, d in enumerate(lens):
-            b.store(d, b.gep(have, [g.i64(j)]))
-        fail = g.declare("adc_fail_shape", I32, [PTR, PTR, I64, I64.as_pointer(),
-                                                 I64.as_pointer()])
-        b.call(fail, [ctx, g.cstring(f"{symbol}: output '{name}'"), g.i64(t.ndim), have, sp])
-        b.call(free, [ctx])
-        b.ret(ir.Constant(I32, ERR_SHAPE))
-        b.position_at_end(ok)
-        n = g.i64(elem_size(t.dtype))
-        for d in shape:
-            n = b.mul(n, d)
-        g.memcpy(dst, b.load(dp), n)
-    b.call(free, [ctx])
-    b.ret(ir.Constant(I32, OK))
-    return func
+# every primitive this codegen writes; the registry's coverage test checks it against the
+# primitive set and what the lowered pipeline removes first
+LOWERS = frozenset(_OPS) | SCALAR_OPS | {"yield", "condition", "return"}

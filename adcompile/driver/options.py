@@ -3,7 +3,7 @@
 every cache key, so no pass reads the environment and changing a setting is never ignored.
 
 Environment spellings (each overridable by a keyword of the API):
-- `ADCOMPILE_LOWER_ARRAYS=0|1`: lower whole-array ops to loops (default: per backend);
+- `ADCOMPILE_LOWER_ARRAYS=1`: lower whole-array ops to loops for numba too (LLVM always does);
 - `ADCOMPILE_CLEANUP=0`: skip the cleanup passes (to measure what they buy);
 - `ADCOMPILE_TAPE_LIMIT=2GB|off`: tape bytes above which reverse mode checkpoints a loop;
 - `ADCOMPILE_PRINT_AFTER=pass[,pass]|all`: print the IR after those passes;
@@ -24,7 +24,8 @@ from ..errors import AdError
 class CompileOptions:
     backend: str = "numba"
     lower_arrays: bool | None = None
-    """Lower whole-array ops to loop nests; None: the backend's preference."""
+    """Lower whole-array ops to loop nests even where the backend does not need it (numba);
+    backends that need lowered IR (LLVM) always get it."""
     cleanup: bool = True
     tape_limit: int | None = parse_memory(DEFAULT_TAPE_LIMIT)
     """Bytes a top-level loop may tape before reverse mode switches to checkpointing."""
@@ -58,10 +59,8 @@ class CompileOptions:
 
     @property
     def lowered(self) -> bool:
-        """Whether this build lowers arrays (LLVM does by default; numba keeps NumPy form)."""
-        if self.lower_arrays is not None:
-            return self.lower_arrays
-        return get_backend(self.backend).lowers_arrays
+        """Whether this build lowers arrays (LLVM always; numba keeps NumPy form unless asked)."""
+        return get_backend(self.backend).requires_lowering or bool(self.lower_arrays)
 
     @property
     def key(self) -> tuple:

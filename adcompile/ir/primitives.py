@@ -87,8 +87,9 @@ _LANE_OP = Attr((bool,), doc="forward mode: lane arithmetic of vector tangents; 
                              "turns runs of it into one loop over lanes")
 _REASSOC = Attr((bool,), doc="lower_arrays: an accumulation of a whole-array float reduction; "
                              "the backend may reassociate (vectorise) it")
-_INBOUNDS = Attr((bool,), doc="lower_arrays: indices in range by construction; the backend "
-                              "neither wraps negative indices nor checks bounds")
+_INBOUNDS = Attr((bool, tuple), doc="lower_arrays: indices in range by construction (True, or "
+                                     "one bool per index); the backend neither wraps negative "
+                                     "indices nor checks bounds for those")
 _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved for the whole "
                              "loop (while loops, checkpoint snapshots); the backend grows it")
 _AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")

@@ -29,8 +29,11 @@ from .induction import induction
 from .inline_custom import inline_custom
 from .inplace import insert_copies
 from .licm import licm
+from .lower_arrays import REMOVES as lower_arrays_removes
 from .lower_arrays import lower_arrays
 from .reuse_buffers import reuse_buffers
+from .scalar_semantics import EXPANDED as scalar_expanded
+from .scalar_semantics import scalar_semantics
 from .simplify import simplify
 
 
@@ -51,7 +54,8 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fuse_lanes", fuse_lanes),
     Pass("inplace", insert_copies),
     Pass("inline_custom", inline_custom, frozenset({"custom"})),
-    Pass("lower_arrays", lower_arrays),
+    Pass("lower_arrays", lower_arrays, lower_arrays_removes),
+    Pass("scalar_semantics", scalar_semantics, frozenset(scalar_expanded)),
     Pass("reuse_buffers", reuse_buffers),
     Pass("induction", induction),
 )}
@@ -60,13 +64,15 @@ PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse"
                    "fuse_lanes")
 BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
-LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
-                    "reuse_buffers", "inplace")
+LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
+                    "simplify", "licm", "dce", "reuse_buffers", "inplace")
 
 
 def backend_pipeline(options: CompileOptions) -> tuple[str, ...]:
-    """numba keeps NumPy's array form (often faster there); LLVM gets loops. The
-    `lower_arrays` option overrides, for measuring what lowering buys."""
+    """numba keeps NumPy's array form (often faster there); LLVM gets loops, always (its
+    codegen handles only scalars, element access and memory). `lower_arrays=True`
+    (ADCOMPILE_LOWER_ARRAYS=1) runs numba on the lowered form too, for measuring what lowering
+    buys."""
     return LOWERED_PIPELINE if options.lowered else BACKEND_PIPELINE
 
 

@@ -1,0 +1,59 @@
+"""The C ABI of generated libraries, stated once: error codes, scalar types at the boundary,
+and the messages generated code stops with.
+
+`runtime/include/adcompile_runtime.h` defines the same codes as `ADC_ERR_*` (a test parses it
+and compares). The LLVM backend, the ahead-of-time header writer (aot.py) and the Python
+binding read these tables; `ctypes_stub.py` keeps its own small copy of the type table because
+it is copied verbatim into generated stubs that run without adcompile installed.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+from ..ir.types import ArrayType, Type
+
+
+class ErrorCode(IntEnum):
+    """Return codes of every generated function (`ADC_OK`, `ADC_ERR_<NAME>` in C)."""
+
+    OK = 0
+    SHAPE = 1          # argument length/shape mismatch, or arrays that do not broadcast
+    INDEX = 2          # index out of bounds
+    ALLOC = 3          # memory allocation failed
+    VALUE = 4          # invalid value: division by zero, negative size, zero step, empty max
+    INTERNAL = 5       # runtime misuse or a bug in generated code
+    TAPE_BUDGET = 6    # reverse mode's tape for a loop would exceed the build's limit
+
+
+OK = ErrorCode.OK
+ERR_SHAPE = ErrorCode.SHAPE
+ERR_INDEX = ErrorCode.INDEX
+ERR_ALLOC = ErrorCode.ALLOC
+ERR_VALUE = ErrorCode.VALUE
+ERR_INTERNAL = ErrorCode.INTERNAL
+ERR_TAPE_BUDGET = ErrorCode.TAPE_BUDGET
+
+# which code a lowered `check` op returns, by its `kind`
+CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE}
+
+# how each IR scalar type is spelled in the generated C header, and its size in memory
+# (bool is one byte everywhere outside registers)
+C_TYPES = {"f64": "double", "f32": "float", "i64": "int64_t", "bool": "bool"}
+ELEM_SIZE = {"f64": 8, "f32": 4, "i64": 8, "bool": 1}
+
+
+def type_spec(t: Type) -> tuple[str, int]:
+    """(dtype name, ndim) of an IR type: how `ctypes_stub.bind` describes an argument. An
+    array crosses the boundary as (data pointer, n0, ..., n{ndim-1}), C-contiguous."""
+    return (t.dtype.name, t.ndim) if isinstance(t, ArrayType) else (t.name, 0)
+
+
+# messages generated code stops with (the user's file:line is put in front)
+MSG_INDEX = "index out of bounds"
+MSG_BROADCAST = "array shapes do not broadcast together"
+MSG_NEGATIVE_DIM = "negative array dimension"
+MSG_INT_DIV_ZERO = "integer division by zero"
+MSG_RANGE_STEP = "range() step cannot be zero"
+MSG_SLICE_STEP = "slice step cannot be zero"
+MSG_ARANGE_STEP = "arange step cannot be zero"
+MSG_MATMUL = "matmul: inner dimensions differ"

@@ -1,0 +1,87 @@
+"""NumPy's scalar semantics written out in plain IR, so a backend emits only the plain ops.
+
+Runs after `lower_arrays` (every elementwise op is scalar by then). Each rewrite is exact, the
+same instructions a backend would emit for the op itself:
+- `minimum`/`maximum` on floats propagate NaN: `select(x < y or isnan(x), x, y)`;
+  on ints `select(x < y, x, y)`;
+- `sign`: floats `select(isnan(x), x, select(x < 0, -1, select(x > 0, 1, 0)))`, ints
+  `(x > 0) - (x < 0)`; `abs` of an int: `select(x < 0, -x, x)`;
+- integer `floordiv`, `mod` and `div` stop the program with "integer division by zero" (a
+  `check` before the op) unless the divisor is a non-zero constant.
+Float `mod`/`floordiv` stay ops: their exact form needs a C remainder, which is no primitive.
+"""
+from __future__ import annotations
+
+from ..backends.abi import MSG_INT_DIV_ZERO
+from ..ir.core import Block, Builder, Function, Op, Value
+from ..ir.primitives import PRIMITIVES
+from ..ir.types import ArrayType, ScalarType
+
+EXPANDED = ("minimum", "maximum", "sign")
+"""Ops this pass removes (for scalars; `abs` only for ints)."""
+
+
+class _Emit:
+    def __init__(self, block: Block, loc):
+        self.block, self.loc = block, loc
+
+    def __call__(self, prim: str, *args: Value, name: str = "t", **attrs) -> Value:
+        types = PRIMITIVES[prim].rule([a.type for a in args], attrs)
+        return Builder(self.block, self.loc).op(prim, list(args), types, attrs, None,
+                                                [name] * len(types)).results[0]
+
+    def c(self, value, t: ScalarType) -> Value:
+        v = float(value) if t.is_float else int(value)
+        return self("const", value=v, type=t.name, name="c")
+
+
+def _expand(e: _Emit, op: Op, consts: dict[int, object]) -> Value | None:
+    """The value replacing op's result, or None to keep op (after any check it needs)."""
+    p, xs, y = op.prim, op.operands, op.results[0] if op.results else None
+    if y is None or isinstance(y.type, ArrayType) or \
+            any(isinstance(x.type, ArrayType) for x in xs):
+        return None
+    t = y.type
+    if p in ("minimum", "maximum"):
+        x, z = xs
+        keep = e("lt" if p == "minimum" else "gt", x, z)
+        if t.is_float:
+            keep = e("or", keep, e("isnan", x))
+        return e("select", keep, x, z, name=y.name)
+    if p == "sign":
+        x = xs[0]
+        zero = e.c(0, t)
+        if t.is_int:
+            return e("sub", e("cast", e("gt", x, zero), to="i64"),
+                     e("cast", e("lt", x, zero), to="i64"), name=y.name)
+        pos = e("select", e("gt", x, zero), e.c(1, t), zero)
+        s = e("select", e("lt", x, zero), e.c(-1, t), pos)
+        return e("select", e("isnan", x), x, s, name=y.name)
+    if p == "abs" and t.is_int:
+        x = xs[0]
+        return e("select", e("lt", x, e.c(0, t)), e("neg", x), x, name=y.name)
+    if p in ("floordiv", "mod", "div") and t.is_int and not consts.get(xs[1].id):
+        ok = e("ne", xs[1], e.c(0, t))
+        Builder(e.block, e.loc).op("check", [ok], [], {"message": MSG_INT_DIV_ZERO,
+                                                       "kind": "value"})
+    return None
+
+
+def _block(block: Block, consts: dict[int, object], renames: dict[int, Value]) -> None:
+    old, block.ops = block.ops, []
+    for op in old:
+        op.operands = [renames.get(v.id, v) for v in op.operands]
+        for r in op.regions:
+            _block(r, consts, renames)
+        if op.prim == "const":
+            consts[op.results[0].id] = op.attrs["value"]
+        new = _expand(_Emit(block, op.loc), op, consts)
+        if new is None:
+            block.ops.append(op)
+        else:
+            renames[op.results[0].id] = new
+
+
+def scalar_semantics(fn: Function) -> Function:
+    _block(fn.body, {}, {})
+    return fn
