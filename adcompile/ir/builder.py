@@ -19,6 +19,7 @@ from .types import I64, ScalarType, Type
 
 class Builder:
     def __init__(self, target: Block | list[Op], loc: Loc | None = None):
+        self.block: Block | None = target if isinstance(target, Block) else None
         self.ops: list[Op] = target.ops if isinstance(target, Block) else target
         self.loc = loc
 

@@ -33,10 +33,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..ir.clone import replace_uses
-from ..ir.core import Block, Builder, Function, Op, Value
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
+from ..ir.slices import SliceSpec
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
+from ..ir.walk import replace_uses
 
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
 FILLS = ("zeros", "ones", "full")
@@ -90,13 +92,8 @@ def slice_parts(spec: str | None, operands: list[Value]) -> list[tuple]:
     per leading axis, None for an omitted bound. `spec` None is plain indexing."""
     if spec is None:
         return [("i", v) for v in operands]
-    out, it = [], iter(operands)
-    for part in spec.split(","):
-        if part == "i":
-            out.append(("i", next(it)))
-        else:
-            out.append(("s",) + tuple(next(it) if f == "1" else None for f in part[1:]))
-    return out
+    return [("i", b.index) if b.is_index else ("s", b.start, b.stop, b.step)
+            for b in SliceSpec.parse(spec).bind(operands)]
 
 
 def _fuses_into(user: Op, v: Value) -> bool:
@@ -111,25 +108,8 @@ def _fuses_into(user: Op, v: Value) -> bool:
     return False
 
 
-class _Emit:
-    """Appends ops to a block (result types from the type rules)."""
-
-    def __init__(self, block: Block, loc):
-        self.block, self.loc = block, loc
-
-    def __call__(self, prim: str, *args: Value, name: str = "t", **attrs) -> Value:
-        types = PRIMITIVES[prim].rule([a.type for a in args], attrs)
-        op = Builder(self.block, self.loc).op(prim, list(args), types, attrs, None,
-                                              [name] * len(types))
-        return op.results[0] if op.results else None
-
-    def c(self, value, t: ScalarType = I64) -> Value:
-        v = float(value) if t.is_float else (bool(value) if t.is_bool else int(value))
-        return self("const", value=v, type=t.name, name="c")
-
-    def check(self, cond: Value, message: str, kind: str = "shape") -> None:
-        Builder(self.block, self.loc).op("check", [cond], [], {"message": message,
-                                                               "kind": kind})
+class _Emit(Builder):
+    """The IR builder, with the clamp that slice bounds need."""
 
     def clamp(self, x: Value, lo: Value, hi: Value) -> Value:
         x = self("select", self("lt", x, lo), lo, x)

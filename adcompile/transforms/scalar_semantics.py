@@ -13,29 +13,15 @@ Float `mod`/`floordiv` stay ops: their exact form needs a C remainder, which is 
 from __future__ import annotations
 
 from ..backends.abi import MSG_INT_DIV_ZERO
-from ..ir.core import Block, Builder, Function, Op, Value
-from ..ir.primitives import PRIMITIVES
-from ..ir.types import ArrayType, ScalarType
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
+from ..ir.types import ArrayType
 
 EXPANDED = ("minimum", "maximum", "sign")
 """Ops this pass removes (for scalars; `abs` only for ints)."""
 
 
-class _Emit:
-    def __init__(self, block: Block, loc):
-        self.block, self.loc = block, loc
-
-    def __call__(self, prim: str, *args: Value, name: str = "t", **attrs) -> Value:
-        types = PRIMITIVES[prim].rule([a.type for a in args], attrs)
-        return Builder(self.block, self.loc).op(prim, list(args), types, attrs, None,
-                                                [name] * len(types)).results[0]
-
-    def c(self, value, t: ScalarType) -> Value:
-        v = float(value) if t.is_float else int(value)
-        return self("const", value=v, type=t.name, name="c")
-
-
-def _expand(e: _Emit, op: Op, consts: dict[int, object]) -> Value | None:
+def _expand(e: Builder, op: Op, consts: dict[int, object]) -> Value | None:
     """The value replacing op's result, or None to keep op (after any check it needs)."""
     p, xs, y = op.prim, op.operands, op.results[0] if op.results else None
     if y is None or isinstance(y.type, ArrayType) or \
@@ -75,7 +61,7 @@ def _block(block: Block, consts: dict[int, object], renames: dict[int, Value]) -
             _block(r, consts, renames)
         if op.prim == "const":
             consts[op.results[0].id] = op.attrs["value"]
-        new = _expand(_Emit(block, op.loc), op, consts)
+        new = _expand(Builder(block, op.loc), op, consts)
         if new is None:
             block.ops.append(op)
         else:
