@@ -80,13 +80,3 @@ class Emitter:
         if not dims:
             return self.c(0.0, dt)
         return self("zeros", *dims, dtype=dt.name, name=name)
-
-
-def extremum_weights(e: "Emitter", x: Value, y: Value, axis) -> Value:
-    """Weights of a max/min reduction's derivative: tied extremal elements share it equally."""
-    m = y if axis is None else e("expand", y, axis=axis)
-    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
-    count = e("sum", mask, axis=axis)
-    if axis is not None:
-        count = e("expand", count, axis=axis)
-    return e("div", mask, count, name="w")

@@ -3,7 +3,7 @@
 Reverse mode normally tapes what each iteration's adjoint needs, so memory grows with the trip
 count. A loop marked `recompute` instead saves only its carried state at the start of each
 iteration (a snapshot) and, in the reverse sweep, re-runs that iteration from the snapshot with
-tapes local to it (see `Reverse._rev_for_recompute`).
+tapes local to it (see `reverse_recompute` in ad/reverse/loops.py).
 
 `strip_mine` turns a long loop into segments so that recomputation pays off:
 
@@ -70,7 +70,7 @@ class Sqrt:
 @dataclass(frozen=True)
 class Binomial:
     """The binomial (revolve) schedule: at most `snapshots` states kept, or as many as fit in
-    `memory` bytes (counted at run time from the loop state's size); see ad/revolve.py."""
+    `memory` bytes (counted at run time from the loop state's size); see ad/reverse/revolve.py."""
 
     snapshots: int | None = None
     memory: int | None = None
@@ -318,7 +318,7 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> int:
                     and not isinstance(default, StoreAll):
                 policy = default
             if isinstance(policy, Binomial) and op.prim == "for":
-                # reverse mode builds the schedule around the loop as it is (ad/revolve.py)
+                # reverse mode builds the schedule around the loop as it is (ad/reverse/revolve.py)
                 op.attrs = {k: v for k, v in op.attrs.items() if not k.startswith("checkpoint")}
                 op.attrs.update({"revolve_snapshots": policy.snapshots} if policy.snapshots
                                 else {"revolve_memory": policy.memory})
@@ -335,3 +335,17 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> int:
     visit(fn.body, True)
     return count
 
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The `checkpoint` pass: `apply_checkpointing` with `default` as the policy of every
+    outermost loop (None: only the loops marked in the source). Reverse mode runs it with the
+    user's policy in its preparation pipeline (`REVERSE_PREP_PIPELINE`)."""
+
+    default: Policy | None = None
+    name: str = "checkpoint"
+
+    def run(self, fn: Function) -> Function:
+        apply_checkpointing(fn, self.default)
+        return fn

@@ -12,12 +12,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..errors import AdError, InternalError
 from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
+from .checkpoint import Checkpoint
 from .dce import dce
 from .expand import expand
 from .fuse import fuse
@@ -49,6 +50,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("lower_arrays", lower_arrays),
     Pass("reuse_buffers", reuse_buffers),
     Pass("induction", induction),
+    Pass("checkpoint", Checkpoint().run),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse", "simplify", "dce",
@@ -57,6 +59,13 @@ BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplac
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "simplify", "licm", "dce",
                     "reuse_buffers", "inplace")
+
+
+# reverse mode's preparation of the primal, before its transform: inline custom functions
+# without derivative rules, copy insertion (linear array chains), checkpointing, custom_vjp
+# calls running their fwd rule. Reverse mode supplies the parameterised passes
+# (ad/reverse/driver.py: which custom ops keep their rule, the policy, the fwd rules).
+REVERSE_PREP_PIPELINE = ("inline_custom", "inplace", "checkpoint", "custom_vjp")
 
 
 def backend_pipeline(backend: str) -> tuple[str, ...]:
@@ -82,14 +91,18 @@ CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes", 
                      "reuse_buffers"})
 
 
-def run_passes(fn: Function, names: tuple[str, ...]) -> Function:
+def run_passes(fn: Function, names: Sequence[str | Pass]) -> Function:
+    """Run passes by registered name, or pass objects (anything with `.name` and `.run`, e.g.
+    one holding options as fields), verifying, timing and printing after each."""
+    passes = [PASSES[n] if isinstance(n, str) else n for n in names]
     if os.environ.get("ADCOMPILE_CLEANUP", "1") == "0":
-        names = tuple(n for n in names if n not in CLEANUP)
+        passes = [p for p in passes if p.name not in CLEANUP]
     timing = os.environ.get("ADCOMPILE_TIME_PASSES", "") not in ("", "0")
-    for name in names:
+    for p in passes:
+        name = p.name
         t0 = time.perf_counter()
         try:
-            fn = PASSES[name].run(fn)
+            fn = p.run(fn)
             verify(fn)
         except AdError:
             raise
