@@ -107,7 +107,7 @@ class ReversedLoop:
         self.seed(clone[-1].operands)
         self.ctx.backward_block(clone[:-1], self.emitter)
 
-    def end_body(self, e: Emitter, slot_args: list[Value], extra: list[Value] = (),
+    def end_body(self, e: Emitter, slot_args: list[Value], extra: tuple | list = (),
                  after_yield=None) -> None:
         """End the reverse body: yield the adjoints of the iteration's inputs `slot_args`
         (then `extra`), and return to the adjoints outside the loop."""
