@@ -31,8 +31,8 @@ from .driver.options import CompileOptions
 from .driver.transforms import JVP, VJP
 from .errors import AdError, TypeInferenceError
 from .ir.core import Function
-from .ir.walk import clone_function
 from .ir.types import ArrayType, ScalarType, Type, parse_type, scalar_of
+from .ir.walk import clone_function
 from .signature import ArgSpec
 
 MODES = ("primal", "jvp", "vjp", "grad")
@@ -283,9 +283,9 @@ def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_di
     kernel_o.write_bytes(tm.emit_object(mod))
     rt = lb.runtime_objects()
     obj = out_dir / f"{name}.o"
-    lb._run(["ld", "-r", "-o", str(obj), str(kernel_o)] + [str(o) for o in rt])
+    lb.run_command(["ld", "-r", "-o", str(obj), str(kernel_o)] + [str(o) for o in rt])
     # runtime symbols weak: a program may link several generated objects, each carrying it
-    lb._run(["objcopy", "--wildcard", "-W", "adc_*", str(obj)])
+    lb.run_command(["objcopy", "--wildcard", "-W", "adc_*", str(obj)])
     kernel_o.unlink()
     lib = out_dir / f"lib{name}.so"
     lb.link_shared([obj], lib)

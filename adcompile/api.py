@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from .driver.compile import (Specialization, build_ir, call_specialization, signatures,
-                             specialize)
+from .driver.compile import Specialization, build_ir, call_specialization, signatures, specialize
 from .driver.options import CompileOptions
 from .errors import AdError
 from .ir.interpreter import run_function

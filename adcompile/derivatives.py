@@ -23,8 +23,8 @@ from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
 from .ir.printer import print_function
-from .jacobian import assemble, seeds
 from .ir.types import ArrayType, scalar_of
+from .jacobian import assemble, seeds
 from .signature import bind_defaults, signature_of
 
 

@@ -12,7 +12,7 @@ from ..ir.types import TapeType, scalar_of
 from .rules import NON_DIFFERENTIABLE, ZERO_DERIVATIVE
 
 # ops whose result never depends differentiably on their operands
-_CUT = NON_DIFFERENTIABLE | ZERO_DERIVATIVE | {"cast_int"}
+_CUT = NON_DIFFERENTIABLE | ZERO_DERIVATIVE
 
 
 _SHAPE_ONLY_TAIL = {"broadcast_like", "sum_to"}

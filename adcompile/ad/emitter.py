@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir.core import Block, Builder, Loc, Value
+from ..ir.builder import Builder
+from ..ir.core import Block, Loc, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
-
 
 # value id -> Python value, for constants built through `Emitter.c` (lets rules skip `1 * g`)
 CONST_VALUES: dict[int, Any] = {}
@@ -80,13 +80,3 @@ class Emitter:
         if not dims:
             return self.c(0.0, dt)
         return self("zeros", *dims, dtype=dt.name, name=name)
-
-
-def extremum_weights(e: "Emitter", x: Value, y: Value, axis) -> Value:
-    """Weights of a max/min reduction's derivative: tied extremal elements share it equally."""
-    m = y if axis is None else e("expand", y, axis=axis)
-    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
-    count = e("sum", mask, axis=axis)
-    if axis is not None:
-        count = e("expand", count, axis=axis)
-    return e("div", mask, count, name="w")

@@ -12,35 +12,33 @@ non-varied path, zeros are materialised.
 """
 from __future__ import annotations
 
-import copy
-
-from ..ir.core import Block, Builder, Function, Op, Value
-from ..ir.types import ArrayType, TapeType, scalar_of
+from ..custom.functions import REGISTRY
+from ..custom.lowering import rule_ir
+from ..errors import NonDifferentiable, TypeInferenceError
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
+from ..ir.inline import inline_function
+from ..ir.types import ArrayType
+from ..ir.walk import clone_function
+from ..transforms.inline_custom import inline_custom
 from .activity import varied
-from .emitter import Emitter, extremum_weights
-from .rules import PARTIALS, partials
+from .emitter import Emitter
+from .rules import JVP, PARTIALS, partials
+from .rules.common import ndim as _ndim
+from .rules.common import tangent_type
 
 
-def tangent_type(t, lanes: bool):
-    if isinstance(t, TapeType):
-        return TapeType(tangent_type(t.elem, lanes))
-    if not lanes:
-        return t
-    return ArrayType(scalar_of(t), (t.ndim if isinstance(t, ArrayType) else 0) + 1)
-
-
-def _ndim(v: Value) -> int:
-    return v.type.ndim if isinstance(v.type, ArrayType) else 0
+def _keeps_rule(op: Op, lanes: bool) -> bool:
+    cf = REGISTRY[op.attrs["rule"]]
+    cf.require_rules(op.loc)
+    return not lanes and cf.jvp_rule is not None
 
 
 class Forward:
     def __init__(self, fn: Function, active: list[bool], lanes: bool):
-        from ..transforms.inline_custom import inline_custom
-        from .custom import REGISTRY
-        self.fn = copy.deepcopy(fn)
+        self.fn = clone_function(fn)
         # without a JVP rule (or under lanes) a custom function is differentiated as written
-        inline_custom(self.fn, keep=lambda op: not lanes and
-                      REGISTRY[op.attrs["rule"]].jvp_rule is not None)
+        inline_custom(self.fn, keep=lambda op: _keeps_rule(op, lanes))
         self.active = active
         self.lanes = lanes
         self.dot: dict[int, Value] = {}
@@ -144,9 +142,8 @@ class Forward:
             if acc is not None:
                 self.dot[y.id] = self.fit(e, acc, y)
             return
-        rule = _STRUCTURAL.get(p)
+        rule = JVP.get(p)
         if rule is None:
-            from ..errors import NonDifferentiable
             raise NonDifferentiable(f"'{p}' has no derivative rule", op.loc,
                                     "the value flowing through it cannot be differentiated; "
                                     "compute it from inactive inputs or mark a custom rule")
@@ -156,8 +153,6 @@ class Forward:
 
     def custom(self, op: Op, dst: Block) -> None:
         """Inline the user's JVP rule: its tangent outputs become the results' tangents."""
-        from ..ir.inline import inline_function
-        from .custom import REGISTRY, rule_ir
         cf = REGISTRY[op.attrs["rule"]]
         e = Emitter(dst, op.loc)
         dots = [self.tangent_or_zero(e, a) for a in op.operands]
@@ -166,7 +161,6 @@ class Forward:
         vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
         n = len(op.results)
         if len(vals) != 2 * n:
-            from ..errors import TypeInferenceError
             raise TypeInferenceError(f"the JVP rule of '{cf.__name__}' must return "
                                      "(outputs, output tangents)", op.loc,
                                      "return out, out_dot (tuples for several outputs)")
@@ -225,138 +219,6 @@ class Forward:
             d = Value(r.name + "_dot", tangent_type(r.type, self.lanes))
             self.dot[r.id] = d
             op.results.append(d)
-
-
-# -- structural rules: one function per primitive ----------------------------------------------
-def _select(fw, e, op, d, name):
-    c, a, b = op.operands
-    y = op.results[0]
-    ta = d[1] if d[1] is not None else fw.zero(e, a)
-    tb = d[2] if d[2] is not None else fw.zero(e, b)
-    return e("select", fw.expand(e, c, y), fw.fit(e, ta, y), fw.fit(e, tb, y), name=name)
-
-
-def _cast(fw, e, op, d, name):
-    return e("cast", d[0], to=op.attrs["to"], name=name)
-
-
-def _same(prim):
-    def rule(fw, e, op, d, name):
-        return e(prim, d[0], *op.operands[1:], name=name, **op.attrs)
-    return rule
-
-
-def _setitem(fw, e, op, d, name):
-    x = op.operands[0]
-    tx = d[0] if d[0] is not None else fw.zero(e, x)
-    tv = d[1] if d[1] is not None else e.c(0.0, x)
-    return e(op.prim, tx, tv, *op.operands[2:], name=name, **op.attrs)
-
-
-def _reduce_sum(fw, e, t, axis, nd):
-    if axis is not None:
-        return e("sum", t, axis=axis, name=t.name)
-    if not fw.lanes:
-        return e("sum", t, axis=None, name=t.name)
-    for _ in range(nd):
-        t = e("sum", t, axis=0, name=t.name)
-    return t
-
-
-def _sum(fw, e, op, d, name):
-    return _reduce_sum(fw, e, d[0], op.attrs.get("axis"), op.operands[0].type.ndim)
-
-
-def _mean(fw, e, op, d, name):
-    x = op.operands[0]
-    axis = op.attrs.get("axis")
-    s = _reduce_sum(fw, e, d[0], axis, x.type.ndim)
-    n = e("size", x) if axis is None else e("dim", x, axis=axis)
-    return e("div", s, e("cast", n, to=x.type.dtype.name), name=name)
-
-
-def _extremum(fw, e, op, d, name):
-    """max/min reduction: the tangent is shared equally among tied extremal elements."""
-    x, y = op.operands[0], op.results[0]
-    axis = op.attrs.get("axis")
-    w = extremum_weights(e, x, y, axis)
-    return _reduce_sum(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
-
-
-def _prod(fw, e, op, d, name):
-    x, y = op.operands[0], op.results[0]
-    axis = op.attrs.get("axis")
-    yy = y if axis is None else e("expand", y, axis=axis)
-    w = e("div", yy, x, name="w")  # y / x: documented to need nonzero x
-    return _reduce_sum(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
-
-
-def _matmul(fw, e, op, d, name):
-    a, b = op.operands
-    acc = None
-    if d[0] is not None:
-        acc = e("lmatmul", d[0], b, lanes="a", name=name) if fw.lanes else \
-            e("matmul", d[0], b, name=name)
-    if d[1] is not None:
-        t = e("lmatmul", a, d[1], lanes="b", name=name) if fw.lanes else \
-            e("matmul", a, d[1], name=name)
-        acc = t if acc is None else e("add", acc, t, name=name)
-    return acc
-
-
-def _full(fw, e, op, d, name):
-    return fw.fit(e, d[-1], op.results[0]) if d[-1] is not None else None
-
-
-def _sum_to(fw, e, op, d, name):
-    g, like = op.operands
-    if fw.lanes:
-        raise NotImplementedError("sum_to under tangent lanes")
-    return e("sum_to", d[0], like, name=name)
-
-
-def _broadcast_like(fw, e, op, d, name):
-    if fw.lanes:
-        raise NotImplementedError("broadcast_like under tangent lanes")
-    return e("broadcast_like", d[0], *op.operands[1:], name=name)
-
-
-def _tape_new(fw, e, op, d, name):
-    return e("tape_new", type=str(tangent_type(op.results[0].type.elem, fw.lanes)), name=name)
-
-
-def _tape_push(fw, e, op, d, name):
-    tape, v = op.operands
-    td = fw.dot.get(tape.id)
-    if td is None:
-        return None
-    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v))
-    return None
-
-
-def _tape_reserve(fw, e, op, d, name):
-    td = fw.dot.get(op.operands[0].id)
-    if td is not None:
-        e("tape_reserve", td, op.operands[1])
-    return None
-
-
-def _tape_pop(fw, e, op, d, name):
-    return e("tape_pop", d[0], name=name)
-
-
-def _expand(fw, e, op, d, name):
-    return e("expand", d[0], axis=op.attrs["axis"], name=name)
-
-
-_STRUCTURAL = {
-    "select": _select, "cast": _cast, "copy": _same("copy"),
-    "getitem": _same("getitem"), "getslice": _same("getslice"),
-    "setitem": _setitem, "setslice": _setitem, "transpose": _same("transpose"),
-    "sum": _sum, "mean": _mean, "max": _extremum, "min": _extremum, "prod": _prod,
-    "matmul": _matmul, "full": _full, "sum_to": _sum_to, "broadcast_like": _broadcast_like,
-    "tape_new": _tape_new, "tape_push": _tape_push, "tape_reserve": _tape_reserve, "tape_pop": _tape_pop, "expand": _expand,
-}
 
 
 def jvp_function(fn: Function, active: list[bool], lanes: bool = False) -> Function:

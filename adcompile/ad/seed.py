@@ -14,8 +14,8 @@ alone (`None`); the API then passes the seed as an array.
 """
 from __future__ import annotations
 
+from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op
-from ..ir.loops import OpList
 from ..ir.types import ArrayType
 
 
@@ -44,7 +44,7 @@ def seed_rows(fn: Function, nprimal: int, primal_of: list[int]) -> Function | No
     if not _uses_ok(fn.body, {t.id for t in tang}):
         return None
     head: list[Op] = []
-    e = OpList(head, fn.loc)
+    e = Builder(head, fn.loc)
     widths = [e("dim", p, axis=1, name=f"{p.name}_cols") for p in prims]
     offs, total = [], e.c(0)
     for w in widths:
@@ -62,7 +62,7 @@ def seed_rows(fn: Function, nprimal: int, primal_of: list[int]) -> Function | No
                 out.append(op)
                 continue
             p, w, off = info[src.id]
-            oe = OpList(out, op.loc)
+            oe = Builder(out, op.loc)
             y = op.results[0]
             if op.prim == "dim":
                 ax = op.attrs["axis"]

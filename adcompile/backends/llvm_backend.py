@@ -21,10 +21,10 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .._version import __version__
-from .cache import cache_dir as _cache_dir
 from ..errors import AdError, TapeBudgetExceeded
 from ..ir.core import Function
 from .abi import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, type_spec
+from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
 from .llvm_types import Unsupported
@@ -87,7 +87,7 @@ def c_compiler() -> str:
     return cc
 
 
-def _run(cmd: list[str]) -> None:
+def run_command(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise AdError(f"command failed: {' '.join(cmd)}\n{proc.stderr.strip()}",
@@ -105,7 +105,7 @@ def runtime_objects() -> list[Path]:
     if not out.exists():
         tmp = Path(tempfile.mkdtemp(dir=cache_dir(), prefix="rt-tmp-"))
         for f in files:
-            _run([c_compiler(), "-O2", "-fPIC", "-std=c99", "-I", str(src / "include"), "-c",
+            run_command([c_compiler(), "-O2", "-fPIC", "-std=c99", "-I", str(src / "include"), "-c",
                   str(f), "-o", str(tmp / (f.stem + ".o"))])
         try:
             os.replace(tmp, out)
@@ -171,7 +171,7 @@ def optimize(module: ir.Module, cpu: str = "host"):
 
 
 def link_shared(objects: list[Path], out: Path) -> None:
-    _run([c_compiler(), "-shared", "-o", str(out)] + [str(o) for o in objects] + ["-lm"])
+    run_command([c_compiler(), "-shared", "-o", str(out)] + [str(o) for o in objects] + ["-lm"])
 
 
 def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "host"

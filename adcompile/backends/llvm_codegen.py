@@ -23,11 +23,33 @@ import llvmlite.ir as ir
 
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
-from .abi import CHECK_CODES, ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_VALUE, MSG_INDEX, \
-    MSG_NEGATIVE_DIM, MSG_RANGE_STEP, OK
+from .abi import (
+    CHECK_CODES,
+    ERR_ALLOC,
+    ERR_INDEX,
+    ERR_SHAPE,
+    ERR_VALUE,
+    MSG_INDEX,
+    MSG_NEGATIVE_DIM,
+    MSG_RANGE_STEP,
+    OK,
+)
 from .llvm_tapes import TAPE_OPS
-from .llvm_types import F32, F64, I1, I8, I32, I64, PTR, Array, Unsupported, abi_type, \
-    elem_size, mem_type, reg_type
+from .llvm_types import (
+    F32,
+    F64,
+    I1,
+    I8,
+    I32,
+    I64,
+    PTR,
+    Array,
+    Unsupported,
+    abi_type,
+    elem_size,
+    mem_type,
+    reg_type,
+)
 
 # scalar float functions: LLVM intrinsics where they exist, libm otherwise
 _INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "sin": "llvm.sin",

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from .._version import __version__
-from .cache import cache_dir as _cache_dir
 from ..ir.core import Function
+from .cache import cache_dir as _cache_dir
 from .numba_codegen import LOWERS, generate_module  # noqa: F401  (LOWERS: the registry's)
 
 

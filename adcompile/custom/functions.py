@@ -26,6 +26,8 @@ from __future__ import annotations
 import functools
 import itertools
 
+from ..errors import AdError
+
 REGISTRY: dict[int, "CustomFunction"] = {}
 _ids = itertools.count(1)
 
@@ -44,6 +46,16 @@ class CustomFunction:
 
     def __call__(self, *args):
         return self.fun(*args)
+
+    def require_rules(self, loc=None) -> None:
+        """A function declared with custom rules is never silently differentiated as written:
+        differentiating it before its rules are defined is an error."""
+        if self.kind == "custom_jvp" and self.jvp_rule is None:
+            raise AdError(f"'{self.__name__}' is a custom_jvp function without a jvp rule", loc,
+                          f"define it with @{self.__name__}.defjvp before differentiating")
+        if self.kind == "custom_vjp" and (self.fwd is None or self.bwd is None):
+            raise AdError(f"'{self.__name__}' is a custom_vjp function without fwd/bwd rules",
+                          loc, f"call {self.__name__}.defvjp(fwd, bwd) before differentiating")
 
 
 class custom_jvp(CustomFunction):

@@ -20,8 +20,13 @@ from ..frontend.lower import lower
 from ..frontend.source import get_source
 from ..ir.core import Function
 from ..ir.walk import clone_function
-from ..transforms.pipeline import (PRIMAL_PIPELINE, backend_pipeline, check_frontend,
-                                   run_passes, run_transform)
+from ..transforms.pipeline import (
+    PRIMAL_PIPELINE,
+    backend_pipeline,
+    check_frontend,
+    run_passes,
+    run_transform,
+)
 from .options import CompileOptions
 
 
@@ -32,6 +37,7 @@ class Specialization:
     ir: dict[str, Function]
     source: str
     call: Callable
+    observed: object = None   # the options it was built under, when they print or time
 
 
 _STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
@@ -44,6 +50,8 @@ def build_ir(func, sig, transform=None, options: CompileOptions | None = None
     the transform's name, 'optimized', and 'backend', prepared for the options' backend).
     Cached: callers must not modify the returned stages."""
     options = options if options is not None else CompileOptions.from_env()
+    if options.observes:      # printing or timing asked for: run the passes again
+        return _build_ir(func, sig, transform, options)
     key = (tuple(sig), transform, options.key)
     table = _STAGES.setdefault(func, {})
     stages = table.get(key)
@@ -99,10 +107,11 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     key = (tuple(sig), transform, options.key)
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
-    if got is None:
+    if got is None or (options.observes and got.observed is not options):
         stages = build_ir(func, sig, transform, options)
         suffix = f"_{transform.name}" if transform is not None else ""
         got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)
+        got.observed = options
     return got
 
 

@@ -67,6 +67,11 @@ class CompileOptions:
         """What changes the generated program (printing and timing do not)."""
         return (self.backend, self.lowered, self.cleanup, self.tape_limit)
 
+    @property
+    def observes(self) -> bool:
+        """Printing or timing asked for: caches must run the passes again to show them."""
+        return bool(self.print_after) or self.time_passes
+
     def prints(self, stage: str) -> bool:
         return "all" in self.print_after or stage in self.print_after
 

@@ -58,7 +58,7 @@ class VJP:
     name: str = "vjp"
 
     def run(self, fn: Function, options: CompileOptions) -> Function:
-        out = vjp_function(fn, list(self.active), self.checkpoint)
+        out = vjp_function(fn, list(self.active), self.checkpoint, options)
         if self.unit_cotangent:
             _fix_cotangent(out, len(fn.args))
         return out
@@ -72,7 +72,7 @@ class HVP:
     name: str = "hvp"
 
     def run(self, fn: Function, options: CompileOptions) -> Function:
-        rev = vjp_function(fn, list(self.active))
+        rev = vjp_function(fn, list(self.active), None, options)
         nbar = len(rev.args) - len(fn.args)
         return jvp_function(rev, list(self.active) + [False] * nbar)
 

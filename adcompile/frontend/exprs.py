@@ -17,8 +17,17 @@ import numpy as np
 
 from ..errors import TypeInferenceError, UnsupportedSyntax
 from ..ir.core import Value
-from ..ir.types import (BOOL, F64, I64, ArrayType, ScalarType, Type, from_numpy_dtype, promote,
-                        scalar_of)
+from ..ir.types import (
+    BOOL,
+    F64,
+    I64,
+    ArrayType,
+    ScalarType,
+    Type,
+    from_numpy_dtype,
+    promote,
+    scalar_of,
+)
 from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 

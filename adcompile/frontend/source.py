@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import gast
 
-from ..errors import UnsupportedSyntax
-from ..errors import Loc
+from ..errors import Loc, UnsupportedSyntax
 
 
 @dataclass

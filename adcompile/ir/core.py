@@ -82,20 +82,3 @@ def walk_block(block: Block) -> Iterator[Op]:
         yield op
         for r in op.regions:
             yield from walk_block(r)
-
-
-class Builder:
-    """Appends ops to a block; the frontend and the passes build IR through it."""
-
-    def __init__(self, block: Block, loc: Loc | None = None):
-        self.block = block
-        self.loc = loc
-
-    def op(self, prim: str, operands: list[Value], result_types: list[Type],
-           attrs: dict[str, Any] | None = None, regions: list[Block] | None = None,
-           names: list[str] | None = None) -> Op:
-        names = names or ["t"] * len(result_types)
-        results = [Value(n, t) for n, t in zip(names, result_types)]
-        op = Op(prim, list(operands), results, dict(attrs or {}), list(regions or []), self.loc)
-        self.block.ops.append(op)
-        return op

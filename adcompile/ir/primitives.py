@@ -15,8 +15,18 @@ from typing import Any, Callable
 
 from .slices import SliceSpec
 from .traits import Trait
-from .types import (BOOL, I64, SCALARS, ArrayType, ScalarType, TapeType, Type, ndim_of,
-                    parse_type, scalar_of)
+from .types import (
+    BOOL,
+    I64,
+    SCALARS,
+    ArrayType,
+    ScalarType,
+    TapeType,
+    Type,
+    ndim_of,
+    parse_type,
+    scalar_of,
+)
 
 
 class IRTypeError(Exception):

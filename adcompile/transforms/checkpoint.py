@@ -3,7 +3,7 @@
 Reverse mode normally tapes what each iteration's adjoint needs, so memory grows with the trip
 count. A loop marked `recompute` instead saves only its carried state at the start of each
 iteration (a snapshot) and, in the reverse sweep, re-runs that iteration from the snapshot with
-tapes local to it (see `Reverse._rev_for_recompute`).
+tapes local to it (see `reverse_recompute` in ad/reverse/loops.py).
 
 `strip_mine` turns a long loop into segments so that recomputation pays off:
 
@@ -27,22 +27,15 @@ by `strip_mine_while`. The user-facing policy types live in `adcompile.checkpoin
 """
 from __future__ import annotations
 
-import os
-from ..checkpointing import (DEFAULT_TAPE_LIMIT, Binomial, Every, Policy, Snapshots, Sqrt,
-                             StoreAll, parse_policy)
-from ..driver.options import parse_tape_limit
-from ..ir.core import Block, Function, Op, Value
+from dataclasses import dataclass
+
+from ..checkpointing import Binomial, Every, Policy, Snapshots, Sqrt, StoreAll
 from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
 from ..ir.loops import trip_count
+from ..ir.types import I64
 from ..ir.views import ForOp
 from ..ir.walk import clone_ops
-from ..ir.types import I64
-
-
-def tape_limit() -> int | None:
-    """ADCOMPILE_TAPE_LIMIT in bytes (transitional: reverse mode will take it from the compile
-    options)."""
-    return parse_tape_limit(os.environ.get("ADCOMPILE_TAPE_LIMIT", DEFAULT_TAPE_LIMIT))
 
 
 def policy_from_attrs(attrs: dict) -> Policy | None:
@@ -191,7 +184,7 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> int:
                     and not isinstance(default, StoreAll):
                 policy = default
             if isinstance(policy, Binomial) and op.prim == "for":
-                # reverse mode builds the schedule around the loop as it is (ad/revolve.py)
+                # reverse mode builds the schedule around the loop as it is (ad/reverse/revolve.py)
                 op.attrs = {k: v for k, v in op.attrs.items() if not k.startswith("checkpoint")}
                 op.attrs.update({"revolve_snapshots": policy.snapshots} if policy.snapshots
                                 else {"revolve_memory": policy.memory})
@@ -208,3 +201,17 @@ def apply_checkpointing(fn: Function, default: Policy | None) -> int:
     visit(fn.body, True)
     return count
 
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The `checkpoint` pass: `apply_checkpointing` with `default` as the policy of every
+    outermost loop (None: only the loops marked in the source). Reverse mode runs it with the
+    user's policy in its preparation pipeline (`REVERSE_PREP_PIPELINE`)."""
+
+    default: Policy | None = None
+    name: str = "checkpoint"
+
+    def run(self, fn: Function) -> Function:
+        apply_checkpointing(fn, self.default)
+        return fn

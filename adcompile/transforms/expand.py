@@ -20,16 +20,15 @@ expensive op (a transcendental, `pow`, `sqrt`, division). At most 3 index dimens
 """
 from __future__ import annotations
 
-from ..ir.core import Block, Function, Op, Value
 from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
 from ..ir.loops import trip_count
 from ..ir.primitives import has
 from ..ir.traits import Trait
+from ..ir.types import I64, ArrayType, ScalarType
 from ..ir.views import ForOp
 from ..ir.walk import clone_ops, defined_ids, used_ids
-from ..ir.types import I64, ArrayType, ScalarType
 from .licm import hoistable
-
 
 
 class _Expander:

@@ -14,8 +14,8 @@ loop, since they do not depend on the lanes.
 """
 from __future__ import annotations
 
-from ..ir.core import Block, Function, Op, Value
 from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import has
 from ..ir.traits import Trait
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of

@@ -13,12 +13,12 @@ re-read rather than taped.
 """
 from __future__ import annotations
 
-from ..ir.core import Block, Function, Op, Value
 from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
 from ..ir.loops import trip_count
+from ..ir.types import I64
 from ..ir.views import ForOp
 from ..ir.walk import defined_ids, replace_uses
-from ..ir.types import I64
 
 
 def _step_of(arg: Value, y: Value, defs: dict[int, Op], inside: set[int]) -> tuple | None:

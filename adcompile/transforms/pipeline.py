@@ -14,13 +14,14 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..driver.options import CompileOptions
 from ..errors import AdError, InternalError
 from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
+from .checkpoint import Checkpoint
 from .dce import dce
 from .expand import expand
 from .fuse import fuse
@@ -58,6 +59,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("scalar_semantics", scalar_semantics, frozenset(scalar_expanded)),
     Pass("reuse_buffers", reuse_buffers),
     Pass("induction", induction),
+    Pass("checkpoint", Checkpoint().run),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse", "simplify", "dce",
@@ -66,6 +68,13 @@ BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplac
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
                     "simplify", "licm", "dce", "reuse_buffers", "inplace")
+
+
+# reverse mode's preparation of the primal, before its transform: inline custom functions
+# without derivative rules, copy insertion (linear array chains), checkpointing, custom_vjp
+# calls running their fwd rule. Reverse mode supplies the parameterised passes
+# (ad/reverse/driver.py: which custom ops keep their rule, the policy, the fwd rules).
+REVERSE_PREP_PIPELINE = ("inline_custom", "inplace", "checkpoint", "custom_vjp")
 
 
 def backend_pipeline(options: CompileOptions) -> tuple[str, ...]:
@@ -91,15 +100,19 @@ CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes", 
                      "reuse_buffers"})
 
 
-def run_passes(fn: Function, names: tuple[str, ...],
+def run_passes(fn: Function, names: Sequence[str | Pass],
                options: CompileOptions | None = None) -> Function:
+    """Run passes by registered name, or pass objects (anything with `.name` and `.run`, e.g.
+    one holding its parameters as fields), verifying, timing and printing after each."""
     options = _options(options)
+    passes = [PASSES[n] if isinstance(n, str) else n for n in names]
     if not options.cleanup:
-        names = tuple(n for n in names if n not in CLEANUP)
-    for name in names:
+        passes = [p for p in passes if p.name not in CLEANUP]
+    for p in passes:
+        name = p.name
         t0 = time.perf_counter()
         try:
-            fn = PASSES[name].run(fn)
+            fn = p.run(fn)
             verify(fn)
         except AdError:
             raise

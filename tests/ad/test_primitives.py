@@ -33,7 +33,8 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.ad import forward, reverse, rules
+from adcompile.ad import rules
+from adcompile.ad.rules import arrays, indexing, linalg, reductions, tapes
 from adcompile.ir.primitives import PRIMITIVES
 
 from ._util import abs_inner, assert_close, assert_dot, fd_directional, inner, to64
@@ -297,9 +298,9 @@ def test_primitive(key, dt):
 
 # -- tables --------------------------------------------------------------------------------------
 # Primitives with no derivative rule of their own, by reason.  A new primitive must get a rule
-# (rules.PARTIALS, or both forward._STRUCTURAL and reverse._ADJOINT) or be listed here.
+# (rules.PARTIALS, or both rules.JVP and rules.VJP) or be listed here.
 CONTROL_FLOW = {"for", "while", "if", "yield", "condition", "return"}
-CUSTOM_RULES = {"custom"}   # user rules: handled by adcompile.ad.custom in both modes
+CUSTOM_RULES = {"custom"}   # user rules: handled by adcompile.custom in both modes
 TAPE = {"tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_budget", "check"}   # reverse mode's own bookkeeping
 # ops that only derivative code contains (tangent lanes, unbroadcasting); forward-over-reverse
 # needs tangent rules for some of them, reverse mode never sees them
@@ -309,22 +310,44 @@ EXEMPT = CONTROL_FLOW | CUSTOM_RULES | TAPE | DERIVATIVE_HELPERS
 
 def test_every_primitive_has_a_rule():
     partials = set(rules.PARTIALS)
-    structural = set(forward._STRUCTURAL) & set(reverse._ADJOINT)
+    structural = set(rules.JVP) & set(rules.VJP)
     declared = set(rules.NON_DIFFERENTIABLE) | set(rules.ZERO_DERIVATIVE) | set(rules.NO_RULE)
     missing = sorted(p for p in PRIMITIVES
                      if p not in partials | structural | declared | EXEMPT)
     assert not missing, f"primitives without a derivative rule or exemption: {missing}"
     # the exemptions and declarations name real primitives (no stale entries)
-    stale = sorted((EXEMPT | declared | partials | set(forward._STRUCTURAL)
-                    | set(reverse._ADJOINT)) - set(PRIMITIVES))
+    stale = sorted((EXEMPT | declared | partials | set(rules.JVP)
+                    | set(rules.VJP)) - set(PRIMITIVES))
     assert not stale, f"tables name unknown primitives: {stale}"
     # one classification per primitive
     assert not partials & set(rules.ZERO_DERIVATIVE)
     assert not partials & set(rules.NON_DIFFERENTIABLE)
     assert not (partials | declared) & EXEMPT
     # structural rules exist in both modes, except for derivative-only helpers and tapes
-    one_sided = (set(forward._STRUCTURAL) ^ set(reverse._ADJOINT)) - DERIVATIVE_HELPERS - TAPE
+    one_sided = (set(rules.JVP) ^ set(rules.VJP)) - DERIVATIVE_HELPERS - TAPE
     assert not one_sided, f"structural rule in one mode only: {sorted(one_sided)}"
+    # elementwise partials and structural rules are disjoint: a primitive has one kind
+    assert not partials & (set(rules.JVP) | set(rules.VJP))
+
+
+def test_rule_families_are_disjoint_and_merged():
+    """Each structural primitive has its JVP and VJP rule in exactly one family module, and
+    the merged tables are exactly the families' tables (no entry lost or shadowed)."""
+    families = (arrays, indexing, reductions, linalg, tapes)
+    for table in ("JVP", "VJP"):
+        seen: dict[str, str] = {}
+        for fam in families:
+            for prim in getattr(fam, table, {}):
+                assert prim not in seen, f"{table}[{prim}] in {seen.get(prim)} and {fam.__name__}"
+                seen[prim] = fam.__name__
+        merged = getattr(rules, table)
+        assert set(seen) == set(merged), table
+        for fam in families:
+            for prim, rule in getattr(fam, table, {}).items():
+                assert merged[prim] is rule, f"{table}[{prim}]"
+    # a family with a VJP rule for a primitive has its JVP rule too (side by side)
+    for fam in families:
+        assert set(getattr(fam, "VJP", {})) <= set(fam.JVP), fam.__name__
 
 
 def _ir_prims(f, *args) -> set[str]:

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import adcompile as ad
-from adcompile.api import build_ir
 from adcompile.backends import abi, llvm_codegen
 from adcompile.backends.llvm_backend import KernelIndexError, KernelValueError, build, \
     runtime_dir
-from adcompile.ir.core import Block, Builder, Function, Value
+from adcompile.driver.compile import build_ir
+from adcompile.ir.builder import Builder
+from adcompile.ir.core import Block, Function, Value
 from adcompile.ir.interpreter import run_function
 from adcompile.ir.parser import parse_function
 from adcompile.ir.primitives import PRIMITIVES

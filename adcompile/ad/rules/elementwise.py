@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..ir.core import Value
+from ...ir.core import Value
 
 Partials = Callable[..., list]
 

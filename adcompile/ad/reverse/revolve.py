@@ -27,19 +27,22 @@ times forward; memory is s snapshots plus one step's tape.
 
 The restored state is copied into a one-entry work tape before it is advanced in place, so
 snapshots stay intact and no call allocates per step (the LLVM backend's arena only grows).
+
+Built on the public API of the reverse context and `loops.ReversedLoop`: the reverse loop is
+opened like any reversed loop, its step is `replay`ed from the restored state, and only the
+loop itself (a `while` over `end` carrying the free slots) is emitted here.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..ir.clone import clone_ops
-from ..ir.core import Block, Builder, Op, Value
-from ..ir.loops import OpList, trip_count
-from ..ir.types import I64, ArrayType, scalar_of
-from .emitter import Emitter
-
-if TYPE_CHECKING:
-    from .reverse import Reverse
+from ...ir.builder import Builder
+from ...ir.core import Block, Op, Value
+from ...ir.loops import trip_count
+from ...ir.types import I64, ArrayType, scalar_of
+from ...ir.walk import clone_ops
+from ..emitter import Emitter
+from .context import ReverseContext
+from .loops import ReversedLoop
+from .tapes import tape_for
 
 _CHECKED = {"checked": True}
 
@@ -108,7 +111,7 @@ def _push_all(e: Emitter, pos_tape: Value, pos: Value, snaps: list[Value],
         e("tape_push", tape, v, **_CHECKED)
 
 
-def _slots(e: OpList, op: Op, inits: list[Value]) -> Value:
+def _slots(e: Builder, op: Op, inits: list[Value]) -> Value:
     """Snapshot slots: the policy's count, or the memory budget over the state's bytes."""
     if "revolve_snapshots" in op.attrs:
         return e.c(op.attrs["revolve_snapshots"])
@@ -122,25 +125,25 @@ def _slots(e: OpList, op: Op, inits: list[Value]) -> Value:
              name="slots")
 
 
-def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
+def reverse_revolve(ctx: ReverseContext, op: Op, e: Emitter) -> None:
     """Forward sweep with snapshots at the schedule's positions, and the reverse sweep."""
     loc = op.loc
     body = op.regions[0]
     iv, carried = body.args[0], list(body.args[1:])
     lb, ub, step = op.operands[:3]
     inits, results = list(op.operands[3:]), list(op.results)
-    home = rev.parent[body][1]
+    home = ctx.parent[body][1]
     pristine = list(body.ops)   # the user's step, cloned for advancing and for reversing
-    rl = rev._open_reverse_loop(e, body, results)
+    rloop = ReversedLoop.open(ctx, e, body, results)
 
     # -- forward sweep -----------------------------------------------------------------------
     pre: list[Op] = []
-    pe = OpList(pre, loc)
+    pe = Builder(pre, loc)
     trips = trip_count(pe, lb, ub, step)
     slots = _slots(pe, op, inits)
     zero = pe.c(0)
-    pos_tape = rev.tape_for(Value("pos", I64))
-    snaps = [rev.tape_for(c) for c in carried]
+    pos_tape = tape_for(ctx, Value("pos", I64))
+    snaps = [tape_for(ctx, c) for c in carried]
     # room for every snapshot up front: a memory budget is not doubled by tape growth
     most = pe("minimum", slots, pe("add", trips, pe.c(1)), name="most")
     pre.append(Op("tape_reserve", [pos_tape, most], [], {}, [], loc))
@@ -148,10 +151,7 @@ def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
         like = [v] if isinstance(v.type, ArrayType) else []
         pre.append(Op("tape_reserve", [tape, most] + like, [], {}, [], loc))
     home.ops[home.ops.index(op):home.ops.index(op)] = pre
-    for o in pre:
-        for r in o.results:
-            rev.scope_of[r.id] = home
-            rev.def_op[r.id] = o
+    ctx.place_ops(pre, home)
     j, nxt, free = Value("j", I64), Value("next", I64), Value("free", I64)
     head = Block([])
     he = Emitter(head, loc)
@@ -165,18 +165,17 @@ def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
     op.operands += [zero, zero, slots]
     extra = [Value("j", I64), Value("next", I64), Value("free", I64)]
     op.results += extra
-    for v in extra:
-        rev.scope_of[v.id] = home
+    ctx.place_values(extra, home)
     free_left = extra[2]
 
     # -- reverse sweep: a while loop over `end`, carrying the adjoints and the free slots -----
-    rblock, re = rl.rblock, rl.re
-    end = rblock.args[0]
+    rblock, re = rloop.block, rloop.emitter
+    end = rloop.index
     end.name = "end"
     rfree = Value("free", I64)
     rblock.args.append(rfree)
-    lb_r, step_r = rev.P(lb), rev.P(step)
-    works = {k: rev.tape_for(Value(c.name + "_work", c.type))
+    lb_r, step_r = ctx.primal_at(lb), ctx.primal_at(step)
+    works = {k: tape_for(ctx, Value(c.name + "_work", c.type))
              for k, c in enumerate(carried) if isinstance(c.type, ArrayType)}
     a = re("tape_pop", pos_tape, name="at")
     state = []
@@ -214,18 +213,14 @@ def reverse_revolve(rev: "Reverse", op: Op, e: Emitter) -> None:
     mapping = {iv.id: re("add", lb_r, re("mul", last, step_r), name=iv.name)}
     ivs = list(mapping.values())
     mapping.update({c.id: r for c, r in zip(carried, restored)})
-    clone = clone_ops(pristine, mapping)
-    rblock.ops.extend(clone[:-1])
-    rev._adopt_recomputed(mapping, clone[:-1], rblock, list(restored) + ivs)
-    rev._seed_yields(rl, clone[-1].operands)
-    rev.backward_block(clone[:-1], re)
-    rev._yield_reverse_body(e, rl, restored, [free1])
+    rloop.replay(pristine, mapping, list(restored) + ivs)
+    rloop.end_body(e, restored, [free1])
     rblock.ops[-1].operands.insert(0, last)
 
     cond = Block([Value("end", I64)] + [Value(v.name, v.type) for v in rblock.args[1:]])
     ce = Emitter(cond, loc)
     Builder(cond, loc).op("condition", [ce("gt", cond.args[0], ce.c(0, I64))], [])
-    inits_r = [rev.P(trips)] + rl.init_vals + [rev.P(free_left)]
+    inits_r = [ctx.primal_at(trips)] + rloop.init_vals + [ctx.primal_at(free_left)]
     loop = Builder(e.block, loc).op("while", inits_r, [v.type for v in inits_r], {},
                                     [cond, rblock], [v.name for v in rblock.args])
-    rev._bind_reverse_results(e, rl, loop.results[1:], results, inits)
+    rloop.bind_results(e, loop.results[1:], results, inits)

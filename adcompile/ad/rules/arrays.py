@@ -1,0 +1,81 @@
+"""Derivatives of whole-array structural ops: copy, cast, transpose, select, full, and the
+shape helpers that only derivative code contains (sum_to, broadcast_like, expand).
+
+JVP rules take `(fw, e, op, d, name)`: the forward transform, an emitter, the op, the operand
+tangents (None: zero) and the tangent's name; they return the result's tangent (None: zero).
+VJP rules take `(rv, e, op, g)`: the reverse context, an emitter, the op and the result's
+adjoint; they accumulate into the operands' adjoints.
+"""
+from __future__ import annotations
+
+from ...ir.types import scalar_of
+from .common import is_float, ndim, same_op
+
+
+def jvp_cast(fw, e, op, d, name):
+    return e("cast", d[0], to=op.attrs["to"], name=name)
+
+
+def vjp_cast(rv, e, op, g):
+    x = op.operands[0]
+    if is_float(x):
+        rv.accumulate(e, x, e("cast", g, to=scalar_of(x.type).name, name=x.name + "_bar"))
+
+
+def vjp_copy(rv, e, op, g):
+    rv.accumulate(e, op.operands[0], g)
+
+
+def vjp_transpose(rv, e, op, g):
+    rv.accumulate(e, op.operands[0], e("transpose", g, name=op.operands[0].name + "_bar"))
+
+
+def jvp_select(fw, e, op, d, name):
+    c, a, b = op.operands
+    y = op.results[0]
+    ta = d[1] if d[1] is not None else fw.zero(e, a)
+    tb = d[2] if d[2] is not None else fw.zero(e, b)
+    return e("select", fw.expand(e, c, y), fw.fit(e, ta, y), fw.fit(e, tb, y), name=name)
+
+
+def vjp_select(rv, e, op, g):
+    c, a, b = op.operands
+    zero = e.c(0.0, g)
+    pc = rv.primal_at(c)
+    if a.id in rv.varied:
+        ga = e("select", pc, g, zero)
+        rv.accumulate(e, a, rv.unbroadcast(e, ga, a) if ndim(a) or ndim(ga) else ga)
+    if b.id in rv.varied:
+        gb = e("select", pc, zero, g)
+        rv.accumulate(e, b, rv.unbroadcast(e, gb, b) if ndim(b) or ndim(gb) else gb)
+
+
+def jvp_full(fw, e, op, d, name):
+    return fw.fit(e, d[-1], op.results[0]) if d[-1] is not None else None
+
+
+def vjp_full(rv, e, op, g):
+    rv.accumulate(e, op.operands[-1], e("sum", g, axis=None))
+
+
+def jvp_sum_to(fw, e, op, d, name):
+    if fw.lanes:
+        raise NotImplementedError("sum_to under tangent lanes")
+    return e("sum_to", d[0], op.operands[1], name=name)
+
+
+def jvp_broadcast_like(fw, e, op, d, name):
+    if fw.lanes:
+        raise NotImplementedError("broadcast_like under tangent lanes")
+    return e("broadcast_like", d[0], *op.operands[1:], name=name)
+
+
+def jvp_expand(fw, e, op, d, name):
+    return e("expand", d[0], axis=op.attrs["axis"], name=name)
+
+
+JVP = {"copy": same_op("copy"), "cast": jvp_cast, "transpose": same_op("transpose"),
+       "select": jvp_select, "full": jvp_full, "sum_to": jvp_sum_to,
+       "broadcast_like": jvp_broadcast_like, "expand": jvp_expand}
+VJP = {"copy": vjp_copy, "cast": vjp_cast, "transpose": vjp_transpose, "select": vjp_select,
+       "full": vjp_full}
