@@ -85,14 +85,9 @@ def backend_pipeline(options: CompileOptions) -> tuple[str, ...]:
     return LOWERED_PIPELINE if options.lowered else BACKEND_PIPELINE
 
 
-def _options(options: CompileOptions | None) -> CompileOptions:
-    # transitional: callers inside reverse mode that are not handed options yet
-    return options if options is not None else CompileOptions.from_env()
-
-
-def print_after(name: str, fn: Function, options: CompileOptions | None = None) -> None:
-    """Print fn's IR if the options name this stage (for steps inside transforms)."""
-    if _options(options).prints(name):
+def print_after(name: str, fn: Function, options: CompileOptions) -> None:
+    """Print fn's IR if the options name this stage."""
+    if options.prints(name):
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
@@ -104,7 +99,7 @@ def run_passes(fn: Function, names: Sequence[str | Pass],
                options: CompileOptions | None = None) -> Function:
     """Run passes by registered name, or pass objects (anything with `.name` and `.run`, e.g.
     one holding its parameters as fields), verifying, timing and printing after each."""
-    options = _options(options)
+    options = options if options is not None else CompileOptions()   # defaults: no env reads
     passes = [PASSES[n] if isinstance(n, str) else n for n in names]
     if not options.cleanup:
         passes = [p for p in passes if p.name not in CLEANUP]
