@@ -35,6 +35,7 @@ class Compiled:
         self.py_func = func
         self.options = resolve_options(backend, options)
         self._last: Specialization | None = None
+        self._specs: dict[tuple, Specialization] = {}   # a front for the driver's cache
         functools.update_wrapper(self, func)
 
     @property
@@ -42,9 +43,12 @@ class Compiled:
         return self.options.backend
 
     def specialize(self, args: tuple) -> Specialization:
-        self._last = specialize(self.py_func, signature_of(self.py_func, args), None,
-                                self.options)
-        return self._last
+        sig = signature_of(self.py_func, args)
+        spec = self._specs.get(sig)
+        if spec is None or self.options.observes:
+            spec = self._specs[sig] = specialize(self.py_func, sig, None, self.options)
+        self._last = spec
+        return spec
 
     def __call__(self, *args):
         args = bind_defaults(self.py_func, args)

@@ -44,7 +44,9 @@ def _imports(mods: dict[str, Path]):
                 subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in mods]
                 for s in subs:
                     yield mod, s, []
-                yield mod, target, [n for n in names if f"{target}.{n}" not in mods]
+                rest = [n for n in names if f"{target}.{n}" not in mods]
+                if rest or not subs:   # `from .. import messages` needs only the submodule
+                    yield mod, target, rest
 
 
 def _graph() -> dict[str, set[str]]:

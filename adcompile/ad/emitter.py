@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.builder import Builder
-from ..ir.core import Block, Loc, Value
-from ..ir.primitives import PRIMITIVES
+from ..ir.core import Value
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
 
 # value id -> Python value, for constants built through `Emitter.c` (lets rules skip `1 * g`)
@@ -37,17 +36,12 @@ def resolve(v):
     return v.get() if isinstance(v, Lazy) else v
 
 
-class Emitter:
-    def __init__(self, block: Block, loc: Loc | None = None):
-        self.block = block
-        self.loc = loc
+class Emitter(Builder):
+    """The IR builder for derivative code: operands may be `Lazy` primal values, constants
+    remember their Python value (so rules can skip `1 * g`)."""
 
     def __call__(self, prim: str, *operands: Value, name: str = "t", **attrs: Any) -> Value:
-        operands = tuple(resolve(v) for v in operands)
-        types = PRIMITIVES[prim].rule([v.type for v in operands], attrs)
-        op = Builder(self.block, self.loc).op(prim, list(operands), types, attrs, None,
-                                             [name] * len(types))
-        return op.results[0] if op.results else None
+        return super().__call__(prim, *(resolve(v) for v in operands), name=name, **attrs)
 
     def c(self, value: Any, like: Value | ScalarType) -> Value:
         t = like if isinstance(like, ScalarType) else scalar_of(like.type)

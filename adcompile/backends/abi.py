@@ -1,5 +1,5 @@
 """The C ABI of generated libraries, stated once: error codes, scalar types at the boundary,
-and the messages generated code stops with.
+(the messages generated code stops with are in `adcompile.messages`).
 
 `runtime/include/adcompile_runtime.h` defines the same codes as `ADC_ERR_*` (a test parses it
 and compares). The LLVM backend, the ahead-of-time header writer (aot.py) and the Python
@@ -46,14 +46,3 @@ def type_spec(t: Type) -> tuple[str, int]:
     """(dtype name, ndim) of an IR type: how `ctypes_stub.bind` describes an argument. An
     array crosses the boundary as (data pointer, n0, ..., n{ndim-1}), C-contiguous."""
     return (t.dtype.name, t.ndim) if isinstance(t, ArrayType) else (t.name, 0)
-
-
-# messages generated code stops with (the user's file:line is put in front)
-MSG_INDEX = "index out of bounds"
-MSG_BROADCAST = "array shapes do not broadcast together"
-MSG_NEGATIVE_DIM = "negative array dimension"
-MSG_INT_DIV_ZERO = "integer division by zero"
-MSG_RANGE_STEP = "range() step cannot be zero"
-MSG_SLICE_STEP = "slice step cannot be zero"
-MSG_ARANGE_STEP = "arange step cannot be zero"
-MSG_MATMUL = "matmul: inner dimensions differ"

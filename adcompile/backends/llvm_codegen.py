@@ -21,19 +21,10 @@ from typing import Callable
 
 import llvmlite.ir as ir
 
+from .. import messages
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
-from .abi import (
-    CHECK_CODES,
-    ERR_ALLOC,
-    ERR_INDEX,
-    ERR_SHAPE,
-    ERR_VALUE,
-    MSG_INDEX,
-    MSG_NEGATIVE_DIM,
-    MSG_RANGE_STEP,
-    OK,
-)
+from .abi import CHECK_CODES, ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_VALUE, OK
 from .llvm_tapes import TAPE_OPS
 from .llvm_types import (
     F32,
@@ -211,7 +202,7 @@ class FunctionCodegen:
     def alloc(self, dtype: ScalarType, shape: list[ir.Value]) -> Array:
         size = self.i64(1)
         for d in shape:
-            self.fail_if(self.b.icmp_signed("<", d, self.i64(0)), ERR_VALUE, MSG_NEGATIVE_DIM)
+            self.fail_if(self.b.icmp_signed("<", d, self.i64(0)), ERR_VALUE, messages.NEGATIVE_DIM)
             size = self.b.mul(size, d)
         nbytes = self.b.mul(size, self.i64(elem_size(dtype)))
         fn = self.declare("adc_alloc", PTR, [PTR, I64], noalias_ret=True)
@@ -265,7 +256,7 @@ class FunctionCodegen:
         neg = self.b.icmp_signed("<", i, self.i64(0))
         j = self.b.select(neg, self.b.add(i, n), i)
         if self.boundscheck:
-            self.fail_if(self.b.icmp_unsigned(">=", j, n), ERR_INDEX, MSG_INDEX)
+            self.fail_if(self.b.icmp_unsigned(">=", j, n), ERR_INDEX, messages.INDEX)
         return j
 
     # -- loops ---------------------------------------------------------------------------------
@@ -560,7 +551,7 @@ def _for(g, op):
     if const_step is not None:
         positive = const_step > 0
     else:
-        g.fail_if(g.b.icmp_signed("==", step, g.i64(0)), ERR_VALUE, MSG_RANGE_STEP)
+        g.fail_if(g.b.icmp_signed("==", step, g.i64(0)), ERR_VALUE, messages.RANGE_STEP)
 
     def run(i, flat):
         g.vals[body.args[0].id] = i

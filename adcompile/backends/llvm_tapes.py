@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
+from .. import messages
 from ..ir.types import ArrayType
 from .abi import ERR_ALLOC, ERR_TAPE_BUDGET
 from .llvm_types import I8, I32, I64, PTR, TAPE_PTR, Array, elem_size, mem_type
@@ -152,7 +153,7 @@ def _tape_pop(g, op):
 def _tape_budget(g, op):
     est = g.get(op.operands[0])
     g.fail_if(g.b.icmp_signed(">", est, g.i64(op.attrs["limit"])), ERR_TAPE_BUDGET,
-              f"reverse mode would tape more than {op.attrs['limit']} bytes for this loop")
+              messages.tape_budget(op.attrs["limit"], op.loc))
     return []
 
 

@@ -11,8 +11,8 @@ import keyword
 import math
 from typing import Callable
 
+from .. import messages
 from ..ir.core import Function, Op, Value
-from ..ir.interpreter import tape_budget_message
 from ..ir.slices import SliceSpec
 from ..ir.types import ArrayType, ScalarType
 from .text.emitter import Names, StructuredEmitter
@@ -108,7 +108,7 @@ class NumbaCodegen(StructuredEmitter):
 
     def _tape_budget(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")
-        self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({tape_budget_message(op)!r})")
+        self.emit(depth + 1, f"raise rt.TapeBudgetExceeded({messages.tape_budget(op.attrs['limit'], op.loc)!r})")
 
     def _tape_reserve(self, op: Op, depth: int) -> None:
         tape, count = op.operands[:2]

@@ -12,6 +12,7 @@ Environment spellings (each overridable by a keyword of the API):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 
@@ -40,15 +41,8 @@ class CompileOptions:
         """Options from the environment, then `overrides` (keywords of the API; None values
         keep the environment's)."""
         env = os.environ if env is None else env
-        flag = env.get("ADCOMPILE_LOWER_ARRAYS", "")
-        want = env.get("ADCOMPILE_PRINT_AFTER", "")
-        opts = cls(
-            lower_arrays=(flag == "1") if flag in ("0", "1") else None,
-            cleanup=env.get("ADCOMPILE_CLEANUP", "1") != "0",
-            tape_limit=parse_tape_limit(env.get("ADCOMPILE_TAPE_LIMIT", DEFAULT_TAPE_LIMIT)),
-            print_after=frozenset(p for p in want.split(",") if p),
-            time_passes=env.get("ADCOMPILE_TIME_PASSES", "") not in ("", "0"))
-        return opts.replace(**overrides)
+        opts = _from_env(tuple(env.get(k) for k in _ENV_KEYS))
+        return opts.replace(**overrides) if overrides else opts
 
     def replace(self, **changes) -> "CompileOptions":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -62,7 +56,7 @@ class CompileOptions:
         """Whether this build lowers arrays (LLVM always; numba keeps NumPy form unless asked)."""
         return get_backend(self.backend).requires_lowering or bool(self.lower_arrays)
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple:
         """What changes the generated program (printing and timing do not)."""
         return (self.backend, self.lowered, self.cleanup, self.tape_limit)
@@ -74,6 +68,23 @@ class CompileOptions:
 
     def prints(self, stage: str) -> bool:
         return "all" in self.print_after or stage in self.print_after
+
+
+_ENV_KEYS = ("ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP", "ADCOMPILE_TAPE_LIMIT",
+             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES")
+
+
+@functools.lru_cache(maxsize=64)
+def _from_env(values: tuple) -> CompileOptions:
+    """Parsed once per distinct setting: API calls such as `jvp(...)` read the environment on
+    every call, so this stays a dictionary lookup."""
+    flag, cleanup, limit, want, timing = (v or "" for v in values)
+    return CompileOptions(
+        lower_arrays=(flag == "1") if flag in ("0", "1") else None,
+        cleanup=cleanup != "0",
+        tape_limit=parse_tape_limit(limit or DEFAULT_TAPE_LIMIT),
+        print_after=frozenset(p for p in want.split(",") if p),
+        time_passes=timing not in ("", "0"))
 
 
 def parse_tape_limit(spec) -> int | None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from ..ad.forward import jvp_function
 from ..ad.reverse import vjp_function
-from ..ad.seed import seed_rows
 from ..errors import AdError
 from ..ir.builder import Builder
 from ..ir.core import Function
 from ..ir.walk import replace_uses
+from ..jacobian.row_seed import seed_rows
 from ..transforms.pipeline import PRIMAL_PIPELINE, run_passes
 from .options import CompileOptions
 

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import messages
+from ..errors import TapeBudgetExceeded
 from .core import Block, Function, Op
 from .primitives import PRIMITIVES
 from .slices import SliceSpec
@@ -297,12 +299,6 @@ def _tape_pop(op, vals, env):
     return [vals[0].pop()]
 
 
-def tape_budget_message(op) -> str:
-    return (f"reverse mode would tape more than {op.attrs['limit']} bytes for the loop at "
-            f"{op.loc.filename}:{op.loc.line}" if op.loc else
-            f"reverse mode would tape more than {op.attrs['limit']} bytes for a loop")
-
-
 def _check(op, vals, env):
     if not vals[0]:
         raise ValueError(op.attrs["message"])
@@ -311,8 +307,7 @@ def _check(op, vals, env):
 
 def _tape_budget(op, vals, env):
     if vals[0] > op.attrs["limit"]:
-        from ..errors import TapeBudgetExceeded
-        raise TapeBudgetExceeded(tape_budget_message(op))
+        raise TapeBudgetExceeded(messages.tape_budget(op.attrs["limit"], op.loc))
     return []
 
 

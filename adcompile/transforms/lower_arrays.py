@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import messages
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import ELEMENTWISE_KINDS, PRIMITIVES
@@ -196,7 +197,7 @@ class _Lowerer:
                     continue
                 one = e.c(1)
                 ok = e("or", e("or", e("eq", cur, d), e("eq", cur, one)), e("eq", d, one))
-                e.check(ok, "array shapes do not broadcast together")
+                e.check(ok, messages.BROADCAST)
                 out[k] = e("select", e("eq", cur, one), d, cur, name="n")
         return out
 
@@ -207,7 +208,7 @@ class _Lowerer:
             full = dims[a + off]
             if d is not full:
                 ok = e("or", e("eq", d, full), e("eq", d, e.c(1)))
-                e.check(ok, "array shapes do not broadcast together")
+                e.check(ok, messages.BROADCAST)
 
     def index(self, e: _Emit, v: Value, ivs: list[Value], dims: list[Value]) -> list[Value]:
         """Indices into v (right-aligned to ivs over `dims`): an axis whose extent may be 1
@@ -296,7 +297,7 @@ class _Lowerer:
         if step is None:
             step = one
         if not k:   # unknown or zero
-            e.check(e("ne", step, zero), "slice step cannot be zero", "value")
+            e.check(e("ne", step, zero), messages.SLICE_STEP, "value")
             k = None
         if k is None:
             neg = e("lt", step, zero)
@@ -441,7 +442,7 @@ class _Lowerer:
         da, db = self.extents(e, a), self.extents(e, b)
         ka, kb = da[-1], db[0]
         if ka is not kb:
-            e.check(e("eq", ka, kb), "matmul: inner dimensions differ", "shape")
+            e.check(e("eq", ka, kb), messages.MATMUL, "shape")
         rows = da[:-1]
         cols = db[1:]
         zero = e.c(0, t)
@@ -493,7 +494,7 @@ class _Lowerer:
                 if ch not in ext:
                     ext[ch] = d
                 elif ext[ch] is not d:
-                    e.check(e("eq", ext[ch], d), "matmul: inner dimensions differ", "shape")
+                    e.check(e("eq", ext[ch], d), messages.MATMUL, "shape")
         order = list(dict.fromkeys(sa + sb))
         out = self.fill(e, [ext[c] for c in so], e.c(0, t), t, y.name)
         flags = {"reassoc": True} if t.is_float else {}
@@ -548,7 +549,7 @@ class _Lowerer:
         else:
             k = self.consts.get(step.id)
             if not k:
-                e.check(e("ne", step, zero), "arange step cannot be zero", "value")
+                e.check(e("ne", step, zero), messages.ARANGE_STEP, "value")
             span = e("sub", stop, start)
             if k:
                 adj = e("add", span, e.c(1 if k < 0 else -1))

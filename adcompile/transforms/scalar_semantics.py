@@ -12,7 +12,7 @@ Float `mod`/`floordiv` stay ops: their exact form needs a C remainder, which is 
 """
 from __future__ import annotations
 
-from ..backends.abi import MSG_INT_DIV_ZERO
+from .. import messages
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType
@@ -48,7 +48,7 @@ def _expand(e: Builder, op: Op, consts: dict[int, object]) -> Value | None:
         return e("select", e("lt", x, e.c(0, t)), e("neg", x), x, name=y.name)
     if p in ("floordiv", "mod", "div") and t.is_int and not consts.get(xs[1].id):
         ok = e("ne", xs[1], e.c(0, t))
-        Builder(e.block, e.loc).op("check", [ok], [], {"message": MSG_INT_DIV_ZERO,
+        Builder(e.block, e.loc).op("check", [ok], [], {"message": messages.INT_DIV_ZERO,
                                                        "kind": "value"})
     return None
 

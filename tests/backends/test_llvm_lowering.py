@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import adcompile as ad
+from adcompile import messages
 from adcompile.backends import abi, llvm_codegen
-from adcompile.backends.llvm_backend import KernelIndexError, KernelValueError, build, \
-    runtime_dir
+from adcompile.backends.llvm_backend import KernelIndexError, KernelValueError, build, runtime_dir
 from adcompile.driver.compile import build_ir
 from adcompile.ir.builder import Builder
 from adcompile.ir.core import Block, Function, Value
@@ -214,10 +214,10 @@ def test_dynamic_slice_steps(lo, step):
 
 def test_zero_slice_step_stops_the_program():
     fn = run_passes(parse_function(DYNAMIC_STEP), LOWERED_PIPELINE)
-    with pytest.raises(ValueError, match=abi.MSG_SLICE_STEP):
+    with pytest.raises(ValueError, match=messages.SLICE_STEP):
         run_function(copy.deepcopy(fn), [np.ones(3), 0, 0])
     call, _ = build(fn, "dyn_step")
-    with pytest.raises(KernelValueError, match=abi.MSG_SLICE_STEP):
+    with pytest.raises(KernelValueError, match=messages.SLICE_STEP):
         call(np.ones(3), 0, 0)
 
 

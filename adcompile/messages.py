@@ -1,0 +1,20 @@
+"""The messages compiled code stops with, stated once: the lowering passes put them into
+`check` ops, the backends raise or return them (the user's file:line put in front), and the
+interpreter raises the same text, so an error reads alike on every path."""
+from __future__ import annotations
+
+INDEX = "index out of bounds"
+BROADCAST = "array shapes do not broadcast together"
+NEGATIVE_DIM = "negative array dimension"
+INT_DIV_ZERO = "integer division by zero"
+RANGE_STEP = "range() step cannot be zero"
+SLICE_STEP = "slice step cannot be zero"
+ARANGE_STEP = "arange step cannot be zero"
+MATMUL = "matmul: inner dimensions differ"
+
+
+def tape_budget(limit: int, loc=None) -> str:
+    """A reverse-mode loop whose tape estimate is above `limit` bytes (automatic
+    checkpointing takes over where the API can retry)."""
+    where = f"the loop at {loc.filename}:{loc.line}" if loc is not None else "a loop"
+    return f"reverse mode would tape more than {limit} bytes for {where}"
