@@ -5,26 +5,11 @@ changed; a branch that did not touch one yields it unchanged (or a zero)."""
 from __future__ import annotations
 
 from ...ir.builder import Builder
-from ...ir.core import Block, Op, Value
-from ...ir.walk import free_uses
+from ...ir.core import Block, Op
+from ...ir.walk import defined_in, free_uses
 from ..emitter import Emitter
 from .context import ReverseContext, Scope
 from .tapes import close_scope
-
-
-def defined_in(op: Op) -> list[Value]:
-    """Every value defined in op's regions (block arguments and results)."""
-    out: list[Value] = []
-
-    def visit(block: Block) -> None:
-        out.extend(block.args)
-        for o in block.ops:
-            out.extend(o.results)
-            for r in o.regions:
-                visit(r)
-    for r in op.regions:
-        visit(r)
-    return out
 
 
 def reverse_if(ctx: ReverseContext, op: Op, e: Emitter) -> None:
