@@ -255,8 +255,29 @@ def _elementwise2(prim: str) -> Handler:
     return h
 
 
-_reg(np.minimum, np.fmin)(_elementwise2("minimum"))
-_reg(np.maximum, np.fmax)(_elementwise2("maximum"))
+_reg(np.minimum)(_elementwise2("minimum"))
+_reg(np.maximum)(_elementwise2("maximum"))
+
+
+def _nan_ignoring(prim: str) -> Handler:
+    """np.fmin/np.fmax: like minimum/maximum, but a NaN loses to a number (NaN only where
+    both are NaN)."""
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 2, 2)
+        x, y = (_val(lw, v, node) for v in args)
+        dt = lw.arith_dtype(x, y)
+        dt = I64 if dt == BOOL else dt
+        a, b = lw.to_dtype(x, dt), lw.to_dtype(y, dt)
+        r = lw.emit(prim, [a, b], name=prim)
+        if dt.is_float:
+            r = lw.emit("select", [lw.emit("isnan", [b]), a, r], name=prim)
+            r = lw.emit("select", [lw.emit("isnan", [a]), b, r], name=prim)
+        return lw._result(r, x, y)
+    return h
+
+
+_reg(np.fmin)(_nan_ignoring("minimum"))
+_reg(np.fmax)(_nan_ignoring("maximum"))
 
 
 @_reg(np.clip)

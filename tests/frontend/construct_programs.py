@@ -517,6 +517,12 @@ def c_where_max_min(x, y):
             np.minimum(x, y), np.maximum(x, y) - np.minimum(x, y))
 
 
+def c_fmin_fmax_ignore_nan(x, y, s):
+    # NaN loses to a number (NaN only where both are NaN); minimum/maximum propagate it
+    return (np.fmin(x, y), np.fmax(x, y), np.fmax(x, 0.5), np.fmin(s, 2.0), np.fmax(s, s),
+            np.minimum(x, y))
+
+
 def c_array_and_loop(x):
     y = np.exp(x) / np.sum(np.exp(x))
     acc = 0.0
