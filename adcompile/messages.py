@@ -11,6 +11,7 @@ RANGE_STEP = "range() step cannot be zero"
 SLICE_STEP = "slice step cannot be zero"
 ARANGE_STEP = "arange step cannot be zero"
 MATMUL = "matmul: inner dimensions differ"
+NEGATIVE_INT_POWER = "integers to negative integer powers are not allowed"
 
 
 def tape_budget(limit: int, loc=None) -> str:

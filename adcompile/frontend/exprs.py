@@ -15,6 +15,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from .. import messages
 from ..errors import TypeInferenceError, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import (
@@ -238,6 +239,10 @@ class ExprLowerer:
             base_t = scalar_of(a.type) if scalar_of(a.type).is_float else \
                 (dt if dt.is_float else I64)
             if base_t == I64:
+                if kb is None:   # Python would give a float for a negative exponent
+                    ok = self.emit("ge", [self.to_dtype(b, I64), self.const(0, I64)])
+                    self.emit("check", [ok], {"message": messages.NEGATIVE_INT_POWER,
+                                              "kind": "value"}, types=[])
                 out = self.emit("powi", [self.to_dtype(a, F64), self.to_dtype(b, I64)])
                 return self._result(self.to_dtype(out, I64), a, b)
             return self._result(self.emit("powi", [self.to_dtype(a, base_t),

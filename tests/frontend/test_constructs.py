@@ -253,3 +253,20 @@ def test_comparison_is_strict():
         assert_same(1.0, 1.0 + 1e-9)
     assert_same((np.float64(1.0), 2, True), (1.0, np.int64(2), np.bool_(True)))
     assert_same(np.float32(1.5), 1.5)
+
+
+def _int_power(i, j):
+    return i ** j
+
+
+def test_int_power_with_a_negative_runtime_exponent_raises():
+    """Python gives a float (2 ** -1 == 0.5); compiled code has one int result type, so a
+    negative exponent is an error on every path (NumPy's message), never a silent 0."""
+    assert adcompile.interpret(_int_power, 2, 5) == 32
+    with pytest.raises(ValueError, match="negative integer powers"):
+        adcompile.interpret(_int_power, 2, -1)
+    for backend in ("numba", "llvm"):
+        f = adcompile.jit(_int_power, backend=backend)
+        assert f(3, 4) == 81
+        with pytest.raises(ValueError, match="negative integer powers"):
+            f(2, -1)
