@@ -429,6 +429,11 @@ class ExprLowerer:
                 if v is None:
                     raise self.error(p, "np.newaxis/None indices are not supported",
                                      "reshape with explicit loops or broadcasting")
+                if isinstance(v, Value) and v.type == BOOL:
+                    raise self.error(p, "a boolean index is a mask in NumPy (x[True] adds an "
+                                     "axis), not the position 0 or 1",
+                                     "write x[int(b)] for a position, or an if in a loop "
+                                     "for a mask", TypeInferenceError)
                 operands.append(self.to_int(v, p))
                 spec.append("i")
         return (",".join(spec) if any_slice else None), operands

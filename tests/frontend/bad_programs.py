@@ -448,6 +448,11 @@ def bad_float_index(x, t):
     return x[t]  # ERR
 
 
+def bad_bool_index(x, b):
+    # NumPy: x[True] is a mask adding an axis, not x[1]
+    return x[b]  # ERR
+
+
 def bad_if_on_array(x):
     if x:  # ERR
         return 1.0

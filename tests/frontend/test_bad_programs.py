@@ -147,6 +147,7 @@ CASES = [
     ("bad_matmul_scalars", lambda: (1.0, 2.0), T, ()),
     ("bad_math_on_array", lambda: (f1(),), T, ()),
     ("bad_float_index", lambda: (f1(), 1.0), T, ()),
+    ("bad_bool_index", lambda: (f1(), True), T, ()),
     ("bad_if_on_array", lambda: (f1(),), T, ()),
     ("bad_if_on_array_compare", lambda: (f1(),), T, ()),
     ("bad_unpack_scalar", lambda: (1.0,), T, ()),
