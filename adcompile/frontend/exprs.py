@@ -359,6 +359,10 @@ class ExprLowerer:
                 return tuple(self.emit("dim", [base], {"axis": k}, name="n")
                              for k in range(base.type.ndim))
             if a == "T":
+                if base.type.ndim > 2:   # NumPy reverses every axis; transpose swaps two
+                    raise self.error(node, f".T of a {base.type.ndim}-d array is not "
+                                     "supported", "index the axes explicitly in a loop",
+                                     TypeInferenceError)
                 return base if base.type.ndim < 2 else self.emit("transpose", [base],
                                                                  name=base.name + "T")
             if a == "size":
