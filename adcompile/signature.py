@@ -72,6 +72,9 @@ def signature_of(func, args) -> tuple[ArgSpec, ...]:
 
 def bind_defaults(func, args: tuple) -> tuple:
     """Fill trailing arguments from the function's defaults (positional calls only)."""
+    func = inspect.unwrap(func)   # through jit and derivative objects to the user's function
+    if not hasattr(func, "__code__"):
+        return tuple(args)
     defaults = func.__defaults__ or ()
     nparams = func.__code__.co_argcount
     if len(args) < nparams and len(args) >= nparams - len(defaults):
