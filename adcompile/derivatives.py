@@ -510,3 +510,94 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
         self._last = specialize(f, args, HVP(active), self.options)
         return assemble.from_columns(cols, x)
     return Derivative(func, call, "hessian", resolve_options(backend, options))
+
+
+# -- jvp and vjp called from compiled code --------------------------------------------------------
+def _in_program(what: str, msg: str) -> TypeInferenceError:
+    return TypeInferenceError(f"adcompile.{what} in compiled code: {msg}", None,
+                              f"write adcompile.{what}(f, (x, y), ...) with a function defined "
+                              "in a .py file and tuples of numbers/arrays")
+
+
+def _callee(what: str, g):
+    f = getattr(g, "obj", None)
+    if not callable(f):
+        raise _in_program(what, "the first argument must be a function")
+    return unwrap(f)
+
+
+def _values(what: str, items, label: str, allow_none: bool = False) -> tuple:
+    if not isinstance(items, (tuple, list)):
+        raise _in_program(what, f"the {label} must be a tuple")
+    for v in items:
+        if not (isinstance(v, Value) or (allow_none and v is None)):
+            raise _in_program(what, f"the {label} must be numbers or arrays"
+                              + (" (or None)" if allow_none else ""))
+    return tuple(items)
+
+
+def _jvp_call(args, kw, is_weak, as_callable):
+    """`adcompile.jvp(f, primals, tangents)` inside compiled code: f's forward program."""
+    if kw or len(args) != 3:
+        raise _in_program("jvp", "it takes (f, primals, tangents) positionally")
+    f = _callee("jvp", args[0])
+    primals = _values("jvp", args[1], "primals")
+    tangents = _values("jvp", args[2], "tangents", allow_none=True)
+    if len(tangents) != len(primals):
+        raise _in_program("jvp", f"{len(primals)} primals but {len(tangents)} tangents")
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if t is not None and t.type != p.type:
+            raise _in_program("jvp", f"the tangent of argument {i} is {t.type} but the "
+                              f"argument is {p.type}")
+    sig = tuple(ArgSpec(p.type, is_weak(p)) for p in primals)
+    active = tuple(t is not None for t in tangents)
+    _active_of(f, sig, [i for i, a in enumerate(active) if a])
+    prog = programs.forward(f, sig, active, CompileOptions.from_env())
+    return prog.fn, primals + tuple(t for t in tangents if t is not None), \
+        lambda rs: _pack(prog.tree, rs)
+
+
+class _Pullback:
+    """The pullback `adcompile.vjp` returns inside compiled code: calling it inlines f's
+    reverse program at the primals."""
+
+    def __init__(self, f, primals: tuple, sig, active, nout: int, returns_tuple: bool):
+        self.f, self.primals, self.sig, self.active = f, primals, sig, active
+        self.nout, self.returns_tuple = nout, returns_tuple
+        self.__name__ = f"{f.__name__}_pullback"
+
+    def __adcompile_call__(self, args, kw, is_weak, as_callable):
+        if kw or len(args) != 1:
+            raise _in_program("vjp", "the pullback takes one cotangent")
+        cots = _values("vjp", args[0], "cotangent") if self.returns_tuple else args[0]
+        cots = cots if self.returns_tuple else (cots,)
+        if len(cots) != self.nout or not all(isinstance(c, Value) for c in cots):
+            raise _in_program("vjp", f"the cotangent must match f's {self.nout} outputs")
+        prog = programs.reverse(self.f, self.sig, self.active, CompileOptions.from_env())
+        want = prog.fn.args[len(self.primals):]
+        if [c.type for c in cots if scalar_of(c.type).is_float] != [w.type for w in want]:
+            raise _in_program("vjp", f"cotangents of types {[str(c.type) for c in cots]} "
+                              f"for outputs {[str(w.type) for w in want]}")
+        grads = iter(range(sum(self.active)))
+
+        def pack(rs):
+            return tuple(rs[next(grads)] if a else None for a in self.active)
+        return prog.fn, self.primals + tuple(c for c in cots if scalar_of(c.type).is_float), pack
+
+
+def _vjp_call(args, kw, is_weak, as_callable):
+    """`out, pullback = adcompile.vjp(f, *primals)` inside compiled code."""
+    if kw or not args:
+        raise _in_program("vjp", "it takes (f, *primals) positionally")
+    f = _callee("vjp", args[0])
+    primals = _values("vjp", args[1:], "primals")
+    sig = tuple(ArgSpec(p.type, is_weak(p)) for p in primals)
+    active = tuple(scalar_of(s.type).is_float for s in sig)
+    prog = programs.primal(f, sig, CompileOptions.from_env())
+    nout = len(prog.fn.result_types)
+    back = _Pullback(f, primals, sig, active, nout, prog.tree is not None)
+    return prog.fn, primals, lambda rs: (_pack(prog.tree, rs), as_callable(back))
+
+
+jvp.__adcompile_call__ = _jvp_call
+vjp.__adcompile_call__ = _vjp_call

@@ -370,7 +370,7 @@ _reg("setslice", "index", _setslice, ("array", "value", "*bounds"),
 for _n in ("sum", "prod", "max", "min", "mean"):
     _reg(_n, "reduce", _reduce, ("array",), _READ + (Trait.REDUCTION,), {"axis": _AXIS})
 _reg("matmul", "linalg", _matmul, ("a", "b"), _READ)
-_reg("transpose", "array", _transpose, ("array",), (Trait.PURE,))
+_reg("transpose", "array", _transpose, ("array",), (Trait.PURE, Trait.SHARES_STORAGE))
 
 
 # -- helpers that derivative code needs ----------------------------------------------------------
@@ -420,9 +420,9 @@ def _tape_pop(ts, attrs):
     return [ts[0].elem]
 
 
-_reg("sum_to", "linalg", _sum_to, ("x", "like"), (Trait.PURE,))
+_reg("sum_to", "linalg", _sum_to, ("x", "like"), (Trait.PURE, Trait.SHARES_STORAGE))
 _reg("broadcast_like", "array", _broadcast_like, ("x", "like", "?lanes"), (Trait.PURE,))
-_reg("expand", "array", _expand, ("x",), (Trait.PURE,),
+_reg("expand", "array", _expand, ("x",), (Trait.PURE, Trait.SHARES_STORAGE),
      {"axis": Attr((int,), True, "where the new axis goes")})
 _reg("lmatmul", "linalg", _lmatmul, ("a", "b"), _READ,
      {"lanes": Attr((str,), True, "which operand ('a' or 'b') has the trailing lane axis")})

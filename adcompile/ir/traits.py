@@ -21,6 +21,9 @@ class Trait(enum.Enum):
     """Folds an array (all of it, or one axis) with an associative scalar operator."""
     READS_ARRAY = "reads_array"
     """Reads its array operands' elements and keeps no reference to their storage."""
+    SHARES_STORAGE = "shares_storage"
+    """Its array result may be its first operand's storage (a backend returns the operand
+    itself or a view of it when no work is needed): copy insertion treats them as one."""
     WRITES_ARRAY = "writes_array"
     """Yields its first operand with some elements replaced (in place after copy insertion)."""
     REMAT = "remat"

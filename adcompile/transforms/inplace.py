@@ -7,7 +7,9 @@ arguments, yields and results. A copy is inserted only when the old version is s
 (e.g. the user reads `x_old` after writing `x`), so a loop of element writes stays O(1) each.
 
 Liveness is computed backwards over the structured regions; values used anywhere inside a loop
-count as live for the whole loop, because the next iteration may read them.
+count as live for the whole loop, because the next iteration may read them. A result of a
+`SHARES_STORAGE` op (a transpose of a vector, a `sum_to` with nothing to sum) may be its
+operand's storage: a write to either copies first while the other is live.
 """
 from __future__ import annotations
 
@@ -32,14 +34,31 @@ def _copy_op(v: Value, loc) -> Op:
     return Op("copy", [v], [Value(v.name, v.type)], {}, [], loc)
 
 
-def _process(block: Block, live_out: set[int]) -> set[int]:
+def _sharing(fn: Function) -> dict[int, set[int]]:
+    """Array value -> the other values that may share its storage (`SHARES_STORAGE` links)."""
+    group: dict[int, set[int]] = {}
+    for op in fn.walk():
+        if has(op, Trait.SHARES_STORAGE) and _is_array(op.results[0]) and \
+                _is_array(op.operands[0]):
+            a, b = op.operands[0].id, op.results[0].id
+            merged = group.get(a, {a}) | group.get(b, {b})
+            for v in merged:
+                group[v] = merged
+    return group
+
+
+def _shared_live(v: Value, after: set[int], shares: dict[int, set[int]]) -> bool:
+    return v.id in after or any(o in after for o in shares.get(v.id, ()) if o != v.id)
+
+
+def _process(block: Block, live_out: set[int], shares: dict[int, set[int]]) -> set[int]:
     """Rewrite block in place; return the array values live at its start."""
     live = set(live_out)
     new_ops: list[Op] = []
     for op in reversed(block.ops):
         after = set(live)
         inserted: list[Op] = []
-        if has(op, Trait.WRITES_ARRAY) and Access(op).array.id in after:
+        if has(op, Trait.WRITES_ARRAY) and _shared_live(Access(op).array, after, shares):
             c = _copy_op(op.operands[0], op.loc)
             op.operands[0] = c.results[0]
             inserted.append(c)
@@ -51,7 +70,7 @@ def _process(block: Block, live_out: set[int]) -> set[int]:
                 v = op.operands[k]
                 if not _is_array(v):
                     continue
-                if v.id in after or v.id in inside or v.id in seen:
+                if _shared_live(v, after, shares) or v.id in inside or v.id in seen:
                     c = _copy_op(v, op.loc)
                     op.operands[k] = c.results[0]
                     inserted.append(c)
@@ -59,7 +78,7 @@ def _process(block: Block, live_out: set[int]) -> set[int]:
         if op.regions:
             region_live = after | (_free_uses(op) if op.prim in ("for", "while") else set())
             for r in op.regions:
-                _process(r, region_live)
+                _process(r, region_live, shares)
         live = after - {r.id for r in op.results}
         live |= {v.id for v in op.operands if _is_array(v)}
         if op.regions:
@@ -75,5 +94,5 @@ def _process(block: Block, live_out: set[int]) -> set[int]:
 
 def insert_copies(fn: Function) -> Function:
     # The caller keeps its argument arrays: writing one needs a copy first.
-    _process(fn.body, {a.id for a in fn.args if _is_array(a)})
+    _process(fn.body, {a.id for a in fn.args if _is_array(a)}, _sharing(fn))
     return fn

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...errors import NonDifferentiable
-from ...ir.core import Block, Function, Op, Value
+from ...ir.core import Block, Function, Op, Value, walk_block
 from ...ir.primitives import has
 from ...ir.traits import Trait
 from ...ir.types import I64, ArrayType, ScalarType
@@ -298,13 +298,19 @@ class ReverseContext:
         saved = self.cur
         self.cur = e
         for op in reversed(ops):
-            if op.prim == "tape_push" and op.operands[0].id in self.shadow:
+            if op.prim in ("tape_push", "tape_pop") and op.operands[0].id in self.shadow:
+                # every pop of a shadowed tape pushes an adjoint (zero if it has none), so
+                # the pushes' adjoints pop in step
                 e.loc = op.loc
-                VJP["tape_push"](self, e, op, None)
+                g = self.adj.get(op.results[0].id) if op.results else None
+                if op.prim == "tape_pop" and g is None:
+                    g = e.zeros_like(self.primal_at(op.results[0]))
+                VJP[op.prim](self, e, op, g)
                 continue
             if op.prim in SKIPPED:
                 continue
-            if not any(r.id in self.adj for r in op.results):
+            if not any(r.id in self.adj for r in op.results) and \
+                    not (self.shadow and op.regions and self._pushes_shadowed(op)):
                 continue
             if op.prim in REGION_OPS:
                 self.region_rules[op.prim](self, op, e)
@@ -312,6 +318,12 @@ class ReverseContext:
             e.loc = op.loc
             self.backward_op(op, e)
         self.cur = saved
+
+    def _pushes_shadowed(self, op: Op) -> bool:
+        """A region op pushing onto a shadowed tape has an adjoint (the pops' adjoints come
+        back through the shadow) even when its results have none."""
+        return any(o.prim == "tape_push" and o.operands[0].id in self.shadow
+                   for r in op.regions for o in walk_block(r))
 
     def backward_op(self, op: Op, e: Emitter) -> None:
         """The adjoint of one op without regions: elementwise partials or a structural rule."""

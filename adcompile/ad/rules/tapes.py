@@ -22,8 +22,7 @@ def jvp_tape_push(fw, e, op, d, name):
     td = fw.dot.get(tape.id)
     if td is None:
         return
-    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v))
-    return
+    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v), **op.attrs)   # checked too
 
 
 def jvp_tape_reserve(fw, e, op, d, name):

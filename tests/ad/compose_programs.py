@@ -1,0 +1,92 @@
+"""Functions for the transform-composition matrix (`test_compose.py`): loops that tape, an
+in-place array update, a while loop, a branch and a checkpointed loop."""
+# ruff: noqa
+import math
+
+import numpy as np
+
+import adcompile
+
+
+def scalar_loop(a, k):
+    s = 0.0
+    for i in range(4):
+        if s < 1.0:
+            s = s + math.sin(a * (i + 1)) * k
+        else:
+            s = s * 0.5 + a * a
+    return s * a
+
+
+def array_update(x, k):
+    u = x.copy()
+    for i in range(x.shape[0] - 1):
+        u[i + 1] = u[i + 1] + k * u[i] * u[i]
+    return np.sum(u * u) + np.sum(np.sin(x) * x)
+
+
+def while_loop(x, k):
+    u = x.copy()
+    t = 0
+    while t < 3:
+        u = u * k + np.tanh(u[0] * u)
+        t += 1
+    return np.sum(u * x)
+
+
+def checkpointed_loop(x, k):
+    u = x.copy()
+    for t in adcompile.checkpointed(range(6), every=2):
+        u[0] = u[0] + 0.1 * k * u[1] * u[2]
+        u[1] = u[1] - 0.1 * u[0] * u[0]
+    return np.sum(u * u)
+
+
+def calls_grad(x, k):
+    g = GRAD_ARRAY(x, k)
+    return np.sum(g * g) + k * g[0]
+
+
+def calls_value_and_grad(x, k):
+    v, g = VG_ARRAY(x, k)
+    return v * np.sum(g)
+
+
+def calls_jvp(x, k):
+    out, t = adcompile.jvp(array_update, (x, k), (np.ones_like(x), None))
+    return t * out
+
+
+def calls_vjp(x, k):
+    out, pb = adcompile.vjp(array_update, x, k)
+    gx, gk = pb(1.0)
+    return np.sum(gx * gx) + gk * out
+
+
+def calls_jacfwd(x, k):
+    return np.sum(JAC_ARRAY(x, k))
+
+
+GRAD_ARRAY = adcompile.grad(array_update)
+VG_ARRAY = adcompile.value_and_grad(array_update)
+JAC_ARRAY = adcompile.jacfwd(array_update)
+
+
+def cube(x):
+    return x ** 3
+
+
+def pot(x):
+    return np.sum(x ** 3)
+
+
+DPOT = adcompile.grad(pot)
+
+
+def use_grad(x):
+    return np.sum(DPOT(x))      # Python: sum(3 x^2)
+
+
+def newton_step(x):
+    g = DPOT(x)
+    return x - 0.1 * g

@@ -1,0 +1,110 @@
+"""Transforms compose: every derivative object is itself a function that the other
+transforms accept (`grad(grad(f))`, `jacfwd(grad(f))`, `jit(grad(f))`, `vjp` of a function
+calling `jvp`...), compiled as one program. Each pair is checked against central finite
+differences of the inner derivative and, where two paths exist, against each other
+(forward vs reverse, `hessian`)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import adcompile as ad
+from adcompile import AdError, TypeInferenceError
+
+from . import compose_programs as cp
+
+BACKENDS = ["numba", "llvm"]
+X = np.array([0.3, -0.5, 0.8])
+K = 0.7
+ARRAY_FUNCS = [cp.array_update, cp.while_loop, cp.checkpointed_loop]
+
+
+def fd_grad(fun, x, *rest, h=1e-6):
+    """Central differences of `fun` (scalar or array valued) w.r.t. its first argument."""
+    x = np.asarray(x, dtype=float)
+    cols = []
+    for e in np.eye(x.size).reshape((x.size,) + x.shape) if x.ndim else [1.0]:
+        cols.append((np.asarray(fun(x + h * e, *rest)) - np.asarray(fun(x - h * e, *rest)))
+                    / (2 * h))
+    return np.stack(cols, axis=-1) if x.ndim else cols[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_issue_reproducers(backend):
+    g = ad.grad(cp.cube, backend=backend)
+    assert ad.grad(g, backend=backend)(1.5) == pytest.approx(9.0)
+    assert ad.jit(g, backend=backend)(1.5) == pytest.approx(6.75)
+    assert ad.jvp(g, (1.5,), (1.0,), backend=backend) == pytest.approx((6.75, 9.0))
+    assert ad.grad(ad.grad(g))(1.5) == pytest.approx(6.0)       # third order
+    x = np.array([1.0, 2.0, 3.0])
+    assert ad.jit(cp.use_grad, backend=backend)(x) == pytest.approx(42.0)
+    assert ad.interpret(cp.use_grad, x) == pytest.approx(42.0)
+    np.testing.assert_allclose(ad.grad(cp.use_grad, backend=backend)(x), 6 * x)
+    np.testing.assert_allclose(ad.jit(cp.newton_step, backend=backend)(x), x - 0.3 * x * x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grad_of_grad_scalar(backend):
+    g = ad.grad(cp.scalar_loop, backend=backend)
+    gg = ad.grad(g, backend=backend)
+    for a in (0.7, -0.4, 1.9):
+        assert gg(a, K) == pytest.approx(fd_grad(g, a, K), rel=1e-6, abs=1e-8)
+    ggg = ad.grad(gg, backend=backend)
+    assert ggg(0.7, K) == pytest.approx(fd_grad(gg, 0.7, K), rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("f", ARRAY_FUNCS, ids=lambda f: f.__name__)
+def test_hessian_paths_agree(backend, f):
+    g = ad.grad(f, backend=backend)
+    h_fwd = ad.jacfwd(g, backend=backend)(X, K)
+    h_rev = ad.jacrev(g, backend=backend)(X, K)
+    np.testing.assert_allclose(h_fwd, fd_grad(g, X, K), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(h_rev, h_fwd, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(ad.hessian(f, backend=backend)(X, K), h_fwd, rtol=1e-9,
+                               atol=1e-11)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("f", ARRAY_FUNCS, ids=lambda f: f.__name__)
+def test_jit_jvp_vjp_of_grad(backend, f):
+    g = ad.grad(f, backend=backend)
+    vg = ad.value_and_grad(f, backend=backend)
+    np.testing.assert_allclose(ad.jit(g, backend=backend)(X, K), g(X, K), rtol=1e-12)
+    v, gx = ad.jit(vg, backend=backend)(X, K)
+    assert v == pytest.approx(vg(X, K)[0], rel=1e-12)
+    np.testing.assert_allclose(gx, g(X, K), rtol=1e-12)
+    rng = np.random.default_rng(0)
+    v_dir, w = rng.normal(size=3), rng.normal(size=3)
+    out, hv = ad.jvp(g, (X, K), (v_dir, None), backend=backend)
+    np.testing.assert_allclose(out, g(X, K), rtol=1e-12)
+    _, pullback = ad.vjp(g, X, K, backend=backend)
+    htw, _ = pullback(w)
+    assert np.dot(hv, w) == pytest.approx(np.dot(v_dir, htw), rel=1e-9)   # dot-product test
+    np.testing.assert_allclose(hv, fd_grad(g, X, K) @ v_dir, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("f", [cp.calls_grad, cp.calls_value_and_grad, cp.calls_jvp,
+                               cp.calls_vjp], ids=lambda f: f.__name__)
+def test_compiled_code_calls_derivatives(backend, f):
+    """CPython runs `f` calling the derivative objects from Python: the reference."""
+    assert ad.jit(f, backend=backend)(X, K) == pytest.approx(f(X, K), rel=1e-12)
+    assert ad.interpret(f, X, K) == pytest.approx(f(X, K), rel=1e-12)
+    gx, gk = ad.grad(f, argnums=(0, 1), backend=backend)(X, K)
+    np.testing.assert_allclose(gx, fd_grad(f, X, K), rtol=1e-5, atol=1e-7)
+    assert gk == pytest.approx(fd_grad(lambda k, x: f(x, k), K, X), rel=1e-5, abs=1e-7)
+    v = np.array([0.2, -1.0, 0.4])
+    _, t = ad.jvp(f, (X, K), (v, None), backend=backend)
+    assert t == pytest.approx(np.dot(gx, v), rel=1e-9, abs=1e-12)
+
+
+def test_assembled_jacobians_are_rejected_precisely():
+    with pytest.raises(AdError, match="cannot be compiled") as err:
+        ad.jit(ad.jacfwd(cp.array_update))(X, K)
+    assert err.value.hint
+    with pytest.raises(AdError, match="cannot be compiled") as err:
+        ad.jit(cp.calls_jacfwd)(X, K)
+    assert err.value.filename == cp.__file__ and err.value.lineno is not None
+    with pytest.raises(TypeInferenceError, match="one float scalar"):
+        ad.grad(ad.value_and_grad(cp.array_update))(X, K)
