@@ -90,3 +90,10 @@ def use_grad(x):
 def newton_step(x):
     g = DPOT(x)
     return x - 0.1 * g
+
+
+def scalar_recurrence(a, k):
+    s = a
+    for i in range(10):
+        s = math.sin(s) * k + 0.1 * a
+    return s * s

@@ -108,3 +108,16 @@ def test_assembled_jacobians_are_rejected_precisely():
     assert err.value.filename == cp.__file__ and err.value.lineno is not None
     with pytest.raises(TypeInferenceError, match="one float scalar"):
         ad.grad(ad.value_and_grad(cp.array_update))(X, K)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("policy", [None, "sqrt", ("every", 3), "binomial", ("snapshots", 3)],
+                         ids=str)
+def test_second_order_of_checkpointed_gradients(backend, policy):
+    """The inner gradient checkpoints its loop (recomputation, revolve schedules); the outer
+    reverse and forward passes differentiate that program, tapes and snapshots included."""
+    g = ad.grad(cp.scalar_recurrence, checkpoint=policy,
+                memory="1KB" if policy == "binomial" else None, backend=backend)
+    want = fd_grad(g, 0.7, 0.9)
+    assert ad.grad(g, backend=backend)(0.7, 0.9) == pytest.approx(want, rel=1e-6)
+    assert ad.jvp(g, (0.7, 0.9), (1.0, None), backend=backend)[1] == pytest.approx(want, rel=1e-6)
