@@ -110,10 +110,10 @@ class Derivative:
         """This derivative for one signature as one IR program (for transforms of it)."""
         if self._program is None:
             raise AdError(f"adcompile.{self.what} of '{self.__name__}' assembles its result "
-                          "from several compiled passes, so it cannot be compiled, "
+                          "from several compiled passes in Python, so it cannot be compiled, "
                           "differentiated again or called from compiled code",
-                          hint="call it from Python; for second derivatives use hessian, "
-                               "hvp or jacfwd(grad(f))")
+                          hint="call it from Python, or use jacfwd (or hessian), which are "
+                               "one program each")
         return self._program(self, sig)
 
     def __adcompile_call__(self, args, kw, is_weak, as_callable):
@@ -391,7 +391,13 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
             jacs.append(_out(fn, [assemble.from_lanes(o, d, args[i])
                                   for o, d in zip(res[:k], res[k:])]))
         return jacs[0] if single else tuple(jacs)
-    return Derivative(func, call, "jacfwd", resolve_options(backend, options))
+
+    def program(self, sig):
+        f = self.py_func
+        nums = _argnums(argnums, len(sig), f)
+        _active_of(f, sig, nums)
+        return programs.jacobian_forward(f, sig, nums, single, self.options, "jacfwd")
+    return Derivative(func, call, "jacfwd", resolve_options(backend, options), program)
 
 
 def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
@@ -509,7 +515,13 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
         active = tuple(j == i for j in range(len(args)))
         self._last = specialize(f, args, HVP(active), self.options)
         return assemble.from_columns(cols, x)
-    return Derivative(func, call, "hessian", resolve_options(backend, options))
+
+    def program(self, sig):     # jacfwd(grad(f)) as one program
+        f = self.py_func
+        (i,) = _argnums(argnums, len(sig), f)
+        inner = grad(f, i, options=self.options)
+        return programs.jacobian_forward(inner, sig, (i,), True, self.options, "hessian")
+    return Derivative(func, call, "hessian", resolve_options(backend, options), program)
 
 
 # -- jvp and vjp called from compiled code --------------------------------------------------------

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import TypeInferenceError
+from ..errors import AdError, TypeInferenceError
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
-from ..ir.types import ArrayType, scalar_of
+from ..ir.types import I64, ArrayType, scalar_of
 from ..ir.walk import inline_function
 from .compile import build_ir
 from .options import CompileOptions
@@ -90,3 +90,59 @@ def primal(f, sig, options: CompileOptions) -> Program:
     fn = stages["primal"]
     tree = tuple([None] * len(fn.result_types)) if fn.returns_tuple else None
     return _wrap(fn.name, fn, len(fn.args), lambda b: [], lambda r: r, tree)
+
+
+def _identity_seed(b: Builder, x: Value) -> Value:
+    """The lane seed of `x`: ones((1,)) for a scalar, the identity for a vector."""
+    dt = scalar_of(x.type)
+    one = b.const(1.0, dt, name="one")
+    if not isinstance(x.type, ArrayType):
+        n1 = b.const(1, I64, name="n")
+        return b("full", n1, one, dtype=dt.name, name=f"{x.name}_seed")
+    n = b("dim", x, axis=0, name="n")
+    eye = b("zeros", n, n, dtype=dt.name, name=f"{x.name}_seed")
+    j = Value("j", I64)
+    cur = Value(eye.name, eye.type)
+    loop = Block([j, cur])
+    lb = Builder(loop, b.loc)
+    lb.op("yield", [lb("setitem", cur, one, j, j, name=eye.name)], [])
+    return b.op("for", [b.const(0, I64), n, b.const(1, I64), eye], [eye.type], {}, [loop],
+                [eye.name]).results[0]
+
+
+def jacobian_forward(f, sig, nums: tuple[int, ...], single: bool, options: CompileOptions,
+                     what: str) -> Program:
+    """`jacfwd` as one program: per argument in `nums`, vector forward mode seeded with the
+    identity (built in the program), each output's lanes are d out / d x."""
+    args = [Value(f"a{i}", s.type) for i, s in enumerate(sig)]
+    body = Block([])
+    b = Builder(body, None)
+    flat, trees = [], []
+    for i in nums:
+        t = sig[i].type
+        if isinstance(t, ArrayType) and t.ndim != 1:
+            raise AdError(f"a compiled {what} differentiates with respect to scalars and "
+                          f"1-d arrays; argument {i} is {t}",
+                          hint=f"call {what} from Python for arrays of more dimensions")
+        stages = build_ir(f, sig, JVP(tuple(j == i for j in range(len(sig))), lanes=True),
+                          options)
+        inner, primal = stages["optimized"], stages["primal"]
+        b.loc = inner.loc
+        for a, arg in zip(args, inner.args):
+            a.name = arg.name
+        res = inline_function(inner, body, args + [_identity_seed(b, args[i])])
+        k = len(primal.result_types)
+        jac = []
+        for lanes in res[k:]:
+            if not isinstance(t, ArrayType):    # one lane: drop the lane axis
+                lanes = b("sum", lanes, axis=lanes.type.ndim - 1, name=lanes.name) \
+                    if lanes.type.ndim > 1 else b("getitem", lanes, b.const(0, I64),
+                                                  name=lanes.name)
+            jac.append(lanes)
+        flat += jac
+        trees.append(tuple([None] * k) if primal.returns_tuple else None)
+    b.op("return", flat, [])
+    tree = trees[0] if single else tuple(trees)
+    fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], b.loc,
+                  tree is not None)
+    return Program(fn, tree)

@@ -67,9 +67,20 @@ def calls_jacfwd(x, k):
     return np.sum(JAC_ARRAY(x, k))
 
 
+def calls_hessian(x, k):
+    H = HESS_ARRAY(x, k)
+    return np.sum(H * x) + H[0, 1]
+
+
+def calls_jacrev(x, k):
+    return np.sum(JACREV_ARRAY(x, k))
+
+
 GRAD_ARRAY = adcompile.grad(array_update)
 VG_ARRAY = adcompile.value_and_grad(array_update)
 JAC_ARRAY = adcompile.jacfwd(array_update)
+HESS_ARRAY = adcompile.hessian(array_update)
+JACREV_ARRAY = adcompile.jacrev(array_update)
 
 
 def cube(x):
