@@ -616,12 +616,11 @@ def lower_call(lw, node) -> Any:
         return handler(lw, args, kw, node)
     if isinstance(obj, CustomFunction):
         return lower_custom(lw, obj, node)
+    while getattr(obj, "__adcompile__", False) and not hasattr(obj, "__adcompile_call__"):
+        obj = obj.py_func     # a jit object: what it compiles
     hook = getattr(obj, "__adcompile_call__", None)
     if hook is not None:
         return lower_program_call(lw, hook, node)
-    inner = getattr(obj, "py_func", None)
-    if inner is not None and getattr(obj, "__adcompile__", False):
-        obj = inner
     if isinstance(obj, pytypes.FunctionType):
         return inline_call(lw, obj, node)
     name = getattr(obj, "__name__", _fname(node))

@@ -98,6 +98,13 @@ def use_grad(x):
     return np.sum(DPOT(x))      # Python: sum(3 x^2)
 
 
+JIT_DPOT = adcompile.jit(adcompile.grad(pot))
+
+
+def use_jit_grad(x):
+    return np.sum(JIT_DPOT(x))
+
+
 def newton_step(x):
     g = DPOT(x)
     return x - 0.1 * g

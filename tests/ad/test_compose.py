@@ -39,6 +39,7 @@ def test_issue_reproducers(backend):
     x = np.array([1.0, 2.0, 3.0])
     assert ad.jit(cp.use_grad, backend=backend)(x) == pytest.approx(42.0)
     assert ad.interpret(cp.use_grad, x) == pytest.approx(42.0)
+    assert ad.jit(cp.use_jit_grad, backend=backend)(x) == pytest.approx(42.0)
     np.testing.assert_allclose(ad.grad(cp.use_grad, backend=backend)(x), 6 * x)
     np.testing.assert_allclose(ad.jit(cp.newton_step, backend=backend)(x), x - 0.3 * x * x)
 
