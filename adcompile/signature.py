@@ -6,11 +6,12 @@ NumPy 2's promotion rules: a Python float meeting a float32 array stays float32)
 from __future__ import annotations
 
 import inspect
+import types
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TypeInferenceError
+from .errors import TypeInferenceError, UnsupportedSyntax
 from .frontend.source import get_source
 from .ir.types import BOOL, F64, I64, ArrayType, Type, from_numpy_dtype
 
@@ -70,8 +71,80 @@ def signature_of(func, args) -> tuple[ArgSpec, ...]:
     return tuple(arg_spec(func, i, a) for i, a in enumerate(args))
 
 
+def require_function(func) -> None:
+    """Only functions written with `def` are compiled (from their source): anything else is
+    rejected here, naming what it is, before signature handling reads `__code__`."""
+    if isinstance(func, types.FunctionType):
+        return
+    what, hint = _not_a_function(func)
+    raise UnsupportedSyntax(f"adcompile compiles Python functions written with 'def'; {what}",
+                            hint=hint)
+
+
+def _not_a_function(func) -> tuple[str, str]:
+    import functools
+
+    from .custom.functions import CustomFunction
+    name = getattr(func, "__name__", None) or type(func).__name__
+    module = getattr(func, "__module__", None) or type(func).__module__
+    if isinstance(func, CustomFunction):
+        return (f"'{name}' is a {func.kind} function object",
+                f"differentiate a 'def' function that calls it: def g(x): return {name}(x)")
+    if isinstance(func, functools.partial):
+        inner = getattr(func.func, "__name__", "f")
+        return (f"functools.partial of '{inner}' is not a function",
+                f"write a 'def' function that calls {inner} with the fixed arguments")
+    if isinstance(func, (np.ufunc, types.BuiltinFunctionType)) or (
+            module and module.split(".")[0] in ("numpy", "math", "builtins")):
+        short = {"builtins": "", "numpy": "np."}.get(module, f"{module}.")
+        return (f"'{short}{name}' is a library function, not Python source",
+                f"wrap it in a function of your own: def f(x): return {short}{name}(x)")
+    if isinstance(func, type):
+        return (f"'{name}' is a class",
+                "write a plain function taking the object's fields as arguments")
+    if isinstance(func, types.MethodType):
+        return (f"'{name}' is a bound method",
+                "write a plain function taking the object's fields as arguments")
+    if callable(func):
+        return (f"a {type(func).__name__} object is not a function",
+                "write a plain 'def' function instead of a callable object")
+    return (f"{func!r} is not callable", "pass the function itself: jit(f), grad(f)")
+
+
+def check_arity(func, args: tuple) -> None:
+    """The call's argument count fits the function: a missing or extra argument is named
+    here (not later as an out-of-range argnums or a lowering error)."""
+    code = func.__code__
+    nparams = code.co_argcount
+    if len(args) == nparams or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
+            or code.co_kwonlyargcount:
+        return   # the frontend rejects *args, **kwargs and keyword-only parameters
+    params = list(code.co_varnames[:nparams])
+    ndef = len(func.__defaults__ or ())
+    if nparams - ndef <= len(args) <= nparams:
+        return
+    if len(args) > nparams:
+        msg = (f"'{func.__name__}' takes {nparams} argument{'s' * (nparams != 1)} "
+               f"({', '.join(params)}), but {len(args)} were given")
+    else:
+        missing = params[len(args):nparams - ndef]
+        msg = (f"'{func.__name__}' is missing the argument{'s' * (len(missing) > 1)} "
+               f"{', '.join(repr(m) for m in missing)} (it takes {', '.join(params)}; "
+               f"{len(args)} given)")
+    try:
+        src = get_source(func)
+        loc = src.loc(src.node)
+    except Exception:   # noqa: BLE001 - the message names the function either way
+        loc = None
+    raise TypeInferenceError(msg, loc, "pass every argument of the function positionally")
+
+
 def bind_defaults(func, args: tuple) -> tuple:
-    """Fill trailing arguments from the function's defaults (positional calls only)."""
+    """Fill trailing arguments from the function's defaults (positional calls only), after
+    checking that `func` is a plain function and the count fits."""
+    if type(func) is not types.FunctionType:
+        require_function(func)
+    check_arity(func, args)
     defaults = func.__defaults__ or ()
     nparams = func.__code__.co_argcount
     if len(args) < nparams and len(args) >= nparams - len(defaults):
