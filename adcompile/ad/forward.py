@@ -157,7 +157,8 @@ class Forward:
         e = Emitter(dst, op.loc)
         dots = [self.tangent_or_zero(e, a) for a in op.operands]
         fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots],
-                     len(op.results))
+                     len(op.results),
+                     expect=[tangent_type(r.type, self.lanes) for r in op.results])
         vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
         n = len(op.results)
         if len(vals) != 2 * n:

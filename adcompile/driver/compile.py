@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..backends import get_backend
-from ..errors import AdError, InternalError
+from ..errors import AdError, InternalError, UnsupportedSyntax
 from ..frontend.lower import lower
 from ..frontend.source import get_source
 from ..ir.core import Function
@@ -67,8 +67,12 @@ def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Functi
         fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
     except AdError:
         raise
-    except RecursionError as e:
-        raise InternalError(f"the frontend recursed too deeply: {e}") from e
+    except RecursionError:
+        src = get_source(func)
+        raise UnsupportedSyntax(f"an expression in '{func.__name__}' is nested too deeply to "
+                                "compile", src.loc(src.node),
+                                "split long expressions into several statements "
+                                "(s = a + b; s = s + c ...)") from None
     except Exception as e:  # a frontend bug: report with the user's function, not a traceback
         src = get_source(func)
         raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",

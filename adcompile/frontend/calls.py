@@ -619,6 +619,10 @@ def lower_call(lw, node) -> Any:
     if inner is not None and getattr(obj, "__adcompile__", False):
         obj = inner
     if isinstance(obj, pytypes.FunctionType):
+        if is_library_function(obj):
+            raise lw.error(node, f"'{_fname(node)}' is not supported in compiled code: it is "
+                           f"a {_library_of(obj)} function written in Python, not part of the "
+                           "subset", _LIBRARY_HINTS.get(obj.__name__, _LIBRARY_HINT))
         return inline_call(lw, obj, node)
     name = getattr(obj, "__name__", _fname(node))
     module = getattr(obj, "__module__", None) or ""
@@ -626,6 +630,51 @@ def lower_call(lw, node) -> Any:
     raise lw.error(node, f"call to unsupported function '{shown}'",
                    "compiled code can call math/numpy functions of the supported subset and "
                    "your own Python functions")
+
+
+_LIBRARY_HINT = ("compiled code calls the math/NumPy functions listed in docs/subset.md and "
+                 "your own functions; write this one with those")
+_LIBRARY_HINTS = {
+    "eye": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
+    "identity": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
+    "tri": "build it with np.zeros((n, m)) and a loop over the rows",
+    "isscalar": "argument types are fixed per compiled signature: test it in Python before "
+                "calling the compiled function",
+    "broadcast_shapes": "use x.shape and arithmetic on the dimensions",
+}
+
+
+def _library_roots() -> tuple[str, ...]:
+    import os
+    import sysconfig
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots.add(os.path.dirname(np.__file__))
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+_ROOTS: list[tuple[str, ...]] = []
+
+
+def is_library_function(func: pytypes.FunctionType) -> bool:
+    """Functions of NumPy, the standard library or installed packages (other than
+    adcompile itself) are never inlined from their source: that source is outside the
+    subset, and an error in it would point into site-packages instead of the user's line."""
+    import os
+    module = getattr(func, "__module__", "") or ""
+    if module.split(".")[0] == "adcompile":
+        return False
+    if module.split(".")[0] in ("numpy", "scipy", "math"):
+        return True
+    if not _ROOTS:
+        _ROOTS.append(_library_roots())
+    path = os.path.realpath(func.__code__.co_filename)
+    return path.startswith(_ROOTS[0])
+
+
+def _library_of(func) -> str:
+    root = (getattr(func, "__module__", "") or "").split(".")[0]
+    return "NumPy" if root == "numpy" else f"'{root}'" if root else "library"
 
 
 def call_builtin(lw, name: str, args, kw, node) -> Any:

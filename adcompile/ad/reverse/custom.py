@@ -64,11 +64,12 @@ def reverse_custom(ctx: ReverseContext, op: Op, e: Emitter,
     if cf.bwd is not None:
         res = [ctx.primal_at(r) for r in op.results[len(outs):]]
         fn = rule_ir(cf, "bwd", [v.type for v in res] + [g.type for g in gs], len(outs),
-                     len(res))
+                     len(res), expect=[a.type for a in op.operands])
         grads = inline_function(fn, e.block, res + gs, op.loc)
     else:   # transpose the JVP rule: reverse mode of the rule w.r.t. its tangents
         n = len(args)
-        fn = rule_ir(cf, "jvp", [a.type for a in args] * 2, len(outs))
+        fn = rule_ir(cf, "jvp", [a.type for a in args] * 2, len(outs),
+                     expect=[r.type for r in outs])
         rev = vjp(fn, [False] * n + [True] * n)
         zeros = [ctx.zeros(e, a) for a in op.operands]
         seeds = [ctx.zeros(e, r) for r in outs] + gs
