@@ -260,6 +260,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
     f = unwrap(func)
+    given = len(primals)   # cotangents for these; arguments left to their defaults get none
     primals = bind_defaults(f, primals)
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
@@ -294,7 +295,8 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
                           f"the output of '{f.__name__}'") for i in float_outs]
         res = run(tuple(primals) + tuple(args))
         grads = iter(res[len(outs):])
-        return tuple(_like(next(grads), p) if a else None for p, a in zip(primals, active))
+        return tuple(_like(next(grads), p) if a else None
+                     for p, a in zip(primals, active))[:given]
 
     # the primal output comes from the compiled derivative itself (one compile)
     if float_outs and all(z is not None for z in zero_cots):
@@ -476,8 +478,10 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     sp = specialize(f, primals, HVP(active), resolve_options(backend, options))
     fn = sp.ir["primal"]
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
-        raise TypeInferenceError("hvp needs a scalar-valued function", fn.loc,
-                                 "use jvp of a vjp for vector outputs")
+        shown = ", ".join(str(t) for t in fn.result_types)
+        raise TypeInferenceError(f"hvp and hessian need a function returning one float "
+                                 f"scalar; '{f.__name__}' returns ({shown})", fn.loc,
+                                 "for vector outputs use jacfwd or jacrev")
     dots = _tangents(f, primals, tangents,
                      [np.asarray(p).dtype if isinstance(p, np.ndarray) else np.float64
                       for p in primals])

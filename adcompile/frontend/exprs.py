@@ -170,7 +170,8 @@ class ExprLowerer:
                              TypeInferenceError)
         if isinstance(v.type, ArrayType):
             raise self.error(node, "the truth value of an array is ambiguous",
-                             "use np.any(...)/np.all(...) or compare elements",
+                             "reduce it first (np.max(x) > 0 for any, np.min(x) > 0 for all) or "
+                             "compare elements in a loop",
                              TypeInferenceError)
         if v.type == BOOL:
             return v
