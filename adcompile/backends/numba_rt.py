@@ -7,11 +7,17 @@ import numpy as np
 from numba import njit
 
 from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..messages import MATMUL
+
+# shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
+# the shorter operand or stop early, a silently different answer
 
 
 @njit(cache=True)
 def matmul_mm(a, b):
     n, k = a.shape
+    if b.shape[0] != k:
+        raise ValueError(MATMUL)
     m = b.shape[1]
     out = np.zeros((n, m), dtype=a.dtype)
     for i in range(n):
@@ -25,6 +31,8 @@ def matmul_mm(a, b):
 @njit(cache=True)
 def matmul_mv(a, x):
     n, k = a.shape
+    if x.shape[0] != k:
+        raise ValueError(MATMUL)
     out = np.zeros(n, dtype=a.dtype)
     for i in range(n):
         s = a.dtype.type(0)
@@ -37,6 +45,8 @@ def matmul_mv(a, x):
 @njit(cache=True)
 def matmul_vm(x, b):
     k, m = b.shape
+    if x.shape[0] != k:
+        raise ValueError(MATMUL)
     out = np.zeros(m, dtype=b.dtype)
     for p in range(k):
         xp = x[p]
@@ -47,6 +57,8 @@ def matmul_vm(x, b):
 
 @njit(cache=True)
 def matmul_vv(x, y):
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(MATMUL)
     s = x.dtype.type(0)
     for i in range(x.shape[0]):
         s += x[i] * y[i]
