@@ -26,6 +26,10 @@ def arg_spec(func, index: int, value) -> ArgSpec:
     if isinstance(value, bool) or isinstance(value, np.bool_):
         return ArgSpec(BOOL, isinstance(value, bool))
     if isinstance(value, int):
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise _arg_error(func, index, f"argument {_argname(func, index)} is the int "
+                             f"{value}, outside the 64-bit range of compiled ints",
+                             "compiled ints are 64-bit: pass a smaller int, or a float")
         return ArgSpec(I64, True)
     if isinstance(value, float):
         return ArgSpec(F64, True)
