@@ -7,10 +7,19 @@ import numpy as np
 from numba import njit
 
 from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
-from ..messages import MATMUL
+from ..messages import INDEX, MATMUL
 
 # shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
 # the shorter operand or stop early, a silently different answer
+
+
+@njit(cache=True, inline="always")
+def ix(i, n):
+    """An index checked against its axis's length n (negative indices wrap later, as in
+    NumPy): numba does not check bounds, so an index past the end would read other memory."""
+    if i >= n or i < -n:
+        raise IndexError(INDEX)
+    return i
 
 
 @njit(cache=True)
