@@ -71,6 +71,20 @@ def _arg_error(func, index: int, msg: str, hint: str) -> TypeInferenceError:
     return TypeInferenceError(msg, loc, hint)
 
 
+def check_backend(func, sig: tuple[ArgSpec, ...], backend: str, lowered: bool) -> None:
+    """What a signature needs from the backend: backends that get lowered IR (LLVM) have no
+    0-d arrays (their loops index every dimension), so such an argument is named here instead
+    of failing inside the lowering or returning a wrong value."""
+    if not lowered:
+        return
+    for i, spec in enumerate(sig):
+        if isinstance(spec.type, ArrayType) and spec.type.ndim == 0:
+            raise _arg_error(func, i, f"argument {_argname(func, i)} is a 0-d array, which "
+                             f"the {backend} backend does not support"
+                             + (" with lowered arrays" if backend == "numba" else ""),
+                             "pass float(x) (or x.reshape(1)), or use the numba backend")
+
+
 def signature_of(func, args) -> tuple[ArgSpec, ...]:
     return tuple(arg_spec(func, i, a) for i, a in enumerate(args))
 

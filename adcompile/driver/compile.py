@@ -18,6 +18,7 @@ from ..backends import get_backend
 from ..errors import AdError, InternalError, UnsupportedSyntax
 from ..frontend.lower import lower
 from ..frontend.source import get_source
+from ..signature import check_backend
 from ..ir.core import Function
 from ..ir.walk import clone_function
 from ..transforms.pipeline import (
@@ -112,6 +113,8 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
     if got is None or (options.observes and got.observed is not options):
+        check_backend(func, sig, options.backend,
+                      get_backend(options.backend).requires_lowering or options.lower_arrays)
         stages = build_ir(func, sig, transform, options)
         suffix = f"_{transform.name}" if transform is not None else ""
         got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)

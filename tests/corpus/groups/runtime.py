@@ -18,12 +18,20 @@ def total(x):  # ERR
     return s
 
 
-def whole(x):
+def whole(x):  # ERR
     return np.sum(x * x) + 1.0
 
 
-def scale(x):
+def scale(x):  # ERR
     return x * 2.0
+
+
+def ident(x):  # ERR
+    return x
+
+
+def index0(x):  # ERR
+    return x[()] * 2.0  # ERR
 
 
 def rows(a):
@@ -108,10 +116,14 @@ for b in ("numba", "llvm"):
         rejects(f"list_argument_{b}", lambda b=b: TOTAL[b]([1.0, 2.0]), TypeInferenceError, R),
         rejects(f"none_argument_{b}", lambda b=b: TOTAL[b](None), TypeInferenceError, R),
         rejects(f"wrong_arity_{b}", lambda b=b: TOTAL[b](X(), 1.0), TypeInferenceError, R),
-        same_as_python(f"zero_d_array_{b}", SCALE[b], scale, lambda: (np.array(2.0),), R,
-                       where=None),
-        same_as_python(f"zero_d_array_whole_{b}", WHOLE[b], whole, lambda: (np.array(2.0),), R,
-                       where=None),
+        same_as_python(f"zero_d_array_{b}", SCALE[b], scale, lambda: (np.array(2.0),), R),
+        same_as_python(f"zero_d_array_whole_{b}", WHOLE[b], whole, lambda: (np.array(2.0),), R),
+        same_as_python(f"zero_d_array_returned_{b}", ad.jit(ident, backend=b), ident,
+                       lambda: (np.array(2.0),), R),
+        same_as_python(f"zero_d_array_indexed_{b}", ad.jit(index0, backend=b), index0,
+                       lambda: (np.array(2.0),), R),
+        same_as_python(f"zero_d_array_grad_{b}", ad.grad(whole, backend=b),
+                       lambda x: np.asarray(2.0 * x), lambda: (np.array(2.0),), R),
         same_as_python(f"empty_array_{b}", TOTAL[b], total, lambda: (np.zeros(0),), R),
         same_as_python(f"empty_sum_{b}", WHOLE[b], whole, lambda: (np.zeros(0),), R),
         same_as_python(f"empty_max_{b}", TOP[b], top, lambda: (np.zeros(0),), R),
