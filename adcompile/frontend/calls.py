@@ -75,9 +75,11 @@ def _unary(prim: str, py_math: bool, to_int: bool = False) -> Handler:
         _nargs(lw, args, kw, node, 1, 1)
         v = _val(lw, args[0], node)
         if py_math and isinstance(v.type, ArrayType):
+            short = _fname(node).split('.')[-1]
             raise lw.error(node, f"{_fname(node)}() takes a scalar, got an array",
-                           f"use np.{_fname(node).split('.')[-1]} for arrays",
-                           TypeInferenceError)
+                           f"use np.{short} for arrays" if getattr(np, short, None) in CALLS
+                           else "apply it to each element in a loop (NumPy has no "
+                           f"np.{short})", TypeInferenceError)
         dt = F64 if py_math else _float_of(v)
         out = lw.emit(prim, [lw.to_dtype(v, dt)], name=prim)
         if to_int:
