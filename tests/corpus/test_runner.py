@@ -5,7 +5,7 @@ import numpy as np
 
 from adcompile import AdError, InternalError, TypeInferenceError
 from tests.corpus.case import Case
-from tests.corpus.runner import classify, same_value
+from tests.corpus.runner import classify, run_group, same_value
 
 
 def _raise(e):
@@ -45,3 +45,11 @@ def test_same_value():
     assert same_value(np.array([np.nan]), np.array([np.nan]))
     assert not same_value(1, 1.0)   # an int where CPython gives a float
     assert not same_value(np.int64(1), 1.0)
+
+
+def test_crash_and_hang_are_pinned_to_their_cases():
+    """The group dies at 'crashes'; the rerun one case per process finds 'hangs' too and
+    still reports the good cases."""
+    got = {r.case: r.outcome for r in run_group("tests.corpus.selftest.crashy", timeout=60,
+                                                case_timeout=8)}
+    assert got == {"fine": "equal", "crashes": "crash", "hangs": "hang", "fine_after": "equal"}
