@@ -50,8 +50,8 @@ class Compiled:
         self._last = spec
         return spec
 
-    def __call__(self, *args):
-        args = bind_defaults(self.py_func, args)
+    def __call__(self, *args, **kwargs):
+        args = bind_defaults(self.py_func, args, kwargs)
         return call_specialization(self.specialize(args), args)
 
     @property

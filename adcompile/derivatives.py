@@ -125,8 +125,8 @@ class Derivative:
         self.what = what
         functools.update_wrapper(self, self.py_func)
 
-    def __call__(self, *args):
-        return self._call(self, bind_defaults(self.py_func, args))
+    def __call__(self, *args, **kwargs):
+        return self._call(self, bind_defaults(self.py_func, args, kwargs))
 
     @property
     def source(self) -> str:

@@ -5,12 +5,14 @@ NumPy 2's promotion rules: a Python float meeting a float32 array stays float32)
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from dataclasses import dataclass
 
 import numpy as np
 
+from .custom.functions import CustomFunction
 from .errors import TypeInferenceError, UnsupportedSyntax
 from .frontend.source import get_source
 from .ir.types import BOOL, F64, I64, ArrayType, Type, from_numpy_dtype
@@ -100,9 +102,7 @@ def require_function(func) -> None:
 
 
 def _not_a_function(func) -> tuple[str, str]:
-    import functools
-
-    from .custom.functions import CustomFunction
+    """(what it is, what to write instead) for a callable that is not a `def` function."""
     name = getattr(func, "__name__", None) or type(func).__name__
     module = getattr(func, "__module__", None) or type(func).__module__
     if isinstance(func, CustomFunction):
@@ -157,11 +157,16 @@ def check_arity(func, args: tuple) -> None:
     raise TypeInferenceError(msg, loc, "pass every argument of the function positionally")
 
 
-def bind_defaults(func, args: tuple) -> tuple:
+def bind_defaults(func, args: tuple, kwargs: dict | None = None) -> tuple:
     """Fill trailing arguments from the function's defaults (positional calls only), after
     checking that `func` is a plain function and the count fits."""
     if type(func) is not types.FunctionType:
         require_function(func)
+    if kwargs:
+        names = ", ".join(f"{k}=" for k in kwargs)
+        raise TypeInferenceError(f"compiled '{func.__name__}' was called with keyword "
+                                 f"arguments ({names})",
+                                 hint="pass every argument positionally, in order")
     check_arity(func, args)
     defaults = func.__defaults__ or ()
     nparams = func.__code__.co_argcount
