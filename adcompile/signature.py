@@ -105,6 +105,9 @@ def _not_a_function(func) -> tuple[str, str]:
     """(what it is, what to write instead) for a callable that is not a `def` function."""
     name = getattr(func, "__name__", None) or type(func).__name__
     module = getattr(func, "__module__", None) or type(func).__module__
+    if not callable(func):
+        return (f"{func!r} (a {type(func).__name__}) is not callable",
+                "pass the function itself: jit(f), grad(f)")
     if isinstance(func, CustomFunction):
         return (f"'{name}' is a {func.kind} function object",
                 f"differentiate a 'def' function that calls it: def g(x): return {name}(x)")
@@ -123,10 +126,8 @@ def _not_a_function(func) -> tuple[str, str]:
     if isinstance(func, types.MethodType):
         return (f"'{name}' is a bound method",
                 "write a plain function taking the object's fields as arguments")
-    if callable(func):
-        return (f"a {type(func).__name__} object is not a function",
-                "write a plain 'def' function instead of a callable object")
-    return (f"{func!r} is not callable", "pass the function itself: jit(f), grad(f)")
+    return (f"a {type(func).__name__} object is not a function",
+            "write a plain 'def' function instead of a callable object")
 
 
 def check_arity(func, args: tuple) -> None:
