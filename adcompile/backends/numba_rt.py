@@ -6,11 +6,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..errors import AdError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
 from ..messages import INDEX, MATMUL
 
 # shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
 # the shorter operand or stop early, a silently different answer
+
+
+class CheckFailed(AdError, ValueError):
+    """A run-time `check` of generated code failed (shapes that do not fit, a negative
+    power of an int...): a ValueError as NumPy raises, with the user's line in front."""
+
+    default_hint = "the values passed at run time do not fit what this line needs"
 
 
 @njit(cache=True, inline="always")

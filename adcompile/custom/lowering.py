@@ -14,6 +14,7 @@ import types
 from ..errors import AdError, Loc, TypeInferenceError
 from ..frontend.lower import lower
 from ..frontend.source import get_source
+from ..ir.builder import Builder
 from ..ir.types import ArrayType
 from .functions import CustomFunction
 
@@ -143,3 +144,19 @@ def _check_results(cf: CustomFunction, kind: str, rule, got: list, nouts: int,
             raise TypeInferenceError(f"{what} returns {_describe(t)} as the cotangent of "
                                      f"argument '{name}', which is {_describe(want)}", loc,
                                      "the cotangent of an argument has the argument's shape")
+
+
+def check_extents(b: Builder, got, like, cf: CustomFunction, kind: str, what: str,
+                  of: str) -> None:
+    """At run time: a rule's derivative output `got` has the extents of `like` (the output or
+    argument it belongs to) on like's axes; the ranks were checked when the rule was lowered,
+    so only a same-rank mismatch ((3,) for (4,)) is left, which would otherwise broadcast or
+    be cut to a different answer."""
+    if not (isinstance(got.type, ArrayType) and isinstance(like.type, ArrayType)):
+        return
+    rule = {"jvp": cf.jvp_rule, "bwd": cf.bwd}[kind]
+    message = f"{_rule_name(cf, kind, rule)} returns {what} of another shape than {of}"
+    for k in range(like.type.ndim):
+        same = b("eq", b("dim", got, axis=k, name="n"), b("dim", like, axis=k, name="n"),
+                 name="same")
+        b.check(same, message)

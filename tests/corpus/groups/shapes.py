@@ -134,6 +134,41 @@ def use_cvf(x, y):
     return cvf(x, y)
 
 
+@ad.custom_vjp
+def cvs(x):
+    return x * x
+
+
+def cvs_fwd(x):
+    return x * x, (x,)
+
+
+def cvs_bwd(res, g):
+    (x,) = res
+    return (np.ones(x.shape[0] - 1),)
+
+
+cvs.defvjp(cvs_fwd, cvs_bwd)
+
+
+def use_cvs(x):
+    return np.sum(cvs(x))
+
+
+@ad.custom_jvp
+def cjs(x):
+    return x * x
+
+
+@cjs.defjvp
+def cjs_jvp(p, t):
+    return p[0] * p[0], np.zeros(p[0].shape[0] + 1) + t[0][0]
+
+
+def use_cjs(x):
+    return np.sum(cjs(x))
+
+
 X3 = lambda: np.array([1.0, 2.0, 3.0])
 X4 = lambda: np.array([1.0, 2.0, 3.0, 4.0])
 M23 = lambda: np.arange(6.0).reshape(2, 3)
@@ -182,6 +217,15 @@ CASES = [
     rejects("custom_vjp_bwd_count", lambda: ad.grad(use_cv2, argnums=(0, 1))(1.0, 2.0),
             TypeInferenceError, S),
     rejects("custom_vjp_fwd_arity", lambda: ad.grad(use_cvf)(1.0, 2.0), TypeInferenceError, S),
+    rejects("custom_vjp_cotangent_extent_numba", lambda: ad.grad(use_cvs)(X4()), ValueError, S,
+            "'cvs_bwd'"),
+    rejects("custom_vjp_cotangent_extent_llvm", lambda: ad.grad(use_cvs, backend="llvm")(X4()),
+            ValueError, S, "'cvs_bwd'"),
+    rejects("custom_jvp_tangent_extent_numba", lambda: ad.jvp(use_cjs, (X4(),), (X4(),)),
+            ValueError, S, "'cjs_jvp'"),
+    rejects("custom_jvp_tangent_extent_llvm",
+            lambda: ad.jvp(use_cjs, (X4(),), (X4(),), backend="llvm"), ValueError, S,
+            "'cjs_jvp'"),
     same_as_python("matmul_mismatch_numba", ad.jit(mm), mm, lambda: (M23(), X4()), S),
     same_as_python("matmul_mismatch_llvm", ad.jit(mm, backend="llvm"), mm,
                    lambda: (M23(), X4()), S),
