@@ -88,6 +88,8 @@ def check_backend(func, sig: tuple[ArgSpec, ...], backend: str, lowered: bool) -
 
 
 def signature_of(func, args) -> tuple[ArgSpec, ...]:
+    if type(func) is not types.FunctionType:
+        require_function(func)
     return tuple(arg_spec(func, i, a) for i, a in enumerate(args))
 
 
