@@ -40,7 +40,7 @@ class Compiled:
         self.options = resolve_options(backend, options)
         self._last: Specialization | None = None
         self._specs: dict[tuple, Specialization] = {}   # a front for the driver's cache
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func, updated=())
 
     @property
     def backend(self) -> str:

@@ -26,7 +26,10 @@ from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenc
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
 from .jacobian import assemble, seeds
-from .signature import bind_defaults, require_function, signature_of
+from .driver import programs
+from .frontend.env import unflatten
+from .ir.core import Value
+from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
 
 
 def specialize(func: Callable, args: tuple, transform, options: CompileOptions
@@ -39,8 +42,9 @@ _JVP_FAST: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictiona
 
 
 def unwrap(f: Callable) -> Callable:
-    """The user's Python function behind a jit or derivative object."""
-    return f.py_func if isinstance(f, (Compiled, Derivative)) else f
+    """What a transform differentiates: the function behind a jit object, or a derivative
+    object itself (its program is differentiated: transforms compose, `grad(grad(f))`)."""
+    return f.py_func if isinstance(f, Compiled) else f
 
 
 def _argnums_spec(argnums, what: str, single_only: bool = False) -> None:
@@ -72,7 +76,7 @@ def _argnums(argnums, nargs: int, func) -> tuple[int, ...]:
         tuple(int(i) for i in argnums)
     for i in nums:
         if not -nargs <= i < nargs:
-            params = ", ".join(list(func.__code__.co_varnames[:nargs]))
+            params = ", ".join(list(user_function(func).__code__.co_varnames[:nargs]))
             raise AdError(f"argnums {argnums!r} is out of range for '{func.__name__}', which "
                           f"takes {nargs} argument{'s' * (nargs != 1)} ({params})",
                           hint="argnums counts positional arguments from 0")
@@ -84,7 +88,10 @@ def _argnums(argnums, nargs: int, func) -> tuple[int, ...]:
 
 
 def _active_mask(func, args, nums) -> tuple[bool, ...]:
-    sig = signature_of(func, args)
+    return _active_of(func, signature_of(func, args), nums)
+
+
+def _active_of(func, sig, nums) -> tuple[bool, ...]:
     for i in nums:
         t = sig[i].type
         if not scalar_of(t).is_float:
@@ -94,7 +101,7 @@ def _active_mask(func, args, nums) -> tuple[bool, ...]:
                 f" {'array' if isinstance(t, ArrayType) else 'value'}; it has no derivative",
                 None, "differentiate with respect to float arguments only (pass 2.0, not 2, "
                 "or an array of dtype float64/float32)")
-    return tuple(i in nums for i in range(len(args)))
+    return tuple(i in nums for i in range(len(sig)))
 
 
 _call = call_specialization
@@ -114,19 +121,46 @@ class Derivative:
 
     __adcompile__ = True
 
-    def __init__(self, func: Callable, call: Callable, what: str, options: CompileOptions):
-        self.py_func = unwrap(func)
+    def __init__(self, func: Callable, call: Callable, what: str, options: CompileOptions,
+                 program: Callable | None = None):
+        self.py_func = unwrap(func)   # what is differentiated: a function or a derivative
         self.options = options
         self._call = call
+        self._program = program
         self._last: Specialization | None = None
         # argument kinds -> (specialization, argnums, cotangent seeds): repeated calls skip
         # signature building and spec lookups (they dominate small gradients)
         self._fast: dict[tuple, tuple] = {}
         self.what = what
-        functools.update_wrapper(self, self.py_func)
+        functools.update_wrapper(self, self.py_func, updated=())
 
     def __call__(self, *args, **kwargs):
         return self._call(self, bind_defaults(self.py_func, args, kwargs))
+
+    def __adcompile_program__(self, sig) -> programs.Program:
+        """This derivative for one signature as one IR program (for transforms of it)."""
+        if self._program is None:
+            raise AdError(f"adcompile.{self.what} of '{self.__name__}' assembles its result "
+                          "from several compiled passes, so it cannot be compiled, "
+                          "differentiated again or called from compiled code",
+                          hint="call it from Python; for second derivatives use hessian, "
+                               "hvp or jacfwd(grad(f))")
+        return self._program(self, sig)
+
+    def __adcompile_call__(self, args, kw, is_weak, as_callable):
+        """Called from compiled code: this derivative's program, inlined there."""
+        if kw or not all(isinstance(a, Value) for a in args):
+            raise TypeInferenceError(
+                f"adcompile.{self.what} of '{self.__name__}' is called from compiled code: "
+                "pass its arguments positionally, as numbers or arrays", None,
+                "write the call as d(x, y) with every argument given")
+        nparams = len(inspect.signature(self).parameters)
+        if len(args) != nparams:
+            raise TypeInferenceError(f"'{self.__name__}' takes {nparams} arguments but "
+                                     f"{len(args)} were given", None,
+                                     "pass every argument positionally")
+        prog = self.__adcompile_program__(tuple(ArgSpec(a.type, is_weak(a)) for a in args))
+        return prog.fn, args, lambda rs: _pack(prog.tree, rs)
 
     @property
     def source(self) -> str:
@@ -142,6 +176,10 @@ class Derivative:
 
     def __repr__(self) -> str:
         return f"<adcompile.{self.what} of {self.py_func.__qualname__}>"
+
+
+def _pack(tree, results):
+    return results[0] if tree is None else unflatten(tree, results)
 
 
 # -- reverse mode --------------------------------------------------------------------------------
@@ -215,6 +253,15 @@ def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad",
     return sp, out_vals, grads, float_outs
 
 
+def _gradient_program(argnums, checkpoint, with_value: bool):
+    def program(self, sig):
+        f = self.py_func
+        active = _active_of(f, sig, _argnums(argnums, len(sig), f))
+        return programs.gradient(f, sig, active, isinstance(argnums, int), with_value,
+                                 checkpoint, self.options, self.what)
+    return program
+
+
 def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
          backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
@@ -231,7 +278,8 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
     def call(self, args):
         _, out = _grad_call(self, args, argnums, checkpoint, "grad")
         return out[0] if single else out
-    return Derivative(func, call, "grad", resolve_options(backend, options))
+    return Derivative(func, call, "grad", resolve_options(backend, options),
+                      _gradient_program(argnums, checkpoint, False))
 
 
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
@@ -248,7 +296,8 @@ def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 
     def call(self, args):
         value, g = _grad_call(self, args, argnums, checkpoint, "value_and_grad")
         return value, (g[0] if single else g)
-    return Derivative(func, call, "value_and_grad", resolve_options(backend, options))
+    return Derivative(func, call, "value_and_grad", resolve_options(backend, options),
+                      _gradient_program(argnums, checkpoint, True))
 
 
 def _out(fn_ir, vals):
@@ -317,9 +366,10 @@ def _primals_and_tangents(f, primals, tangents, what: str) -> tuple[tuple, tuple
     """Both as tuples of one entry per argument (defaults bound, their tangents None)."""
     require_function(f)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        bad = "primals" if not isinstance(primals, (tuple, list)) else "tangents"
+        bad, got = (("primals", primals) if not isinstance(primals, (tuple, list))
+                    else ("tangents", tangents))
         raise AdError(f"{what}: {bad} must be a tuple (one entry per argument of "
-                      f"'{f.__name__}'), got {type(primals if bad == 'primals' else tangents).__name__}",
+                      f"'{f.__name__}'), got {type(got).__name__}",
                       hint=f"{what}(f, (x,), (v,)) for one argument")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
@@ -331,7 +381,7 @@ def _primals_and_tangents(f, primals, tangents, what: str) -> tuple[tuple, tuple
 
 def _tangents(f, primals, tangents, dtypes) -> list:
     """The tangents of the active arguments, checked against their primals and converted."""
-    names = f.__code__.co_varnames
+    names = user_function(f).__code__.co_varnames
     return [direction(t, p, dt, f"the tangent of argument '{names[i]}'", "the argument")
             for i, (p, t, dt) in enumerate(zip(primals, tangents, dtypes)) if t is not None]
 

@@ -38,6 +38,13 @@ class AdError(Exception):
         self.hint = hint or self.default_hint
         super().__init__(self._render())
 
+    def located(self, loc: Loc | None) -> "AdError":
+        """Give an error raised without a position the place that provoked it."""
+        if self.loc is None and loc is not None:
+            self.loc = loc
+            self.args = (self._render(),)
+        return self
+
     @property
     def filename(self) -> str | None:
         return self.loc.filename if self.loc else None

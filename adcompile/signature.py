@@ -93,10 +93,17 @@ def signature_of(func, args) -> tuple[ArgSpec, ...]:
     return tuple(arg_spec(func, i, a) for i, a in enumerate(args))
 
 
+def user_function(func):
+    """Through jit and derivative objects (which wrap one another) to the user's function;
+    a custom_jvp/custom_vjp object is not unwrapped (its rules would be lost)."""
+    return inspect.unwrap(func, stop=lambda f: not getattr(f, "__adcompile__", False))
+
+
 def require_function(func) -> None:
     """Only functions written with `def` are compiled (from their source): anything else is
-    rejected here, naming what it is, before signature handling reads `__code__`."""
-    if isinstance(func, types.FunctionType):
+    rejected here, naming what it is, before signature handling reads `__code__`. jit and
+    derivative objects pass: transforms of them compose."""
+    if isinstance(func, types.FunctionType) or getattr(func, "__adcompile__", False):
         return
     what, hint = _not_a_function(func)
     raise UnsupportedSyntax(f"adcompile compiles Python functions written with 'def'; {what}",
@@ -163,6 +170,7 @@ def check_arity(func, args: tuple) -> None:
 def bind_defaults(func, args: tuple, kwargs: dict | None = None) -> tuple:
     """Fill trailing arguments from the function's defaults (positional calls only), after
     checking that `func` is a plain function and the count fits."""
+    func = user_function(func)
     if type(func) is not types.FunctionType:
         require_function(func)
     if kwargs:

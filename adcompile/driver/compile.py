@@ -64,8 +64,12 @@ def build_ir(func, sig, transform=None, options: CompileOptions | None = None
 def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Function]:
     stages: dict[str, Function] = {}
     t0 = time.perf_counter()
+    program = getattr(func, "__adcompile_program__", None)
     try:
-        fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
+        if program is not None:   # a derivative object: its program, not its source
+            fn = clone_function(program(sig).fn)
+        else:
+            fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
     except AdError:
         raise
     except RecursionError:
@@ -75,9 +79,12 @@ def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Functi
                                 "split long expressions into several statements "
                                 "(s = a + b; s = s + c ...)") from None
     except Exception as e:  # a frontend bug: report with the user's function, not a traceback
-        src = get_source(func)
+        loc = None
+        if program is None:
+            src = get_source(func)
+            loc = src.loc(src.node)
         raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",
-                            src.loc(src.node)) from e
+                            loc) from e
     if options.time_passes:
         sys.stderr.write(f"adcompile: frontend       {fn.name:<30} "
                          f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")

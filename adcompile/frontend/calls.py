@@ -14,9 +14,10 @@ import gast
 import numpy as np
 
 from ..custom.functions import CustomFunction
-from ..errors import TypeInferenceError, UnsupportedSyntax
+from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
+from ..ir.walk import inline_function
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from .env import Global, Method, describe, unflatten
 from .source import get_source
@@ -617,6 +618,9 @@ def lower_call(lw, node) -> Any:
         return handler(lw, args, kw, node)
     if isinstance(obj, CustomFunction):
         return lower_custom(lw, obj, node)
+    hook = getattr(obj, "__adcompile_call__", None)
+    if hook is not None:
+        return lower_program_call(lw, hook, node)
     inner = getattr(obj, "py_func", None)
     if inner is not None and getattr(obj, "__adcompile__", False):
         obj = inner
@@ -677,6 +681,18 @@ def is_library_function(func: pytypes.FunctionType) -> bool:
 def _library_of(func) -> str:
     root = (getattr(func, "__module__", "") or "").split(".")[0]
     return "NumPy" if root == "numpy" else f"'{root}'" if root else "library"
+
+
+def lower_program_call(lw, hook, node) -> Any:
+    """A call to a derivative object (or `adcompile.jvp`/`vjp`) from compiled code: the hook
+    builds the derivative's program for these arguments, which is inlined here."""
+    args = [_lower_arg(lw, a) for a in node.args]
+    kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
+    try:
+        fn, operands, pack = hook(args, kw, lambda v: v.id in lw.ctx.weak, Global)
+    except AdError as e:   # the derivative was built for this call: point at it
+        raise e.located(lw.src.loc(node))
+    return pack(inline_function(fn, lw.block, list(operands)))
 
 
 def call_builtin(lw, name: str, args, kw, node) -> Any:

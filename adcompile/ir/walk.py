@@ -109,6 +109,16 @@ def clone_ops(ops: list[Op], mapping: dict[int, Value]) -> list[Op]:
     return out
 
 
+def inline_function(fn: Function, block: Block, args: list[Value]) -> list[Value]:
+    """Append a copy of `fn`'s body to `block` with its arguments bound to `args`; the values
+    it returns. (Composed transforms: a derivative program called from another program.)"""
+    mapping = {a.id: v for a, v in zip(fn.args, args)}
+    ops = clone_ops(fn.body.ops, mapping)
+    ret = ops.pop()
+    block.ops.extend(ops)
+    return list(ret.operands)
+
+
 def clone_function(fn: Function) -> Function:
     """A copy of `fn` with fresh values throughout (safe to transform beside the original)."""
     mapping: dict[int, Value] = {}

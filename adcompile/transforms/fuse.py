@@ -2,8 +2,8 @@
 
 Two loops fuse when they are neighbours in a block (only constants or index arithmetic that
 does not depend on the first loop may sit between them; it moves in front), run over the same
-range (the same bound values, or equal constants), and the second does not use any result of
-the first, and neither loop writes an array the other reads (arrays are values in the IR, so
+range (the same bound values, or equal constants), the second does not use any result of
+the first, they push or pop no common tape, and neither loop writes an array the other reads (arrays are values in the IR, so
 fusing those would still be correct, but copy insertion would then copy the array once per
 execution of the fused loop).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import has
 from ..ir.traits import Trait
-from ..ir.types import ArrayType
+from ..ir.types import ArrayType, TapeType
 from ..ir.views import ForOp
 from ..ir.walk import replace_uses, used_ids
 
@@ -37,10 +37,22 @@ def _fusable(a: Op, b: Op, consts) -> bool:
     ua, ub = used_ids(a), used_ids(b)
     if results & ub:
         return False
+    # a tape both loops push or pop: fusing would interleave its last-in-first-out order
+    if any(isinstance(v.type, TapeType) for v in _operands(a) & _operands(b)):
+        return False
     # an array one loop writes (carries) and the other reads would need a copy once fused
     written_a = {v.id for v in fa.inits if isinstance(v.type, ArrayType)}
     written_b = {v.id for v in fb.inits if isinstance(v.type, ArrayType)}
     return not (written_a & ub) and not (written_b & ua)
+
+
+def _operands(op: Op) -> set[Value]:
+    out: set[Value] = set()
+    for region in op.regions:
+        for inner in region.ops:
+            out.update(inner.operands)
+            out |= _operands(inner)
+    return out
 
 
 def _fuse(a: Op, b: Op) -> Op:

@@ -83,6 +83,7 @@ class ReverseContext:
         self.adj: dict[int, Value] = {}
         self.scopes: list[Scope] = []
         self.tapes: dict[int, Value] = {}
+        self.shadow: dict[int, Value] = {}   # a differentiated program's tape -> its adjoints
         self.remat_cache: dict[tuple[int, int], Value] = {}
         self.readonly = readonly_arrays(fn)
         self.trips: dict[tuple[int, ...], Value] = {}
@@ -297,6 +298,10 @@ class ReverseContext:
         saved = self.cur
         self.cur = e
         for op in reversed(ops):
+            if op.prim == "tape_push" and op.operands[0].id in self.shadow:
+                e.loc = op.loc
+                VJP["tape_push"](self, e, op, None)
+                continue
             if op.prim in SKIPPED:
                 continue
             if not any(r.id in self.adj for r in op.results):

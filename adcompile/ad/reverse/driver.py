@@ -20,7 +20,7 @@ from .context import RegionRule, ReverseContext
 from .custom import has_rule, prepare_custom_vjp, reverse_custom
 from .loops import reverse_for_recompute, reverse_for_store_all, reverse_while
 from .revolve import reverse_revolve
-from .tapes import drop_unused_tapes, emit_budget_checks
+from .tapes import drop_unused_tapes, emit_budget_checks, shadow_tapes
 
 
 def _inline_ruleless_custom(fn: Function) -> Function:
@@ -63,6 +63,7 @@ def transform(ctx: ReverseContext) -> Function:
     """Seed the outputs' adjoints, sweep the body backwards, return outputs and adjoints."""
     fn = ctx.fn
     body = fn.body
+    shadow_tapes(ctx)
     ret = body.ops.pop()
     e = Emitter(body, ret.loc)
     outs = list(ret.operands)

@@ -86,6 +86,29 @@ def reserve(ctx: ReverseContext, tape: Value, loop: Op | None, home: Block,
     home.ops[idx:idx] = ops
 
 
+def shadow_tapes(ctx: ReverseContext) -> None:
+    """Differentiating a reverse-mode program again: each of its varied tapes gets a shadow
+    tape, created next to it, that carries the adjoints of what it holds (rules in
+    `ad/rules/tapes.py`). The tape itself then carries no adjoint."""
+    def visit(block: Block) -> None:
+        i = 0
+        while i < len(block.ops):
+            op = block.ops[i]
+            for region in op.regions:
+                visit(region)
+            if op.prim == "tape_new" and op.results[0].id in ctx.varied:
+                tape = op.results[0]
+                new = Op("tape_new", [], [Value(tape.name + "_bar", tape.type)],
+                         dict(op.attrs), [], op.loc)
+                block.ops.insert(i + 1, new)
+                ctx.place_ops([new], block)
+                ctx.shadow[tape.id] = new.results[0]
+                ctx.varied.discard(tape.id)
+                i += 1
+            i += 1
+    visit(ctx.fn.body)
+
+
 def drop_unused_tapes(ctx: ReverseContext) -> None:
     """Tapes nothing pops (their reads were recomputed instead) go, with their pushes."""
     drop_dead_tapes(ctx.fn)

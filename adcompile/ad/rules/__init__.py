@@ -17,7 +17,7 @@ from . import arrays, indexing, linalg, reductions, tapes
 from .elementwise import NO_RULE, NON_DIFFERENTIABLE, PARTIALS, ZERO_DERIVATIVE, partials
 
 JVP = {**arrays.JVP, **indexing.JVP, **reductions.JVP, **linalg.JVP, **tapes.JVP}
-VJP = {**arrays.VJP, **indexing.VJP, **reductions.VJP, **linalg.VJP}
+VJP = {**arrays.VJP, **indexing.VJP, **reductions.VJP, **linalg.VJP, **tapes.VJP}
 
 __all__ = [
            "JVP",

@@ -8,6 +8,7 @@ adjoint; they accumulate into the operands' adjoints.
 """
 from __future__ import annotations
 
+from ...errors import NonDifferentiable
 from ...ir.types import scalar_of
 from .common import is_float, ndim, same_op
 
@@ -59,14 +60,20 @@ def vjp_full(rv, e, op, g):
 
 
 def jvp_sum_to(fw, e, op, d, name):
-    if fw.lanes:
-        raise NotImplementedError("sum_to under tangent lanes")
-    return e("sum_to", d[0], op.operands[1], name=name)
+    like = op.operands[1]
+    if fw.lanes:     # reduce to like's shape plus the trailing lane axis
+        like = fw.dot.get(like.id) or fw.zero(e, like)
+    return e("sum_to", d[0], like, name=name)
 
 
 def jvp_broadcast_like(fw, e, op, d, name):
     if fw.lanes:
-        raise NotImplementedError("broadcast_like under tangent lanes")
+        if len(op.operands) == 3:
+            raise NonDifferentiable("vector forward mode of a program that already carries "
+                                    "tangent lanes is not supported", op.loc,
+                                    "nest jacfwd inside a scalar transform (grad, jvp) "
+                                    "instead")
+        return e("broadcast_like", d[0], op.operands[1], fw.L, name=name)
     return e("broadcast_like", d[0], *op.operands[1:], name=name)
 
 
@@ -74,8 +81,26 @@ def jvp_expand(fw, e, op, d, name):
     return e("expand", d[0], axis=op.attrs["axis"], name=name)
 
 
+# reverse mode of the shape helpers: a reverse-mode program differentiated again
+def vjp_sum_to(rv, e, op, g):
+    x = op.operands[0]
+    rv.accumulate(e, x, e("broadcast_like", g, rv.primal_at(x), name=x.name + "_bar"))
+
+
+def vjp_broadcast_like(rv, e, op, g):
+    x = op.operands[0]
+    rv.accumulate(e, x, e("sum_to", g, rv.primal_at(x), name=x.name + "_bar")
+                  if ndim(x) else e("sum", g, axis=None, name=x.name + "_bar"))
+
+
+def vjp_expand(rv, e, op, g):
+    x = op.operands[0]
+    rv.accumulate(e, x, e("sum", g, axis=op.attrs["axis"], name=x.name + "_bar"))
+
+
 JVP = {"copy": same_op("copy"), "cast": jvp_cast, "transpose": same_op("transpose"),
        "select": jvp_select, "full": jvp_full, "sum_to": jvp_sum_to,
        "broadcast_like": jvp_broadcast_like, "expand": jvp_expand}
 VJP = {"copy": vjp_copy, "cast": vjp_cast, "transpose": vjp_transpose, "select": vjp_select,
-       "full": vjp_full}
+       "full": vjp_full, "sum_to": vjp_sum_to, "broadcast_like": vjp_broadcast_like,
+       "expand": vjp_expand}

@@ -1,5 +1,12 @@
-"""Tangents of reverse mode's tape ops, for forward over reverse (Hessian-vector products):
-a tape of values gets a tape of tangents next to it. Reverse mode never differentiates tapes.
+"""Derivatives of reverse mode's tape ops, so that a reverse-mode program can be differentiated
+again.
+
+Forward over reverse (Hessian-vector products): a tape of values gets a tape of tangents next
+to it. Reverse over reverse (`grad(grad(f))`): a varied tape gets a *shadow* tape (created next
+to it by the reverse transform, `ReverseContext.shadow`) that carries adjoints the other way:
+the adjoint of `v = tape_pop(T)` pushes `v_bar` onto the shadow, and the adjoint of
+`tape_push(T, v)` pops `v_bar` from it. The outer adjoint sweep meets the pops first and the
+pushes last, in reverse order, so the shadow's last-in-first-out order matches.
 Rule signature: see `arrays.py`."""
 from __future__ import annotations
 
@@ -29,5 +36,21 @@ def jvp_tape_pop(fw, e, op, d, name):
     return e("tape_pop", d[0], name=name)
 
 
+def vjp_tape_pop(rv, e, op, g):
+    shadow = rv.shadow.get(op.operands[0].id)
+    if shadow is not None:
+        e("tape_push", shadow, g, checked=True)
+
+
+def vjp_tape_push(rv, e, op, g):
+    """Called for every push of a tape with a shadow (a push has no result to seed it)."""
+    tape, v = op.operands
+    shadow = rv.shadow.get(tape.id)
+    if shadow is not None and v.id in rv.varied:
+        rv.accumulate(e, v, e("tape_pop", shadow, name=v.name + "_bar"))
+
+
 JVP = {"tape_new": jvp_tape_new, "tape_push": jvp_tape_push, "tape_reserve": jvp_tape_reserve,
        "tape_pop": jvp_tape_pop}
+
+VJP = {"tape_pop": vjp_tape_pop, "tape_push": vjp_tape_push}
