@@ -32,6 +32,10 @@ def mixed(x, k):
     return x * k
 
 
+def cube(x):
+    return x * x * x
+
+
 def with_default(x, y=2.0):
     return x * y
 
@@ -112,6 +116,16 @@ CASES = [
     rejects("grad_of_a_number", lambda: ad.grad(3)(1.0), UnsupportedSyntax, A, "not callable"),
     rejects("jvp_of_a_number", lambda: ad.jvp(3, (1.0,), (1.0,)), UnsupportedSyntax, A,
             "not callable"),
+    same_as_python("grad_of_grad", ad.grad(ad.grad(cube)), lambda x: 6.0 * x, lambda: (2.0,),
+                   A),
+    same_as_python("jit_of_grad", ad.jit(ad.grad(cube)), lambda x: 3.0 * x * x,
+                   lambda: (2.0,), A),
+    rejects("grad_of_jacrev", lambda: ad.grad(ad.jacrev(scal))(X3()), AdError, A,
+            "cannot be compiled"),
+    rejects("grad_of_grad_missing_argument", lambda: ad.grad(ad.grad(two))(1.0),
+            TypeInferenceError, A),
+    rejects("grad_of_grad_argnums_out_of_range",
+            lambda: ad.grad(ad.grad(two), argnums=2)(1.0, 2.0), AdError, A, "out of range"),
     same_as_python("grad_default_argument_bound", ad.grad(with_default), lambda x: 2.0,
                    lambda: (3.0,), A),
     same_as_python("vjp_default_argument_bound",
