@@ -17,18 +17,18 @@ import numpy as np
 
 from .api import Compiled, resolve_options
 from .checkpointing import auto_policy, parse_policy
+from .directions import direction
+from .driver import programs
 from .driver.compile import Specialization, call_specialization
 from .driver.compile import specialize as _specialize
 from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
-from .directions import direction
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
+from .frontend.env import unflatten
+from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
 from .jacobian import assemble, seeds
-from .driver import programs
-from .frontend.env import unflatten
-from .ir.core import Value
 from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
 
 
@@ -65,7 +65,7 @@ def _argnums_spec(argnums, what: str, single_only: bool = False) -> None:
                       "tuple of ints",
                       hint="argnums counts positional arguments from 0: argnums=0 or "
                       "argnums=(0, 2)")
-    if len(set(int(i) for i in argnums)) != len(argnums):
+    if len({int(i) for i in argnums}) != len(argnums):
         raise AdError(f"{what}(argnums={argnums!r}) names an argument twice",
                       hint="list each argument index once")
 

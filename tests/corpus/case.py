@@ -21,7 +21,7 @@ Two kinds of expectation:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 OUTCOMES = ("precise", "equal", "vague", "internal", "wrong", "crash", "hang")
 GOOD = ("precise", "equal")

@@ -1,7 +1,7 @@
 """Shorthands for writing cases: compiled code against CPython on fresh arguments."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .case import Case
 

@@ -197,7 +197,7 @@ def _spawn(group: str, only: str | None, timeout: float) -> tuple[list[dict], st
     status = "ok"
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         err = proc.stderr
         if proc.returncode != 0:
             status = "crash"

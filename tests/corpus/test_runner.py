@@ -26,7 +26,7 @@ def test_outcomes():
     assert classify(Case("a", _raise(InternalError("m")), where=None), F)[0] == "internal"
     assert classify(Case("a", _raise(KeyError("k")), where=None), F)[0] == "internal"
     assert classify(Case("a", lambda: 1.0, where=None), F)[0] == "wrong"
-    py = dict(expect="python", where=None)
+    py = {"expect": "python", "where": None}
     assert classify(Case("a", lambda: 1.0, python=lambda: 1.0, **py), F)[0] == "equal"
     assert classify(Case("a", lambda: 1.0, python=lambda: 2.0, **py), F)[0] == "wrong"
     assert classify(Case("a", _raise(IndexError()), python=_raise(IndexError()), **py),
