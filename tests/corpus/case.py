@@ -20,8 +20,8 @@ Two kinds of expectation:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 OUTCOMES = ("precise", "equal", "vague", "internal", "wrong", "crash", "hang")
 GOOD = ("precise", "equal")
