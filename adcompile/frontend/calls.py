@@ -6,6 +6,7 @@ Anything else that is a plain Python function is a user function and is inlined.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import types as pytypes
 from typing import Any, Callable
@@ -13,12 +14,13 @@ from typing import Any, Callable
 import gast
 import numpy as np
 
+from ..callables import describe_callable
 from ..custom.functions import CustomFunction
 from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
-from ..ir.walk import inline_function
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
+from ..ir.walk import inline_function
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -38,12 +40,15 @@ def _reg(*objs, name: str | None = None):
 
 
 def _fname(node) -> str:
+    """The callee as the user wrote it (`np.linalg.norm`), for messages."""
     f = node.func if isinstance(node, gast.Call) else node
-    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
-        return f"{f.value.id}.{f.attr}"
-    if isinstance(f, gast.Name):
-        return f.id
-    return "function"
+    parts = []
+    while isinstance(f, gast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name):
+        return "function"
+    return ".".join([f.id] + parts[::-1])
 
 
 def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
@@ -630,9 +635,17 @@ def lower_call(lw, node) -> Any:
                            f"a {_library_of(obj)} function written in Python, not part of the "
                            "subset", _LIBRARY_HINTS.get(obj.__name__, _LIBRARY_HINT))
         return inline_call(lw, obj, node)
+    library = (getattr(obj, "__module__", None) or "").split(".")[0] in ("builtins", "numpy",
+                                                                         "math")
+    if not library and not getattr(obj, "__adcompile__", False) and (isinstance(obj, (type, functools.partial, pytypes.MethodType)) or (
+            callable(obj) and not isinstance(obj, (pytypes.BuiltinFunctionType, np.ufunc)))):
+        what, hint = describe_callable(obj)
+        raise lw.error(node, f"'{_fname(node)}' cannot be called in compiled code: {what}",
+                       hint, UnsupportedSyntax)
     name = getattr(obj, "__name__", _fname(node))
     module = getattr(obj, "__module__", None) or ""
-    shown = f"{module}.{name}" if module and module not in ("builtins",) else name
+    shown = (f"{module}.{name}" if module and module not in ("builtins",) else
+             name if module else _fname(node))
     raise lw.error(node, f"call to unsupported function '{shown}'",
                    "compiled code can call math/numpy functions of the supported subset and "
                    "your own Python functions")

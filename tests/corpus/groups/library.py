@@ -220,3 +220,46 @@ CASES = [
     rejects("jit_lambda", lambda: ad.jit(lambda v: v * 2.0)(1.0), UnsupportedSyntax, L,
             "lambda"),
 ]
+
+
+# -- non-functions called from compiled code ----------------------------------------------------
+AFFINE = Affine()
+BOUND = AFFINE.apply
+HALF = functools.partial(two, 0.5)
+
+
+def calls_class(x):
+    return Affine()  # ERR
+
+
+def calls_object(x):
+    return AFFINE(x)  # ERR
+
+
+def calls_bound_method(x):
+    return BOUND(x)  # ERR
+
+
+def calls_partial(x):
+    return HALF(x)  # ERR
+
+
+def calls_ufunc_method(x):
+    return np.add.reduce(x)  # ERR
+
+
+def calls_nested_module_function(x):
+    return np.linalg.norm(x, 2)  # ERR
+
+
+CASES += [
+    rejects("compiled_calls_class", lambda: ad.jit(calls_class)(1.0), UnsupportedSyntax, L),
+    rejects("compiled_calls_object", lambda: ad.jit(calls_object)(1.0), UnsupportedSyntax, L),
+    rejects("compiled_calls_bound_method", lambda: ad.jit(calls_bound_method)(1.0),
+            UnsupportedSyntax, L),
+    rejects("compiled_calls_partial", lambda: ad.jit(calls_partial)(1.0), UnsupportedSyntax, L),
+    rejects("compiled_calls_ufunc_method_named", lambda: ad.jit(calls_ufunc_method)(X4()),
+            UnsupportedSyntax, L, "np.add.reduce"),
+    rejects("compiled_calls_nested_name", lambda: ad.jit(calls_nested_module_function)(X4()),
+            TypeError, L, "np.linalg.norm()"),
+]
