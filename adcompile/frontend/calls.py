@@ -623,12 +623,13 @@ def lower_call(lw, node) -> Any:
         return handler(lw, args, kw, node)
     if isinstance(obj, CustomFunction):
         return lower_custom(lw, obj, node)
+    inner = getattr(obj, "py_func", None)   # a jit object: what it compiles
+    if inner is not None and getattr(obj, "__adcompile__", False) and \
+            not hasattr(obj, "__adcompile_call__"):
+        obj = inner
     hook = getattr(obj, "__adcompile_call__", None)
     if hook is not None:
         return lower_program_call(lw, hook, node)
-    inner = getattr(obj, "py_func", None)
-    if inner is not None and getattr(obj, "__adcompile__", False):
-        obj = inner
     if isinstance(obj, pytypes.FunctionType):
         if is_library_function(obj):
             raise lw.error(node, f"'{_fname(node)}' is not supported in compiled code: it is "

@@ -36,6 +36,13 @@ def cube(x):
     return x * x * x
 
 
+JIT_GRAD_CUBE = ad.jit(ad.grad(cube))
+
+
+def calls_jit_of_grad(x):
+    return JIT_GRAD_CUBE(x) + 1.0
+
+
 def with_default(x, y=2.0):
     return x * y
 
@@ -120,6 +127,8 @@ CASES = [
                    A),
     same_as_python("jit_of_grad", ad.jit(ad.grad(cube)), lambda x: 3.0 * x * x,
                    lambda: (2.0,), A),
+    same_as_python("compiled_code_calls_jit_of_grad", ad.jit(calls_jit_of_grad),
+                   lambda x: 3.0 * x * x + 1.0, lambda: (2.0,), A),
     rejects("grad_of_jacrev", lambda: ad.grad(ad.jacrev(scal))(X3()), AdError, A,
             "cannot be compiled"),
     rejects("grad_of_grad_missing_argument", lambda: ad.grad(ad.grad(two))(1.0),
