@@ -226,6 +226,8 @@ CASES = [
     rejects("custom_jvp_tangent_extent_llvm",
             lambda: ad.jvp(use_cjs, (X4(),), (X4(),), backend="llvm"), ValueError, S,
             "'cjs_jvp'"),
+    rejects("matmul_mismatch_names_both_shapes_numba", lambda: ad.jit(mm)(M23(), X4()),
+            ValueError, S, "(2, 3) @ (4,)"),
     same_as_python("matmul_mismatch_numba", ad.jit(mm), mm, lambda: (M23(), X4()), S),
     same_as_python("matmul_mismatch_llvm", ad.jit(mm, backend="llvm"), mm,
                    lambda: (M23(), X4()), S),
