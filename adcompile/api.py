@@ -19,6 +19,10 @@ from .signature import bind_defaults, signature_of
 
 def resolve_options(backend: str | None, options: CompileOptions | None) -> CompileOptions:
     """The API boundary: explicit options (or the environment's), with `backend` on top."""
+    if options is not None and not isinstance(options, CompileOptions):
+        raise AdError(f"options={options!r}: expected an adcompile.CompileOptions",
+                      hint="options=adcompile.CompileOptions(backend=\"llvm\"), or pass "
+                      "backend= alone")
     base = options if options is not None else CompileOptions.from_env()
     return base.replace(backend=backend)
 
@@ -50,8 +54,8 @@ class Compiled:
         self._last = spec
         return spec
 
-    def __call__(self, *args):
-        args = bind_defaults(self.py_func, args)
+    def __call__(self, *args, **kwargs):
+        args = bind_defaults(self.py_func, args, kwargs)
         return call_specialization(self.specialize(args), args)
 
     @property

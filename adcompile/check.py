@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .derivatives import jvp, unwrap, vjp
+from .errors import NonDifferentiable
 from .signature import signature_of
 
 
@@ -76,6 +77,10 @@ def check_grad(f, *args, argnums=None, seed: int = 0, h: float = 1e-6,
                         (getattr(s.type, "dtype", s.type)).is_float)
     elif isinstance(argnums, int):
         argnums = (argnums,)
+    if not argnums:
+        raise NonDifferentiable(f"check_grad: '{func.__name__}' has no float arguments to "
+                                "check at these values", None,
+                                "pass float values or arrays (2.0, not 2; dtype float64)")
     rng = np.random.default_rng(seed)
     rep = GradCheckReport(func.__name__, tuple(argnums), rtol=rtol)
 

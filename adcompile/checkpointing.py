@@ -19,7 +19,8 @@ class Every:
 
     def __post_init__(self):
         if not isinstance(self.k, int) or self.k < 1:
-            raise AdError(f"checkpoint every={self.k!r}: expected a positive int")
+            raise AdError(f"checkpoint every={self.k!r}: expected a positive int",
+                          hint='checkpoint=("every", 100) keeps a snapshot every 100 steps')
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,11 @@ class Snapshots:
 
     def __post_init__(self):
         if not isinstance(self.count, int) or self.count < 1:
-            raise AdError(f"checkpoint snapshots={self.count!r}: expected a positive int")
+            raise AdError(f"checkpoint snapshots={self.count!r}: expected a positive int",
+                          hint='checkpoint=("snapshots", 32)')
         if self.levels not in (1, 2):
-            raise AdError(f"checkpoint levels={self.levels!r}: expected 1 or 2")
+            raise AdError(f"checkpoint levels={self.levels!r}: expected 1 or 2",
+                          hint='checkpoint=("snapshots", 32, 2) for two levels')
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class Binomial:
                           'checkpoint=("binomial", "50MB")')
         if self.snapshots is not None and (type(self.snapshots) is not int
                                            or self.snapshots < 1):
-            raise AdError(f"binomial snapshots={self.snapshots!r}: expected a positive int")
+            raise AdError(f"binomial snapshots={self.snapshots!r}: expected a positive int",
+                          hint='checkpoint=("binomial", 64) or checkpoint=("binomial", "50MB")')
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def parse_memory(spec) -> int:
         if unit in _UNITS and value > 0:
             return max(1, int(value * _UNITS[unit]))
     raise AdError(f"memory={spec!r}: expected a positive number of bytes or a size such as "
-                  '"50MB", "512KiB", "2GB"')
+                  '"50MB", "512KiB", "2GB"', hint='grad(f, checkpoint="binomial", memory="50MB")')
 
 
 def parse_policy(spec, memory=None) -> Policy | None:

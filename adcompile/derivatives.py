@@ -17,18 +17,19 @@ import numpy as np
 
 from .api import Compiled, resolve_options
 from .checkpointing import auto_policy, parse_policy
+from .directions import direction
+from .driver import programs
 from .driver.compile import Specialization, call_specialization
 from .driver.compile import specialize as _specialize
 from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
+from .frontend.env import unflatten
+from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
 from .jacobian import assemble, seeds
-from .driver import programs
-from .frontend.env import unflatten
-from .ir.core import Value
-from .signature import ArgSpec, bind_defaults, signature_of
+from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
 
 
 def specialize(func: Callable, args: tuple, transform, options: CompileOptions
@@ -46,14 +47,44 @@ def unwrap(f: Callable) -> Callable:
     return f.py_func if isinstance(f, Compiled) else f
 
 
+def _argnums_spec(argnums, what: str, single_only: bool = False) -> None:
+    """`argnums` is an int or a non-empty tuple/list of distinct ints: checked when the
+    derivative object is made, so the mistake is reported before any call."""
+    def is_int(i):
+        return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+    if is_int(argnums):
+        return
+    if single_only:
+        raise AdError(f"{what}(argnums={argnums!r}): {what} takes one argument index (an int)",
+                      hint=f"{what} differentiates with respect to one argument; for "
+                      "products with the Hessian over several arguments use "
+                      "hvp(f, (x, y), (u, v))")
+    if not isinstance(argnums, (tuple, list)) or not argnums or \
+            not all(is_int(i) for i in argnums):
+        raise AdError(f"{what}(argnums={argnums!r}): argnums must be an int or a non-empty "
+                      "tuple of ints",
+                      hint="argnums counts positional arguments from 0: argnums=0 or "
+                      "argnums=(0, 2)")
+    if len({int(i) for i in argnums}) != len(argnums):
+        raise AdError(f"{what}(argnums={argnums!r}) names an argument twice",
+                      hint="list each argument index once")
+
+
 def _argnums(argnums, nargs: int, func) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    _argnums_spec(argnums, "argnums")
+    nums = (int(argnums),) if not isinstance(argnums, (tuple, list)) else \
+        tuple(int(i) for i in argnums)
     for i in nums:
-        if not isinstance(i, int) or not -nargs <= i < nargs:
-            raise AdError(f"argnums {argnums!r} is out of range for "
-                          f"'{func.__name__}' with {nargs} arguments",
+        if not -nargs <= i < nargs:
+            params = ", ".join(list(user_function(func).__code__.co_varnames[:nargs]))
+            raise AdError(f"argnums {argnums!r} is out of range for '{func.__name__}', which "
+                          f"takes {nargs} argument{'s' * (nargs != 1)} ({params})",
                           hint="argnums counts positional arguments from 0")
-    return tuple(i % nargs for i in nums)
+    nums = tuple(i % nargs for i in nums)
+    if len(set(nums)) != len(nums):
+        raise AdError(f"argnums {argnums!r} names an argument of '{func.__name__}' twice",
+                      hint="list each argument index once")
+    return nums
 
 
 def _active_mask(func, args, nums) -> tuple[bool, ...]:
@@ -103,8 +134,8 @@ class Derivative:
         self.what = what
         functools.update_wrapper(self, self.py_func, updated=())
 
-    def __call__(self, *args):
-        return self._call(self, bind_defaults(self.py_func, args))
+    def __call__(self, *args, **kwargs):
+        return self._call(self, bind_defaults(self.py_func, args, kwargs))
 
     def __adcompile_program__(self, sig) -> programs.Program:
         """This derivative for one signature as one IR program (for transforms of it)."""
@@ -238,10 +269,11 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
     `backend`: "numba" (default) or "llvm". `checkpoint`: a policy for the outermost loops
     ("binomial" with `memory="50MB"`, ("binomial", s), "sqrt", ("every", k),
     ("snapshots", s[, levels])); see docs/checkpointing.md."""
+    _argnums_spec(argnums, "grad")
     checkpoint = parse_policy(checkpoint, memory)
     if func is None:
         return lambda f: grad(f, argnums, backend=backend, checkpoint=checkpoint, options=options)
-    single = isinstance(argnums, int)
+    single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         _, out = _grad_call(self, args, argnums, checkpoint, "grad")
@@ -254,11 +286,12 @@ def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 
                    backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
     """(value, gradient) in one reverse pass; `checkpoint`/`memory` as for `grad`."""
+    _argnums_spec(argnums, "value_and_grad")
     checkpoint = parse_policy(checkpoint, memory)
     if func is None:
         return lambda f: value_and_grad(f, argnums, backend=backend, checkpoint=checkpoint,
                                         options=options)
-    single = isinstance(argnums, int)
+    single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         value, g = _grad_call(self, args, argnums, checkpoint, "value_and_grad")
@@ -276,6 +309,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
     (None for integer/boolean arguments). The cotangent matches f's output structure."""
     f = unwrap(func)
+    given = len(primals)   # cotangents for these; arguments left to their defaults get none
     primals = bind_defaults(f, primals)
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
@@ -293,6 +327,8 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     zero_cots = [np.zeros(1, dtype=scalar_of(outs[i]).np_dtype)[0] if
                  not isinstance(outs[i], ArrayType) else None for i in float_outs]
+    out_vals: list = []   # the primal outputs, once computed below: the cotangents' shapes
+
     def f_vjp(cotangent):
         if fn.returns_tuple and not isinstance(cotangent, (tuple, list)):
             raise AdError(f"'{f.__name__}' returns a tuple of {len(outs)} values, so the "
@@ -302,18 +338,14 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
         if len(cots) != len(outs):
             raise AdError(f"the cotangent must match the output structure ({len(outs)} values)",
                           hint="pass one cotangent per output, as a tuple if f returns one")
-        args = []
-        for i in float_outs:
-            c = cots[i]
-            t = outs[i]
-            if isinstance(t, ArrayType):
-                c = np.ascontiguousarray(c, dtype=t.dtype.np_dtype)
-            else:
-                c = t.np_dtype.type(c) if t.name == "f32" else float(c)
-            args.append(c)
+        args = [direction(cots[i], out_vals[i], scalar_of(outs[i]).np_dtype,
+                          f"the cotangent of output {i}" if fn.returns_tuple else "the cotangent",
+                          f"output {i} of '{f.__name__}'" if fn.returns_tuple else
+                          f"the output of '{f.__name__}'") for i in float_outs]
         res = run(tuple(primals) + tuple(args))
         grads = iter(res[len(outs):])
-        return tuple(_like(next(grads), p) if a else None for p, a in zip(primals, active))
+        return tuple(_like(next(grads), p) if a else None
+                     for p, a in zip(primals, active))[:given]
 
     # the primal output comes from the compiled derivative itself (one compile)
     if float_outs and all(z is not None for z in zero_cots):
@@ -321,6 +353,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     else:
         first = _compiled_primal(f, primals, opts)
         first = first if fn.returns_tuple else (first,)
+    out_vals.extend(first)
     f_vjp.source = held[0].source
     return _out(fn, list(first)), f_vjp
 
@@ -329,16 +362,36 @@ def _compiled_primal(f, primals, options: CompileOptions):
     return _call(specialize(f, primals, None, options), tuple(primals))
 
 
+def _primals_and_tangents(f, primals, tangents, what: str) -> tuple[tuple, tuple]:
+    """Both as tuples of one entry per argument (defaults bound, their tangents None)."""
+    require_function(f)
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        bad, got = (("primals", primals) if not isinstance(primals, (tuple, list))
+                    else ("tangents", tangents))
+        raise AdError(f"{what}: {bad} must be a tuple (one entry per argument of "
+                      f"'{f.__name__}'), got {type(got).__name__}",
+                      hint=f"{what}(f, (x,), (v,)) for one argument")
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(tangents) != len(primals):
+        raise AdError(f"{what} needs one tangent per primal: {len(primals)} primals, "
+                      f"{len(tangents)} tangents", hint="use None for arguments you hold fixed")
+    full = bind_defaults(f, primals)
+    return full, tangents + (None,) * (len(full) - len(primals))
+
+
+def _tangents(f, primals, tangents, dtypes) -> list:
+    """The tangents of the active arguments, checked against their primals and converted."""
+    names = user_function(f).__code__.co_varnames
+    return [direction(t, p, dt, f"the tangent of argument '{names[i]}'", "the argument")
+            for i, (p, t, dt) in enumerate(zip(primals, tangents, dtypes)) if t is not None]
+
+
 # -- forward mode --------------------------------------------------------------------------------
 def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """(f(*primals), directional derivative along `tangents`); None tangents are zero."""
     f = unwrap(func)
-    primals = tuple(primals)
-    tangents = tuple(tangents)
-    if len(tangents) != len(primals):
-        raise AdError(f"jvp needs one tangent per primal ({len(primals)}), got "
-                      f"{len(tangents)}", hint="use None for arguments you hold fixed")
+    primals, tangents = _primals_and_tangents(f, primals, tangents, "jvp")
     active = tuple(t is not None for t in tangents)
     opts = resolve_options(backend, options)
     table = _JVP_FAST.setdefault(f, {})
@@ -355,16 +408,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
         hit = table[key] = (sp, [scalar_of(s.type).np_dtype for s in sig])
     sp, dtypes = hit
     fn = sp.ir["primal"]
-    dots = []
-    for i, (p, t, a, dt) in enumerate(zip(primals, tangents, active, dtypes)):
-        if a and np.shape(t) != np.shape(p):
-            raise AdError(f"the tangent of argument {i} has shape {np.shape(t)}, but the "
-                          f"argument has shape {np.shape(p)}",
-                          hint="each tangent must have the shape of its primal")
-        if a:
-            dots.append(np.ascontiguousarray(t, dtype=dt).reshape(np.shape(p))
-                        if isinstance(p, np.ndarray) else dt.type(t) if dt != np.float64
-                        else float(t))
+    dots = _tangents(f, primals, tangents, dtypes)
     res = _call(sp, primals + tuple(dots))
     n = len(fn.result_types)
     return _out(fn, list(res[:n])), _out(fn, list(res[n:]))
@@ -374,7 +418,8 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
            options: CompileOptions | None = None):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
     Shape: output shape + argument shape (a tuple over outputs if f returns a tuple)."""
-    single = isinstance(argnums, int)
+    _argnums_spec(argnums, "jacfwd")
+    single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         f = self.py_func
@@ -408,7 +453,8 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
     vector-forward pass with m lanes (summed widths for several arguments). The identity seed
     is computed where it is read, not passed as an (n, m, m) array. Rows must be independent:
     cross-row terms are not seen (use jacfwd for the full Jacobian)."""
-    single = isinstance(argnums, int)
+    _argnums_spec(argnums, "jacfwd_rows")
+    single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         f = self.py_func
@@ -445,7 +491,8 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Jacobian by reverse mode: one reverse pass per output element."""
-    single = isinstance(argnums, int)
+    _argnums_spec(argnums, "jacrev")
+    single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         f = self.py_func
@@ -480,17 +527,20 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     """Hessian-vector product (forward over reverse) of a scalar function: returns
     (grad, H @ v) for each float argument with a tangent."""
     f = unwrap(func)
-    primals = tuple(primals)
+    primals, tangents = _primals_and_tangents(f, primals, tangents, "hvp")
     active = tuple(t is not None for t in tangents)
     nums = tuple(i for i, a in enumerate(active) if a)
     _active_mask(f, primals, nums)
     sp = specialize(f, primals, HVP(active), resolve_options(backend, options))
     fn = sp.ir["primal"]
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
-        raise TypeInferenceError("hvp needs a scalar-valued function", fn.loc,
-                                 "use jvp of a vjp for vector outputs")
-    dots = [np.ascontiguousarray(t, dtype=np.asarray(p).dtype) if isinstance(p, np.ndarray)
-            else float(t) for p, t in zip(primals, tangents) if t is not None]
+        shown = ", ".join(str(t) for t in fn.result_types)
+        raise TypeInferenceError(f"hvp and hessian need a function returning one float "
+                                 f"scalar; '{f.__name__}' returns ({shown})", fn.loc,
+                                 "for vector outputs use jacfwd or jacrev")
+    dots = _tangents(f, primals, tangents,
+                     [np.asarray(p).dtype if isinstance(p, np.ndarray) else np.float64
+                      for p in primals])
     res = _call(sp, primals + (1.0,) + tuple(dots))
     k = len(nums)
     # (out, *grads, out_dot, *grad_dots)
@@ -505,6 +555,7 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Hessian of a scalar function w.r.t. one argument, column by column with
     Hessian-vector products (forward over reverse). Shape: arg shape + arg shape."""
+    _argnums_spec(argnums, "hessian", single_only=True)
     def call(self, args):
         f = self.py_func
         (i,) = _argnums(argnums, len(args), f)

@@ -6,11 +6,13 @@ NumPy 2's promotion rules: a Python float meeting a float32 array stays float32)
 from __future__ import annotations
 
 import inspect
+import types
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TypeInferenceError
+from .callables import describe_callable
+from .errors import TypeInferenceError, UnsupportedSyntax
 from .frontend.source import get_source
 from .ir.types import BOOL, F64, I64, ArrayType, Type, from_numpy_dtype
 
@@ -25,6 +27,10 @@ def arg_spec(func, index: int, value) -> ArgSpec:
     if isinstance(value, bool) or isinstance(value, np.bool_):
         return ArgSpec(BOOL, isinstance(value, bool))
     if isinstance(value, int):
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise _arg_error(func, index, f"argument {_argname(func, index)} is the int "
+                             f"{value}, outside the 64-bit range of compiled ints",
+                             "compiled ints are 64-bit: pass a smaller int, or a float")
         return ArgSpec(I64, True)
     if isinstance(value, float):
         return ArgSpec(F64, True)
@@ -66,15 +72,83 @@ def _arg_error(func, index: int, msg: str, hint: str) -> TypeInferenceError:
     return TypeInferenceError(msg, loc, hint)
 
 
+def check_backend(func, sig: tuple[ArgSpec, ...], backend: str, lowered: bool) -> None:
+    """What a signature needs from the backend: backends that get lowered IR (LLVM) have no
+    0-d arrays (their loops index every dimension), so such an argument is named here instead
+    of failing inside the lowering or returning a wrong value."""
+    if not lowered:
+        return
+    for i, spec in enumerate(sig):
+        if isinstance(spec.type, ArrayType) and spec.type.ndim == 0:
+            raise _arg_error(func, i, f"argument {_argname(func, i)} is a 0-d array, which "
+                             f"the {backend} backend does not support"
+                             + (" with lowered arrays" if backend == "numba" else ""),
+                             "pass float(x) (or x.reshape(1)), or use the numba backend")
+
+
 def signature_of(func, args) -> tuple[ArgSpec, ...]:
+    if type(func) is not types.FunctionType:
+        require_function(func)
     return tuple(arg_spec(func, i, a) for i, a in enumerate(args))
 
 
-def bind_defaults(func, args: tuple) -> tuple:
-    """Fill trailing arguments from the function's defaults (positional calls only)."""
-    func = inspect.unwrap(func)   # through jit and derivative objects to the user's function
-    if not hasattr(func, "__code__"):
-        return tuple(args)
+def user_function(func):
+    """Through jit and derivative objects (which wrap one another) to the user's function;
+    a custom_jvp/custom_vjp object is not unwrapped (its rules would be lost)."""
+    return inspect.unwrap(func, stop=lambda f: not getattr(f, "__adcompile__", False))
+
+
+def require_function(func) -> None:
+    """Only functions written with `def` are compiled (from their source): anything else is
+    rejected here, naming what it is, before signature handling reads `__code__`. jit and
+    derivative objects pass: transforms of them compose."""
+    if isinstance(func, types.FunctionType) or getattr(func, "__adcompile__", False):
+        return
+    what, hint = describe_callable(func)
+    raise UnsupportedSyntax(f"adcompile compiles Python functions written with 'def'; {what}",
+                            hint=hint)
+
+
+def check_arity(func, args: tuple) -> None:
+    """The call's argument count fits the function: a missing or extra argument is named
+    here (not later as an out-of-range argnums or a lowering error)."""
+    code = func.__code__
+    nparams = code.co_argcount
+    if len(args) == nparams or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
+            or code.co_kwonlyargcount:
+        return   # the frontend rejects *args, **kwargs and keyword-only parameters
+    params = list(code.co_varnames[:nparams])
+    ndef = len(func.__defaults__ or ())
+    if nparams - ndef <= len(args) <= nparams:
+        return
+    if len(args) > nparams:
+        msg = (f"'{func.__name__}' takes {nparams} argument{'s' * (nparams != 1)} "
+               f"({', '.join(params)}), but {len(args)} were given")
+    else:
+        missing = params[len(args):nparams - ndef]
+        msg = (f"'{func.__name__}' is missing the argument{'s' * (len(missing) > 1)} "
+               f"{', '.join(repr(m) for m in missing)} (it takes {', '.join(params)}; "
+               f"{len(args)} given)")
+    try:
+        src = get_source(func)
+        loc = src.loc(src.node)
+    except Exception:   # noqa: BLE001 - the message names the function either way
+        loc = None
+    raise TypeInferenceError(msg, loc, "pass every argument of the function positionally")
+
+
+def bind_defaults(func, args: tuple, kwargs: dict | None = None) -> tuple:
+    """Fill trailing arguments from the function's defaults (positional calls only), after
+    checking that `func` is a plain function and the count fits."""
+    func = user_function(func)
+    if type(func) is not types.FunctionType:
+        require_function(func)
+    if kwargs:
+        names = ", ".join(f"{k}=" for k in kwargs)
+        raise TypeInferenceError(f"compiled '{func.__name__}' was called with keyword "
+                                 f"arguments ({names})",
+                                 hint="pass every argument positionally, in order")
+    check_arity(func, args)
     defaults = func.__defaults__ or ()
     nparams = func.__code__.co_argcount
     if len(args) < nparams and len(args) >= nparams - len(defaults):

@@ -13,7 +13,7 @@ non-varied path, zeros are materialised.
 from __future__ import annotations
 
 from ..custom.functions import REGISTRY
-from ..custom.lowering import rule_ir
+from ..custom.lowering import check_extents, rule_ir
 from ..errors import NonDifferentiable, TypeInferenceError
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
@@ -157,15 +157,18 @@ class Forward:
         e = Emitter(dst, op.loc)
         dots = [self.tangent_or_zero(e, a) for a in op.operands]
         fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots],
-                     len(op.results))
+                     len(op.results),
+                     expect=[tangent_type(r.type, self.lanes) for r in op.results])
         vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
         n = len(op.results)
         if len(vals) != 2 * n:
             raise TypeInferenceError(f"the JVP rule of '{cf.__name__}' must return "
                                      "(outputs, output tangents)", op.loc,
                                      "return out, out_dot (tuples for several outputs)")
-        for r, d in zip(op.results, vals[n:]):
+        for i, (r, d) in enumerate(zip(op.results, vals[n:])):
             if r.id in self.varied:
+                check_extents(e, d, r, cf, "jvp", f"a tangent for output {i}",
+                              "the output")
                 self.dot[r.id] = self.fit(e, d, r)
 
     def zero(self, e: Emitter, v: Value) -> Value:

@@ -40,11 +40,11 @@ class KernelError(AdError, RuntimeError):
 
 
 class KernelIndexError(KernelError, IndexError):
-    pass
+    default_hint = "an index is outside its array's extent at this line"
 
 
 class KernelValueError(KernelError, ValueError):
-    pass
+    default_hint = "the values passed at run time do not fit what this line needs"
 
 
 class KernelTapeBudget(KernelError, TapeBudgetExceeded):

@@ -21,11 +21,23 @@ def cache_dir() -> Path:
     return _cache_dir("numba")
 
 
+def _runtime_stamp() -> str:
+    """A hash of the njit helpers generated code calls: numba's cache of a generated module
+    keeps the helpers it compiled in, so a changed helper must change the module's name."""
+    from . import numba_rt
+    return hashlib.sha256(Path(numba_rt.__file__).read_bytes()).hexdigest()[:12]
+
+
+_RT_STAMP: list[str] = []
+
+
 def build(fn: Function, pyname: str | None = None):
     """Return (njit dispatcher, source text) for an IR function after backend passes."""
     pyname = pyname or fn.name
     source = generate_module(fn, pyname)
-    key = hashlib.sha256(f"{__version__}\n{source}".encode()).hexdigest()[:20]
+    if not _RT_STAMP:
+        _RT_STAMP.append(_runtime_stamp())
+    key = hashlib.sha256(f"{__version__}\n{_RT_STAMP[0]}\n{source}".encode()).hexdigest()[:20]
     modname = f"adcompile_gen_{pyname}_{key}"
     if modname in sys.modules:
         return getattr(sys.modules[modname], pyname), source

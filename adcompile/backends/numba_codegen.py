@@ -104,7 +104,8 @@ class NumbaCodegen(StructuredEmitter):
 
     def _check(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
-        self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
+        where = f"{op.loc.filename}:{op.loc.line}: " if op.loc is not None else ""
+        self.emit(depth + 1, f"raise rt.CheckFailed({where + op.attrs['message']!r})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")
@@ -147,17 +148,26 @@ class NumbaCodegen(StructuredEmitter):
         self.names.define(op.result, _const_src(op.attrs["value"], op.result.type))
 
     def _index(self, op: Op, operands: list[Value]) -> str:
+        """The subscript; an index not known to be in range is checked (numba itself reads
+        past the end silently), negative ones wrap as in NumPy."""
         names = [self.names[v] for v in operands]
         spec = op.attrs.get("spec")
         if spec is None:
-            return ", ".join(names)
-        parts = []
-        for b in SliceSpec.parse(spec).bind(names):
-            if b.is_index:
-                parts.append(b.index)
-            else:
-                parts.append(f"{b.start or ''}:{b.stop or ''}" + (f":{b.step}" if b.step else ""))
-        return ", ".join(parts)
+            parts = names
+            is_index = [True] * len(names)
+        else:
+            parts, is_index = [], []
+            for b in SliceSpec.parse(spec).bind(names):
+                is_index.append(b.is_index)
+                parts.append(b.index if b.is_index else
+                             f"{b.start or ''}:{b.stop or ''}" + (f":{b.step}" if b.step else ""))
+        inb = op.attrs.get("inbounds", False)
+        arr = self.names[op.operands[0]]
+        out = []
+        for axis, (part, index) in enumerate(zip(parts, is_index)):
+            known = inb if isinstance(inb, bool) else (axis < len(inb) and inb[axis])
+            out.append(f"rt.ix({part}, {arr}.shape[{axis}])" if index and not known else part)
+        return ", ".join(out)
 
     def expr(self, op: Op) -> str:
         p, n = op.prim, self.names

@@ -6,12 +6,47 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..errors import AdError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..messages import INDEX, MATMUL
+
+# shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
+# the shorter operand or stop early, a silently different answer
+
+
+class MatmulShapeError(AdError, ValueError):
+    """Operands of `@` whose inner dimensions differ; raised from njit code with the four
+    extents (-1: no such axis), so the message shows both shapes."""
+
+    default_hint = ("the last axis of the first operand must have the length of the first "
+                    "axis of the second, as in NumPy")
+
+    def __init__(self, a0: int, a1: int, b0: int, b1: int):
+        a = tuple(d for d in (a0, a1) if d >= 0)
+        b = tuple(d for d in (b0, b1) if d >= 0)
+        super().__init__(f"{MATMUL}: shapes {a} @ {b}")
+
+
+class CheckFailed(AdError, ValueError):
+    """A run-time `check` of generated code failed (shapes that do not fit, a negative
+    power of an int...): a ValueError as NumPy raises, with the user's line in front."""
+
+    default_hint = "the values passed at run time do not fit what this line needs"
+
+
+@njit(cache=True, inline="always")
+def ix(i, n):
+    """An index checked against its axis's length n (negative indices wrap later, as in
+    NumPy): numba does not check bounds, so an index past the end would read other memory."""
+    if i >= n or i < -n:
+        raise IndexError(INDEX)
+    return i
 
 
 @njit(cache=True)
 def matmul_mm(a, b):
     n, k = a.shape
+    if b.shape[0] != k:
+        raise MatmulShapeError(n, k, b.shape[0], b.shape[1])
     m = b.shape[1]
     out = np.zeros((n, m), dtype=a.dtype)
     for i in range(n):
@@ -25,6 +60,8 @@ def matmul_mm(a, b):
 @njit(cache=True)
 def matmul_mv(a, x):
     n, k = a.shape
+    if x.shape[0] != k:
+        raise MatmulShapeError(n, k, x.shape[0], -1)
     out = np.zeros(n, dtype=a.dtype)
     for i in range(n):
         s = a.dtype.type(0)
@@ -37,6 +74,8 @@ def matmul_mv(a, x):
 @njit(cache=True)
 def matmul_vm(x, b):
     k, m = b.shape
+    if x.shape[0] != k:
+        raise MatmulShapeError(x.shape[0], -1, k, m)
     out = np.zeros(m, dtype=b.dtype)
     for p in range(k):
         xp = x[p]
@@ -47,6 +86,8 @@ def matmul_vm(x, b):
 
 @njit(cache=True)
 def matmul_vv(x, y):
+    if y.shape[0] != x.shape[0]:
+        raise MatmulShapeError(x.shape[0], -1, y.shape[0], -1)
     s = x.dtype.type(0)
     for i in range(x.shape[0]):
         s += x[i] * y[i]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..backends import get_backend
-from ..errors import AdError, InternalError
+from ..errors import AdError, InternalError, UnsupportedSyntax
 from ..frontend.lower import lower
 from ..frontend.source import get_source
+from ..signature import check_backend
 from ..ir.core import Function
 from ..ir.walk import clone_function
 from ..transforms.pipeline import (
@@ -71,8 +72,12 @@ def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Functi
             fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
     except AdError:
         raise
-    except RecursionError as e:
-        raise InternalError(f"the frontend recursed too deeply: {e}") from e
+    except RecursionError:
+        src = get_source(func)
+        raise UnsupportedSyntax(f"an expression in '{func.__name__}' is nested too deeply to "
+                                "compile", src.loc(src.node),
+                                "split long expressions into several statements "
+                                "(s = a + b; s = s + c ...)") from None
     except Exception as e:  # a frontend bug: report with the user's function, not a traceback
         loc = None
         if program is None:
@@ -115,6 +120,8 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
     if got is None or (options.observes and got.observed is not options):
+        check_backend(func, sig, options.backend,
+                      get_backend(options.backend).requires_lowering or options.lower_arrays)
         stages = build_ir(func, sig, transform, options)
         suffix = f"_{transform.name}" if transform is not None else ""
         got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)

@@ -6,6 +6,7 @@ Anything else that is a plain Python function is a user function and is inlined.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import types as pytypes
 from typing import Any, Callable
@@ -13,12 +14,13 @@ from typing import Any, Callable
 import gast
 import numpy as np
 
+from ..callables import describe_callable
 from ..custom.functions import CustomFunction
 from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
-from ..ir.walk import inline_function
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
+from ..ir.walk import inline_function
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -38,12 +40,15 @@ def _reg(*objs, name: str | None = None):
 
 
 def _fname(node) -> str:
+    """The callee as the user wrote it (`np.linalg.norm`), for messages."""
     f = node.func if isinstance(node, gast.Call) else node
-    if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
-        return f"{f.value.id}.{f.attr}"
-    if isinstance(f, gast.Name):
-        return f.id
-    return "function"
+    parts = []
+    while isinstance(f, gast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name):
+        return "function"
+    return ".".join([f.id] + parts[::-1])
 
 
 def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
@@ -76,9 +81,11 @@ def _unary(prim: str, py_math: bool, to_int: bool = False) -> Handler:
         _nargs(lw, args, kw, node, 1, 1)
         v = _val(lw, args[0], node)
         if py_math and isinstance(v.type, ArrayType):
+            short = _fname(node).split('.')[-1]
             raise lw.error(node, f"{_fname(node)}() takes a scalar, got an array",
-                           f"use np.{_fname(node).split('.')[-1]} for arrays",
-                           TypeInferenceError)
+                           f"use np.{short} for arrays" if getattr(np, short, None) in CALLS
+                           else "apply it to each element in a loop (NumPy has no "
+                           f"np.{short})", TypeInferenceError)
         dt = F64 if py_math else _float_of(v)
         out = lw.emit(prim, [lw.to_dtype(v, dt)], name=prim)
         if to_int:
@@ -622,13 +629,70 @@ def lower_call(lw, node) -> Any:
     if hook is not None:
         return lower_program_call(lw, hook, node)
     if isinstance(obj, pytypes.FunctionType):
+        if is_library_function(obj):
+            raise lw.error(node, f"'{_fname(node)}' is not supported in compiled code: it is "
+                           f"a {_library_of(obj)} function written in Python, not part of the "
+                           "subset", _LIBRARY_HINTS.get(obj.__name__, _LIBRARY_HINT))
         return inline_call(lw, obj, node)
+    library = (getattr(obj, "__module__", None) or "").split(".")[0] in ("builtins", "numpy",
+                                                                         "math")
+    if not library and not getattr(obj, "__adcompile__", False) and (isinstance(obj, (type, functools.partial, pytypes.MethodType)) or (
+            callable(obj) and not isinstance(obj, (pytypes.BuiltinFunctionType, np.ufunc)))):
+        what, hint = describe_callable(obj)
+        raise lw.error(node, f"'{_fname(node)}' cannot be called in compiled code: {what}",
+                       hint, UnsupportedSyntax)
     name = getattr(obj, "__name__", _fname(node))
     module = getattr(obj, "__module__", None) or ""
-    shown = f"{module}.{name}" if module and module not in ("builtins",) else name
+    shown = (f"{module}.{name}" if module and module not in ("builtins",) else
+             name if module else _fname(node))
     raise lw.error(node, f"call to unsupported function '{shown}'",
                    "compiled code can call math/numpy functions of the supported subset and "
                    "your own Python functions")
+
+
+_LIBRARY_HINT = ("compiled code calls the math/NumPy functions listed in docs/subset.md and "
+                 "your own functions; write this one with those")
+_LIBRARY_HINTS = {
+    "eye": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
+    "identity": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
+    "tri": "build it with np.zeros((n, m)) and a loop over the rows",
+    "isscalar": "argument types are fixed per compiled signature: test it in Python before "
+                "calling the compiled function",
+    "broadcast_shapes": "use x.shape and arithmetic on the dimensions",
+}
+
+
+def _library_roots() -> tuple[str, ...]:
+    import os
+    import sysconfig
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots.add(os.path.dirname(np.__file__))
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+_ROOTS: list[tuple[str, ...]] = []
+
+
+def is_library_function(func: pytypes.FunctionType) -> bool:
+    """Functions of NumPy, the standard library or installed packages (other than
+    adcompile itself) are never inlined from their source: that source is outside the
+    subset, and an error in it would point into site-packages instead of the user's line."""
+    import os
+    module = getattr(func, "__module__", "") or ""
+    if module.split(".")[0] == "adcompile":
+        return False
+    if module.split(".")[0] in ("numpy", "scipy", "math"):
+        return True
+    if not _ROOTS:
+        _ROOTS.append(_library_roots())
+    path = os.path.realpath(func.__code__.co_filename)
+    return path.startswith(_ROOTS[0])
+
+
+def _library_of(func) -> str:
+    root = (getattr(func, "__module__", "") or "").split(".")[0]
+    return "NumPy" if root == "numpy" else f"'{root}'" if root else "library"
 
 
 def lower_program_call(lw, hook, node) -> Any:

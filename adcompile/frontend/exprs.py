@@ -170,7 +170,8 @@ class ExprLowerer:
                              TypeInferenceError)
         if isinstance(v.type, ArrayType):
             raise self.error(node, "the truth value of an array is ambiguous",
-                             "use np.any(...)/np.all(...) or compare elements",
+                             "reduce it first (np.max(x) > 0 for any, np.min(x) > 0 for all) or "
+                             "compare elements in a loop",
                              TypeInferenceError)
         if v.type == BOOL:
             return v
@@ -402,6 +403,10 @@ class ExprLowerer:
     def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
         """(None, indices) for plain element/row access, else (slice spec, operands)."""
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
+        if not parts:
+            raise self.error(node, "indexing with an empty tuple (x[()]) is not supported",
+                             "read a 0-d array's value with np.sum(x), or pass float(x) "
+                             "from Python", UnsupportedSyntax)
         if len(parts) > base.type.ndim:
             raise self.error(node, f"too many indices ({len(parts)}) for a "
                              f"{base.type.ndim}-d array",

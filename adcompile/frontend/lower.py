@@ -13,6 +13,7 @@ built. Invariants of what it emits:
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import gast
@@ -815,9 +816,25 @@ def _assigned_names(body: list) -> set[str]:
     return out
 
 
+# The frontend walks expressions recursively (about a dozen frames per operator), so long
+# generated expressions such as a 250-term sum need more room than Python's default 1000.
+RECURSION_LIMIT = 20000
+
+
 def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False
           ) -> Function:
     """Lower a Python function for one argument signature into a verified-ready IR Function."""
+    old = sys.getrecursionlimit()
+    if old >= RECURSION_LIMIT:
+        return _lower(func, arg_types, weak, flatten_returns)
+    sys.setrecursionlimit(RECURSION_LIMIT)
+    try:
+        return _lower(func, arg_types, weak, flatten_returns)
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool) -> Function:
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())

@@ -20,8 +20,8 @@ Two kinds of expectation:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 OUTCOMES = ("precise", "equal", "vague", "internal", "wrong", "crash", "hang")
 GOOD = ("precise", "equal")

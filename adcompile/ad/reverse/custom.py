@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...custom.functions import REGISTRY
-from ...custom.lowering import rule_ir
+from ...custom.lowering import check_extents, rule_ir
 from ...errors import TypeInferenceError
 from ...ir.builder import Builder
 from ...ir.core import Block, Function, Op, Value
@@ -64,11 +64,12 @@ def reverse_custom(ctx: ReverseContext, op: Op, e: Emitter,
     if cf.bwd is not None:
         res = [ctx.primal_at(r) for r in op.results[len(outs):]]
         fn = rule_ir(cf, "bwd", [v.type for v in res] + [g.type for g in gs], len(outs),
-                     len(res))
+                     len(res), expect=[a.type for a in op.operands])
         grads = inline_function(fn, e.block, res + gs, op.loc)
     else:   # transpose the JVP rule: reverse mode of the rule w.r.t. its tangents
         n = len(args)
-        fn = rule_ir(cf, "jvp", [a.type for a in args] * 2, len(outs))
+        fn = rule_ir(cf, "jvp", [a.type for a in args] * 2, len(outs),
+                     expect=[r.type for r in outs])
         rev = vjp(fn, [False] * n + [True] * n)
         zeros = [ctx.zeros(e, a) for a in op.operands]
         seeds = [ctx.zeros(e, r) for r in outs] + gs
@@ -78,8 +79,12 @@ def reverse_custom(ctx: ReverseContext, op: Op, e: Emitter,
         raise TypeInferenceError(f"the derivative rule of '{cf.__name__}' must give one "
                                  "cotangent per argument", op.loc,
                                  "return a tuple (x_bar, y_bar, ...)")
-    for a, g in zip(op.operands, grads):
+    names = cf.fun.__code__.co_varnames
+    for i, (a, g) in enumerate(zip(op.operands, grads)):
         if a.id in ctx.varied:
+            if cf.bwd is not None:
+                check_extents(e, g, args[i], cf, "bwd", "a cotangent",
+                              f"its argument '{names[i]}'")
             if g.type != a.type:
                 g = ctx.unbroadcast(e, g, a) if ndim(g) >= ndim(a) else g
             ctx.accumulate(e, a, g)
