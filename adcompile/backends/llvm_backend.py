@@ -51,8 +51,16 @@ class KernelTapeBudget(KernelError, TapeBudgetExceeded):
     pass
 
 
+class KernelMemoryError(KernelError, MemoryError):
+    """An allocation the kernel could not make: more memory than there is, or a size that
+    does not fit in 64 bits (NumPy: "array is too big")."""
+
+    default_hint = ("make the arrays smaller; for reverse mode, checkpoint the loop "
+                    "(grad(f, checkpoint=\"binomial\", memory=\"50MB\"))")
+
+
 _ERRORS = {ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
-           ERR_ALLOC: KernelError, ERR_TAPE_BUDGET: KernelTapeBudget}
+           ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget}
 
 _initialized = False
 

@@ -160,13 +160,25 @@ def _tape_budget(g, op):
 def _tape_reserve(g, op):
     tape: Tape = g.get(op.operands[0])
     n = g.get(op.operands[1])
-    _tape_call(g, tape, "adc_tape_reserve", [g.b.add(g.b.load(tape.len), n)])
+    b = g.b
+    # a count from trip counts of huge loops must not wrap: a wrapped reservation is too
+    # small, and the pushes that trust it would write past the tape
+    bad = b.icmp_signed("<", n, g.i64(0))
+    total, bad = g.add_checked(b.load(tape.len), n, bad)
     if len(op.operands) == 3 and tape.payload is not None:
         like = g.get(op.operands[2])
-        nbytes = g.b.mul(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)))
-        padded = g.b.and_(g.b.add(nbytes, g.i64(15)), g.i64(-16))
+        nbytes, bad = g.mul_checked(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)),
+                                    bad)
+        padded = b.and_(b.add(nbytes, g.i64(15)), g.i64(-16))
         pay = tape.payload
-        _tape_call(g, pay, "adc_tape_reserve", [g.b.add(g.b.load(pay.len), g.b.mul(n, padded))])
+        more, bad = g.mul_checked(n, padded, bad)
+        want, bad = g.add_checked(b.load(pay.len), more, bad)
+        g.fail_if(bad, ERR_ALLOC, messages.TAPE_TOO_BIG)
+        _tape_call(g, tape, "adc_tape_reserve", [total])
+        _tape_call(g, pay, "adc_tape_reserve", [want])
+        return []
+    g.fail_if(bad, ERR_ALLOC, messages.TAPE_TOO_BIG)
+    _tape_call(g, tape, "adc_tape_reserve", [total])
     return []
 
 
