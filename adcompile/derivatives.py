@@ -244,6 +244,8 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     zero_cots = [np.zeros(1, dtype=scalar_of(outs[i]).np_dtype)[0] if
                  not isinstance(outs[i], ArrayType) else None for i in float_outs]
+    out_shapes: list[tuple] = []   # the outputs' shapes, once the first call has run
+
     def f_vjp(cotangent):
         if fn.returns_tuple and not isinstance(cotangent, (tuple, list)):
             raise AdError(f"'{f.__name__}' returns a tuple of {len(outs)} values, so the "
@@ -259,6 +261,11 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
             t = outs[i]
             if isinstance(t, ArrayType):
                 c = np.ascontiguousarray(c, dtype=t.dtype.np_dtype)
+                if out_shapes and c.shape != out_shapes[i]:
+                    which = f"cotangent {i}" if fn.returns_tuple else "the cotangent"
+                    raise AdError(f"{which} has shape {c.shape} but the output of "
+                                  f"'{f.__name__}' has shape {out_shapes[i]}",
+                                  hint="pass a cotangent shaped like the output")
             else:
                 c = t.np_dtype.type(c) if t.name == "f32" else float(c)
             args.append(c)
@@ -272,6 +279,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     else:
         first = _compiled_primal(f, primals, opts)
         first = first if fn.returns_tuple else (first,)
+    out_shapes.extend(np.shape(v) for v in first)
     f_vjp.source = held[0].source
     return _out(fn, list(first)), f_vjp
 
