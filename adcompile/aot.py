@@ -283,7 +283,7 @@ def stub_text(name: str, progs: list[Program]) -> str:
         args = [type_spec(a.type) for a in p.fn.args]
         outs = [type_spec(t) for t in p.fn.result_types]
         lines.append(f"{p.symbol} = bind(_lib, {p.symbol!r}, {args!r}, {outs!r}, "
-                     f"{p.fn.returns_tuple or len(outs) != 1!r})")
+                     f"{p.fn.returns_tuple or len(outs) != 1!r}, names={p.arg_names!r})")
         lines.append(f"{p.symbol}.__doc__ = {(p.doc + ': (' + ', '.join(p.arg_names) + ') -> ' + ', '.join(p.out_names)).strip()!r}")
     return "\n".join(lines) + "\n"
 

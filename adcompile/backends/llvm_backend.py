@@ -34,6 +34,8 @@ from .llvm_wrapper import public_wrapper
 class KernelError(AdError, RuntimeError):
     """A compiled kernel stopped with an error code (bad index, shapes, division by zero)."""
 
+    default_hint = "the message names the line of your source (or the argument) that failed"
+
     def __init__(self, code: int, message: str):
         super().__init__(message or f"kernel failed with code {code}")
         self.code = code
@@ -203,7 +205,9 @@ def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "
 
 
 # -- calling from Python -------------------------------------------------------------------------
-def _make_error(code: int, message: str) -> KernelError:
+def kernel_error(code: int, message: str) -> KernelError:
+    """The Python error for a kernel's ADC_ERR_* return code and message (also for C
+    callers' codes, e.g. in tests of generated libraries)."""
     return _ERRORS.get(code, KernelError)(code, message)
 
 
@@ -215,7 +219,8 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
                                      boundscheck)
     lib = ctypes.CDLL(str(lib_path))
     call = bind(lib, symbol, [type_spec(a.type) for a in fn.args],
-                [type_spec(t) for t in fn.result_types], fn.returns_tuple, _make_error)
+                [type_spec(t) for t in fn.result_types], fn.returns_tuple, kernel_error,
+                [a.name for a in fn.args])
     return call, text
 
 
