@@ -16,6 +16,7 @@ It returns ADC_OK (0) or an ADC_ERR_* code, with the message in `adc_last_error(
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import shutil
@@ -109,7 +110,8 @@ def _spec(text: str, name: str) -> ArgSpec:
     ndim = 0 if m.group(2) is None else m.group(2).count(":")
     typ = parse_type(f"{base}[{', '.join(':' * ndim)}]" if ndim else base)
     if isinstance(typ, ArrayType) and not 1 <= typ.ndim <= 3:
-        raise AdError(f"argument '{name}': arrays of 1 to 3 dimensions are supported")
+        raise AdError(f"argument '{name}': arrays of 1 to 3 dimensions are supported",
+                      hint="e.g. f64[:], f64[:, :] or f64[:, :, :]")
     weak = isinstance(typ, ScalarType) and typ.name != "f32"
     return ArgSpec(typ, weak)
 
@@ -125,6 +127,12 @@ def signature_from_annotations(func: Callable) -> list[ArgSpec]:
                                '(x: "f64[:]", k: float)')
         if isinstance(ann, type):
             ann = {float: "f64", int: "i64", bool: "bool"}.get(ann, ann.__name__)
+        elif isinstance(ann, str) and ann[:1] in "'\"":
+            # `from __future__ import annotations` keeps x: "f64[:]" as the text "'f64[:]'"
+            try:
+                ann = ast.literal_eval(ann)
+            except (ValueError, SyntaxError):
+                pass
         out.append(_spec(str(ann), name))
     return out
 
@@ -137,12 +145,14 @@ def _argnums(argnums, specs: list[ArgSpec], func) -> tuple[bool, ...]:
     for i in nums:
         if not 0 <= i < len(specs):
             raise AdError(f"--argnums {i} is out of range for '{func.__name__}' with "
-                          f"{len(specs)} arguments")
+                          f"{len(specs)} arguments",
+                          hint=f"argument positions count from 0 to {len(specs) - 1}")
         if not scalar_of(specs[i].type).is_float:
             raise AdError(f"argument '{names[i]}' ({specs[i].type}) is not a float, so it has "
                           "no derivative", hint="--argnums lists float arguments only")
     if not nums:
-        raise AdError(f"'{func.__name__}' has no float argument to differentiate")
+        raise AdError(f"'{func.__name__}' has no float argument to differentiate",
+                      hint="--mode primal builds it without derivatives")
     return tuple(i in nums for i in range(len(specs)))
 
 

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import AdError
+
 BUILD_EXAMPLES = """\
 examples:
   # gradient of loss(x, k) for f64[:] x and f64 k, as a C library in build/
@@ -27,9 +29,11 @@ C signature: inputs first (arrays as `const T *x, int64_t x_n0, ...`), then outp
 """
 
 
-class UsageError(Exception):
+class UsageError(AdError):
     """A command line argparse rejects (raised instead of argparse's exit, so `run` callers
     see an exception; `main` prints it as argparse would)."""
+
+    default_hint = "adcompile --help and adcompile build --help list the options"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
     except UsageError as e:
-        sys.stderr.write(f"{e}\n")
+        sys.stderr.write(f"{e.message}\nhint: {e.hint}\n")
         return 2
     except AdError as e:
         sys.stderr.write(f"adcompile: error: {e}\n")

@@ -31,9 +31,10 @@ def load_function(target: str) -> Callable:
         raise AdError(f"{path} is not a Python file (FILE.py:FUNC)",
                       hint="adcompile compiles functions defined in .py files")
     if not p.exists():
-        raise AdError(f"no such file: {path}")
+        raise AdError(f"no such file: {path}",
+                      hint=f"the path is relative to the current folder ({os.getcwd()})")
     if not p.is_file():
-        raise AdError(f"{path} is not a file")
+        raise AdError(f"{path} is not a file", hint="FILE.py must be a Python source file")
     mod = _import_file(p)
     fn = getattr(mod, fname, None)
     if fn is None or not callable(fn):
