@@ -21,9 +21,10 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .._version import __version__
-from ..errors import AdError, TapeBudgetExceeded
+from ..errors import AdError, InternalError, TapeBudgetExceeded
 from ..ir.core import Function
-from .abi import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, type_spec
+from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE,
+                  type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
@@ -61,7 +62,13 @@ class KernelMemoryError(KernelError, MemoryError):
                     "(grad(f, checkpoint=\"binomial\", memory=\"50MB\"))")
 
 
-_ERRORS = {ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
+class KernelInternalError(KernelError, InternalError):
+    """ERR_INTERNAL: generated code caught its own bug (e.g. ADCOMPILE_CHECK_TAPES=1)."""
+
+    default_hint = InternalError.default_hint
+
+
+_ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
            ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget}
 
 _initialized = False

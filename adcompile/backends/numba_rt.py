@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..errors import TapeBoundsError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
 
 
 @njit(cache=True)

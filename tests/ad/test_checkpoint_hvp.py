@@ -132,3 +132,20 @@ def test_reported_binomial_hvp_does_not_crash(tmp_path):
     fd = (gk(np.array([0.5, 0.3]), 2.0 + eps, 20) - gk(np.array([0.5, 0.3]), 2.0 - eps, 20)) \
         / (2 * eps)
     assert float(proc.stdout) == pytest.approx(fd, rel=1e-6)
+
+
+def test_tape_reservations_hold_under_the_guard():
+    """ADCOMPILE_CHECK_TAPES=1 checks every push and pop: the gradient and the Hessian-vector
+    product under every policy stay within their tapes (and give the same numbers)."""
+    from adcompile.driver.options import CompileOptions
+    guarded = CompileOptions(backend="llvm", check_tapes=True)
+    want = _fd_hvp("llvm")
+    g0 = GRADS["llvm"](U0, K, N)
+    for pol in POLICIES:
+        _, hv = ad.hvp(_plain, (U0, K, N), V + (None,), checkpoint=pol, options=guarded)
+        _close(hv, want)
+        g = ad.grad(_plain, argnums=(0, 1), checkpoint=pol, options=guarded)(U0, K, N)
+        _close(g, g0)
+    for f in (_binomial, _copies):
+        _, hv = ad.hvp(f, (U0, K, N), V + (None,), options=guarded)
+        _close(hv, want)
