@@ -149,3 +149,23 @@ def test_tape_reservations_hold_under_the_guard():
     for f in (_binomial, _copies):
         _, hv = ad.hvp(f, (U0, K, N), V + (None,), options=guarded)
         _close(hv, want)
+
+
+def _while(x, a):
+    s = x
+    t = 0
+    while t < 30:
+        s = s + 0.05 * np.sin(a * s)
+        t += 1
+    return s * s
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_hvp_of_a_checkpointed_while_loop(backend):
+    """Online segmentation: the snapshots are `checked` pushes under a `while`."""
+    g = ad.grad(_while, argnums=0, backend=backend)
+    eps = 1e-6
+    fd = (g(0.7 + eps, 1.3) - g(0.7 - eps, 1.3)) / (2 * eps)
+    for pol in ("sqrt", ("binomial", 2)):
+        _, hx = ad.hvp(_while, (0.7, 1.3), (1.0, None), backend=backend, checkpoint=pol)
+        assert hx == pytest.approx(fd, rel=1e-6)
