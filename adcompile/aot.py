@@ -29,7 +29,7 @@ from .backends.abi import C_TYPES as _C_TYPES
 from .driver.compile import build_ir
 from .driver.options import CompileOptions
 from .driver.transforms import JVP, VJP
-from .errors import AdError, TypeInferenceError
+from .errors import AdError, InternalError, TypeInferenceError
 from .ir.core import Function
 from .ir.types import ArrayType, ScalarType, Type, parse_type, scalar_of
 from .ir.walk import clone_function
@@ -211,6 +211,10 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
                 args = params + [f"{params[i]}_dot" for i, a in enumerate(active) if a]
                 outs = pouts + [f"{o}_dot" for o, t in zip(pouts, prim.result_types)
                                 if scalar_of(t).is_float]
+                # forward mode returns a (zero) tangent for int and bool outputs too: the C
+                # program has none
+                _drop_results(fn, [k + i for i, t in enumerate(prim.result_types)
+                                   if not scalar_of(t).is_float])
             else:
                 cots = [f"{o}_bar" for o, t in zip(pouts, prim.result_types)
                         if scalar_of(t).is_float]
@@ -219,12 +223,30 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
                 if mode == "grad":
                     args = params
                     outs = ["value"] + outs[k:]
+        if len(fn.args) != len(args) or len(fn.result_types) != len(outs):
+            raise InternalError(f"--mode {mode}: the program has {len(fn.args)} arguments "
+                                f"and {len(fn.result_types)} results, the C signature "
+                                f"{len(args)} and {len(outs)}", _primal_loc(func, specs, options))
         for a, n in zip(fn.args, args):
             a.name = n
         doc = f"{mode} of {func.__name__}({sigtext}) from {where}"
         progs.append(Program(mode, f"{name}_{mode}" if mode != "primal" else name, fn, args,
                              outs, doc, st))
     return progs
+
+
+def _drop_results(fn: Function, indices: list[int]) -> None:
+    """Remove results of fn (its return op's operands) at these positions."""
+    if not indices:
+        return
+    ret = fn.body.ops[-1]
+    keep = [k for k in range(len(fn.result_types)) if k not in indices]
+    ret.operands = [ret.operands[k] for k in keep]
+    fn.result_types = [fn.result_types[k] for k in keep]
+
+
+def _primal_loc(func, specs, options):
+    return build_ir(func, specs, None, options)["primal"].loc
 
 
 # -- header --------------------------------------------------------------------------------------

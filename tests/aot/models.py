@@ -72,3 +72,8 @@ def steps_sum(x: "f64[:]", n: int):
     for i in range(n):
         s = s + np.sum(x) * 0.5
     return s
+
+
+def mixed(x: "f64[:]", n: int):
+    """Float, int and bool outputs: jvp programs return tangents of the float ones only."""
+    return np.sum(x * x), n * 2, x > 0.5

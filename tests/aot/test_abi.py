@@ -186,3 +186,18 @@ def test_stub_without_adcompile_raises_plain_errors(libs, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "StubError | steps_sum: argument 'n' (i64) got float 2.5" in proc.stdout
+
+
+def test_jvp_of_int_and_bool_outputs_builds(tmp_path):
+    """jvp returned zero tangents for int/bool outputs too, which the C signature has no
+    parameters for: the build failed inside llvmlite with an IndexError."""
+    assert cli_main(["build", f"{MODELS}:mixed", "--mode", "primal,jvp,vjp",
+                     "--out", str(tmp_path)]) == 0
+    assert "double *out0_dot);" in (tmp_path / "mixed.h").read_text()
+    st = _stub(tmp_path, "mixed")
+    x = np.array([0.2, 0.7])
+    v, n2, mask, v_dot = st.mixed_jvp(x, 3, np.array([1.0, -1.0]))
+    assert (v, n2) == (pytest.approx(0.53), 6) and mask.tolist() == [False, True]
+    assert v_dot == pytest.approx(2 * 0.2 - 2 * 0.7)
+    *_, xbar = st.mixed_vjp(x, 3, 2.0)
+    np.testing.assert_allclose(xbar, 4.0 * x)
