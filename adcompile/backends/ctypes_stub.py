@@ -10,13 +10,14 @@ them into fresh NumPy arrays before freeing `ctx`.
 """
 import ctypes
 import numbers
+import sys
 
 import numpy as np
 
-try:   # with adcompile importable, the stub's errors are adcompile errors too
-    from adcompile.errors import AdError as _Base
-except ImportError:   # the stub on its own: plain exceptions
-    _Base = Exception
+# in a program that already uses adcompile the stub's errors are adcompile errors too; the stub
+# itself never imports adcompile (it needs only NumPy)
+_errors = sys.modules.get("adcompile.errors")
+_Base = _errors.AdError if _errors is not None else Exception
 
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_int8}
