@@ -169,3 +169,12 @@ def test_hvp_of_a_checkpointed_while_loop(backend):
     for pol in ("sqrt", ("binomial", 2)):
         _, hx = ad.hvp(_while, (0.7, 1.3), (1.0, None), backend=backend, checkpoint=pol)
         assert hx == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+def test_hvp_above_the_tape_limit_retries_checkpointed(backend):
+    from adcompile.driver.options import CompileOptions
+    small = CompileOptions(backend=backend, tape_limit=64)   # bytes: N steps tape more
+    with pytest.warns(RuntimeWarning, match="binomial checkpointing"):
+        _, hv = ad.hvp(_plain, (U0, K, N), V + (None,), options=small)
+    _close(hv, _fd_hvp(backend))
