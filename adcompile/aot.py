@@ -16,11 +16,10 @@ It returns ADC_OK (0) or an ADC_ERR_* code, with the message in `adc_last_error(
 """
 from __future__ import annotations
 
-import importlib.util
+import ast
 import inspect
 import re
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,11 +28,12 @@ from .backends.abi import C_TYPES as _C_TYPES
 from .driver.compile import build_ir
 from .driver.options import CompileOptions
 from .driver.transforms import JVP, VJP
-from .errors import AdError, TypeInferenceError
+from .errors import AdError, InternalError, TypeInferenceError
 from .ir.core import Function
 from .ir.types import ArrayType, ScalarType, Type, parse_type, scalar_of
 from .ir.walk import clone_function
 from .signature import ArgSpec
+from .targets import check_cpu, check_name, load_function, prepare_out_dir  # noqa: F401
 
 MODES = ("primal", "jvp", "vjp", "grad")
 
@@ -63,39 +63,54 @@ def parse_signature(text: str, func: Callable) -> list[ArgSpec]:
     return [_spec(p, name) for p, name in zip(parts, params)]
 
 
+_SIG_HINT = 'one type per argument, e.g. --signature "f64[:], f64, i64"'
+
+
 def _split_top(text: str) -> list[str]:
+    """Split at the commas outside brackets; unbalanced brackets and empty entries are
+    errors here (not a count mismatch later)."""
     out, depth, cur = [], 0, ""
     for ch in text:
         if ch == "[":
             depth += 1
         elif ch == "]":
             depth -= 1
+            if depth < 0:
+                raise AdError(f"--signature {text!r}: ']' without a matching '['",
+                              hint=_SIG_HINT)
         if ch == "," and depth == 0:
             out.append(cur.strip())
             cur = ""
         else:
             cur += ch
-    if cur.strip():
-        out.append(cur.strip())
+    if depth:
+        raise AdError(f"--signature {text!r}: '[' is never closed", hint=_SIG_HINT)
+    out.append(cur.strip())
+    if out == [""]:
+        raise AdError("--signature is empty", hint=_SIG_HINT)
+    for k, part in enumerate(out):
+        if not part:
+            raise AdError(f"--signature {text!r}: type {k + 1} is empty", hint=_SIG_HINT)
     return out
 
 
 _ALIASES = {"float": "f64", "double": "f64", "float64": "f64", "float32": "f32", "int": "i64",
             "int64": "i64", "bool": "bool"}
+_TYPE = re.compile(r"(\w+)\s*(?:\[\s*(:(?:\s*,\s*:)*)\s*\])?")
 
 
 def _spec(text: str, name: str) -> ArgSpec:
-    t = text.strip().replace(" ", "")
-    base = t.split("[", 1)[0]
-    t = _ALIASES.get(base, base) + t[len(base):]
-    try:
-        typ = parse_type(t)
-    except (KeyError, ValueError, IndexError):
+    m = _TYPE.fullmatch(text.strip())
+    base = _ALIASES.get(m.group(1), m.group(1)) if m else None
+    if base not in ("f64", "f32", "i64", "bool"):
         raise AdError(f"argument '{name}': unknown type {text!r}",
                       hint="use f64, f32, i64 or bool, with [:] per array dimension "
-                           "(e.g. f64[:, :])") from None
+                           "(e.g. f64[:, :])")
+    ndim = 0 if m.group(2) is None else m.group(2).count(":")
+    typ = parse_type(f"{base}[{', '.join(':' * ndim)}]" if ndim else base)
     if isinstance(typ, ArrayType) and not 1 <= typ.ndim <= 3:
-        raise AdError(f"argument '{name}': arrays of 1 to 3 dimensions are supported")
+        raise AdError(f"argument '{name}': arrays of 1 to 3 dimensions are supported",
+                      hint="e.g. f64[:], f64[:, :] or f64[:, :, :]")
     weak = isinstance(typ, ScalarType) and typ.name != "f32"
     return ArgSpec(typ, weak)
 
@@ -111,6 +126,12 @@ def signature_from_annotations(func: Callable) -> list[ArgSpec]:
                                '(x: "f64[:]", k: float)')
         if isinstance(ann, type):
             ann = {float: "f64", int: "i64", bool: "bool"}.get(ann, ann.__name__)
+        elif isinstance(ann, str) and ann[:1] in "'\"":
+            # `from __future__ import annotations` keeps x: "f64[:]" as the text "'f64[:]'"
+            try:
+                ann = ast.literal_eval(ann)
+            except (ValueError, SyntaxError):
+                pass
         out.append(_spec(str(ann), name))
     return out
 
@@ -123,12 +144,14 @@ def _argnums(argnums, specs: list[ArgSpec], func) -> tuple[bool, ...]:
     for i in nums:
         if not 0 <= i < len(specs):
             raise AdError(f"--argnums {i} is out of range for '{func.__name__}' with "
-                          f"{len(specs)} arguments")
+                          f"{len(specs)} arguments",
+                          hint=f"argument positions count from 0 to {len(specs) - 1}")
         if not scalar_of(specs[i].type).is_float:
             raise AdError(f"argument '{names[i]}' ({specs[i].type}) is not a float, so it has "
                           "no derivative", hint="--argnums lists float arguments only")
     if not nums:
-        raise AdError(f"'{func.__name__}' has no float argument to differentiate")
+        raise AdError(f"'{func.__name__}' has no float argument to differentiate",
+                      hint="--mode primal builds it without derivatives")
     return tuple(i in nums for i in range(len(specs)))
 
 
@@ -146,6 +169,14 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
     cache, as for `adcompile.grad(..., backend="llvm")`."""
     options = (options or CompileOptions.from_env()).replace(backend="llvm")
     params = list(inspect.signature(func).parameters)
+    if not modes:
+        raise AdError("--mode names no program", hint=f"--mode takes {', '.join(MODES)}")
+    for k, mode in enumerate(modes):
+        if mode not in MODES:
+            raise AdError(f"unknown mode {mode!r}", hint=f"--mode takes {', '.join(MODES)}")
+        if mode in modes[:k]:
+            raise AdError(f"--mode lists {mode!r} twice",
+                          hint="each program is built once: e.g. --mode primal,grad")
     progs = []
     where = f"{inspect.getsourcefile(func)}:{inspect.getsourcelines(func)[1]}"
     sigtext = ", ".join(f"{p}: {s.type}" for p, s in zip(params, specs))
@@ -179,6 +210,10 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
                 args = params + [f"{params[i]}_dot" for i, a in enumerate(active) if a]
                 outs = pouts + [f"{o}_dot" for o, t in zip(pouts, prim.result_types)
                                 if scalar_of(t).is_float]
+                # forward mode returns a (zero) tangent for int and bool outputs too: the C
+                # program has none
+                _drop_results(fn, [k + i for i, t in enumerate(prim.result_types)
+                                   if not scalar_of(t).is_float])
             else:
                 cots = [f"{o}_bar" for o, t in zip(pouts, prim.result_types)
                         if scalar_of(t).is_float]
@@ -187,12 +222,30 @@ def make_programs(func: Callable, specs: list[ArgSpec], modes: list[str], name: 
                 if mode == "grad":
                     args = params
                     outs = ["value"] + outs[k:]
+        if len(fn.args) != len(args) or len(fn.result_types) != len(outs):
+            raise InternalError(f"--mode {mode}: the program has {len(fn.args)} arguments "
+                                f"and {len(fn.result_types)} results, the C signature "
+                                f"{len(args)} and {len(outs)}", _primal_loc(func, specs, options))
         for a, n in zip(fn.args, args):
             a.name = n
         doc = f"{mode} of {func.__name__}({sigtext}) from {where}"
         progs.append(Program(mode, f"{name}_{mode}" if mode != "primal" else name, fn, args,
                              outs, doc, st))
     return progs
+
+
+def _drop_results(fn: Function, indices: list[int]) -> None:
+    """Remove results of fn (its return op's operands) at these positions."""
+    if not indices:
+        return
+    ret = fn.body.ops[-1]
+    keep = [k for k in range(len(fn.result_types)) if k not in indices]
+    ret.operands = [ret.operands[k] for k in keep]
+    fn.result_types = [fn.result_types[k] for k in keep]
+
+
+def _primal_loc(func, specs, options):
+    return build_ir(func, specs, None, options)["primal"].loc
 
 
 # -- header --------------------------------------------------------------------------------------
@@ -261,7 +314,7 @@ def stub_text(name: str, progs: list[Program]) -> str:
         args = [type_spec(a.type) for a in p.fn.args]
         outs = [type_spec(t) for t in p.fn.result_types]
         lines.append(f"{p.symbol} = bind(_lib, {p.symbol!r}, {args!r}, {outs!r}, "
-                     f"{p.fn.returns_tuple or len(outs) != 1!r})")
+                     f"{p.fn.returns_tuple or len(outs) != 1!r}, names={p.arg_names!r})")
         lines.append(f"{p.symbol}.__doc__ = {(p.doc + ': (' + ', '.join(p.arg_names) + ') -> ' + ', '.join(p.out_names)).strip()!r}")
     return "\n".join(lines) + "\n"
 
@@ -272,13 +325,22 @@ def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_di
                   cpu: str = "host", checkpoint=None) -> dict:
     from .backends import llvm_backend as lb
     name = name or func.__name__
-    if not re.fullmatch(r"[A-Za-z_]\w*", name):
-        raise AdError(f"--name {name!r} is not a C identifier")
+    check_name(name)
+    check_cpu(cpu)
+    prepare_out_dir(out_dir)
     progs = make_programs(func, specs, modes, name, argnums, checkpoint)
     entries = [lb.Entry(p.fn, p.symbol, p.out_names) for p in progs]
     module = lb.build_module(entries, boundscheck)
     mod, tm = lb.optimize(module, cpu)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write(out_dir, name, progs, module, mod, tm)
+    except OSError as e:
+        raise AdError(f"--out {out_dir}: writing the library failed ({e})",
+                      hint="check the directory's permissions and free space") from None
+
+
+def _write(out_dir: Path, name: str, progs: list[Program], module, mod, tm) -> dict:
+    from .backends import llvm_backend as lb
     kernel_o = out_dir / f"{name}.kernels.o"
     kernel_o.write_bytes(tm.emit_object(mod))
     rt = lb.runtime_objects()
@@ -298,28 +360,3 @@ def build_library(func: Callable, specs: list[ArgSpec], modes: list[str], out_di
     (out_dir / f"{name}.ll").write_text(str(module))
     return {"so": lib, "o": obj, "h": header, "py": stub, "ll": out_dir / f"{name}.ll",
             "programs": progs}
-
-
-def load_function(target: str) -> Callable:
-    """`path/to/file.py:func` -> the function object (the module is imported from its file)."""
-    if ":" not in target:
-        raise AdError(f"expected FILE.py:FUNC, got {target!r}",
-                      hint="e.g. adcompile build model.py:residual ...")
-    path, fname = target.rsplit(":", 1)
-    p = Path(path)
-    if not p.exists():
-        raise AdError(f"no such file: {path}")
-    modname = "_adcompile_user_" + re.sub(r"\W", "_", p.stem)
-    spec = importlib.util.spec_from_file_location(modname, p)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    sys.path.insert(0, str(p.resolve().parent))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.pop(0)
-    fn = getattr(mod, fname, None)
-    if fn is None or not callable(fn):
-        raise AdError(f"{path} has no function named {fname!r}")
-    return getattr(fn, "py_func", fn)
-

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import AdError
+
 BUILD_EXAMPLES = """\
 examples:
   # gradient of loss(x, k) for f64[:] x and f64 k, as a C library in build/
@@ -27,13 +29,25 @@ C signature: inputs first (arrays as `const T *x, int64_t x_n0, ...`), then outp
 """
 
 
+class UsageError(AdError):
+    """A command line argparse rejects (raised instead of argparse's exit, so `run` callers
+    see an exception; `main` prints it as argparse would)."""
+
+    default_hint = "adcompile --help and adcompile build --help list the options"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
 def _parser() -> argparse.ArgumentParser:
     from ._version import __version__
-    p = argparse.ArgumentParser(prog="adcompile", description=__doc__)
+    p = _Parser(prog="adcompile", description=__doc__)
     p.add_argument("--version", action="version", version=f"adcompile {__version__}")
     sub = p.add_subparsers(dest="cmd")
 
-    b = sub.add_parser("build", help="compile FILE.py:FUNC and its derivatives to a C library",
+    b = sub.add_parser("build",  help="compile FILE.py:FUNC and its derivatives to a C library",
                        description="Compile a function and its derivatives ahead of time "
                        "with the LLVM backend into a shared library, an object file and a C "
                        "header.", epilog=BUILD_EXAMPLES,
@@ -71,45 +85,79 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _error(e: Exception) -> int:
-    sys.stderr.write(f"adcompile: error: {e}\n")
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
+    """The command: 0 on success, 2 with one `adcompile: error: ...` line (and a hint line)
+    on stderr for any mistake in the command or the model, never a traceback."""
+    from .errors import AdError
+    try:
+        return run(argv)
+    except UsageError as e:
+        sys.stderr.write(f"{e.message}\nhint: {e.hint}\n")
+        return 2
+    except AdError as e:
+        sys.stderr.write(f"adcompile: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("adcompile: interrupted\n")
+        return 130
+    except Exception as e:   # a bug in adcompile: still one line, and a distinct status
+        sys.stderr.write(f"adcompile: internal error: {type(e).__name__}: {e} (this is a bug "
+                         "in adcompile; please report it with the command)\n")
+        return 3
+
+
+def run(argv: list[str] | None = None) -> int:
+    """`main` without the error printing: mistakes raise `AdError` (or `UsageError` for what
+    argparse rejects), so callers and tests can inspect them."""
     p = _parser()
     ns = p.parse_args(argv)
     if ns.cmd is None:
         p.print_help()
         return 0
     from .aot import load_function
+    if ns.cmd == "build":
+        opts = _build_options(ns)   # cheap checks of the options first, then the import
+        return _build(ns, load_function(ns.target), *opts)
+    return _ir(ns, load_function(ns.target))
+
+
+def _build_options(ns) -> tuple:
+    """(modes, argnums, checkpoint) from the command line, every option checked."""
+    from .aot import check_cpu, check_name, prepare_out_dir
     from .errors import AdError
-    try:
-        func = load_function(ns.target)
-        if ns.cmd == "build":
-            return _build(ns, func)
-        return _ir(ns, func)
-    except AdError as e:
-        return _error(e)
-    except SyntaxError as e:
-        return _error(f"{e.filename}:{e.lineno}: syntax error: {e.msg}")
-
-
-def _build(ns, func) -> int:
-    from .aot import build_library, parse_signature, signature_from_annotations
-    specs = parse_signature(ns.signature, func) if ns.signature else \
-        signature_from_annotations(func)
-    modes = [m.strip() for m in ns.mode.split(",") if m.strip()]
+    modes = [m.strip() for m in ns.mode.split(",")]
+    if not any(modes):
+        raise AdError(f"--mode {ns.mode!r} names no program",
+                      hint="--mode takes primal, jvp, vjp, grad, comma-separated")
+    if not all(modes):
+        raise AdError(f"--mode {ns.mode!r} has an empty entry",
+                      hint="e.g. --mode primal,grad")
     argnums = None
-    if ns.argnums:
+    if ns.argnums is not None:
         try:
             argnums = [int(a) for a in ns.argnums.split(",")]
         except ValueError:
-            from .errors import AdError
-            raise AdError(f"--argnums {ns.argnums!r}: expected integers such as 0 or 0,2")
+            raise AdError(f"--argnums {ns.argnums!r}: expected integers such as 0 or 0,2",
+                          hint="argument positions count from 0") from None
+        dup = [a for k, a in enumerate(argnums) if a in argnums[:k]]
+        if dup:
+            raise AdError(f"--argnums {ns.argnums!r} lists {dup[0]} twice",
+                          hint="each argument once, e.g. --argnums 0,2")
+    if ns.name is not None:
+        check_name(ns.name)
+    checkpoint = _checkpoint_option(ns.checkpoint)
+    check_cpu(ns.cpu)
+    prepare_out_dir(Path(ns.out))
+    return modes, argnums, checkpoint
+
+
+def _build(ns, func, modes, argnums, checkpoint) -> int:
+    from .aot import build_library, parse_signature, signature_from_annotations
+    specs = parse_signature(ns.signature, func) if ns.signature is not None else \
+        signature_from_annotations(func)
     t0 = time.perf_counter()
     files = build_library(func, specs, modes, Path(ns.out), ns.name, argnums,
-                          not ns.no_bounds_check, ns.cpu, _checkpoint_option(ns.checkpoint))
+                          not ns.no_bounds_check, ns.cpu, checkpoint)
     dt = time.perf_counter() - t0
     for kind in ("so", "o", "h", "py"):
         print(files[kind])
@@ -120,17 +168,31 @@ def _build(ns, func) -> int:
 def _checkpoint_option(text: str | None):
     """--checkpoint binomial:64 | binomial:50MB | sqrt | every:K | snapshots:S[:2] | store-all"""
     from .checkpointing import parse_policy
+    from .errors import AdError
     if text is None:
         return None
     kind, *rest = text.split(":")
     vals = [int(v) if v.isdigit() else v for v in rest]
-    return parse_policy(kind if not vals else (kind, *vals))
+    try:
+        return parse_policy(kind if not vals else (kind, *vals))
+    except AdError as e:
+        raise AdError(f"--checkpoint {text!r}: {e.message}",
+                      hint="binomial:64, binomial:50MB, sqrt, every:K, snapshots:S[:2] or "
+                           "store-all") from None
 
 
 def _ir(ns, func) -> int:
     import numpy as np
 
     from .api import show_ir
-    args = [eval(a, {"np": np}) for a in ns.args]  # the user's own example values
+    from .errors import AdError
+    args = []
+    for a in ns.args:
+        try:
+            args.append(eval(a, {"np": np}))  # the user's own example values
+        except Exception as e:
+            raise AdError(f"example argument {a!r}: {type(e).__name__}: {e}",
+                          hint="each argument is a Python expression, e.g. 1.0 or "
+                               "'np.ones(3)'") from None
     sys.stdout.write(show_ir(func, *args, stage=ns.stage))
     return 0

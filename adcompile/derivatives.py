@@ -523,15 +523,18 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
 
 
 def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,
-           options: CompileOptions | None = None):
+        checkpoint=None, memory=None, options: CompileOptions | None = None):
     """Hessian-vector product (forward over reverse) of a scalar function: returns
-    (grad, H @ v) for each float argument with a tangent."""
+    (grad, H @ v) for each float argument with a tangent. `checkpoint`/`memory`: the reverse
+    pass's policy, as for `grad`."""
     f = unwrap(func)
     primals, tangents = _primals_and_tangents(f, primals, tangents, "hvp")
     active = tuple(t is not None for t in tangents)
     nums = tuple(i for i, a in enumerate(active) if a)
     _active_mask(f, primals, nums)
-    sp = specialize(f, primals, HVP(active), resolve_options(backend, options))
+    checkpoint = parse_policy(checkpoint, memory)
+    options = resolve_options(backend, options)
+    sp = specialize(f, primals, HVP(active, checkpoint), options)
     fn = sp.ir["primal"]
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
         shown = ", ".join(str(t) for t in fn.result_types)
@@ -541,7 +544,18 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     dots = _tangents(f, primals, tangents,
                      [np.asarray(p).dtype if isinstance(p, np.ndarray) else np.float64
                       for p in primals])
-    res = _call(sp, primals + (1.0,) + tuple(dots))
+    call_args = primals + (1.0,) + tuple(dots)
+    try:
+        res = _call(sp, call_args)
+    except TapeBudgetExceeded as err:
+        if checkpoint is not None or options.tape_limit is None:
+            raise
+        policy = auto_policy(options.tape_limit)
+        warnings.warn(f"{err.message}; adcompile recomputes it with binomial checkpointing "
+                      f"in {policy.memory} bytes of snapshots (choose with hvp(..., "
+                      f"checkpoint=...), or set ADCOMPILE_TAPE_LIMIT)", RuntimeWarning,
+                      stacklevel=2)
+        res = _call(specialize(f, primals, HVP(active, policy), options), call_args)
     k = len(nums)
     # (out, *grads, out_dot, *grad_dots)
     grads = res[1:1 + k]
@@ -552,25 +566,29 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
 
 
 def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
-           options: CompileOptions | None = None):
+            checkpoint=None, memory=None, options: CompileOptions | None = None):
     """Dense Hessian of a scalar function w.r.t. one argument, column by column with
-    Hessian-vector products (forward over reverse). Shape: arg shape + arg shape."""
+    Hessian-vector products (forward over reverse). Shape: arg shape + arg shape.
+    `checkpoint`/`memory`: the reverse pass's policy, as for `grad`."""
+    checkpoint = parse_policy(checkpoint, memory)
     _argnums_spec(argnums, "hessian", single_only=True)
+
     def call(self, args):
         f = self.py_func
         (i,) = _argnums(argnums, len(args), f)
         x = args[i]
         dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
-        cols = [hvp(f, args, seeds.basis_tangent(args, i, e), options=self.options)[1]
+        cols = [hvp(f, args, seeds.basis_tangent(args, i, e), checkpoint=checkpoint,
+                    options=self.options)[1]
                 for e in seeds.unit_vectors(np.shape(x), dt)]
         active = tuple(j == i for j in range(len(args)))
-        self._last = specialize(f, args, HVP(active), self.options)
+        self._last = specialize(f, args, HVP(active, checkpoint), self.options)
         return assemble.from_columns(cols, x)
 
     def program(self, sig):     # jacfwd(grad(f)) as one program
         f = self.py_func
         (i,) = _argnums(argnums, len(sig), f)
-        inner = grad(f, i, options=self.options)
+        inner = grad(f, i, checkpoint=checkpoint, options=self.options)
         return programs.jacobian_forward(inner, sig, (i,), True, self.options, "hessian")
     return Derivative(func, call, "hessian", resolve_options(backend, options), program)
 

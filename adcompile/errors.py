@@ -108,3 +108,8 @@ class InternalError(AdError):
 
     default_hint = "this is a bug in adcompile: please report it with the function that hit it"
 
+
+
+class TapeBoundsError(InternalError):
+    """A tape push beyond its reserved room or a pop from an empty tape, caught by the
+    debug option ADCOMPILE_CHECK_TAPES=1 (CompileOptions.check_tapes)."""

@@ -11,6 +11,11 @@ RANGE_STEP = "range() step cannot be zero"
 SLICE_STEP = "slice step cannot be zero"
 ARANGE_STEP = "arange step cannot be zero"
 MATMUL = "matmul: inner dimensions differ"
+TOO_BIG = "array is too big: its size in bytes does not fit in 64 bits"
+TAPE_TOO_BIG = "reverse mode's tape is too big: its size in bytes does not fit in 64 bits"
+TAPE_OVERFLOW = ("tape overflow: a push beyond the room reserved for it (a bug in adcompile's "
+                 "reverse mode)")
+TAPE_UNDERFLOW = "tape underflow: a pop from an empty tape (a bug in adcompile's reverse mode)"
 NEGATIVE_INT_POWER = "integers to negative integer powers are not allowed"
 
 

@@ -21,9 +21,10 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .._version import __version__
-from ..errors import AdError, TapeBudgetExceeded
+from ..errors import AdError, InternalError, TapeBudgetExceeded
 from ..ir.core import Function
-from .abi import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, type_spec
+from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE,
+                  type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
@@ -33,6 +34,8 @@ from .llvm_wrapper import public_wrapper
 
 class KernelError(AdError, RuntimeError):
     """A compiled kernel stopped with an error code (bad index, shapes, division by zero)."""
+
+    default_hint = "the message names the line of your source (or the argument) that failed"
 
     def __init__(self, code: int, message: str):
         super().__init__(message or f"kernel failed with code {code}")
@@ -51,8 +54,22 @@ class KernelTapeBudget(KernelError, TapeBudgetExceeded):
     pass
 
 
-_ERRORS = {ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
-           ERR_ALLOC: KernelError, ERR_TAPE_BUDGET: KernelTapeBudget}
+class KernelMemoryError(KernelError, MemoryError):
+    """An allocation the kernel could not make: more memory than there is, or a size that
+    does not fit in 64 bits (NumPy: "array is too big")."""
+
+    default_hint = ("make the arrays smaller; for reverse mode, checkpoint the loop "
+                    "(grad(f, checkpoint=\"binomial\", memory=\"50MB\"))")
+
+
+class KernelInternalError(KernelError, InternalError):
+    """ERR_INTERNAL: generated code caught its own bug (e.g. ADCOMPILE_CHECK_TAPES=1)."""
+
+    default_hint = InternalError.default_hint
+
+
+_ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
+           ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget}
 
 _initialized = False
 
@@ -195,7 +212,9 @@ def compile_library(entries: list[Entry], boundscheck: bool = True, cpu: str = "
 
 
 # -- calling from Python -------------------------------------------------------------------------
-def _make_error(code: int, message: str) -> KernelError:
+def kernel_error(code: int, message: str) -> KernelError:
+    """The Python error for a kernel's ADC_ERR_* return code and message (also for C
+    callers' codes, e.g. in tests of generated libraries)."""
     return _ERRORS.get(code, KernelError)(code, message)
 
 
@@ -207,7 +226,8 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
                                      boundscheck)
     lib = ctypes.CDLL(str(lib_path))
     call = bind(lib, symbol, [type_spec(a.type) for a in fn.args],
-                [type_spec(t) for t in fn.result_types], fn.returns_tuple, _make_error)
+                [type_spec(t) for t in fn.result_types], fn.returns_tuple, kernel_error,
+                [a.name for a in fn.args])
     return call, text
 
 

@@ -200,16 +200,37 @@ class FunctionCodegen:
 
     # -- memory --------------------------------------------------------------------------------
     def alloc(self, dtype: ScalarType, shape: list[ir.Value]) -> Array:
-        size = self.i64(1)
         for d in shape:
             self.fail_if(self.b.icmp_signed("<", d, self.i64(0)), ERR_VALUE, messages.NEGATIVE_DIM)
-            size = self.b.mul(size, d)
-        nbytes = self.b.mul(size, self.i64(elem_size(dtype)))
+        nbytes, over = self.byte_count(shape, elem_size(dtype))
+        self.fail_if(over, ERR_ALLOC, messages.TOO_BIG)
         fn = self.declare("adc_alloc", PTR, [PTR, I64], noalias_ret=True)
         raw = self.b.call(fn, [self.ctx, nbytes])
         isnull = self.b.icmp_unsigned("==", raw, ir.Constant(PTR, None))
         self._fail_silent(isnull, ERR_ALLOC)
         return Array(dtype, self.b.bitcast(raw, mem_type(dtype).as_pointer()), list(shape))
+
+    def mul_checked(self, a: ir.Value, b: ir.Value, over: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """a * b on i64 and `over` or'ed with whether it overflowed: sizes computed from
+        lengths must never wrap (a wrapped byte count allocates too little and every write
+        after it lands outside the block)."""
+        f = self.declare("llvm.smul.with.overflow.i64", ir.LiteralStructType([I64, I1]),
+                         [I64, I64])
+        r = self.b.call(f, [a, b])
+        return self.b.extract_value(r, 0), self.b.or_(over, self.b.extract_value(r, 1))
+
+    def add_checked(self, a: ir.Value, b: ir.Value, over: ir.Value) -> tuple[ir.Value, ir.Value]:
+        f = self.declare("llvm.sadd.with.overflow.i64", ir.LiteralStructType([I64, I1]),
+                         [I64, I64])
+        r = self.b.call(f, [a, b])
+        return self.b.extract_value(r, 0), self.b.or_(over, self.b.extract_value(r, 1))
+
+    def byte_count(self, shape: list[ir.Value], item: int) -> tuple[ir.Value, ir.Value]:
+        """(bytes of an array of these non-negative lengths, whether that overflows i64)."""
+        n, over = self.i64(item), ir.Constant(I1, 0)
+        for d in shape:
+            n, over = self.mul_checked(n, d, over)
+        return n, over
 
     def _fail_silent(self, cond: ir.Value, code: int) -> None:
         """Return `code` when cond holds (the runtime has already recorded the message)."""

@@ -12,7 +12,7 @@ import llvmlite.ir as ir
 
 from .. import messages
 from ..ir.types import ArrayType
-from .abi import ERR_ALLOC, ERR_TAPE_BUDGET
+from .abi import ERR_ALLOC, ERR_INTERNAL, ERR_TAPE_BUDGET
 from .llvm_types import I8, I32, I64, PTR, TAPE_PTR, Array, elem_size, mem_type
 
 
@@ -115,7 +115,11 @@ def _tape_push(g, op):
         x = s
     else:
         x = g.to_mem(x, t)
-    if op.attrs.get("checked") or not g.trust_reserve:
+    if op.attrs.get("guarded") and not op.attrs.get("checked") and g.trust_reserve:
+        g._loc = op.loc
+        g.fail_if(b.icmp_signed(">=", b.load(tape.len), b.load(tape.cap)), ERR_INTERNAL,
+                  messages.TAPE_OVERFLOW)
+    elif op.attrs.get("checked") or not g.trust_reserve:
         # reverse mode reserves room before counted loops; pushes it could not count for
         # (under `while`) are marked `checked` and grow the tape on demand
         full = b.icmp_signed(">=", b.load(tape.len), b.load(tape.cap))
@@ -136,6 +140,10 @@ def _tape_pop(g, op):
     tape: Tape = g.get(op.operands[0])
     t = op.operands[0].type.elem
     b = g.b
+    if op.attrs.get("guarded"):
+        g._loc = op.loc
+        g.fail_if(b.icmp_signed("<=", b.load(tape.len), g.i64(0)), ERR_INTERNAL,
+                  messages.TAPE_UNDERFLOW)
     n = b.sub(b.load(tape.len), g.i64(1), flags=["nsw"])
     b.store(n, tape.len)
     x = b.load(b.gep(b.load(tape.data), [n], inbounds=True))
@@ -160,13 +168,25 @@ def _tape_budget(g, op):
 def _tape_reserve(g, op):
     tape: Tape = g.get(op.operands[0])
     n = g.get(op.operands[1])
-    _tape_call(g, tape, "adc_tape_reserve", [g.b.add(g.b.load(tape.len), n)])
+    b = g.b
+    # a count from trip counts of huge loops must not wrap: a wrapped reservation is too
+    # small, and the pushes that trust it would write past the tape
+    bad = b.icmp_signed("<", n, g.i64(0))
+    total, bad = g.add_checked(b.load(tape.len), n, bad)
     if len(op.operands) == 3 and tape.payload is not None:
         like = g.get(op.operands[2])
-        nbytes = g.b.mul(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)))
-        padded = g.b.and_(g.b.add(nbytes, g.i64(15)), g.i64(-16))
+        nbytes, bad = g.mul_checked(g.size(like), g.i64(elem_size(op.operands[2].type.dtype)),
+                                    bad)
+        padded = b.and_(b.add(nbytes, g.i64(15)), g.i64(-16))
         pay = tape.payload
-        _tape_call(g, pay, "adc_tape_reserve", [g.b.add(g.b.load(pay.len), g.b.mul(n, padded))])
+        more, bad = g.mul_checked(n, padded, bad)
+        want, bad = g.add_checked(b.load(pay.len), more, bad)
+        g.fail_if(bad, ERR_ALLOC, messages.TAPE_TOO_BIG)
+        _tape_call(g, tape, "adc_tape_reserve", [total])
+        _tape_call(g, pay, "adc_tape_reserve", [want])
+        return []
+    g.fail_if(bad, ERR_ALLOC, messages.TAPE_TOO_BIG)
+    _tape_call(g, tape, "adc_tape_reserve", [total])
     return []
 
 

@@ -94,6 +94,9 @@ class NumbaCodegen(StructuredEmitter):
             # the tape keeps this version: later in-place writes must not reach it
             self.emit(depth, f"{t}.append({self.names[v]}.copy())")
             return
+        if op.attrs.get("guarded") and not op.attrs.get("checked"):
+            self.emit(depth, f"if {t}_n >= {t}.shape[0]:")
+            self.emit(depth + 1, f"raise rt.TapeBoundsError({self._where(op, messages.TAPE_OVERFLOW)!r})")
         # a scalar tape is an array plus a count; `tape_reserve` before the enclosing
         # for-loop made room, so only pushes under a `while` check for space
         if op.attrs.get("checked"):
@@ -117,7 +120,16 @@ class NumbaCodegen(StructuredEmitter):
             t = self.names[tape]
             self.emit(depth, f"{t} = rt.reserve({t}, {t}_n + {self.names[count]})")
 
+    def _where(self, op: Op, text: str) -> str:
+        return f"{op.loc.filename}:{op.loc.line}: {text}" if op.loc else text
+
     def _tape_pop(self, op: Op, depth: int) -> None:
+        if op.attrs.get("guarded"):
+            t = self.names[op.operands[0]]
+            empty = f"len({t}) == 0" if isinstance(op.operands[0].type.elem, ArrayType) \
+                else f"{t}_n <= 0"
+            self.emit(depth, f"if {empty}:")
+            self.emit(depth + 1, f"raise rt.TapeBoundsError({self._where(op, messages.TAPE_UNDERFLOW)!r})")
         if isinstance(op.operands[0].type.elem, ArrayType):
             self.emit(depth, f"{self.names.define(op.result)} = "
                              f"{self.names[op.operands[0]]}.pop()")

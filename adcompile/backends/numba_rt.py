@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..errors import AdError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..errors import AdError, TapeBoundsError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
 from ..messages import INDEX, MATMUL
 
 # shapes are checked as NumPy does (ValueError): the loops below would otherwise read past

@@ -7,7 +7,9 @@ Environment spellings (each overridable by a keyword of the API):
 - `ADCOMPILE_CLEANUP=0`: skip the cleanup passes (to measure what they buy);
 - `ADCOMPILE_TAPE_LIMIT=2GB|off`: tape bytes above which reverse mode checkpoints a loop;
 - `ADCOMPILE_PRINT_AFTER=pass[,pass]|all`: print the IR after those passes;
-- `ADCOMPILE_TIME_PASSES=1`: print each pass's wall time.
+- `ADCOMPILE_TIME_PASSES=1`: print each pass's wall time;
+- `ADCOMPILE_CHECK_TAPES=1`: check every tape push and pop against the tape's bounds (a
+  debug option: an overflow is an internal error instead of a write past the tape).
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ class CompileOptions:
     """Bytes a top-level loop may tape before reverse mode switches to checkpointing."""
     print_after: frozenset[str] = frozenset()
     time_passes: bool = False
+    check_tapes: bool = False
+    """Guard every tape push and pop (pass `guard_tapes`): for debugging reverse mode."""
 
     def __post_init__(self):
         get_backend(self.backend)   # an unknown backend is reported here, at the API
@@ -59,7 +63,7 @@ class CompileOptions:
     @functools.cached_property
     def key(self) -> tuple:
         """What changes the generated program (printing and timing do not)."""
-        return (self.backend, self.lowered, self.cleanup, self.tape_limit)
+        return (self.backend, self.lowered, self.cleanup, self.tape_limit, self.check_tapes)
 
     @property
     def observes(self) -> bool:
@@ -71,20 +75,21 @@ class CompileOptions:
 
 
 _ENV_KEYS = ("ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP", "ADCOMPILE_TAPE_LIMIT",
-             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES")
+             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES", "ADCOMPILE_CHECK_TAPES")
 
 
 @functools.lru_cache(maxsize=64)
 def _from_env(values: tuple) -> CompileOptions:
     """Parsed once per distinct setting: API calls such as `jvp(...)` read the environment on
     every call, so this stays a dictionary lookup."""
-    flag, cleanup, limit, want, timing = (v or "" for v in values)
+    flag, cleanup, limit, want, timing, guard = (v or "" for v in values)
     return CompileOptions(
         lower_arrays=(flag == "1") if flag in ("0", "1") else None,
         cleanup=cleanup != "0",
         tape_limit=parse_tape_limit(limit or DEFAULT_TAPE_LIMIT),
         print_after=frozenset(p for p in want.split(",") if p),
-        time_passes=timing not in ("", "0"))
+        time_passes=timing not in ("", "0"),
+        check_tapes=guard not in ("", "0"))
 
 
 def parse_tape_limit(spec) -> int | None:

@@ -102,6 +102,9 @@ _INBOUNDS = Attr((bool, tuple), doc="lower_arrays: indices in range by construct
                                      "indices nor checks bounds for those")
 _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved for the whole "
                              "loop (while loops, checkpoint snapshots); the backend grows it")
+_GUARDED = Attr((bool,), doc="check_tapes (a debug option): a push beyond the tape's room "
+                             "(unchecked pushes trust the reservation) or a pop from an empty "
+                             "tape stops the program with an internal error instead")
 _AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")
 _DTYPE = Attr((str,), True, "the element type name (f64, f32, i64, bool)")
 _CHECKPOINT = {
@@ -446,8 +449,9 @@ _reg("tape_new", "tape", _tape_new, (), (Trait.ALLOCATES,),
 _reg("tape_budget", "tape", _tape_budget, ("estimate",), _EFF,
      {"limit": Attr((int,), True, "bytes of tape above which the program stops")})
 _reg("tape_reserve", "tape", _tape_reserve, ("tape", "count", "?like"), _EFF)
-_reg("tape_push", "tape", _tape_push, ("tape", "value"), _EFF, {"checked": _CHECKED})
-_reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF)
+_reg("tape_push", "tape", _tape_push, ("tape", "value"), _EFF,
+     {"checked": _CHECKED, "guarded": _GUARDED})
+_reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF, {"guarded": _GUARDED})
 
 
 def _check_op(ts, attrs):

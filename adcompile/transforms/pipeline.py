@@ -26,6 +26,7 @@ from .dce import dce
 from .expand import expand
 from .fuse import fuse
 from .fuse_lanes import fuse_lanes
+from .guard_tapes import guard_tapes
 from .induction import induction
 from .inline_custom import inline_custom
 from .inplace import insert_copies
@@ -58,6 +59,7 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("lower_arrays", lower_arrays, lower_arrays_removes),
     Pass("scalar_semantics", scalar_semantics, frozenset(scalar_expanded)),
     Pass("reuse_buffers", reuse_buffers),
+    Pass("guard_tapes", guard_tapes),
     Pass("induction", induction),
     Pass("checkpoint", Checkpoint().run),
 )}
@@ -82,7 +84,8 @@ def backend_pipeline(options: CompileOptions) -> tuple[str, ...]:
     codegen handles only scalars, element access and memory). `lower_arrays=True`
     (ADCOMPILE_LOWER_ARRAYS=1) runs numba on the lowered form too, for measuring what lowering
     buys."""
-    return LOWERED_PIPELINE if options.lowered else BACKEND_PIPELINE
+    base = LOWERED_PIPELINE if options.lowered else BACKEND_PIPELINE
+    return base + ("guard_tapes",) if options.check_tapes else base
 
 
 def print_after(name: str, fn: Function, options: CompileOptions) -> None:

@@ -130,7 +130,8 @@ adc_tape *adc_tape_new(adc_ctx *ctx, int64_t elem_size);
 /* Ensures cap >= n elements (n is a total, not an increment). When the buffer has to grow, cap
  * becomes at least max(n, 2 * cap, 64) so repeated reserves stay amortized O(1) (falling back to
  * exactly n if that larger buffer cannot be had). data may move; len and contents are kept.
- * Returns ADC_OK, or ADC_ERR_ALLOC with the tape unchanged. */
+ * Returns ADC_OK, or ADC_ERR_ALLOC with the tape unchanged (also for a negative n: a size
+ * computation that overflowed). */
 int adc_tape_reserve(adc_tape *t, int64_t n);
 
 /* Ensures cap > len (geometric growth: at least x2, at least 64 elements). ADC_OK or

@@ -56,6 +56,9 @@ int adc_tape_reserve(adc_tape *t, int64_t n)
     char *p;
     if (t == NULL)
         return adc_fail(NULL, ADC_ERR_INTERNAL, "adc_tape_reserve called with a NULL tape");
+    if (n < 0) /* a size computation wrapped past INT64_MAX */
+        return adc__failf(t->ctx, ADC_ERR_ALLOC, "tape of %lld elements: the size overflowed",
+                          (long long)n);
     if (n <= t->cap)
         return ADC_OK;
     if (t->elem_size <= 0)

@@ -179,7 +179,9 @@ static void test_grow_reserve(void)
     CHECK_EQ_INT(t->cap, cap);
     CHECK_EQ_INT(adc_tape_reserve(t, 1), ADC_OK);
     CHECK_EQ_INT(adc_tape_reserve(t, 0), ADC_OK);
-    CHECK_EQ_INT(adc_tape_reserve(t, -5), ADC_OK);
+    /* a negative total is a size computation that wrapped: an error, the tape unchanged */
+    CHECK_EQ_INT(adc_tape_reserve(t, -5), ADC_ERR_ALLOC);
+    CHECK_EQ_INT(adc_ctx_error(ctx), ADC_ERR_ALLOC);
     CHECK_EQ_INT(t->cap, cap);
     CHECK_EQ_INT(adc_tape_reserve(t, 10000), ADC_OK);
     CHECK(t->cap >= 10000);

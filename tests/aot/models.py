@@ -54,3 +54,26 @@ def relax(x: "f64[:]", a: float, steps: int):
         for i in range(u.shape[0]):
             u[i] = u[i] + a * math.sin(u[i])
     return np.sum(u * u)
+
+
+def pair(x: "f64[:]", k: float):
+    """An array and a scalar output: the C ABI's checks of both kinds of output."""
+    return x * k, k * np.sum(x)
+
+
+def square_zeros(n: int):
+    """Allocates n * n doubles: n = 2**32 overflows the byte count."""
+    a = np.zeros((n, n))
+    return a[0, 0] + 1.0
+
+
+def steps_sum(x: "f64[:]", n: int):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(x) * 0.5
+    return s
+
+
+def mixed(x: "f64[:]", n: int):
+    """Float, int and bool outputs: jvp programs return tangents of the float ones only."""
+    return np.sum(x * x), n * 2, x > 0.5

@@ -9,6 +9,7 @@ from ...checkpointing import Policy, parse_policy
 from ...driver.options import CompileOptions
 from ...ir.builder import Builder
 from ...ir.core import Function, Op, Value
+from ...ir.types import ArrayType
 from ...ir.walk import clone_function
 from ...transforms.checkpoint import Checkpoint
 from ...transforms.inline_custom import inline_custom
@@ -68,10 +69,11 @@ def transform(ctx: ReverseContext) -> Function:
     e = Emitter(body, ret.loc)
     outs = list(ret.operands)
     bars = []
-    for o in outs:
+    for k, o in enumerate(outs):
         if is_float(o):
             b = Value(o.name + "_bar", o.type)
             bars.append(b)
+            _check_cotangent_shape(e, k, o, b)
             ctx.accumulate(e, o, b)
     ctx.backward_block(body.ops[:], e)
     results = []
@@ -84,6 +86,18 @@ def transform(ctx: ReverseContext) -> Function:
     emit_budget_checks(ctx)
     return Function(fn.name + "_vjp", fn.args + bars, body,
                     [v.type for v in outs + results], fn.loc, True, list(fn.shape_links))
+
+
+def _check_cotangent_shape(e: Emitter, k: int, out: Value, bar: Value) -> None:
+    """A cotangent of another shape than its output would broadcast into the adjoints (a
+    silently different answer) or fail inside them with a message about the user's code:
+    the program checks it first (C callers pass the cotangent's lengths themselves)."""
+    if not isinstance(out.type, ArrayType):
+        return
+    for axis in range(out.type.ndim):
+        same = e("eq", e("dim", bar, axis=axis, name="n"), e("dim", out, axis=axis, name="n"))
+        e.check(same, f"the cotangent of output {k} does not have the output's shape (axis "
+                      f"{axis} differs)")
 
 
 def vjp_function(fn: Function, active: list[bool], checkpoint=None,

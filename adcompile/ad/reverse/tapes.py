@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...ir.builder import Builder
 from ...ir.core import Block, Op, Value
-from ...ir.loops import trip_count
+from ...ir.loops import SIZE_CAP, saturating_add, saturating_mul, trip_count
 from ...ir.primitives import PRIMITIVES
 from ...ir.types import I64, ArrayType, scalar_of
 from ...transforms.dce import drop_dead_tapes
@@ -71,7 +71,8 @@ def reserve(ctx: ReverseContext, tape: Value, loop: Op | None, home: Block,
             total = None
             for lp in chain:
                 t = trip_count(te, *lp.operands[:3])
-                total = t if total is None else te("mul", total, t, name="trips")
+                t = te("minimum", t, te.c(SIZE_CAP, I64), name="trips")
+                total = t if total is None else saturating_mul(te, total, t, name="trips")
             ctx.trips[key] = total
             idx = home.ops.index(anchor)
             home.ops[idx:idx] = tmp.ops
@@ -136,9 +137,11 @@ def emit_budget_checks(ctx: ReverseContext) -> None:
             elem = tape.type.elem
             nbytes = e.c(scalar_of(elem).np_dtype.itemsize, I64)
             if isinstance(elem, ArrayType):
-                nbytes = e("mul", nbytes, widest if widest is not None else e.c(1, I64))
-            part = e("mul", n, nbytes)
-            total = part if total is None else e("add", total, part, name="tape_bytes")
+                nbytes = e("minimum", e("mul", nbytes, widest if widest is not None
+                                        else e.c(1, I64)), e.c(SIZE_CAP, I64))
+            part = saturating_mul(e, n, nbytes, name="tape_bytes")
+            total = part if total is None else saturating_add(e, total, part,
+                                                              name="tape_bytes")
         Builder(tmp, anchor.loc).op("tape_budget", [total], [], {"limit": ctx.budget})
         idx = body.ops.index(anchor)
         body.ops[idx:idx] = tmp.ops

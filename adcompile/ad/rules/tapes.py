@@ -22,12 +22,23 @@ def jvp_tape_push(fw, e, op, d, name):
     td = fw.dot.get(tape.id)
     if td is None:
         return
-    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v), **op.attrs)   # checked too
+    # keep the primal push's attributes: a `checked` push (one reverse mode could not reserve
+    # room for, e.g. a snapshot taken inside the reverse sweep) must stay checked on the
+    # tangent tape too, or it writes past the tape's capacity
+    e("tape_push", td, d[1] if d[1] is not None else fw.zero(e, v), **dict(op.attrs))
 
 
 def jvp_tape_reserve(fw, e, op, d, name):
     td = fw.dot.get(op.operands[0].id)
-    if td is not None:
+    if td is None:
+        return
+    like = op.operands[2:]
+    if like and not fw.lanes:
+        # an array tape's payload is sized from an array shaped like its elements; the
+        # tangent of an array has the primal's shape (vector mode adds a lane axis, so its
+        # payload is left to grow on demand: pushes of array payloads always check)
+        e("tape_reserve", td, op.operands[1], like[0])
+    else:
         e("tape_reserve", td, op.operands[1])
 
 
