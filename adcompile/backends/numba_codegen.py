@@ -234,6 +234,14 @@ def _logical(g, op, a, arr) -> str:
     return f"{a[0]} {op.prim} {a[1]}"
 
 
+def _div(g, op, a, arr) -> str:
+    # derivative code divides by values that may be zero (1 / x of log at 0): IEEE there,
+    # where numba's scalar `/` raises ZeroDivisionError as Python does (arrays never raise)
+    if op.attrs.get("ieee") and not arr and op.results[0].type.is_float:
+        return f"rt.fdiv({a[0]}, {a[1]})"
+    return f"{a[0]} / {a[1]}"
+
+
 def _minmax(g, op, a, arr) -> str:
     return f"np.{op.prim}({a[0]}, {a[1]})"
 
@@ -290,7 +298,7 @@ _EXPR: dict[str, Callable] = {
     "hypot": lambda g, op, a, arr: (f"np.hypot({a[0]}, {a[1]})" if arr or
                                     op.results[0].type.name != "f64"
                                     else f"math.hypot({a[0]}, {a[1]})"),
-    "minimum": _minmax, "maximum": _minmax,
+    "div": _div, "minimum": _minmax, "maximum": _minmax,
     "and": _logical, "or": _logical,
     "not": lambda g, op, a, arr: f"np.logical_not({a[0]})" if arr else f"not {a[0]}",
     "isnan": lambda g, op, a, arr: f"np.isnan({a[0]})",

@@ -1,5 +1,6 @@
 """Small njit helpers that generated numba code calls where numba itself lacks a feature:
-axis reductions other than sum, and matrix products without a BLAS (numba's `@` needs SciPy).
+axis reductions other than sum, matrix products without a BLAS (numba's `@` needs SciPy), and
+scalar IEEE division (numba's `/` raises ZeroDivisionError).
 """
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import numpy as np
 from numba import njit
 
 from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+
+
+@njit(cache=True, error_model="numpy")
+def fdiv(a, b):
+    """IEEE division for derivative code (`div` with `ieee`): inf/nan instead of raising."""
+    return a / b
 
 
 @njit(cache=True)

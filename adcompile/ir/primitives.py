@@ -102,6 +102,8 @@ _INBOUNDS = Attr((bool, tuple), doc="lower_arrays: indices in range by construct
                                      "indices nor checks bounds for those")
 _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved for the whole "
                              "loop (while loops, checkpoint snapshots); the backend grows it")
+_IEEE = Attr((bool,), doc="derivative rules: IEEE float division (x / 0 = +-inf, 0 / 0 = nan) "
+                           "where the backend would raise ZeroDivisionError for user code")
 _AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")
 _DTYPE = Attr((str,), True, "the element type name (f64, f32, i64, bool)")
 _CHECKPOINT = {
@@ -235,7 +237,8 @@ for _names, _kind, _rule, _ops in ((FLOAT_UNARY, "unary", _float_unary, ("x",)),
                                    (COMPARE, "compare", _compare, ("x", "y")),
                                    (LOGICAL, "logical", _logical, ("x", "y"))):
     for _n in _names:
-        _reg(_n, _kind, _rule, _ops, _scalar_traits(_n), _EW_ATTRS)
+        _reg(_n, _kind, _rule, _ops, _scalar_traits(_n),
+             dict(_EW_ATTRS, ieee=_IEEE) if _n == "div" else _EW_ATTRS)
 _reg("not", "logical", _not, ("x",), _scalar_traits("not"), _EW_ATTRS)
 _reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), _EW_ATTRS)
 for _n in ("isnan", "isinf", "isfinite"):
