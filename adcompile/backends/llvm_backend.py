@@ -201,7 +201,9 @@ def _make_error(code: int, message: str) -> KernelError:
 
 def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
     """Return (callable, LLVM IR text) for an IR function after backend passes."""
-    symbol = _c_name(pyname or fn.name)
+    # prefixed: a user function named like a C library function (`tanh`, `log1p`) must not
+    # clash with the declaration of that function in the same module
+    symbol = "adc_" + _c_name(pyname or fn.name)
     lib_path, text = compile_library([Entry(fn, symbol, [f"out{i}" for i in
                                                          range(len(fn.result_types))])],
                                      boundscheck)
