@@ -15,8 +15,9 @@ tests/ad/test_edge_points.py:
 - `abs`, `sign`: d|x|/dx = sign(x), so 0 at 0; `hypot`'s partials are 0 at (0, 0);
 - `minimum`/`maximum`: the operand the value comes from gets the whole derivative: the first
   one at a tie, a NaN operand (the NaN propagates);
-- `pow`/`powi`: d(x**n)/dx is exactly 0 for n == 0 (also at x = 0, inf, nan) and n*x**(n-1)
-  otherwise; d(x**y)/dy is 0 at x == 0 (as JAX: 0**y is constant for y > 0);
+- `pow`/`powi`: d(x**n)/dx = n*x**(n-1), exactly 0 for n == 0 (integer n: everywhere, also
+  at x = 0, inf, nan; float n: at x = 0 too); d(x**y)/dy is 0 at x == 0 (as JAX: 0**y is
+  constant for y > 0);
 - `floor`, `ceil`, `trunc`, `sign`, `floordiv`: zero derivative (piecewise constant).
 """
 from __future__ import annotations
@@ -211,18 +212,20 @@ def _mod(e, xs, y):
     return [e.c(1.0, y), e("neg", e("floor", fdiv(e, a, b)))]
 
 
-def _power_partial(e, prim: str, x, n, n_float):
-    """n * x**(n - 1), exactly 0 for n == 0: the exponent is then 0 instead of -1, so no
-    0 * inf (x = 0) and no ZeroDivisionError (numba's 0.0 ** -1)."""
-    zero = e("eq", n, e.c(0, n))
-    m = e("select", zero, n, e("sub", n, e.c(1, n)))
+def _power_partial(e, prim: str, x, n, n_float, exact0):
+    """n * x**(n - 1), exactly 0 for n == 0 where `exact0`: the exponent is then 0 instead
+    of -1, so no 0 * inf (x = 0) and no ZeroDivisionError (numba's 0.0 ** -1)."""
+    m = e("select", exact0, n, e("sub", n, e.c(1, n)))
     return e("mul", n_float, e(prim, x, m))
 
 
 @rule("pow")
 def _pow(e, xs, y):
     a, b = xs
-    da = lambda: _power_partial(e, "pow", a, b, b)  # noqa: E731
+    # only at a == 0: elsewhere b * a**(b - 1) is already 0 for b == 0, and keeping the
+    # exponent b - 1 keeps the second derivative in b (hessian, HVP) exact there
+    da = lambda: _power_partial(e, "pow", a, b, b, e("and", e("eq", b, e.c(0.0, b)),  # noqa: E731
+                                                     e("eq", a, e.c(0.0, a))))
     # d(a**b)/db = a**b * log(a), 0 at a == 0 (0**b is constant for b > 0), as JAX
     db = lambda: e("mul", y, e("log", e("select", e("eq", a, e.c(0.0, y)),  # noqa: E731
                                         e.c(1.0, y), a)))
@@ -233,7 +236,8 @@ def _pow(e, xs, y):
 def _powi(e, xs, y):
     x, n = xs
     dt = y.type.dtype.name if hasattr(y.type, "dtype") else y.type.name
-    return [_power_partial(e, "powi", x, n, e("cast", n, to=dt)), None]
+    # the exponent is an integer, never active: 0 for n == 0 everywhere (also x = inf, nan)
+    return [_power_partial(e, "powi", x, n, e("cast", n, to=dt), e("eq", n, e.c(0, n))), None]
 
 
 def _first_wins(compare: str) -> Partials:

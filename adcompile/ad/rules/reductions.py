@@ -3,7 +3,8 @@
 Forward mode reduces the tangent like the primal (under lanes, a full reduction keeps the
 trailing lane axis); reverse mode spreads the adjoint back over the reduced axes. A max/min
 shares its derivative equally among tied extremal elements (the NaN elements where the result
-is NaN); prod's weight of an element is the product of the others, exact with zeros in x.
+is NaN); prod's weight of an element is the product of the others, exact with zeros in x
+(to the second derivative).
 Rule signatures: see `arrays.py`.
 """
 from __future__ import annotations
@@ -25,19 +26,24 @@ def extremum_weights(e, x: Value, y: Value, axis) -> Value:
 
 
 def prod_weights(e, x: Value, axis) -> Value:
-    """d prod(x) / d x_i, the product of the other elements: p / x_i without zeros, where p is
-    the product of the nonzero elements; p at the only zero; 0 where another zero exists."""
+    """d prod(x) / d x_i, the product of the other elements, exact with zeros in x and with
+    an exact derivative itself (so hessians are exact too). With p the product of the nonzero
+    elements, Z the product of the zero ones (1 if none, a differentiable 0 otherwise):
+    p / x_i * Z at a nonzero x_i; at a zero x_i, p times the product of the other zeros
+    (1 if there are none, the other zero itself if there is one, else 0)."""
     dt = x.type.dtype.name
     zero = e("eq", x, e.c(0.0, x))
-    zf = e("cast", zero, to=dt, name="is0")
-    nz = e("sum", zf, axis=axis, name="n0")
-    x1 = e("select", zero, e.c(1.0, x), x, name="x1")
+    one, nil = e.c(1.0, x), e.c(0.0, x)
+    nz = e("sum", e("cast", zero, to=dt), axis=axis, name="n0")
+    x1 = e("select", zero, one, x, name="x1")
     p = e("prod", x1, axis=axis, name="p")
+    zs = e("prod", e("select", zero, x, one), axis=axis, name="z")
+    sz = e("sum", e("select", zero, x, nil), axis=axis, name="sz")
     if axis is not None:
-        nz, p = e("expand", nz, axis=axis), e("expand", p, axis=axis)
-    others0 = e("gt", e("sub", nz, zf), e.c(0.0, x))
-    w = e("select", zero, p, fdiv(e, p, x1))
-    return e("select", others0, e.c(0.0, x), w, name="w")
+        nz, p, zs, sz = (e("expand", v, axis=axis) for v in (nz, p, zs, sz))
+    others = e("select", e("eq", nz, one), one,
+               e("select", e("eq", nz, e.c(2.0, x)), e("sub", sz, x), nil), name="zo")
+    return e("select", zero, e("mul", p, others), e("mul", fdiv(e, p, x1), zs), name="w")
 
 
 def reduce_tangent(fw, e, t, axis, nd):
