@@ -102,8 +102,9 @@ _INBOUNDS = Attr((bool, tuple), doc="lower_arrays: indices in range by construct
                                      "indices nor checks bounds for those")
 _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved for the whole "
                              "loop (while loops, checkpoint snapshots); the backend grows it")
-_IEEE = Attr((bool,), doc="derivative rules: IEEE float division (x / 0 = +-inf, 0 / 0 = nan) "
-                           "where the backend would raise ZeroDivisionError for user code")
+_IEEE = Attr((bool,), doc="IEEE float division (x / 0 = +-inf, 0 / 0 = nan) where a backend's "
+                           "scalar `/` raises ZeroDivisionError (numba, as Python): set by "
+                           "derivative rules and by lower_arrays for array divisions (NumPy)")
 _AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")
 _DTYPE = Attr((str,), True, "the element type name (f64, f32, i64, bool)")
 _CHECKPOINT = {
