@@ -12,8 +12,21 @@ from ..errors import TapeBudgetExceeded  # noqa: F401  (raised by generated code
 
 @njit(cache=True, error_model="numpy")
 def fdiv(a, b):
-    """IEEE division for derivative code (`div` with `ieee`): inf/nan instead of raising."""
+    """NumPy's float division for `div` with `ieee` (derivative code, lowered array
+    divisions): inf/nan instead of raising ZeroDivisionError."""
     return a / b
+
+
+@njit(cache=True, error_model="numpy")
+def fmod(a, b):
+    """NumPy's float `%` (nan at b = 0) for `mod` with `ieee`."""
+    return a % b
+
+
+@njit(cache=True, error_model="numpy")
+def ffloordiv(a, b):
+    """NumPy's float `//` (+-inf or nan at b = 0) for `floordiv` with `ieee`."""
+    return a // b
 
 
 @njit(cache=True)

@@ -147,8 +147,9 @@ class _LazyView:
 
 def element_attrs(op: Op) -> dict:
     """The attributes of the scalar op computing one element of whole-array `op`: a float
-    array division is NumPy's, IEEE (x / 0 = inf), also where scalar `/` raises (numba)."""
-    if op.prim == "div" and isinstance(op.results[0].type, ArrayType) and \
+    array division (/, //, %) is NumPy's, IEEE (x / 0 = inf), also where the scalar operator
+    raises (numba)."""
+    if op.prim in ("div", "mod", "floordiv") and isinstance(op.results[0].type, ArrayType) and \
             op.results[0].type.dtype.is_float:
         return dict(op.attrs, ieee=True)
     return op.attrs
