@@ -100,6 +100,7 @@ class Row:
 
 
 SQ = 1.0 / math.sqrt(math.pi) * 2.0
+F32 = np.float32
 ROWS = [
     # x ** n: exact at 0 for integer exponents (also as floats), NumPy's formula otherwise
     Row(pow_0, (0.0,), 1.0, (0.0,), smooth=True),
@@ -212,6 +213,13 @@ ROWS = [
     Row(amax, (np.array([3.0, 1.0, 3.0]),), 3.0, (np.array([0.5, 0.0, 0.5]),)),
     Row(amax, (np.array([1.0, nan, 3.0]),), nan, (np.array([0.0, 1.0, 0.0]),)),
     Row(amin, (np.array([1.0, 1.0, 3.0]),), 1.0, (np.array([0.5, 0.5, 0.0]),)),
+    # float32 takes the same paths (NumPy ufuncs on scalars, the f32 IEEE helpers)
+    Row(pow_0, (F32(0.0),), 1.0, (0.0,)),
+    Row(np_sqrt, (F32(0.0),), 0.0, (inf,)),
+    Row(m_log, (F32(0.0),), -inf, (inf,)),
+    Row(asin, (F32(1.0),), float(np.arcsin(F32(1.0))), (inf,)),
+    Row(hypot, (F32(0.0), F32(0.0)), 0.0, (0.0, 0.0)),
+    Row(maximum, (F32(nan), F32(1.0)), nan, (1.0, 0.0)),
 ]
 
 
@@ -221,7 +229,7 @@ _GRAD: dict = {}
 
 
 def float_args(at) -> tuple[int, ...]:
-    return tuple(i for i, a in enumerate(at) if isinstance(a, (float, np.ndarray)))
+    return tuple(i for i, a in enumerate(at) if isinstance(a, (float, np.floating, np.ndarray)))
 
 
 def jitted(fn, backend):
