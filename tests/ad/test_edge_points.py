@@ -251,9 +251,9 @@ def unit(a):
 
 
 def forward(fn, backend, at, i):
-    """The directional derivative along argument i alone (other tangents None). For an array
-    argument the function is elementwise-free (a reduction), so the all-ones tangent gives
-    the sum of the partials."""
+    """The directional derivative along argument i alone (other tangents None, so an infinite
+    partial of another argument is not multiplied by 0). For an array argument (the
+    reductions) the all-ones tangent gives the sum of the partials."""
     tangents = tuple(unit(a) if j == i else None for j, a in enumerate(at))
     return ad.jvp(fn, at, tangents, backend=backend)
 
