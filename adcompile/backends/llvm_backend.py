@@ -146,13 +146,19 @@ def build_module(entries: list[Entry], boundscheck: bool = True,
     _init()
     module = ir.Module(name=entries[0].symbol)
     module.triple = llvm.get_process_triple()
+    cores = []
     for e in entries:
         try:
-            core = FunctionCodegen(module, e.fn, e.symbol, boundscheck).generate()
+            cores.append(FunctionCodegen(module, e.fn, e.symbol, boundscheck).generate())
         except Unsupported as ex:
             raise AdError(f"the LLVM backend cannot compile '{e.fn.name}': {ex}", e.fn.loc,
                           "use the numba backend for this function") from ex
-        if public:
+    if public:   # after every core: each C function they call is declared by now
+        for e, core in zip(entries, cores):
+            if e.symbol in module.globals:
+                raise AdError(f"the C symbol '{e.symbol}' of '{e.fn.name}' is the name of a "
+                              "C library or runtime function the library calls", e.fn.loc,
+                              "give the entry point another name")
             public_wrapper(module, core, e.fn, e.symbol, e.out_names)
     return module
 
@@ -220,7 +226,10 @@ def kernel_error(code: int, message: str) -> KernelError:
 
 def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
     """Return (callable, LLVM IR text) for an IR function after backend passes."""
-    symbol = _c_name(pyname or fn.name)
+    # prefixed: a user function named like a C library function (`tanh`, `log1p`) must not
+    # clash with the declaration of that function in the same module
+    # (not `adc_`: the runtime's own prefix)
+    symbol = "adcjit_" + _c_name(pyname or fn.name)
     lib_path, text = compile_library([Entry(fn, symbol, [f"out{i}" for i in
                                                          range(len(fn.result_types))])],
                                      boundscheck)

@@ -256,6 +256,18 @@ def _logical(g, op, a, arr) -> str:
     return f"{a[0]} {op.prim} {a[1]}"
 
 
+_IEEE_HELPERS = {"div": "rt.fdiv", "mod": "rt.fmod", "floordiv": "rt.ffloordiv"}
+
+
+def _division(g, op, a, arr) -> str:
+    # derivative code divides by values that may be zero (1 / x of log at 0), lowered array
+    # divisions are NumPy's: IEEE there (`ieee`), where numba's scalar operators raise
+    # ZeroDivisionError as Python does (numba's array operators never raise)
+    if op.attrs.get("ieee") and not arr and op.results[0].type.is_float:
+        return f"{_IEEE_HELPERS[op.prim]}({a[0]}, {a[1]})"
+    return f"{a[0]} {_INFIX[op.prim]} {a[1]}"
+
+
 def _minmax(g, op, a, arr) -> str:
     return f"np.{op.prim}({a[0]}, {a[1]})"
 
@@ -312,7 +324,7 @@ _EXPR: dict[str, Callable] = {
     "hypot": lambda g, op, a, arr: (f"np.hypot({a[0]}, {a[1]})" if arr or
                                     op.results[0].type.name != "f64"
                                     else f"math.hypot({a[0]}, {a[1]})"),
-    "minimum": _minmax, "maximum": _minmax,
+    "div": _division, "mod": _division, "floordiv": _division, "minimum": _minmax, "maximum": _minmax,
     "and": _logical, "or": _logical,
     "not": lambda g, op, a, arr: f"np.logical_not({a[0]})" if arr else f"not {a[0]}",
     "isnan": lambda g, op, a, arr: f"np.isnan({a[0]})",

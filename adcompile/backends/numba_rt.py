@@ -1,5 +1,6 @@
 """Small njit helpers that generated numba code calls where numba itself lacks a feature:
-axis reductions other than sum, and matrix products without a BLAS (numba's `@` needs SciPy).
+axis reductions other than sum, matrix products without a BLAS (numba's `@` needs SciPy), and
+scalar IEEE division (numba's `/` raises ZeroDivisionError).
 """
 from __future__ import annotations
 
@@ -40,6 +41,25 @@ def ix(i, n):
     if i >= n or i < -n:
         raise IndexError(INDEX)
     return i
+
+
+@njit(cache=True, error_model="numpy")
+def fdiv(a, b):
+    """NumPy's float division for `div` with `ieee` (derivative code, lowered array
+    divisions): inf/nan instead of raising ZeroDivisionError."""
+    return a / b
+
+
+@njit(cache=True, error_model="numpy")
+def fmod(a, b):
+    """NumPy's float `%` (nan at b = 0) for `mod` with `ieee`."""
+    return a % b
+
+
+@njit(cache=True, error_model="numpy")
+def ffloordiv(a, b):
+    """NumPy's float `//` (+-inf or nan at b = 0) for `floordiv` with `ieee`."""
+    return a // b
 
 
 @njit(cache=True)

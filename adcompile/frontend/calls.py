@@ -242,8 +242,13 @@ def _minmax(prim: str, reduce: str) -> Handler:
                                f"use np.{prim}imum(a, b) for elementwise or np.{reduce}(x)",
                                TypeInferenceError)
             dt = lw.arith_dtype(acc, b)
-            acc = lw._result(lw.emit(prim + "imum", [lw.to_dtype(acc, dt), lw.to_dtype(b, dt)],
-                                     name=prim), acc, b)
+            x, y = lw.to_dtype(acc, dt), lw.to_dtype(b, dt)
+            if dt.is_float:   # CPython keeps x unless y is strictly better: NaN is not
+                r = lw.emit("select", [lw.emit("gt" if prim == "max" else "lt", [y, x]), y, x],
+                            name=prim)
+            else:
+                r = lw.emit(prim + "imum", [x, y], name=prim)
+            acc = lw._result(r, acc, b)
         return acc
     return h
 

@@ -37,13 +37,13 @@ def _floordiv(a, b):
     return np.floor_divide(a, b)
 
 
-def _mathsafe(f):
-    def g(x):
-        try:
-            return f(x)
-        except (ValueError, OverflowError):
-            return math.nan if not isinstance(x, float) or not math.isinf(x) else f(x)
-    return g
+def _lgamma(x):
+    """C's lgamma, as the backends compute it: CPython raises ValueError at the poles (0, -1,
+    -2, ...) and OverflowError for huge x, where C gives +inf."""
+    try:
+        return math.lgamma(x)
+    except (ValueError, OverflowError):
+        return math.inf
 
 
 IMPL: dict[str, _Impl] = {
@@ -53,7 +53,7 @@ IMPL: dict[str, _Impl] = {
     "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
     "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "floor": np.floor,
     "ceil": np.ceil, "trunc": np.trunc, "log10": np.log10, "log2": np.log2,
-    "erf": _vec(math.erf), "erfc": _vec(math.erfc), "lgamma": _vec(_mathsafe(math.lgamma)),
+    "erf": _vec(math.erf), "erfc": _vec(math.erfc), "lgamma": _vec(_lgamma),
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
     "floordiv": _floordiv, "mod": np.mod, "minimum": np.minimum, "maximum": np.maximum,
     "atan2": np.arctan2, "hypot": np.hypot, "pow": np.power,

@@ -105,6 +105,10 @@ _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved f
 _GUARDED = Attr((bool,), doc="check_tapes (a debug option): a push beyond the tape's room "
                              "(unchecked pushes trust the reservation) or a pop from an empty "
                              "tape stops the program with an internal error instead")
+_IEEE = Attr((bool,), doc="NumPy's float division (x / 0 = +-inf, 0 / 0 = nan; also // and %) "
+                           "where a backend's scalar operator raises ZeroDivisionError (numba, "
+                           "as Python): set by derivative rules and by lower_arrays for array "
+                           "divisions")
 _AXIS = Attr((int, type(None)), doc="the axis reduced (None: all axes)")
 _DTYPE = Attr((str,), True, "the element type name (f64, f32, i64, bool)")
 _CHECKPOINT = {
@@ -238,7 +242,8 @@ for _names, _kind, _rule, _ops in ((FLOAT_UNARY, "unary", _float_unary, ("x",)),
                                    (COMPARE, "compare", _compare, ("x", "y")),
                                    (LOGICAL, "logical", _logical, ("x", "y"))):
     for _n in _names:
-        _reg(_n, _kind, _rule, _ops, _scalar_traits(_n), _EW_ATTRS)
+        _reg(_n, _kind, _rule, _ops, _scalar_traits(_n),
+             dict(_EW_ATTRS, ieee=_IEEE) if _n in ("div", "mod", "floordiv") else _EW_ATTRS)
 _reg("not", "logical", _not, ("x",), _scalar_traits("not"), _EW_ATTRS)
 _reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), _EW_ATTRS)
 for _n in ("isnan", "isinf", "isfinite"):

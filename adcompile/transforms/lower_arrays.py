@@ -144,6 +144,16 @@ class _LazyView:
     at: Callable[[_Emit, list[Value]], Value]
 
 
+
+def element_attrs(op: Op) -> dict:
+    """The attributes of the scalar op computing one element of whole-array `op`: a float
+    array division (/, //, %) is NumPy's, IEEE (x / 0 = inf), also where the scalar operator
+    raises (numba)."""
+    if op.prim in ("div", "mod", "floordiv") and isinstance(op.results[0].type, ArrayType) and \
+            op.results[0].type.dtype.is_float:
+        return dict(op.attrs, ieee=True)
+    return op.attrs
+
 class _Lowerer:
     def __init__(self, fn: Function):
         self.fn = fn
@@ -256,7 +266,7 @@ class _Lowerer:
         if view is not None:
             return view.at(e, sub)
         xs = [self.element(e, x, sub, mine) for x in op.operands]
-        return e(op.prim, *xs, name=op.results[0].name, **op.attrs)
+        return e(op.prim, *xs, name=op.results[0].name, **element_attrs(op))
 
     def fused_dims(self, e: _Emit, op: Op) -> list[Value]:
         """Extents of an elementwise op's result, its fused producers' shapes checked first."""
@@ -367,7 +377,7 @@ class _Lowerer:
 
         def body(be: _Emit, ivs, vals):
             x = be(op.prim, *[self.element(be, v, ivs, dims) for v in op.operands],
-                   name=y.name, **op.attrs)
+                   name=y.name, **element_attrs(op))
             return [be("setitem", vals[0], x, *ivs, inbounds=True, name=y.name)]
         (res,) = _nest(e, dims, [out], body)
         self.dims[res.id] = dims

@@ -3,6 +3,7 @@ integer/float division, indexing and slicing, errors raised by kernels (with the
 and the disk cache (a second process loads the library without running LLVM)."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -181,3 +182,23 @@ def test_second_process_loads_from_the_disk_cache(tmp_path):
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
+
+
+def tanh(x):
+    return math.tanh(x) * 2.0
+
+
+def test_function_named_like_a_libm_function():
+    """A user function called `tanh` compiles: its symbol does not clash with libm's `tanh`
+    declared in the same module (it was an InternalError: DuplicatedNameError)."""
+    assert ad.jit(tanh, backend="llvm")(0.5) == tanh(0.5)
+    assert abs(ad.grad(tanh, backend="llvm")(0.5) - 2.0 * (1 - math.tanh(0.5) ** 2)) < 1e-15
+
+
+def test_aot_entry_named_like_a_called_c_function_is_a_precise_error(tmp_path):
+    """An AOT library whose C symbol would be `tanh` while the code calls libm's `tanh`: a
+    precise AdError naming the symbol (it was an internal DuplicatedNameError)."""
+    from adcompile import aot
+    from adcompile.errors import AdError
+    with pytest.raises(AdError, match="C symbol 'tanh'"):
+        aot.build_library(tanh, aot.parse_signature("f64", tanh), ["primal"], tmp_path)

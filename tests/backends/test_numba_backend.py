@@ -121,3 +121,35 @@ def test_python_dash_m_and_console_script_agree():
     out = subprocess.run([sys.executable, "-m", "adcompile", "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == f"adcompile {adcompile.__version__}"
+
+
+def ratio(x, y):
+    return x / y
+
+
+def test_lowered_array_division_by_zero_is_numpys():
+    """With lower_arrays=True an array division becomes a loop of scalar divisions; they are
+    IEEE (inf, nan) as NumPy's, not numba's scalar `/` raising ZeroDivisionError."""
+    from adcompile.driver.options import CompileOptions
+    opts = CompileOptions(backend="numba", lower_arrays=True)
+    x, y = np.array([1.0, 0.0, -2.0]), np.array([0.0, 0.0, 4.0])
+    with np.errstate(all="ignore"):
+        want = x / y
+    np.testing.assert_array_equal(adcompile.jit(ratio, options=opts)(x, y), want)
+
+
+def floor_ratio(x, y):
+    return x // y, x % y
+
+
+def test_lowered_array_floordiv_and_mod_by_zero_are_numpys():
+    """The same for // and %: NumPy's inf/nan at a zero divisor (and its sign rules), not
+    ZeroDivisionError."""
+    from adcompile.driver.options import CompileOptions
+    opts = CompileOptions(backend="numba", lower_arrays=True)
+    x, y = np.array([1.0, -1.0, 0.0, -7.5, 7.5]), np.array([0.0, 0.0, 0.0, 2.0, -2.0])
+    with np.errstate(all="ignore"):
+        want = (x // y, x % y)
+    got = adcompile.jit(floor_ratio, options=opts)(x, y)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

@@ -2,22 +2,48 @@
 
 Forward mode reduces the tangent like the primal (under lanes, a full reduction keeps the
 trailing lane axis); reverse mode spreads the adjoint back over the reduced axes. A max/min
-shares its derivative equally among tied extremal elements; prod's weights y / x need nonzero
-x (documented). Rule signatures: see `arrays.py`.
+shares its derivative equally among tied extremal elements (the NaN elements where the result
+is NaN); prod's weight of an element is the product of the others, exact with zeros in x
+(to the second derivative).
+Rule signatures: see `arrays.py`.
 """
 from __future__ import annotations
 
 from ...ir.core import Value
+from .elementwise import fdiv
 
 
 def extremum_weights(e, x: Value, y: Value, axis) -> Value:
-    """Weights of a max/min reduction's derivative: tied extremal elements share it equally."""
+    """Weights of a max/min reduction's derivative: tied extremal elements share it equally;
+    where the result is NaN (propagated from x), the NaN elements do."""
     m = y if axis is None else e("expand", y, axis=axis)
-    mask = e("cast", e("eq", x, m), to=x.type.dtype.name, name="at_ext")
+    mask = e("cast", e("or", e("eq", x, m), e("isnan", x)), to=x.type.dtype.name,
+             name="at_ext")
     count = e("sum", mask, axis=axis)
     if axis is not None:
         count = e("expand", count, axis=axis)
-    return e("div", mask, count, name="w")
+    return fdiv(e, mask, count)
+
+
+def prod_weights(e, x: Value, axis) -> Value:
+    """d prod(x) / d x_i, the product of the other elements, exact with zeros in x and with
+    an exact derivative itself (so hessians are exact too). With p the product of the nonzero
+    elements, Z the product of the zero ones (1 if none, a differentiable 0 otherwise):
+    p / x_i * Z at a nonzero x_i; at a zero x_i, p times the product of the other zeros
+    (1 if there are none, the other zero itself if there is one, else 0)."""
+    dt = x.type.dtype.name
+    zero = e("eq", x, e.c(0.0, x))
+    one, nil = e.c(1.0, x), e.c(0.0, x)
+    nz = e("sum", e("cast", zero, to=dt), axis=axis, name="n0")
+    x1 = e("select", zero, one, x, name="x1")
+    p = e("prod", x1, axis=axis, name="p")
+    zs = e("prod", e("select", zero, x, one), axis=axis, name="z")
+    sz = e("sum", e("select", zero, x, nil), axis=axis, name="sz")
+    if axis is not None:
+        nz, p, zs, sz = (e("expand", v, axis=axis) for v in (nz, p, zs, sz))
+    others = e("select", e("eq", nz, one), one,
+               e("select", e("eq", nz, e.c(2.0, x)), e("sub", sz, x), nil), name="zo")
+    return e("select", zero, e("mul", p, others), e("mul", fdiv(e, p, x1), zs), name="w")
 
 
 def reduce_tangent(fw, e, t, axis, nd):
@@ -52,7 +78,7 @@ def jvp_mean(fw, e, op, d, name):
     axis = op.attrs.get("axis")
     s = reduce_tangent(fw, e, d[0], axis, x.type.ndim)
     n = e("size", x) if axis is None else e("dim", x, axis=axis)
-    return e("div", s, e("cast", n, to=x.type.dtype.name), name=name)
+    return e("div", s, e("cast", n, to=x.type.dtype.name), name=name, ieee=True)
 
 
 def vjp_mean(rv, e, op, g):
@@ -61,7 +87,7 @@ def vjp_mean(rv, e, op, g):
     n = e("size", x) if axis is None else e("dim", x, axis=axis)
     full = spread(rv, e, op, g)
     rv.accumulate(e, op.operands[0], e("div", full, e("cast", n, to=x.type.dtype.name),
-                                         name=x.name + "_bar"))
+                                         name=x.name + "_bar", ieee=True))
 
 
 def jvp_extremum(fw, e, op, d, name):
@@ -78,18 +104,16 @@ def vjp_extremum(rv, e, op, g):
 
 
 def jvp_prod(fw, e, op, d, name):
-    x, y = op.operands[0], op.results[0]
+    x = op.operands[0]
     axis = op.attrs.get("axis")
-    yy = y if axis is None else e("expand", y, axis=axis)
-    w = e("div", yy, x, name="w")
+    w = prod_weights(e, x, axis)
     return reduce_tangent(fw, e, e("mul", fw.expand(e, w, x), d[0]), axis, x.type.ndim)
 
 
 def vjp_prod(rv, e, op, g):
-    x, y = rv.primal_at(op.operands[0]), rv.primal_at(op.results[0])
+    x = rv.primal_at(op.operands[0])
     axis = op.attrs.get("axis")
-    yy = y if axis is None else e("expand", y, axis=axis)
-    w = e("div", yy, x, name="w")
+    w = prod_weights(e, x, axis)
     rv.accumulate(e, op.operands[0], e("mul", w, spread(rv, e, op, g), name=x.name + "_bar"))
 
 
