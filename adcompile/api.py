@@ -45,7 +45,7 @@ class Compiled:
     def specialize(self, args: tuple) -> Specialization:
         sig = signature_of(self.py_func, args)
         spec = self._specs.get(sig)
-        if spec is None or self.options.observes:
+        if spec is None or self.options.observes or spec.stale():
             spec = self._specs[sig] = specialize(self.py_func, sig, None, self.options)
         self._last = spec
         return spec

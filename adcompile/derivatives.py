@@ -124,6 +124,9 @@ def _grad_call(self, args, argnums, checkpoint, what):
     once this argument kind has been seen."""
     key = _kinds(args)
     hit = self._fast.get(key)
+    if hit is not None and hit[0].stale():   # a global it read changed: compile anew
+        del self._fast[key]
+        hit = None
     if hit is not None:
         sp, nums, cots = hit
         try:
@@ -295,6 +298,8 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     table = _JVP_FAST.setdefault(f, {})
     key = (_kinds(primals), active, opts.key)
     hit = table.get(key)
+    if hit is not None and hit[0].stale():   # a global it read changed: compile anew
+        hit = None
     if hit is None:   # first call with these argument kinds: check, specialize, remember
         sig = signature_of(f, primals)
         for i, (s, t) in enumerate(zip(sig, tangents)):

@@ -23,6 +23,7 @@ class ErrorCode(IntEnum):
     VALUE = 4          # invalid value: division by zero, negative size, zero step, empty max
     INTERNAL = 5       # runtime misuse or a bug in generated code
     TAPE_BUDGET = 6    # reverse mode's tape for a loop would exceed the build's limit
+    UNBOUND = 7        # a local variable read where it was never assigned (a loop ran 0 times)
 
 
 OK = ErrorCode.OK
@@ -32,9 +33,10 @@ ERR_ALLOC = ErrorCode.ALLOC
 ERR_VALUE = ErrorCode.VALUE
 ERR_INTERNAL = ErrorCode.INTERNAL
 ERR_TAPE_BUDGET = ErrorCode.TAPE_BUDGET
+ERR_UNBOUND = ErrorCode.UNBOUND
 
 # which code a lowered `check` op returns, by its `kind`
-CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE}
+CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE, "unbound": ERR_UNBOUND}
 
 # how each IR scalar type is spelled in the generated C header, and its size in memory
 # (bool is one byte everywhere outside registers)

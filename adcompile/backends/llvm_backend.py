@@ -23,7 +23,8 @@ import llvmlite.ir as ir
 from .._version import __version__
 from ..errors import AdError, TapeBudgetExceeded
 from ..ir.core import Function
-from .abi import ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE, type_spec
+from .abi import (ERR_ALLOC, ERR_INDEX, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE,
+                  type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
@@ -51,8 +52,13 @@ class KernelTapeBudget(KernelError, TapeBudgetExceeded):
     pass
 
 
+class KernelUnboundLocalError(KernelError, UnboundLocalError):
+    pass
+
+
 _ERRORS = {ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
-           ERR_ALLOC: KernelError, ERR_TAPE_BUDGET: KernelTapeBudget}
+           ERR_ALLOC: KernelError, ERR_TAPE_BUDGET: KernelTapeBudget,
+           ERR_UNBOUND: KernelUnboundLocalError}
 
 _initialized = False
 

@@ -104,7 +104,8 @@ class NumbaCodegen(StructuredEmitter):
 
     def _check(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
-        self.emit(depth + 1, f"raise ValueError({op.attrs['message']!r})")
+        err = "UnboundLocalError" if op.attrs["kind"] == "unbound" else "ValueError"
+        self.emit(depth + 1, f"raise {err}({op.attrs['message']!r})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")

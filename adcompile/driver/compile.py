@@ -17,6 +17,7 @@ from typing import Any, Callable
 from ..backends import get_backend
 from ..errors import AdError, InternalError
 from ..frontend.lower import lower
+from ..frontend.reads import Read, unchanged
 from ..frontend.source import get_source
 from ..ir.core import Function
 from ..ir.walk import clone_function
@@ -38,6 +39,11 @@ class Specialization:
     source: str
     call: Callable
     observed: object = None   # the options it was built under, when they print or time
+    reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
+
+    def stale(self) -> bool:
+        """Has a global this program read changed since it was compiled?"""
+        return not unchanged(self.reads)
 
 
 _STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
@@ -49,22 +55,30 @@ def build_ir(func, sig, transform=None, options: CompileOptions | None = None
     """Frontend + passes for one signature; the IR at each named stage ('frontend', 'primal',
     the transform's name, 'optimized', and 'backend', prepared for the options' backend).
     Cached: callers must not modify the returned stages."""
+    return _cached_ir(func, sig, transform, options)[0]
+
+
+def _cached_ir(func, sig, transform, options: CompileOptions | None
+               ) -> tuple[dict[str, Function], tuple[Read, ...]]:
+    """The stages and the globals they read; rebuilt when one of those globals changed."""
     options = options if options is not None else CompileOptions.from_env()
     if options.observes:      # printing or timing asked for: run the passes again
         return _build_ir(func, sig, transform, options)
     key = (tuple(sig), transform, options.key)
     table = _STAGES.setdefault(func, {})
-    stages = table.get(key)
-    if stages is None:
-        stages = table[key] = _build_ir(func, sig, transform, options)
-    return stages
+    got = table.get(key)
+    if got is None or not unchanged(got[1]):
+        got = table[key] = _build_ir(func, sig, transform, options)
+    return got
 
 
-def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Function]:
+def _build_ir(func, sig, transform, options: CompileOptions
+              ) -> tuple[dict[str, Function], tuple[Read, ...]]:
     stages: dict[str, Function] = {}
+    reads: list[Read] = []
     t0 = time.perf_counter()
     try:
-        fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
+        fn = lower(func, [s.type for s in sig], [s.weak for s in sig], reads=reads)
     except AdError:
         raise
     except RecursionError as e:
@@ -85,7 +99,7 @@ def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Functi
         fn = run_passes(fn, PRIMAL_PIPELINE, options)
         stages["optimized"] = clone_function(fn)
     stages["backend"] = run_passes(fn, backend_pipeline(options), options)
-    return stages
+    return stages, tuple(reads)
 
 
 def compile_stages(stages: dict[str, Function], name: str, options: CompileOptions
@@ -107,11 +121,12 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     key = (tuple(sig), transform, options.key)
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
-    if got is None or (options.observes and got.observed is not options):
-        stages = build_ir(func, sig, transform, options)
+    if got is None or (options.observes and got.observed is not options) or got.stale():
+        stages, reads = _cached_ir(func, sig, transform, options)
         suffix = f"_{transform.name}" if transform is not None else ""
         got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)
         got.observed = options
+        got.reads = reads
     return got
 
 

@@ -30,6 +30,7 @@ from ..ir.types import (
     scalar_of,
 )
 from .calls import call_builtin, lower_call
+from . import reads, unbound
 from .env import Global, Method, Poison, describe
 
 _BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
@@ -87,6 +88,8 @@ class ExprLowerer:
             if isinstance(v, Poison):
                 raise TypeInferenceError(v.message, v.loc or self.src.loc(node), v.hint or
                                          "give the variable one type on every path")
+            if isinstance(v, Value):
+                unbound.check_read(self, name, node)
             return v
         return self.resolve(name, node)
 
@@ -96,16 +99,23 @@ class ExprLowerer:
             return self.env.vars[name]
         func = self.src.func
         code = func.__code__
+        if name in code.co_varnames:   # a local of this function: never the global of its name
+            raise self.error(node, f"local variable '{name}' is used before it is assigned",
+                             f"assign '{name}' before this line", TypeInferenceError)
         if name in code.co_freevars and func.__closure__:
+            cell = func.__closure__[code.co_freevars.index(name)]
             try:
-                obj = func.__closure__[code.co_freevars.index(name)].cell_contents
+                obj = cell.cell_contents
             except ValueError:
                 raise self.error(node, f"'{name}' is used before it is assigned in the "
                                  "enclosing function", "") from None
+            reads.record(self.ctx.reads, cell, None, obj)
         elif name in func.__globals__:
             obj = func.__globals__[name]
+            reads.record(self.ctx.reads, func.__globals__, name, obj)
         elif hasattr(builtins, name):
             obj = getattr(builtins, name)
+            reads.record(self.ctx.reads, func.__globals__, name, reads.MISSING)
         else:
             raise self.error(node, f"name '{name}' is not defined",
                              "assign it before use, or define it at module level")
@@ -351,8 +361,11 @@ class ExprLowerer:
             if not hasattr(base.obj, node.attr):
                 raise self.error(node, f"'{_objname(base.obj)}' has no attribute "
                                  f"'{node.attr}'", "", UnsupportedSyntax)
-            return self.from_python(getattr(base.obj, node.attr), node,
-                                    f"{_objname(base.obj)}.{node.attr}")
+            obj = getattr(base.obj, node.attr)
+            if isinstance(base.obj, pytypes.ModuleType) and \
+                    isinstance(obj, (int, float, np.number, tuple)):   # a module's constant
+                reads.record(self.ctx.reads, vars(base.obj), node.attr, obj)
+            return self.from_python(obj, node, f"{_objname(base.obj)}.{node.attr}")
         if isinstance(base, Value) and isinstance(base.type, ArrayType):
             a = node.attr
             if a == "shape":

@@ -23,6 +23,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
+from . import unbound
 from .env import Env, Global, Poison, fresh_key
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
@@ -38,6 +39,7 @@ class Context:
         self.weak: set[int] = set()          # ids of scalars with Python's "weak" literal type
         self.consts: dict[int, Any] = {}     # ids of values known at compile time -> value
         self.stack: list[Any] = []           # functions being lowered (recursion check)
+        self.reads: dict = {}                # globals and closure cells read (frontend/reads)
 
 
 class Lowerer(ExprLowerer):
@@ -225,6 +227,7 @@ class Lowerer(ExprLowerer):
 
     def assign(self, target, value: Any, value_node) -> None:
         if isinstance(target, gast.Name):
+            unbound.assigned(self, target.id)
             if isinstance(value, Value) and isinstance(value.type, ArrayType) \
                     and isinstance(value_node, gast.Name) and value_node.id in self.env.keys:
                 self.env.bind(target.id, value, key=self.env.keys[value_node.id],
@@ -346,6 +349,7 @@ class Lowerer(ExprLowerer):
             self.loc = outer_loc
         self.block, self.env = outer_block, before
         names = self._changed_names(before, [b[0] for b in branches])
+        unbound.complete_flags(self, names, before, [b[0] for b in branches], self._dead)
         return self._merge(names, branches, before, cond, outer_block)
 
     def _changed_names(self, before: Env, envs: list[Env]) -> list[str]:
@@ -382,7 +386,8 @@ class Lowerer(ExprLowerer):
                 v = a if isinstance(a, Value) else b
                 other = b if v is a else a
                 missing_env = branches[0][0] if a is _MISSING else branches[1][0]
-                if other is _MISSING and (not _is_user_name(n) or self._dead(missing_env)):
+                if other is _MISSING and (not _is_user_name(n) or self._dead(missing_env)
+                                          or unbound.flag_name(n) in vals):
                     plan.append((n, v.type))
                 elif other is _MISSING:
                     before.vars[n] = Poison(
@@ -525,6 +530,8 @@ class Lowerer(ExprLowerer):
                     range_info=None, attrs=None) -> None:
         brk, cont = f"break.{len(self.loops)}", f"continue.{len(self.loops)}"
         may_exit = _has_exit(body, include_continue=False)
+        unbound.track(self, _assigned_names(body),
+                      {s.target.id} if isinstance(s, gast.For) else set())
         if kind == "while" and any(isinstance(sub, gast.Break)
                                    for node in body for sub in _walk_no_loops(node)):
             self.env.bind(brk, self.const(False, BOOL, name="broke"))
@@ -583,6 +590,7 @@ class Lowerer(ExprLowerer):
             iv = Value(target, I64)
             body_block = Block([iv] + args)
             self.env.bind(target, iv)
+            unbound.assigned(self, target)
         self.block = body_block
         if kind == "while":
             # the condition just checked the exit flags: in the body they are clear
@@ -594,6 +602,7 @@ class Lowerer(ExprLowerer):
         if range_info:
             counter, ub, step, user_var = range_info
             self.env.bind(user_var, self.env.vars[counter])
+            unbound.assigned(self, user_var)
             self.lower_body(body)
             self.loops.pop()
             self.loc = loc
@@ -722,6 +731,8 @@ def _hint(name: str) -> str:
         return "skip"
     if name == RET:
         return "returned"
+    if unbound.is_flag(name):
+        return unbound.hint(name)
     if name.startswith(RET + "."):
         return "result"
     return name
@@ -815,9 +826,10 @@ def _assigned_names(body: list) -> set[str]:
     return out
 
 
-def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False
-          ) -> Function:
-    """Lower a Python function for one argument signature into a verified-ready IR Function."""
+def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False,
+          reads: list | None = None) -> Function:
+    """Lower a Python function for one argument signature into a verified-ready IR Function.
+    `reads`, if given, receives the globals and closure cells the program depends on."""
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())
@@ -833,6 +845,8 @@ def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool =
         if w:
             ctx.weak.add(a.id)
     fn = lw.lower_function(args)
+    if reads is not None:
+        reads.extend(ctx.reads.values())
     return fn
 
 

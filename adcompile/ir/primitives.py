@@ -450,9 +450,14 @@ _reg("tape_push", "tape", _tape_push, ("tape", "value"), _EFF, {"checked": _CHEC
 _reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF)
 
 
+# which error a failed `check` raises: a shape mismatch, an invalid value (ValueError), or a
+# local variable read where it was never assigned (UnboundLocalError, as CPython)
+CHECK_KINDS = ("shape", "value", "unbound")
+
+
 def _check_op(ts, attrs):
     _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
-           attrs.get("kind") in ("shape", "value"), "check(bool) {message=str, kind=shape|value}")
+           attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=shape|value|unbound}")
     return []
 
 
@@ -460,7 +465,8 @@ def _check_op(ts, attrs):
 # reductions); false stops the program with `message`
 _reg("check", "check", _check_op, ("cond",), _EFF,
      {"message": Attr((str,), True, "the error raised"),
-      "kind": Attr((str,), True, "'shape' or 'value': which error class")})
+      "kind": Attr((str,), True, "'shape', 'value' or 'unbound': which error "
+                                         "class")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

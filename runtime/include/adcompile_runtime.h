@@ -34,6 +34,8 @@ extern "C" {
 #define ADC_ERR_INTERNAL 5 /* runtime misuse or a bug in generated code */
 #define ADC_ERR_TAPE_BUDGET 6 /* reverse mode's tape for a loop would exceed the limit the
                                  library was built with: rebuild with --checkpoint */
+#define ADC_ERR_UNBOUND 7  /* a local variable read where it was never assigned (the loop or
+                              branch that assigns it did not run), as Python's UnboundLocalError */
 
 /* Messages recorded by adc_fail are truncated to ADC_MESSAGE_MAX - 1 bytes. */
 #define ADC_MESSAGE_MAX 512

@@ -1,0 +1,135 @@
+"""Constructs whose meaning must follow CPython/NumPy on every path (interpreter, numba, LLVM),
+or be rejected precisely: unbound locals, globals changed between calls, result typing, ...
+
+Compiled objects are module-level so each function compiles once per backend.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import adcompile
+
+BACKENDS = ("numba", "llvm")
+
+
+def _runners(fn):
+    """(label, callable) for the interpreter and both backends."""
+    return [("interpret", lambda *a: adcompile.interpret(fn, *a))] + \
+        [(b, adcompile.jit(fn, backend=b)) for b in BACKENDS]
+
+
+# -- 1. names bound only on some paths: UnboundLocalError at the read, as CPython -------------
+def last_of_for(x, n):
+    for i in range(n):
+        last = x[i]
+    return last
+
+
+def last_of_while(x, n):
+    i = 0
+    while i < n:
+        last = x[i]
+        i += 1
+    return last
+
+
+def bound_in_branch(x, c):
+    if c > 0.0:
+        y = x * 2.0
+    return y
+
+
+def positive_in_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            last = x[i]
+        s += x[i]
+    return s + last
+
+
+def unread_after_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        t = x[i] * 2.0
+        s += t
+    return s
+
+
+_UNBOUND = [
+    (last_of_for, [(np.arange(3.0), 3), (np.arange(3.0), 0)]),
+    (last_of_while, [(np.arange(3.0), 2), (np.arange(3.0), 0)]),
+    (bound_in_branch, [(1.5, 1.0), (1.5, -1.0)]),
+    (positive_in_loop, [(np.array([-1.0, 2.0, -3.0]),), (np.array([-1.0, -2.0]),)]),
+    (unread_after_loop, [(np.arange(3.0), 3), (np.arange(3.0), 0)]),
+]
+
+
+@pytest.mark.parametrize("fn,cases", _UNBOUND, ids=[c[0].__name__ for c in _UNBOUND])
+def test_unbound_local_follows_cpython(fn, cases):
+    for label, run in _runners(fn):
+        for args in cases:
+            try:
+                want = fn(*args)
+            except UnboundLocalError:
+                with pytest.raises(UnboundLocalError, match=r"local variable '\w+'.*read at "
+                                   r".*test_semantics\.py:\d+"):
+                    run(*args)
+                continue
+            assert run(*args) == pytest.approx(want), (label, args)
+
+
+def test_unbound_check_is_outside_the_loop():
+    """The flag is tested once at the read after the loop, not in the loop body."""
+    ir = adcompile.show_ir(last_of_for, np.arange(3.0), 3, stage="backend")
+    loop_start = ir.index("for(")
+    assert "check(" in ir[ir.index("}", loop_start):]
+    assert "check(" not in ir[loop_start:ir.index("}", loop_start)]
+    # a name never read after its loop costs nothing
+    assert "bound" not in adcompile.show_ir(unread_after_loop, np.arange(3.0), 3,
+                                            stage="backend")
+
+
+def test_unbound_gradient_path():
+    g = adcompile.grad(last_of_for)
+    np.testing.assert_allclose(g(np.arange(3.0), 2), [0.0, 1.0, 0.0])
+    with pytest.raises(UnboundLocalError):
+        g(np.arange(3.0), 0)
+
+
+# -- 2. a module global changed between calls is read anew (value and gradient) ---------------
+SCALE = 2.0
+OFFSET = (1.0, 3)
+
+
+def scaled(x):
+    return SCALE * x[0] * x[0] + OFFSET[0] * OFFSET[1]
+
+
+def _helper_scale(v):
+    return v * SCALE
+
+
+def scaled_via_helper(x):
+    return np.sum(_helper_scale(x))
+
+
+_SCALED = {b: (adcompile.jit(scaled, backend=b), adcompile.grad(scaled, backend=b),
+               adcompile.jit(scaled_via_helper, backend=b)) for b in BACKENDS}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_changed_global_recompiles(backend):
+    global SCALE, OFFSET
+    f, g, h = _SCALED[backend]
+    x = np.array([3.0, 1.0])
+    try:
+        for scale, offset in ((2.0, (1.0, 3)), (5.0, (1.0, 3)), (5.0, (2.0, 4)), (2.0, (1.0, 3))):
+            SCALE, OFFSET = scale, offset
+            assert f(x) == scaled(x)
+            assert adcompile.interpret(scaled, x) == scaled(x)
+            np.testing.assert_allclose(g(x), [2 * scale * x[0], 0.0])
+            assert h(x) == scaled_via_helper(x)
+    finally:
+        SCALE, OFFSET = 2.0, (1.0, 3)
