@@ -14,6 +14,7 @@ from .driver.options import CompileOptions
 from .errors import AdError
 from .ir.interpreter import run_function
 from .ir.printer import print_function
+from .results import box_call, boxes
 from .signature import bind_defaults, signature_of
 
 
@@ -52,7 +53,8 @@ class Compiled:
 
     def __call__(self, *args):
         args = bind_defaults(self.py_func, args)
-        return call_specialization(self.specialize(args), args)
+        spec = self.specialize(args)
+        return box_call(spec.ir["primal"], spec.boxes, call_specialization(spec, args))
 
     @property
     def source(self) -> str:
@@ -87,7 +89,8 @@ def interpret(func: Callable, *args) -> Any:
     func = _py(func)
     args = bind_defaults(func, args)
     stages = build_ir(func, signature_of(func, args))
-    return run_function(stages["primal"], list(args))
+    fn = stages["primal"]
+    return box_call(fn, boxes(fn), run_function(fn, list(args)))
 
 
 def show_ir(func: Callable, *args, stage: str = "primal", file=None) -> str:

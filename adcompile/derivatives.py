@@ -24,7 +24,8 @@ from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
-from .jacobian import assemble, seeds
+from .jacobian import assemble, row_check, seeds
+from .results import box, boxes
 from .signature import bind_defaults, signature_of
 
 
@@ -132,7 +133,7 @@ def _grad_call(self, args, argnums, checkpoint, what):
         try:
             res = _call(sp, tuple(args) + cots)
             self._last = sp
-            return res[0], tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
+            return sp.boxes[0](res[0]), tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
         except TapeBudgetExceeded:
             pass   # this call's loops are too long for store-all: the slow path retries
     f = self.py_func
@@ -144,7 +145,7 @@ def _grad_call(self, args, argnums, checkpoint, what):
     if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), self.options):
         t = sp.ir["primal"].result_types[0]
         self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
-    return outs[0], tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+    return sp.boxes[0](outs[0]), tuple(_like(g, args[i]) for g, i in zip(grads, nums))
 
 
 def _call_vjp(func, args, active, checkpoint, options, call_args):
@@ -225,6 +226,11 @@ def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
+def _typed_out(fn_ir, vals):
+    """Primal results (or their tangents) as the user sees them: typed as NumPy 2 would."""
+    return _out(fn_ir, box(boxes(fn_ir), vals))
+
+
 def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
@@ -276,7 +282,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
         first = _compiled_primal(f, primals, opts)
         first = first if fn.returns_tuple else (first,)
     f_vjp.source = held[0].source
-    return _out(fn, list(first)), f_vjp
+    return _typed_out(fn, list(first)), f_vjp
 
 
 def _compiled_primal(f, primals, options: CompileOptions):
@@ -323,7 +329,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
                         else float(t))
     res = _call(sp, primals + tuple(dots))
     n = len(fn.result_types)
-    return _out(fn, list(res[:n])), _out(fn, list(res[n:]))
+    return _typed_out(fn, list(res[:n])), _typed_out(fn, list(res[n:]))
 
 
 def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
@@ -373,6 +379,7 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
         try:
             sp = specialize(f, args, JVP(active, lanes=True, seed_rows=True),
                             self.options)
+            _check_rows(self, sp, nums)
             res = _call(sp, tuple(args))
         except SeedUnsupported:   # whole-array use of an argument: pass the seed itself
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
@@ -390,6 +397,24 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             per_out.append(blocks[0] if single else tuple(blocks))
         return _out(fn, per_out)
     return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options))
+
+
+def _check_rows(self, sp: Specialization, nums) -> None:
+    """Refuse a function whose output row i reads other rows of the arguments: the shared
+    row seed would fold those terms into row i's own columns (checked once per program)."""
+    done = self.__dict__.setdefault("_rows_checked", set())
+    if id(sp) in done:
+        return
+    where = row_check.cross_row_use(sp.ir["primal"], list(nums))
+    if where is not None:
+        raise AdError(f"jacfwd_rows: an output row of '{self.py_func.__name__}' depends on "
+                      "other rows of the differentiated arguments; the row-wise Jacobian "
+                      "would add those terms into the row's own columns",
+                      where if where is not True else sp.ir["primal"].loc,
+                      "use adcompile.jacfwd for the full Jacobian, or make output row i read "
+                      "only row i (x[i, j] with i the loop index) and carry nothing from one "
+                      "row to the next")
+    done.add(id(sp))
 
 
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,

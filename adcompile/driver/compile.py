@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..backends import get_backend
@@ -21,6 +21,7 @@ from ..frontend.reads import Read, unchanged
 from ..frontend.source import get_source
 from ..ir.core import Function
 from ..ir.walk import clone_function
+from ..results import box, boxes
 from ..transforms.pipeline import (
     PRIMAL_PIPELINE,
     backend_pipeline,
@@ -40,6 +41,11 @@ class Specialization:
     call: Callable
     observed: object = None   # the options it was built under, when they print or time
     reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
+    boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
+
+    def box(self, vals) -> list:
+        """The primal results among `vals` typed as NumPy 2 would (results.py)."""
+        return box(self.boxes, vals)
 
     def stale(self) -> bool:
         """Has a global this program read changed since it was compiled?"""
@@ -113,7 +119,7 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     except Exception as e:
         raise InternalError(f"{backend.name} backend failed on {name}: {type(e).__name__}: "
                             f"{e}", stages["backend"].loc) from e
-    return Specialization(stages, source, call)
+    return Specialization(stages, source, call, boxes=boxes(stages["primal"]))
 
 
 def specialize(func, sig, transform, options: CompileOptions) -> Specialization:

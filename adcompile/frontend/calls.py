@@ -555,7 +555,9 @@ def _len(lw, args, kw, node):
     x = _val(lw, x, node)
     if not isinstance(x.type, ArrayType):
         raise lw.error(node, "len() of a scalar", "", TypeInferenceError)
-    return lw.emit("dim", [x], {"axis": 0}, name="n")
+    out = lw.emit("dim", [x], {"axis": 0}, name="n")
+    lw.ctx.weak.add(out.id)   # a Python int, as in NumPy
+    return out
 
 
 @_reg(builtins.range)

@@ -368,9 +368,11 @@ class ExprLowerer:
             return self.from_python(obj, node, f"{_objname(base.obj)}.{node.attr}")
         if isinstance(base, Value) and isinstance(base.type, ArrayType):
             a = node.attr
-            if a == "shape":
-                return tuple(self.emit("dim", [base], {"axis": k}, name="n")
+            if a == "shape":   # Python ints (weak), as in NumPy
+                dims = tuple(self.emit("dim", [base], {"axis": k}, name="n")
                              for k in range(base.type.ndim))
+                self.ctx.weak.update(d.id for d in dims)
+                return dims
             if a == "T":
                 if base.type.ndim > 2:   # NumPy reverses every axis; transpose swaps two
                     raise self.error(node, f".T of a {base.type.ndim}-d array is not "
@@ -379,7 +381,9 @@ class ExprLowerer:
                 return base if base.type.ndim < 2 else self.emit("transpose", [base],
                                                                  name=base.name + "T")
             if a == "size":
-                return self.emit("size", [base], name="size")
+                out = self.emit("size", [base], name="size")
+                self.ctx.weak.add(out.id)
+                return out
             if a == "ndim":
                 return self.const(base.type.ndim, I64)
             if a == "dtype":

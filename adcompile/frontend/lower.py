@@ -98,8 +98,10 @@ class Lowerer(ExprLowerer):
         results = self._final_results(node)
         self.loc = self.src.loc(node.body[-1])
         Builder(self.block, self.loc).op("return", results, [])
-        return Function(node.name, list(arg_values), self.block,
-                        [v.type for v in results], self.src.loc(node), self.ret_tuple)
+        fn = Function(node.name, list(arg_values), self.block,
+                      [v.type for v in results], self.src.loc(node), self.ret_tuple)
+        fn.python_scalars = [v.id in self.ctx.weak for v in results]
+        return fn
 
     def _check_signature(self, node: gast.FunctionDef) -> None:
         a = node.args
@@ -626,7 +628,13 @@ class Lowerer(ExprLowerer):
                 new_carried.append(n)
                 new_types[n] = v.type
             else:
-                t = self.unify(Value(n, new_types[n]), v)
+                init = before.vars.get(n)
+                if isinstance(init, Value) and self.is_weak(init) and init.type == new_types[n] \
+                        and isinstance(v.type, ScalarType) and not self.is_weak(v):
+                    # NumPy 2: `s = 0.0; s += x32[i]` makes s a float32 after the first step
+                    t = self.arith_dtype(init, v)
+                else:
+                    t = self.unify(Value(n, new_types[n]), v)
                 if t is None:
                     raise TypeInferenceError(
                         f"'{n}' changes from a {_kind(new_types[n])} to a {_kind(v.type)} "

@@ -133,3 +133,61 @@ def test_changed_global_recompiles(backend):
             assert h(x) == scaled_via_helper(x)
     finally:
         SCALE, OFFSET = 2.0, (1.0, 3)
+
+
+# -- 3. scalar results typed as NumPy 2 types them, through every entry point -----------------
+def rosen_np(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosen_loop(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+def python_scalars(a, x):
+    return a * 2.0 + x.shape[0], len(x) * 2, x[0] * x.shape[0]
+
+
+def _rosen_grad(x):
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+_ROSEN = {(b, fn.__name__): (adcompile.jit(fn, backend=b), adcompile.grad(fn, backend=b),
+                             adcompile.value_and_grad(fn, backend=b))
+          for b in BACKENDS for fn in (rosen_np, rosen_loop)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("fn", [rosen_np, rosen_loop], ids=["numpy", "loop"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_rosenbrock_result_types(backend, fn, dtype):
+    x = np.array([0.5, 1.2, -0.3, 0.8], dtype=dtype)
+    want = fn(x)
+    assert type(want) is dtype
+    f, g, vg = _ROSEN[backend, fn.__name__]
+    rtol = 1e-5 if dtype is np.float32 else 1e-12
+    for got in (f(x), adcompile.interpret(fn, x), vg(x)[0],
+                adcompile.jvp(fn, (x,), (np.ones_like(x),), backend=backend)[0],
+                adcompile.vjp(fn, x, backend=backend)[0]):
+        assert type(got) is dtype, type(got)
+        np.testing.assert_allclose(got, want, rtol=rtol)
+    for grad in (g(x), vg(x)[1]):
+        assert grad.dtype == dtype
+        np.testing.assert_allclose(grad, _rosen_grad(x), rtol=10 * rtol)
+    assert adcompile.check_grad(fn, x)
+
+
+def test_python_scalar_results_stay_python():
+    x32 = np.array([1.5, 2.0], dtype=np.float32)
+    want = python_scalars(0.5, x32)
+    for got in (adcompile.interpret(python_scalars, 0.5, x32),
+                adcompile.jit(python_scalars)(0.5, x32)):
+        assert [type(v) for v in got] == [type(v) for v in want] == [float, int, np.float32]
+        assert got == want
