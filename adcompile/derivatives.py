@@ -363,7 +363,8 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
     J[i, ..., j] = d out[i, ...] / d x[i, j], shape output shape + (m,), for every row in one
     vector-forward pass with m lanes (summed widths for several arguments). The identity seed
     is computed where it is read, not passed as an (n, m, m) array. Rows must be independent:
-    cross-row terms are not seen (use jacfwd for the full Jacobian)."""
+    a function whose output row reads other rows is an AdError (use jacfwd for the full
+    Jacobian)."""
     single = isinstance(argnums, int)
 
     def call(self, args):
@@ -383,6 +384,7 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             res = _call(sp, tuple(args))
         except SeedUnsupported:   # whole-array use of an argument: pass the seed itself
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
+            _check_rows(self, sp, nums)
             res = _call(sp, tuple(args) + tuple(seeds.row_block_lanes(args, nums)))
         self._last = sp
         fn = sp.ir["primal"]

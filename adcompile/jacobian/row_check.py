@@ -83,9 +83,16 @@ class _Check:
         if p == "setitem":
             self.set(op, self.write(op, ins))
             return
+        if p in _WHOLE:
+            self.set(op, _WHOLE[p](op, ins))
+            return
         arrays = any(isinstance(v.type, ArrayType) for v in op.operands + op.results)
         if op.regions or (arrays and not has(op, Trait.ELEMENTWISE)):
             self.set(op, Bad(op.loc))
+            return
+        nd = _ndim(op.results[0]) if op.results else 0
+        if any(s == ROWWISE and _ndim(v) != nd for v, s in zip(op.operands, ins)):
+            self.set(op, Bad(op.loc))   # broadcasting would align rows with another axis
             return
         out = None
         for s in ins:
@@ -158,6 +165,31 @@ class _Check:
                       self.get(view.orelse.ops[-1].operands[k]), op.loc)
             self.st[r.id] = _join(s, cond, op.loc) if s is not None or cond is not None \
                 else None
+
+
+def _ndim(v: Value) -> int:
+    return v.type.ndim if isinstance(v.type, ArrayType) else 0
+
+
+def _rows_kept(op: Op, ins):
+    """Whole-array ops that keep row k of their (first) operand at row k."""
+    src, rest = ins[0], ins[1:]
+    if src != ROWWISE or any(s is not None for s in rest):
+        return Bad(op.loc)
+    p = op.prim
+    if p == "getslice":
+        ok = op.attrs["spec"].split(",")[0] == "s000"      # P[:, ...]
+    elif p == "matmul":
+        ok = _ndim(op.operands[0]) == 2                    # P @ W, W not an argument
+    elif p in ("sum", "prod", "max", "min", "mean"):
+        ok = op.attrs.get("axis") not in (None, 0) and _ndim(op.operands[0]) >= 2
+    else:   # copy
+        ok = True
+    return ROWWISE if ok else Bad(op.loc)
+
+
+_WHOLE = {p: _rows_kept for p in ("getslice", "matmul", "sum", "prod", "max", "min", "mean",
+                                  "copy")}
 
 
 def cross_row_use(fn: Function, active: list[int]) -> Loc | None | bool:

@@ -191,3 +191,57 @@ def test_python_scalar_results_stay_python():
                 adcompile.jit(python_scalars)(0.5, x32)):
         assert [type(v) for v in got] == [type(v) for v in want] == [float, int, np.float32]
         assert got == want
+
+
+# -- 4. jacfwd_rows refuses a function whose row i reads other rows ---------------------------
+def cross_rows(P):
+    n = P.shape[0]
+    r = np.zeros(n)
+    for i in range(n):
+        r[i] = P[i, 0] * P[(i + 1) % n, 1]
+    return r
+
+
+def carried_across_rows(P):
+    r = np.zeros(P.shape[0])
+    s = 0.0
+    for i in range(P.shape[0]):
+        s = s + P[i, 0]
+        r[i] = s
+    return r
+
+
+def cross_rows_numpy(P):
+    return P[:, 0] * np.sum(P[:, 1])
+
+
+def own_rows_numpy(P):
+    return np.sin(P * 2.0)[:, 0] * np.sum(P, axis=1)
+
+
+def own_rows(P):
+    n = P.shape[0]
+    r = np.zeros((n, 2))
+    for i in range(n):
+        a = P[i, 0]
+        for k in range(2):
+            a = a * P[i, 1] + k
+        r[i, 0] = a
+        r[i, 1] = np.sin(P[i, 1]) if P[i, 0] > 0 else 1.0
+    return r * 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jacfwd_rows_cross_row_dependency_is_refused(backend):
+    P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    for fn, line in ((cross_rows, "P[(i + 1) % n, 1]"), (carried_across_rows, "for i in"),
+                     (cross_rows_numpy, "np.sum(P[:, 1])")):
+        with pytest.raises(adcompile.AdError, match="depends on other rows") as info:
+            adcompile.jacfwd_rows(fn, backend=backend)(P)
+        assert info.value.filename.endswith("test_semantics.py")
+        assert line in info.value.loc.source_line
+    for fn in (own_rows, own_rows_numpy):
+        J = adcompile.jacfwd_rows(fn, backend=backend)(P)
+        full = adcompile.jacfwd(fn, backend=backend)(P)
+        for i in range(P.shape[0]):
+            np.testing.assert_allclose(J[i], full[i, ..., i, :], rtol=1e-12)
