@@ -12,6 +12,8 @@ SLICE_STEP = "slice step cannot be zero"
 ARANGE_STEP = "arange step cannot be zero"
 MATMUL = "matmul: inner dimensions differ"
 NEGATIVE_INT_POWER = "integers to negative integer powers are not allowed"
+INT_OF_NAN = "cannot convert float NaN to integer"
+INT_OVERFLOW = "cannot convert float infinity or a float outside the int64 range to integer"
 
 
 def tape_budget(limit: int, loc=None) -> str:

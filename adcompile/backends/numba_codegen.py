@@ -104,7 +104,8 @@ class NumbaCodegen(StructuredEmitter):
 
     def _check(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
-        err = "UnboundLocalError" if op.attrs["kind"] == "unbound" else "ValueError"
+        err = {"unbound": "UnboundLocalError", "overflow": "OverflowError"}.get(
+            op.attrs["kind"], "ValueError")
         self.emit(depth + 1, f"raise {err}({op.attrs['message']!r})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:

@@ -351,8 +351,12 @@ class Lowerer(ExprLowerer):
             self.loc = outer_loc
         self.block, self.env = outer_block, before
         names = self._changed_names(before, [b[0] for b in branches])
+        tuples = self._explode_branch_tuples(names, before, [b[0] for b in branches])
         unbound.complete_flags(self, names, before, [b[0] for b in branches], self._dead)
-        return self._merge(names, branches, before, cond, outer_block)
+        out = self._merge(names, branches, before, cond, outer_block)
+        for n, slots in tuples.items():
+            before.bind(n, tuple(before.vars[s] for s in slots))
+        return out
 
     def _changed_names(self, before: Env, envs: list[Env]) -> list[str]:
         names: list[str] = []
@@ -431,8 +435,8 @@ class Lowerer(ExprLowerer):
         for (n, t), r in zip(plan, op.results):
             keys = {b[0].keys.get(n) for b in branches}
             before.bind(n, r, key=keys.pop() if len(keys) == 1 and None not in keys else None)
-            if all(isinstance(b[0].vars.get(n), Value) and b[0].vars[n].id in self.ctx.weak
-                   for b in branches):
+            got = [b[0].vars[n] for b in branches if isinstance(b[0].vars.get(n), Value)]
+            if got and all(v.id in self.ctx.weak for v in got):   # (a dead branch has none)
                 self.ctx.weak.add(r.id)
         return op.results[len(plan):]
 
@@ -540,6 +544,7 @@ class Lowerer(ExprLowerer):
         if range_info:
             self.env.bind(range_info[0], self.env.vars[range_info[0]])
         assigned = _assigned_names(body)
+        assigned |= self._explode_tuples(assigned)
         if range_info:
             assigned.add(range_info[0])
         if may_exit:
@@ -570,6 +575,7 @@ class Lowerer(ExprLowerer):
         for n, a in zip(carried, args):
             self.env.bind(n, a, key=before.keys.get(n))
             self._inherit_weak(before.vars.get(n), a)
+        self._rebuild_tuples(carried, self.env)
         start_env = self.env.copy()
         cond_block = None
         if kind == "while":
@@ -587,6 +593,7 @@ class Lowerer(ExprLowerer):
             for n, a in zip(carried, body_args):
                 self.env.bind(n, a, key=before.keys.get(n))
                 self._inherit_weak(before.vars.get(n), a)
+            self._rebuild_tuples(carried, self.env)
             body_block = Block(body_args)
         else:
             iv = Value(target, I64)
@@ -615,6 +622,7 @@ class Lowerer(ExprLowerer):
             self.lower_body(body)
             self.loops.pop()
             self.env.vars.pop(cont, None)
+        self._split_tuples(carried, loc)
         end_env = self.env
         # Which names changed in the body, and what types did they end with?
         new_carried = list(carried)
@@ -642,6 +650,55 @@ class Lowerer(ExprLowerer):
                 new_types[n] = t
         self.env, self.block, self.loc = before, outer_block, loc
         return end_env, new_carried, new_types, cond_block, body_block
+
+    # -- tuples rebound in a loop (`t = (t[1], t[0] + t[1])`) are carried element by element --
+    def _explode_tuples(self, assigned: set[str]) -> set[str]:
+        """Bind one hidden name per element of each tuple the body rebinds; returns them."""
+        out = set()
+        for n in sorted(assigned):
+            t = self.env.vars.get(n)
+            if not (isinstance(t, tuple) and t and all(isinstance(v, Value) for v in t)):
+                continue
+            for k, v in enumerate(t):
+                self.env.bind(_tuple_slot(n, k), v)
+                out.add(_tuple_slot(n, k))
+        return out
+
+    def _explode_branch_tuples(self, names: list[str], before: Env, envs: list[Env]
+                               ) -> dict[str, list[str]]:
+        """A tuple rebound on a branch (to one of the same length) is merged element by
+        element: its elements take hidden names in `names`; returns tuple -> element names."""
+        out = {}
+        for n in list(names):
+            ts = [e.vars.get(n, before.vars.get(n)) for e in envs]
+            if not all(isinstance(t, tuple) and t and len(t) == len(ts[0]) and
+                       all(isinstance(v, Value) for v in t) for t in ts):
+                continue
+            slots = [_tuple_slot(n, k) for k in range(len(ts[0]))]
+            for e, t in zip(envs, ts):
+                for s, v in zip(slots, t):
+                    e.bind(s, v)
+            names.remove(n)
+            names.extend(s for s in slots if s not in names)
+            out[n] = slots
+        return out
+
+    def _rebuild_tuples(self, carried: list[str], env: Env) -> None:
+        """Rebind each exploded tuple name to the tuple of its (carried) element names."""
+        for n, slots in _tuple_slots(carried).items():
+            env.bind(n, tuple(env.vars[s] for s in slots))
+
+    def _split_tuples(self, carried: list[str], loc) -> None:
+        """At the end of the body: the new tuple's elements become the carried values."""
+        for n, slots in _tuple_slots(carried).items():
+            t = self.env.vars.get(n)
+            if not (isinstance(t, tuple) and len(t) == len(slots) and
+                    all(isinstance(v, Value) for v in t)):
+                raise TypeInferenceError(f"tuple variable '{n}' changes its length or kind "
+                                         "inside the loop", loc,
+                                         "keep a tuple's length the same in every iteration")
+            for s, v in zip(slots, t):
+                self.env.bind(s, v)
 
     def _inherit_weak(self, init, arg: Value) -> None:
         if isinstance(init, Value) and init.id in self.ctx.weak and init.type == arg.type:
@@ -698,8 +755,11 @@ class Lowerer(ExprLowerer):
         regions = [body_block] if kind == "for" else [cond_block, body_block]
         op = Builder(self.block, loc).op(kind, list(bounds) + inits, [types[n] for n in carried],
                                          attrs or {}, regions, [_hint(n) for n in carried])
-        for n, r in zip(carried, op.results):
+        for n, r, init, y in zip(carried, op.results, inits, yields):
             before.bind(n, r, key=before.keys.get(n))
+            if init.id in self.ctx.weak and y.id in self.ctx.weak:   # Python numbers only
+                self.ctx.weak.add(r.id)
+        self._rebuild_tuples(carried, before)
         before.vars.pop(brk, None)
         if range_info:
             before.vars.pop(range_info[0], None)
@@ -727,6 +787,22 @@ def _is_checkpointed(lowerer, it) -> bool:
 
 
 _MISSING = object()
+_TUPLE = "tuple."
+
+
+def _tuple_slot(name: str, k: int) -> str:
+    return f"{_TUPLE}{k}.{name}"
+
+
+def _tuple_slots(names: list[str]) -> dict[str, list[str]]:
+    """Exploded tuple names among `names`: tuple name -> its element names in order."""
+    out: dict[str, list[str]] = {}
+    for s in names:
+        if s.startswith(_TUPLE):
+            k, n = s[len(_TUPLE):].split(".", 1)
+            out.setdefault(n, []).append(s)
+    return {n: sorted(v, key=lambda s: int(s[len(_TUPLE):].split(".", 1)[0]))
+            for n, v in out.items()}
 
 
 def _hint(name: str) -> str:
@@ -741,6 +817,8 @@ def _hint(name: str) -> str:
         return "returned"
     if unbound.is_flag(name):
         return unbound.hint(name)
+    if name.startswith(_TUPLE):
+        return name.split(".", 2)[2]
     if name.startswith(RET + "."):
         return "result"
     return name

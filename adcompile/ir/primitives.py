@@ -451,8 +451,9 @@ _reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF)
 
 
 # which error a failed `check` raises: a shape mismatch, an invalid value (ValueError), or a
-# local variable read where it was never assigned (UnboundLocalError, as CPython)
-CHECK_KINDS = ("shape", "value", "unbound")
+# local variable read where it was never assigned (UnboundLocalError, as CPython), or a float
+# that does not fit an int64 (OverflowError)
+CHECK_KINDS = ("shape", "value", "unbound", "overflow")
 
 
 def _check_op(ts, attrs):
@@ -465,8 +466,8 @@ def _check_op(ts, attrs):
 # reductions); false stops the program with `message`
 _reg("check", "check", _check_op, ("cond",), _EFF,
      {"message": Attr((str,), True, "the error raised"),
-      "kind": Attr((str,), True, "'shape', 'value' or 'unbound': which error "
-                                         "class")})
+      "kind": Attr((str,), True, "'shape', 'value', 'unbound' or 'overflow': which "
+                                         "error class")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

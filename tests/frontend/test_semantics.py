@@ -245,3 +245,148 @@ def test_jacfwd_rows_cross_row_dependency_is_refused(backend):
         full = adcompile.jacfwd(fn, backend=backend)(P)
         for i in range(P.shape[0]):
             np.testing.assert_allclose(J[i], full[i, ..., i, :], rtol=1e-12)
+
+
+# -- 5. constructs that had a different meaning ----------------------------------------------
+def fib_tuple_for(n):
+    t = (0.0, 1.0)
+    for i in range(n):
+        t = (t[1], t[0] + t[1])
+    return t[0]
+
+
+def fib_tuple_while(lim):
+    t = (0, 1)
+    while t[0] < lim:
+        t = (t[1], t[0] + t[1])
+    return t[0]
+
+
+def fib_tuple_break(n):
+    t = (0.0, 1.0)
+    for i in range(n):
+        if i > 5:
+            break
+        t = (t[1], t[0] * 1.5 + t[1])
+    a, b = t
+    return a + b
+
+
+def and_or_values(a, b):
+    return (a and b) + 10.0 * (a or b) + 100.0 * (b and a / b)
+
+
+def invert(k, b):
+    return ~k + ~b
+
+
+def chain_scalar(a):
+    return 0.0 < a < 3.0
+
+
+def to_int(a):
+    return int(a)
+
+
+def int_matmul(a, b):
+    return a @ b
+
+
+def as_dtype(x):
+    return np.asarray(x, dtype=np.int64), np.array(x, dtype=np.float32)
+
+
+def f64_scalar_promotes(x32):
+    return x32 * np.float64(2.0)
+
+
+def int_array_negative_power(k):
+    return k ** -1
+
+
+_VALUES = [
+    (fib_tuple_for, [(10,), (0,), (1,)]),
+    (fib_tuple_while, [(100,), (0,)]),
+    (fib_tuple_break, [(10,), (3,)]),
+    (and_or_values, [(2.0, 3.0), (0.0, 3.0), (2.0, 0.0)]),
+    (invert, [(5, True), (-3, False)]),
+    (chain_scalar, [(1.0,), (-1.0,), (4.0,)]),
+    (to_int, [(2.7,), (-3.9,), (float("nan"),), (float("inf"),), (1e20,), (-1e19,)]),
+    (int_matmul, [(np.array([1, 2]), np.array([3, 4])),
+                  (np.array([[1, 2], [3, 4]]), np.array([5, 6])),
+                  (np.array([True, False]), np.array([True, True]))]),
+    (as_dtype, [(np.array([1.5, -2.5, 3.0]),)]),
+    (f64_scalar_promotes, [(np.ones(3, dtype=np.float32),)]),
+    (int_array_negative_power, [(np.array([1, 2]),), (np.int64(2),), (2,)]),
+]
+
+
+def _same(got, want):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _same(g, w)
+        return
+    if isinstance(want, np.ndarray):
+        assert isinstance(got, np.ndarray) and got.dtype == want.dtype, (got, want)
+        np.testing.assert_array_equal(got, want)
+        return
+    assert type(got) is type(want) and got == want, (got, want)
+
+
+@pytest.mark.parametrize("fn,cases", _VALUES, ids=[c[0].__name__ for c in _VALUES])
+def test_construct_follows_cpython_numpy(fn, cases):
+    for label, run in _runners(fn):
+        for args in cases:
+            try:
+                want = fn(*args)
+            except (ValueError, OverflowError) as e:
+                with pytest.raises(type(e)):
+                    run(*args)
+                continue
+            if fn is to_int and not -2 ** 63 <= want < 2 ** 63:
+                with pytest.raises(OverflowError, match="int64"):
+                    run(*args)
+                continue
+            _same(run(*args), want)
+
+
+def chain_array(x):
+    return 0.0 < x < 3.0
+
+
+def and_array(x, c):
+    return c and x
+
+
+def big_int(x):
+    return x + 2 ** 70
+
+
+def big_index(x):
+    return x[2 ** 63]
+
+
+@pytest.mark.parametrize("fn,args,match", [
+    (chain_array, (np.ones(3),), "chained comparison of arrays"),
+    (and_array, (np.ones(3), 1.0), "'and'/'or' with"),
+    (big_int, (1.0,), "does not fit in int64"),
+    (big_index, (np.ones(3),), "does not fit in int64"),
+], ids=["chain", "and", "big_int", "big_index"])
+def test_rejected_precisely_at_the_line(fn, args, match):
+    with pytest.raises(adcompile.TypeInferenceError, match=match) as info:
+        adcompile.interpret(fn, *args)
+    assert info.value.filename.endswith("test_semantics.py")
+    assert info.value.lineno == fn.__code__.co_firstlineno + 1
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("make,match", [
+    (lambda: np.matrix([[1.0, 2.0]]), "numpy.matrix"),
+    (lambda: np.uint8(3), "uint8 scalar"),
+    (lambda: np.int32(3), "int32 scalar"),
+    (lambda: 2 ** 64, "does not fit in int64"),
+], ids=["matrix", "uint8", "int32", "big_int"])
+def test_arguments_with_other_semantics_are_refused(make, match):
+    with pytest.raises(adcompile.TypeInferenceError, match=match):
+        adcompile.interpret(to_int, make())
