@@ -29,8 +29,8 @@ from ..ir.types import (
     promote,
     scalar_of,
 )
-from .calls import call_builtin, lower_call
 from . import reads, unbound
+from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 
 _BINOPS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",

@@ -799,8 +799,7 @@ def _tuple_slots(names: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for s in names:
         if s.startswith(_TUPLE):
-            k, n = s[len(_TUPLE):].split(".", 1)
-            out.setdefault(n, []).append(s)
+            out.setdefault(s[len(_TUPLE):].split(".", 1)[1], []).append(s)
     return {n: sorted(v, key=lambda s: int(s[len(_TUPLE):].split(".", 1)[0]))
             for n, v in out.items()}
 

@@ -39,7 +39,7 @@ class Read:
             return False
         try:
             return bool(now == self.value)
-        except Exception:   # an object without a usable ==: only identity counts
+        except (TypeError, ValueError):   # no usable ==: only identity counts
             return False
 
 

@@ -11,8 +11,6 @@ dead-code elimination with their loop slot.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..ir.core import Value
 from ..ir.types import BOOL
 from .env import Env, Poison
