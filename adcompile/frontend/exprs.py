@@ -284,8 +284,8 @@ class ExprLowerer:
                     ok = self.emit("ge", [self.to_dtype(b, I64), self.const(0, I64)])
                     self.emit("check", [ok], {"message": messages.NEGATIVE_INT_POWER,
                                               "kind": "value"}, types=[])
-                out = self.emit("powi", [self.to_dtype(a, F64), self.to_dtype(b, I64)])
-                return self._result(self.to_dtype(out, I64), a, b)
+                out = self.emit("powi", [self.to_dtype(a, I64), self.to_dtype(b, I64)])
+                return self._result(out, a, b)
             return self._result(self.emit("powi", [self.to_dtype(a, base_t),
                                                    self.to_dtype(b, I64)]), a, b)
         if not dt.is_float:

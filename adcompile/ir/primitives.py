@@ -171,8 +171,9 @@ def _not(ts, attrs):
 
 
 def _powi(ts, attrs):
-    _check(len(ts) == 2 and scalar_of(ts[0]).is_float and ts[1] == I64,
-           "powi expects (float, i64 scalar)")
+    # an i64 base is exact integer power (wrapping as NumPy's int64), not a float round trip
+    _check(len(ts) == 2 and (scalar_of(ts[0]).is_float or scalar_of(ts[0]) == I64) and
+           ts[1] == I64, "powi expects (float or i64, i64 scalar)")
     return [ts[0]]
 
 

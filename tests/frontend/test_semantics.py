@@ -304,6 +304,10 @@ def int_array_negative_power(k):
     return k ** -1
 
 
+def int_power_exact(k, e):
+    return k ** e
+
+
 _VALUES = [
     (fib_tuple_for, [(10,), (0,), (1,)]),
     (fib_tuple_while, [(100,), (0,)]),
@@ -318,6 +322,8 @@ _VALUES = [
     (as_dtype, [(np.array([1.5, -2.5, 3.0]),)]),
     (f64_scalar_promotes, [(np.ones(3, dtype=np.float32),)]),
     (int_array_negative_power, [(np.array([1, 2]),), (np.int64(2),), (2,)]),
+    # exact beyond 2**53 (it was a float64 round trip)
+    (int_power_exact, [(3, 39), (-3, 5), (7, 0), (np.array([2, -3, 5]), 3)]),
 ]
 
 
