@@ -14,6 +14,7 @@ from .driver.options import CompileOptions
 from .errors import AdError
 from .ir.interpreter import run_function
 from .ir.printer import print_function
+from .results import box_call, boxes
 from .signature import bind_defaults, signature_of
 
 
@@ -49,14 +50,15 @@ class Compiled:
     def specialize(self, args: tuple) -> Specialization:
         sig = signature_of(self.py_func, args)
         spec = self._specs.get(sig)
-        if spec is None or self.options.observes:
+        if spec is None or self.options.observes or spec.stale():
             spec = self._specs[sig] = specialize(self.py_func, sig, None, self.options)
         self._last = spec
         return spec
 
     def __call__(self, *args, **kwargs):
         args = bind_defaults(self.py_func, args, kwargs)
-        return call_specialization(self.specialize(args), args)
+        spec = self.specialize(args)
+        return box_call(spec.ir["primal"], spec.boxes, call_specialization(spec, args))
 
     @property
     def source(self) -> str:
@@ -91,7 +93,8 @@ def interpret(func: Callable, *args) -> Any:
     func = _py(func)
     args = bind_defaults(func, args)
     stages = build_ir(func, signature_of(func, args))
-    return run_function(stages["primal"], list(args))
+    fn = stages["primal"]
+    return box_call(fn, boxes(fn), run_function(fn, list(args)))
 
 
 def show_ir(func: Callable, *args, stage: str = "primal", file=None) -> str:

@@ -28,7 +28,8 @@ from .frontend.env import unflatten
 from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
-from .jacobian import assemble, seeds
+from .jacobian import assemble, row_check, seeds
+from .results import box, boxes
 from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
 
 
@@ -193,12 +194,15 @@ def _grad_call(self, args, argnums, checkpoint, what):
     once this argument kind has been seen."""
     key = _kinds(args)
     hit = self._fast.get(key)
+    if hit is not None and hit[0].stale():   # a global it read changed: compile anew
+        del self._fast[key]
+        hit = None
     if hit is not None:
         sp, nums, cots = hit
         try:
             res = _call(sp, tuple(args) + cots)
             self._last = sp
-            return res[0], tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
+            return sp.boxes[0](res[0]), tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
         except TapeBudgetExceeded:
             pass   # this call's loops are too long for store-all: the slow path retries
     f = self.py_func
@@ -210,7 +214,7 @@ def _grad_call(self, args, argnums, checkpoint, what):
     if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), self.options):
         t = sp.ir["primal"].result_types[0]
         self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
-    return outs[0], tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+    return sp.boxes[0](outs[0]), tuple(_like(g, args[i]) for g, i in zip(grads, nums))
 
 
 def _call_vjp(func, args, active, checkpoint, options, call_args):
@@ -304,6 +308,11 @@ def _out(fn_ir, vals):
     return tuple(vals) if fn_ir.returns_tuple else vals[0]
 
 
+def _typed_out(fn_ir, vals):
+    """Primal results (or their tangents) as the user sees them: typed as NumPy 2 would."""
+    return _out(fn_ir, box(boxes(fn_ir), vals))
+
+
 def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
     """Returns (f(*primals), f_vjp) where f_vjp(cotangent) gives one cotangent per primal
@@ -355,7 +364,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
         first = first if fn.returns_tuple else (first,)
     out_vals.extend(first)
     f_vjp.source = held[0].source
-    return _out(fn, list(first)), f_vjp
+    return _typed_out(fn, list(first)), f_vjp
 
 
 def _compiled_primal(f, primals, options: CompileOptions):
@@ -397,6 +406,8 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     table = _JVP_FAST.setdefault(f, {})
     key = (_kinds(primals), active, opts.key)
     hit = table.get(key)
+    if hit is not None and hit[0].stale():   # a global it read changed: compile anew
+        hit = None
     if hit is None:   # first call with these argument kinds: check, specialize, remember
         sig = signature_of(f, primals)
         for i, (s, t) in enumerate(zip(sig, tangents)):
@@ -411,7 +422,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     dots = _tangents(f, primals, tangents, dtypes)
     res = _call(sp, primals + tuple(dots))
     n = len(fn.result_types)
-    return _out(fn, list(res[:n])), _out(fn, list(res[n:]))
+    return _typed_out(fn, list(res[:n])), _typed_out(fn, list(res[n:]))
 
 
 def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
@@ -452,7 +463,8 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
     J[i, ..., j] = d out[i, ...] / d x[i, j], shape output shape + (m,), for every row in one
     vector-forward pass with m lanes (summed widths for several arguments). The identity seed
     is computed where it is read, not passed as an (n, m, m) array. Rows must be independent:
-    cross-row terms are not seen (use jacfwd for the full Jacobian)."""
+    a function whose output row reads other rows is an AdError (use jacfwd for the full
+    Jacobian)."""
     _argnums_spec(argnums, "jacfwd_rows")
     single = not isinstance(argnums, (tuple, list))
 
@@ -469,9 +481,11 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
         try:
             sp = specialize(f, args, JVP(active, lanes=True, seed_rows=True),
                             self.options)
+            _check_rows(self, sp, nums)
             res = _call(sp, tuple(args))
         except SeedUnsupported:   # whole-array use of an argument: pass the seed itself
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
+            _check_rows(self, sp, nums)
             res = _call(sp, tuple(args) + tuple(seeds.row_block_lanes(args, nums)))
         self._last = sp
         fn = sp.ir["primal"]
@@ -486,6 +500,24 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             per_out.append(blocks[0] if single else tuple(blocks))
         return _out(fn, per_out)
     return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options))
+
+
+def _check_rows(self, sp: Specialization, nums) -> None:
+    """Refuse a function whose output row i reads other rows of the arguments: the shared
+    row seed would fold those terms into row i's own columns (checked once per program)."""
+    done = self.__dict__.setdefault("_rows_checked", set())
+    if id(sp) in done:
+        return
+    where = row_check.cross_row_use(sp.ir["primal"], list(nums))
+    if where is not None:
+        raise AdError(f"jacfwd_rows: an output row of '{self.py_func.__name__}' depends on "
+                      "other rows of the differentiated arguments; the row-wise Jacobian "
+                      "would add those terms into the row's own columns",
+                      where if where is not True else sp.ir["primal"].loc,
+                      "use adcompile.jacfwd for the full Jacobian, or make output row i read "
+                      "only row i (x[i, j] with i the loop index) and carry nothing from one "
+                      "row to the next")
+    done.add(id(sp))
 
 
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,

@@ -17,6 +17,8 @@ TAPE_OVERFLOW = ("tape overflow: a push beyond the room reserved for it (a bug i
                  "reverse mode)")
 TAPE_UNDERFLOW = "tape underflow: a pop from an empty tape (a bug in adcompile's reverse mode)"
 NEGATIVE_INT_POWER = "integers to negative integer powers are not allowed"
+INT_OF_NAN = "cannot convert float NaN to integer"
+INT_OVERFLOW = "cannot convert float infinity or a float outside the int64 range to integer"
 
 
 def tape_budget(limit: int, loc=None) -> str:

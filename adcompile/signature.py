@@ -23,9 +23,26 @@ class ArgSpec:
     weak: bool
 
 
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
 def arg_spec(func, index: int, value) -> ArgSpec:
+    """NumPy scalars are checked before Python ones: np.float64 is a subclass of float but
+    not a weak scalar in NumPy 2's promotion."""
     if isinstance(value, bool) or isinstance(value, np.bool_):
         return ArgSpec(BOOL, isinstance(value, bool))
+    if isinstance(value, np.integer):
+        if value.dtype == np.int64:
+            return ArgSpec(I64, False)
+        raise _arg_error(func, index, f"argument {_argname(func, index)} is a NumPy "
+                         f"{value.dtype} scalar (wraps around at its own width; compiled "
+                         "integers are int64)", "pass int(x) or np.int64(x)")
+    if isinstance(value, np.floating):
+        if from_numpy_dtype(value.dtype) is None:
+            raise _arg_error(func, index, f"argument {_argname(func, index)} is a NumPy "
+                             f"{value.dtype} scalar", "pass float(x), np.float64 or "
+                             "np.float32")
+        return ArgSpec(from_numpy_dtype(value.dtype), False)
     if isinstance(value, int):
         if not -2 ** 63 <= value < 2 ** 63:
             raise _arg_error(func, index, f"argument {_argname(func, index)} is the int "
@@ -34,10 +51,11 @@ def arg_spec(func, index: int, value) -> ArgSpec:
         return ArgSpec(I64, True)
     if isinstance(value, float):
         return ArgSpec(F64, True)
-    if isinstance(value, np.integer):
-        return ArgSpec(I64, False)
-    if isinstance(value, np.floating) and from_numpy_dtype(value.dtype) is not None:
-        return ArgSpec(from_numpy_dtype(value.dtype), False)
+    if isinstance(value, (np.matrix, np.ma.MaskedArray)):
+        raise _arg_error(func, index, f"argument {_argname(func, index)} is a "
+                         f"{type(value).__module__}.{type(value).__name__} (its operators "
+                         "differ from ndarray's: * is a matrix product, masks are ignored)",
+                         "pass np.asarray(x) and use @ for matrix products")
     if isinstance(value, np.ndarray):
         dt = from_numpy_dtype(value.dtype)
         if dt is not None and 0 <= value.ndim <= 3:

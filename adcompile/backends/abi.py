@@ -23,6 +23,8 @@ class ErrorCode(IntEnum):
     VALUE = 4          # invalid value: division by zero, negative size, zero step, empty max
     INTERNAL = 5       # runtime misuse or a bug in generated code
     TAPE_BUDGET = 6    # reverse mode's tape for a loop would exceed the build's limit
+    UNBOUND = 7        # a local variable read where it was never assigned (a loop ran 0 times)
+    OVERFLOW = 8       # a float converted to an integer does not fit in int64 (or is infinite)
 
 
 OK = ErrorCode.OK
@@ -32,9 +34,12 @@ ERR_ALLOC = ErrorCode.ALLOC
 ERR_VALUE = ErrorCode.VALUE
 ERR_INTERNAL = ErrorCode.INTERNAL
 ERR_TAPE_BUDGET = ErrorCode.TAPE_BUDGET
+ERR_UNBOUND = ErrorCode.UNBOUND
+ERR_OVERFLOW = ErrorCode.OVERFLOW
 
 # which code a lowered `check` op returns, by its `kind`
-CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE}
+CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE, "unbound": ERR_UNBOUND,
+               "overflow": ERR_OVERFLOW}
 
 # how each IR scalar type is spelled in the generated C header, and its size in memory
 # (bool is one byte everywhere outside registers)

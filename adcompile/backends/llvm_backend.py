@@ -23,8 +23,8 @@ import llvmlite.ir as ir
 from .._version import __version__
 from ..errors import AdError, InternalError, TapeBudgetExceeded
 from ..ir.core import Function
-from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_SHAPE, ERR_TAPE_BUDGET, ERR_VALUE,
-                  type_spec)
+from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_OVERFLOW, ERR_SHAPE,
+                  ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE, type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
@@ -68,8 +68,18 @@ class KernelInternalError(KernelError, InternalError):
     default_hint = InternalError.default_hint
 
 
-_ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError, ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
-           ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget}
+class KernelUnboundLocalError(KernelError, UnboundLocalError):
+    pass
+
+
+class KernelOverflowError(KernelError, OverflowError):
+    pass
+
+
+_ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError,
+           ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
+           ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget,
+           ERR_UNBOUND: KernelUnboundLocalError, ERR_OVERFLOW: KernelOverflowError}
 
 _initialized = False
 

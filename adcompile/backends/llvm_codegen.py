@@ -466,6 +466,29 @@ class FunctionCodegen:
             return self.call_math(p, t, xs)
         raise Unsupported(f"'{p}' on {t}")
 
+    def int_power(self, x: ir.Value, n: ir.Value) -> ir.Value:
+        """x ** n for int64 by squaring (exact, wrapping like NumPy; n >= 0 was checked)."""
+        b = self.b
+        pre = b.block
+        head = self.func.append_basic_block("ipow_head")
+        body = self.func.append_basic_block("ipow_body")
+        done = self.func.append_basic_block("ipow_done")
+        b.branch(head)
+        b.position_at_end(head)
+        acc, base, e = b.phi(I64, "acc"), b.phi(I64, "base"), b.phi(I64, "e")
+        acc.add_incoming(self.i64(1), pre)
+        base.add_incoming(x, pre)
+        e.add_incoming(n, pre)
+        b.cbranch(b.icmp_signed(">", e, self.i64(0)), body, done)
+        b.position_at_end(body)
+        odd = b.icmp_signed("!=", b.and_(e, self.i64(1)), self.i64(0))
+        acc.add_incoming(b.select(odd, b.mul(acc, base), acc), body)
+        base.add_incoming(b.mul(base, base), body)
+        e.add_incoming(b.ashr(e, self.i64(1)), body)
+        b.branch(head)
+        b.position_at_end(done)
+        return acc
+
     def int_op(self, p: str, xs: list[ir.Value]) -> ir.Value:
         b = self.b
         if p in _INT_ARITH:
@@ -474,6 +497,8 @@ class FunctionCodegen:
             return b.neg(xs[0])
         if p == "square":
             return b.mul(xs[0], xs[0])
+        if p == "powi":
+            return self.int_power(*xs)
         if p in ("floordiv", "mod", "div"):
             x, y = xs   # scalar_semantics has checked y != 0 before
             q = b.sdiv(x, y)

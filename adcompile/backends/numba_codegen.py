@@ -108,7 +108,9 @@ class NumbaCodegen(StructuredEmitter):
     def _check(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
         where = f"{op.loc.filename}:{op.loc.line}: " if op.loc is not None else ""
-        self.emit(depth + 1, f"raise rt.CheckFailed({where + op.attrs['message']!r})")
+        err = {"unbound": "UnboundLocalError", "overflow": "OverflowError"}.get(
+            op.attrs["kind"], "rt.CheckFailed")
+        self.emit(depth + 1, f"raise {err}({where + op.attrs['message']!r})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")

@@ -11,16 +11,18 @@ from __future__ import annotations
 import sys
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..backends import get_backend
 from ..errors import AdError, InternalError, UnsupportedSyntax
 from ..frontend.lower import lower
+from ..frontend.reads import Read, unchanged
 from ..frontend.source import get_source
 from ..signature import check_backend
 from ..ir.core import Function
 from ..ir.walk import clone_function
+from ..results import box, boxes
 from ..transforms.pipeline import (
     PRIMAL_PIPELINE,
     backend_pipeline,
@@ -39,6 +41,16 @@ class Specialization:
     source: str
     call: Callable
     observed: object = None   # the options it was built under, when they print or time
+    reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
+    boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
+
+    def box(self, vals) -> list:
+        """The primal results among `vals` typed as NumPy 2 would (results.py)."""
+        return box(self.boxes, vals)
+
+    def stale(self) -> bool:
+        """Has a global this program read changed since it was compiled?"""
+        return not unchanged(self.reads)
 
 
 _STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
@@ -50,32 +62,40 @@ def build_ir(func, sig, transform=None, options: CompileOptions | None = None
     """Frontend + passes for one signature; the IR at each named stage ('frontend', 'primal',
     the transform's name, 'optimized', and 'backend', prepared for the options' backend).
     Cached: callers must not modify the returned stages."""
+    return _cached_ir(func, sig, transform, options)[0]
+
+
+def _cached_ir(func, sig, transform, options: CompileOptions | None
+               ) -> tuple[dict[str, Function], tuple[Read, ...]]:
+    """The stages and the globals they read; rebuilt when one of those globals changed."""
     options = options if options is not None else CompileOptions.from_env()
     if options.observes:      # printing or timing asked for: run the passes again
         return _build_ir(func, sig, transform, options)
     key = (tuple(sig), transform, options.key)
     table = _STAGES.setdefault(func, {})
-    stages = table.get(key)
-    if stages is None:
-        stages = table[key] = _build_ir(func, sig, transform, options)
-    return stages
+    got = table.get(key)
+    if got is None or not unchanged(got[1]):
+        got = table[key] = _build_ir(func, sig, transform, options)
+    return got
 
 
-def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Function]:
+def _build_ir(func, sig, transform, options: CompileOptions
+              ) -> tuple[dict[str, Function], tuple[Read, ...]]:
     stages: dict[str, Function] = {}
+    reads: list[Read] = []
     t0 = time.perf_counter()
     program = getattr(func, "__adcompile_program__", None)
     try:
         if program is not None:   # a derivative object: its program, not its source
             fn = clone_function(program(sig).fn)
         else:
-            fn = lower(func, [s.type for s in sig], [s.weak for s in sig])
+            fn = lower(func, [s.type for s in sig], [s.weak for s in sig], reads=reads)
     except AdError:
         raise
     except RecursionError:
-        src = get_source(func)
+        src = get_source(func) if program is None else None
         raise UnsupportedSyntax(f"an expression in '{func.__name__}' is nested too deeply to "
-                                "compile", src.loc(src.node),
+                                "compile", src.loc(src.node) if src else None,
                                 "split long expressions into several statements "
                                 "(s = a + b; s = s + c ...)") from None
     except Exception as e:  # a frontend bug: report with the user's function, not a traceback
@@ -97,7 +117,7 @@ def _build_ir(func, sig, transform, options: CompileOptions) -> dict[str, Functi
         fn = run_passes(fn, PRIMAL_PIPELINE, options)
         stages["optimized"] = clone_function(fn)
     stages["backend"] = run_passes(fn, backend_pipeline(options), options)
-    return stages
+    return stages, tuple(reads)
 
 
 def compile_stages(stages: dict[str, Function], name: str, options: CompileOptions
@@ -111,7 +131,7 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     except Exception as e:
         raise InternalError(f"{backend.name} backend failed on {name}: {type(e).__name__}: "
                             f"{e}", stages["backend"].loc) from e
-    return Specialization(stages, source, call)
+    return Specialization(stages, source, call, boxes=boxes(stages["primal"]))
 
 
 def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
@@ -119,13 +139,14 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     key = (tuple(sig), transform, options.key)
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
-    if got is None or (options.observes and got.observed is not options):
+    if got is None or (options.observes and got.observed is not options) or got.stale():
         check_backend(func, sig, options.backend,
                       get_backend(options.backend).requires_lowering or options.lower_arrays)
-        stages = build_ir(func, sig, transform, options)
+        stages, reads = _cached_ir(func, sig, transform, options)
         suffix = f"_{transform.name}" if transform is not None else ""
         got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)
         got.observed = options
+        got.reads = reads
     return got
 
 

@@ -15,6 +15,7 @@ import gast
 import numpy as np
 
 from ..callables import describe_callable
+from .. import messages
 from ..custom.functions import CustomFunction
 from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
 from ..ir.builder import Builder
@@ -320,15 +321,36 @@ def _cast(dt: ScalarType, weak: bool) -> Handler:
                            TypeInferenceError)
         if dt == BOOL:
             return lw.to_bool(v, node)
+        if dt == I64 and scalar_of(v.type).is_float:
+            _check_int_range(lw, v)
         out = lw.to_dtype(v, dt)
         if out is v and not weak:
-            return v
+            if lw.known(v) is not None:     # np.float64(2.0): a NumPy scalar, not weak
+                return lw.const(lw.known(v), dt, weak=False)
+            if v.id in lw.ctx.weak:
+                out = lw.emit("cast", [v], {"to": dt.name}, name=v.name)
+            return out
         if weak:
             lw.ctx.weak.add(out.id)
         else:
             lw.ctx.weak.discard(out.id)
         return out
     return h
+
+
+def _check_int_range(lw, v: Value) -> None:
+    """int(x) of a float: CPython raises ValueError for NaN and OverflowError for infinity;
+    an int64 cannot hold |x| >= 2**63 either (the conversion would give INT64_MIN)."""
+    k = lw.known(v)
+    if k is not None and math.isfinite(k) and -2.0 ** 63 <= k < 2.0 ** 63:
+        return
+    ft = scalar_of(v.type)
+    lw.emit("check", [lw.emit("eq", [v, v], name="not_nan")],
+            {"message": messages.INT_OF_NAN, "kind": "value"}, types=[])
+    lo = lw.emit("ge", [v, lw.const(-2.0 ** 63, ft, weak=False)])
+    hi = lw.emit("lt", [v, lw.const(2.0 ** 63, ft, weak=False)])
+    lw.emit("check", [lw.emit("and", [lo, hi], name="fits")],
+            {"message": messages.INT_OVERFLOW, "kind": "overflow"}, types=[])
 
 
 _reg(builtins.float)(_cast(F64, True))
@@ -438,6 +460,10 @@ def _array(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 2, ("dtype",))
     data = args[0]
     if isinstance(data, Value) and isinstance(data.type, ArrayType):
+        dt = _dtype_arg(lw, kw.get("dtype", args[1] if len(args) > 1 else None), node,
+                        data.type.dtype)
+        if dt != data.type.dtype:    # np.asarray(x, dtype=np.int64) converts, as astype
+            return lw.emit("cast", [data], {"to": dt.name}, name=data.name)
         return lw.emit("copy", [data], name=data.name)
     if not isinstance(data, (list, tuple)) or not data:
         raise lw.error(node, f"{_fname(node)}() needs a non-empty list of numbers", "",
@@ -521,9 +547,13 @@ def _matmul(lw, args, kw, node):
     if a.type.ndim > 2 or b.type.ndim > 2:
         raise lw.error(node, "matmul of arrays with more than 2 dims is not supported", "",
                        TypeInferenceError)
-    dt = lw.arith_dtype(a, b)
-    dt = F64 if not dt.is_float else dt
-    return lw.emit("matmul", [lw.to_dtype(a, dt), lw.to_dtype(b, dt)], name="dot")
+    dt = lw.arith_dtype(a, b)   # int @ int is int64 and bool @ bool is bool, as in NumPy
+    out = lw.emit("matmul", [lw.to_dtype(a, I64 if dt == BOOL else dt),
+                             lw.to_dtype(b, I64 if dt == BOOL else dt)], name="dot")
+    if dt == BOOL:
+        zero = lw.const(0, I64, weak=False)
+        out = lw.emit("ne", [out, zero], name="dot")
+    return out
 
 
 @_reg(np.inner)
@@ -568,7 +598,9 @@ def _len(lw, args, kw, node):
     x = _val(lw, x, node)
     if not isinstance(x.type, ArrayType):
         raise lw.error(node, "len() of a scalar", "", TypeInferenceError)
-    return lw.emit("dim", [x], {"axis": 0}, name="n")
+    out = lw.emit("dim", [x], {"axis": 0}, name="n")
+    lw.ctx.weak.add(out.id)   # a Python int, as in NumPy
+    return out
 
 
 @_reg(builtins.range)

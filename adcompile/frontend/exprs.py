@@ -29,6 +29,7 @@ from ..ir.types import (
     promote,
     scalar_of,
 )
+from . import reads, unbound
 from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 
@@ -70,7 +71,7 @@ class ExprLowerer:
         if isinstance(v, bool):
             return self.const(v, BOOL)
         if isinstance(v, int):
-            return self.const(v, I64)
+            return self.const(self.int64(v, node), I64)
         if isinstance(v, float):
             return self.const(v, F64)
         if v is None:
@@ -87,6 +88,8 @@ class ExprLowerer:
             if isinstance(v, Poison):
                 raise TypeInferenceError(v.message, v.loc or self.src.loc(node), v.hint or
                                          "give the variable one type on every path")
+            if isinstance(v, Value):
+                unbound.check_read(self, name, node)
             return v
         return self.resolve(name, node)
 
@@ -96,16 +99,23 @@ class ExprLowerer:
             return self.env.vars[name]
         func = self.src.func
         code = func.__code__
+        if name in code.co_varnames:   # a local of this function: never the global of its name
+            raise self.error(node, f"local variable '{name}' is used before it is assigned",
+                             f"assign '{name}' before this line", TypeInferenceError)
         if name in code.co_freevars and func.__closure__:
+            cell = func.__closure__[code.co_freevars.index(name)]
             try:
-                obj = func.__closure__[code.co_freevars.index(name)].cell_contents
+                obj = cell.cell_contents
             except ValueError:
                 raise self.error(node, f"'{name}' is used before it is assigned in the "
                                  "enclosing function", "") from None
+            reads.record(self.ctx.reads, cell, None, obj)
         elif name in func.__globals__:
             obj = func.__globals__[name]
+            reads.record(self.ctx.reads, func.__globals__, name, obj)
         elif hasattr(builtins, name):
             obj = getattr(builtins, name)
+            reads.record(self.ctx.reads, func.__globals__, name, reads.MISSING)
         else:
             raise self.error(node, f"name '{name}' is not defined",
                              "assign it before use, or define it at module level")
@@ -115,10 +125,10 @@ class ExprLowerer:
         if isinstance(obj, (bool, np.bool_)):
             return self.const(bool(obj), BOOL)
         if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
-            return self.const(int(obj), I64, weak=isinstance(obj, int))
-        if isinstance(obj, (float, np.floating)):
-            t = F64 if isinstance(obj, float) else from_numpy_dtype(np.asarray(obj).dtype)
-            return self.const(float(obj), t or F64, weak=isinstance(obj, float))
+            return self.const(self.int64(int(obj), node), I64, weak=type(obj) is int)
+        if isinstance(obj, (float, np.floating)):   # np.float64 is a float, but not weak
+            t = F64 if type(obj) is float else from_numpy_dtype(np.asarray(obj).dtype)
+            return self.const(float(obj), t or F64, weak=type(obj) is float)
         if isinstance(obj, tuple) and all(isinstance(x, (int, float, bool)) for x in obj):
             return tuple(self.from_python(x, node, name) for x in obj)
         if isinstance(obj, np.ndarray):
@@ -222,6 +232,9 @@ class ExprLowerer:
                                  "bitwise operations on integers are not supported",
                                  TypeInferenceError)
             return self._result(self.emit(prim, [a, b]), a, b)
+        folded = self._fold_python_ints(prim, a, b, node)
+        if folded is not None:
+            return folded
         dt = self.arith_dtype(a, b)
         if dt == BOOL:
             dt = I64
@@ -231,11 +244,39 @@ class ExprLowerer:
             dt = F64
         return self._result(self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)]), a, b)
 
+    def int64(self, k: int, node, what: str = "") -> int:
+        """A Python int the program uses: it must fit in int64 (compiled ints are 64-bit,
+        Python's are unbounded)."""
+        if not -2 ** 63 <= k < 2 ** 63:
+            raise self.error(node, f"{what or f'the integer {k}'} does not fit in int64 "
+                             "(compiled integers "
+                             "are 64-bit)", "use a float (e.g. 2.0 ** 70) for large values",
+                             TypeInferenceError)
+        return k
+
+    def _fold_python_ints(self, prim: str, a: Value, b: Value, node) -> Value | None:
+        """`2 ** 70` of two Python ints known at compile time, computed as Python does (an
+        unbounded int, refused if it leaves int64), so it is never wrapped."""
+        ka, kb = self.known(a), self.known(b)
+        if not (type(ka) is int and type(kb) is int and self.is_weak(a) and self.is_weak(b)):
+            return None
+        fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+              "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow}.get(prim)
+        if fn is None or (prim == "pow" and kb < 0) or (prim in ("floordiv", "mod") and kb == 0):
+            return None
+        if prim == "pow" and abs(ka) > 1 and kb >= 64:   # surely beyond int64: not computed
+            self.int64(2 ** 64, node, f"{ka} ** {kb}")
+        return self.const(self.int64(fn(ka, kb), node), I64)
+
     def power(self, a: Value, b: Value, dt: ScalarType) -> Value:
         kb = self.known(b)
         if scalar_of(a.type) in (I64, BOOL) and b.type == I64 and kb is not None and kb < 0:
-            dt = F64   # Python: int ** negative int is a float
-            a = self.to_dtype(a, F64)
+            if self.is_weak(a) and self.is_weak(b):
+                dt = F64   # Python: int ** negative int is a float
+                a = self.to_dtype(a, F64)
+            else:          # NumPy ints (arrays, np.int64): ValueError where it runs
+                self.emit("check", [self.const(False, BOOL)],
+                          {"message": messages.NEGATIVE_INT_POWER, "kind": "value"}, types=[])
         if b.type in (I64, BOOL) and not isinstance(b.type, ArrayType):
             base_t = scalar_of(a.type) if scalar_of(a.type).is_float else \
                 (dt if dt.is_float else I64)
@@ -244,8 +285,8 @@ class ExprLowerer:
                     ok = self.emit("ge", [self.to_dtype(b, I64), self.const(0, I64)])
                     self.emit("check", [ok], {"message": messages.NEGATIVE_INT_POWER,
                                               "kind": "value"}, types=[])
-                out = self.emit("powi", [self.to_dtype(a, F64), self.to_dtype(b, I64)])
-                return self._result(self.to_dtype(out, I64), a, b)
+                out = self.emit("powi", [self.to_dtype(a, I64), self.to_dtype(b, I64)])
+                return self._result(out, a, b)
             return self._result(self.emit("powi", [self.to_dtype(a, base_t),
                                                    self.to_dtype(b, I64)]), a, b)
         if not dt.is_float:
@@ -270,8 +311,16 @@ class ExprLowerer:
             if scalar_of(v.type) == BOOL:
                 v = self.to_dtype(v, I64)
             return self._result(self.emit("neg", [v]), v)
-        if isinstance(node.op, gast.Invert) and scalar_of(v.type) == BOOL:
-            return self.emit("not", [v])
+        if isinstance(node.op, gast.Invert):
+            if scalar_of(v.type) == BOOL and not self.is_weak(v):
+                return self.emit("not", [v])        # NumPy bools: logical not
+            if scalar_of(v.type).is_float:
+                raise self.error(node, "bitwise inversion of a float", "'~' takes integers "
+                                 "and booleans", TypeInferenceError)
+            # Python ints and bools, NumPy ints: ~k == -k - 1 (so ~True == -2)
+            k = self.to_dtype(v, I64)
+            out = self.emit("sub", [self.emit("neg", [k]), self.const(1, I64)], name="inv")
+            return self._result(out, v)
         raise self.error(node, "bitwise inversion is not supported", "use 'not' for booleans")
 
     def compare(self, op, a: Any, b: Any, node) -> Value:
@@ -288,7 +337,8 @@ class ExprLowerer:
             fn = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
                   "eq": operator.eq, "ne": operator.ne}[prim]
             return self.const(bool(fn(ka, kb)), BOOL)
-        return self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)], name="cmp")
+        return self._result(self.emit(prim, [self.to_dtype(a, dt), self.to_dtype(b, dt)],
+                                      name="cmp"), a, b)
 
     def expr_Compare(self, node) -> Value:
         left = self.lower_expr(node.left)
@@ -299,18 +349,57 @@ class ExprLowerer:
         rest_node = gast.Compare(left=node.comparators[0], ops=node.ops[1:],
                                  comparators=node.comparators[1:])
         gast.copy_location(rest_node, node)
-        # the middle operand is pure, so re-lowering it in the guarded region is safe
-        return self.bool_and(result, lambda: self.expr_Compare(rest_node), node)
+        self._chain_scalar(result, node)
+
+        def rest():   # the middle operand is pure: re-lowering it in the guarded region is safe
+            return self._chain_scalar(self.expr_Compare(rest_node), node)
+        return self.bool_and(result, rest, node)
+
+    def _chain_scalar(self, v: Value, node) -> Value:
+        """`a < x < b` is `(a < x) and (x < b)`: NumPy raises on an array there."""
+        if isinstance(v.type, ArrayType):
+            raise self.error(node, "a chained comparison of arrays: NumPy raises ValueError "
+                             "(the truth value of an array is ambiguous)",
+                             "write (a < x) & (x < b) for the elementwise test",
+                             TypeInferenceError)
+        return v
 
     def expr_BoolOp(self, node) -> Value:
-        first = self.lower_test(node.values[0])
-        acc = first
-        for sub in node.values[1:]:
-            if isinstance(node.op, gast.And):
-                acc = self.bool_and(acc, lambda sub=sub: self.lower_test(sub), sub)
-            else:
-                acc = self.bool_or(acc, lambda sub=sub: self.lower_test(sub), sub)
+        acc = self.lower_expr(node.values[0])
+        for prev, sub in zip(node.values, node.values[1:]):
+            acc = self.bool_operand(acc, prev, sub, isinstance(node.op, gast.And))
         return acc
+
+    def bool_operand(self, a: Any, a_node, sub, is_and: bool) -> Value:
+        """Python's `a and sub` / `a or sub`: one of its operands (not a bool made of them),
+        with `sub` evaluated only when `a` does not decide."""
+        cond = self.to_bool(a, a_node)
+        k = self.known(cond)
+        if k is not None:
+            return self._bool_side(sub) if k == is_and else a
+        if a.type == BOOL and _is_safe(sub):
+            b = self._bool_side(sub)
+            if b.type == BOOL:
+                return self._result(self.emit("and" if is_and else "or", [a, b]), a, b)
+            t = self.unify(a, b)
+            x, y = (b, a) if is_and else (a, b)
+            return self._result(self.emit("select", [cond, self.coerce(x, t),
+                                                     self.coerce(y, t)], name="v"), a, b)
+        side: list[Value] = []
+
+        def rest():
+            side.append(self._bool_side(sub))
+            return side
+        then, other = (rest, lambda: [a]) if is_and else (lambda: [a], rest)
+        return self._result(self.lower_if_value(cond, then, other, extra=True)[0], a, *side)
+
+    def _bool_side(self, node) -> Value:
+        v = self.lower_expr(node)
+        if not isinstance(v, Value) or isinstance(v.type, ArrayType):
+            raise self.error(node, f"'and'/'or' with {describe(v)} as an operand is not "
+                             "supported", "use np.logical_and / np.logical_or (or & and |) "
+                             "for arrays", TypeInferenceError)
+        return v
 
     def bool_and(self, a: Value, rest, node) -> Value:
         k = self.known(a)
@@ -319,19 +408,9 @@ class ExprLowerer:
         if k is True:
             return rest()
         if _is_safe(node):
-            return self.emit("and", [a, rest()])
+            b = rest()
+            return self._result(self.emit("and", [a, b]), a, b)
         return self.lower_if_value(a, lambda: [rest()], lambda: [self.const(False, BOOL)],
-                                   extra=True)[0]
-
-    def bool_or(self, a: Value, rest, node) -> Value:
-        k = self.known(a)
-        if k is True:
-            return a
-        if k is False:
-            return rest()
-        if _is_safe(node):
-            return self.emit("or", [a, rest()])
-        return self.lower_if_value(a, lambda: [self.const(True, BOOL)], lambda: [rest()],
                                    extra=True)[0]
 
     def expr_IfExp(self, node) -> Value:
@@ -352,13 +431,18 @@ class ExprLowerer:
             if not hasattr(base.obj, node.attr):
                 raise self.error(node, f"'{_objname(base.obj)}' has no attribute "
                                  f"'{node.attr}'", "", UnsupportedSyntax)
-            return self.from_python(getattr(base.obj, node.attr), node,
-                                    f"{_objname(base.obj)}.{node.attr}")
+            obj = getattr(base.obj, node.attr)
+            if isinstance(base.obj, pytypes.ModuleType) and \
+                    isinstance(obj, (int, float, np.number, tuple)):   # a module's constant
+                reads.record(self.ctx.reads, vars(base.obj), node.attr, obj)
+            return self.from_python(obj, node, f"{_objname(base.obj)}.{node.attr}")
         if isinstance(base, Value) and isinstance(base.type, ArrayType):
             a = node.attr
-            if a == "shape":
-                return tuple(self.emit("dim", [base], {"axis": k}, name="n")
+            if a == "shape":   # Python ints (weak), as in NumPy
+                dims = tuple(self.emit("dim", [base], {"axis": k}, name="n")
                              for k in range(base.type.ndim))
+                self.ctx.weak.update(d.id for d in dims)
+                return dims
             if a == "T":
                 if base.type.ndim > 2:   # NumPy reverses every axis; transpose swaps two
                     raise self.error(node, f".T of a {base.type.ndim}-d array is not "
@@ -367,7 +451,9 @@ class ExprLowerer:
                 return base if base.type.ndim < 2 else self.emit("transpose", [base],
                                                                  name=base.name + "T")
             if a == "size":
-                return self.emit("size", [base], name="size")
+                out = self.emit("size", [base], name="size")
+                self.ctx.weak.add(out.id)
+                return out
             if a == "ndim":
                 return self.const(base.type.ndim, I64)
             if a == "dtype":

@@ -24,6 +24,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
+from . import unbound
 from .env import Env, Global, Poison, fresh_key
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
@@ -39,6 +40,7 @@ class Context:
         self.weak: set[int] = set()          # ids of scalars with Python's "weak" literal type
         self.consts: dict[int, Any] = {}     # ids of values known at compile time -> value
         self.stack: list[Any] = []           # functions being lowered (recursion check)
+        self.reads: dict = {}                # globals and closure cells read (frontend/reads)
 
 
 class Lowerer(ExprLowerer):
@@ -97,8 +99,10 @@ class Lowerer(ExprLowerer):
         results = self._final_results(node)
         self.loc = self.src.loc(node.body[-1])
         Builder(self.block, self.loc).op("return", results, [])
-        return Function(node.name, list(arg_values), self.block,
-                        [v.type for v in results], self.src.loc(node), self.ret_tuple)
+        fn = Function(node.name, list(arg_values), self.block,
+                      [v.type for v in results], self.src.loc(node), self.ret_tuple)
+        fn.python_scalars = [v.id in self.ctx.weak for v in results]
+        return fn
 
     def _check_signature(self, node: gast.FunctionDef) -> None:
         a = node.args
@@ -226,6 +230,7 @@ class Lowerer(ExprLowerer):
 
     def assign(self, target, value: Any, value_node) -> None:
         if isinstance(target, gast.Name):
+            unbound.assigned(self, target.id)
             if isinstance(value, Value) and isinstance(value.type, ArrayType) \
                     and isinstance(value_node, gast.Name) and value_node.id in self.env.keys:
                 self.env.bind(target.id, value, key=self.env.keys[value_node.id],
@@ -347,7 +352,12 @@ class Lowerer(ExprLowerer):
             self.loc = outer_loc
         self.block, self.env = outer_block, before
         names = self._changed_names(before, [b[0] for b in branches])
-        return self._merge(names, branches, before, cond, outer_block)
+        tuples = self._explode_branch_tuples(names, before, [b[0] for b in branches])
+        unbound.complete_flags(self, names, before, [b[0] for b in branches], self._dead)
+        out = self._merge(names, branches, before, cond, outer_block)
+        for n, slots in tuples.items():
+            before.bind(n, tuple(before.vars[s] for s in slots))
+        return out
 
     def _changed_names(self, before: Env, envs: list[Env]) -> list[str]:
         names: list[str] = []
@@ -383,7 +393,8 @@ class Lowerer(ExprLowerer):
                 v = a if isinstance(a, Value) else b
                 other = b if v is a else a
                 missing_env = branches[0][0] if a is _MISSING else branches[1][0]
-                if other is _MISSING and (not _is_user_name(n) or self._dead(missing_env)):
+                if other is _MISSING and (not _is_user_name(n) or self._dead(missing_env)
+                                          or unbound.flag_name(n) in vals):
                     plan.append((n, v.type))
                 elif other is _MISSING:
                     before.vars[n] = Poison(
@@ -425,8 +436,8 @@ class Lowerer(ExprLowerer):
         for (n, t), r in zip(plan, op.results):
             keys = {b[0].keys.get(n) for b in branches}
             before.bind(n, r, key=keys.pop() if len(keys) == 1 and None not in keys else None)
-            if all(isinstance(b[0].vars.get(n), Value) and b[0].vars[n].id in self.ctx.weak
-                   for b in branches):
+            got = [b[0].vars[n] for b in branches if isinstance(b[0].vars.get(n), Value)]
+            if got and all(v.id in self.ctx.weak for v in got):   # (a dead branch has none)
                 self.ctx.weak.add(r.id)
         return op.results[len(plan):]
 
@@ -526,12 +537,15 @@ class Lowerer(ExprLowerer):
                     range_info=None, attrs=None) -> None:
         brk, cont = f"break.{len(self.loops)}", f"continue.{len(self.loops)}"
         may_exit = _has_exit(body, include_continue=False)
+        unbound.track(self, _assigned_names(body),
+                      {s.target.id} if isinstance(s, gast.For) else set())
         if kind == "while" and any(isinstance(sub, gast.Break)
                                    for node in body for sub in _walk_no_loops(node)):
             self.env.bind(brk, self.const(False, BOOL, name="broke"))
         if range_info:
             self.env.bind(range_info[0], self.env.vars[range_info[0]])
         assigned = _assigned_names(body)
+        assigned |= self._explode_tuples(assigned)
         if range_info:
             assigned.add(range_info[0])
         if may_exit:
@@ -562,6 +576,7 @@ class Lowerer(ExprLowerer):
         for n, a in zip(carried, args):
             self.env.bind(n, a, key=before.keys.get(n))
             self._inherit_weak(before.vars.get(n), a)
+        self._rebuild_tuples(carried, self.env)
         start_env = self.env.copy()
         cond_block = None
         if kind == "while":
@@ -579,11 +594,13 @@ class Lowerer(ExprLowerer):
             for n, a in zip(carried, body_args):
                 self.env.bind(n, a, key=before.keys.get(n))
                 self._inherit_weak(before.vars.get(n), a)
+            self._rebuild_tuples(carried, self.env)
             body_block = Block(body_args)
         else:
             iv = Value(target, I64)
             body_block = Block([iv] + args)
             self.env.bind(target, iv)
+            unbound.assigned(self, target)
         self.block = body_block
         if kind == "while":
             # the condition just checked the exit flags: in the body they are clear
@@ -595,6 +612,7 @@ class Lowerer(ExprLowerer):
         if range_info:
             counter, ub, step, user_var = range_info
             self.env.bind(user_var, self.env.vars[counter])
+            unbound.assigned(self, user_var)
             self.lower_body(body)
             self.loops.pop()
             self.loc = loc
@@ -605,6 +623,7 @@ class Lowerer(ExprLowerer):
             self.lower_body(body)
             self.loops.pop()
             self.env.vars.pop(cont, None)
+        self._split_tuples(carried, loc)
         end_env = self.env
         # Which names changed in the body, and what types did they end with?
         new_carried = list(carried)
@@ -618,7 +637,13 @@ class Lowerer(ExprLowerer):
                 new_carried.append(n)
                 new_types[n] = v.type
             else:
-                t = self.unify(Value(n, new_types[n]), v)
+                init = before.vars.get(n)
+                if isinstance(init, Value) and self.is_weak(init) and init.type == new_types[n] \
+                        and isinstance(v.type, ScalarType) and not self.is_weak(v):
+                    # NumPy 2: `s = 0.0; s += x32[i]` makes s a float32 after the first step
+                    t = self.arith_dtype(init, v)
+                else:
+                    t = self.unify(Value(n, new_types[n]), v)
                 if t is None:
                     raise TypeInferenceError(
                         f"'{n}' changes from a {_kind(new_types[n])} to a {_kind(v.type)} "
@@ -626,6 +651,55 @@ class Lowerer(ExprLowerer):
                 new_types[n] = t
         self.env, self.block, self.loc = before, outer_block, loc
         return end_env, new_carried, new_types, cond_block, body_block
+
+    # -- tuples rebound in a loop (`t = (t[1], t[0] + t[1])`) are carried element by element --
+    def _explode_tuples(self, assigned: set[str]) -> set[str]:
+        """Bind one hidden name per element of each tuple the body rebinds; returns them."""
+        out = set()
+        for n in sorted(assigned):
+            t = self.env.vars.get(n)
+            if not (isinstance(t, tuple) and t and all(isinstance(v, Value) for v in t)):
+                continue
+            for k, v in enumerate(t):
+                self.env.bind(_tuple_slot(n, k), v)
+                out.add(_tuple_slot(n, k))
+        return out
+
+    def _explode_branch_tuples(self, names: list[str], before: Env, envs: list[Env]
+                               ) -> dict[str, list[str]]:
+        """A tuple rebound on a branch (to one of the same length) is merged element by
+        element: its elements take hidden names in `names`; returns tuple -> element names."""
+        out = {}
+        for n in list(names):
+            ts = [e.vars.get(n, before.vars.get(n)) for e in envs]
+            if not all(isinstance(t, tuple) and t and len(t) == len(ts[0]) and
+                       all(isinstance(v, Value) for v in t) for t in ts):
+                continue
+            slots = [_tuple_slot(n, k) for k in range(len(ts[0]))]
+            for e, t in zip(envs, ts):
+                for s, v in zip(slots, t):
+                    e.bind(s, v)
+            names.remove(n)
+            names.extend(s for s in slots if s not in names)
+            out[n] = slots
+        return out
+
+    def _rebuild_tuples(self, carried: list[str], env: Env) -> None:
+        """Rebind each exploded tuple name to the tuple of its (carried) element names."""
+        for n, slots in _tuple_slots(carried).items():
+            env.bind(n, tuple(env.vars[s] for s in slots))
+
+    def _split_tuples(self, carried: list[str], loc) -> None:
+        """At the end of the body: the new tuple's elements become the carried values."""
+        for n, slots in _tuple_slots(carried).items():
+            t = self.env.vars.get(n)
+            if not (isinstance(t, tuple) and len(t) == len(slots) and
+                    all(isinstance(v, Value) for v in t)):
+                raise TypeInferenceError(f"tuple variable '{n}' changes its length or kind "
+                                         "inside the loop", loc,
+                                         "keep a tuple's length the same in every iteration")
+            for s, v in zip(slots, t):
+                self.env.bind(s, v)
 
     def _inherit_weak(self, init, arg: Value) -> None:
         if isinstance(init, Value) and init.id in self.ctx.weak and init.type == arg.type:
@@ -682,8 +756,11 @@ class Lowerer(ExprLowerer):
         regions = [body_block] if kind == "for" else [cond_block, body_block]
         op = Builder(self.block, loc).op(kind, list(bounds) + inits, [types[n] for n in carried],
                                          attrs or {}, regions, [_hint(n) for n in carried])
-        for n, r in zip(carried, op.results):
+        for n, r, init, y in zip(carried, op.results, inits, yields):
             before.bind(n, r, key=before.keys.get(n))
+            if init.id in self.ctx.weak and y.id in self.ctx.weak:   # Python numbers only
+                self.ctx.weak.add(r.id)
+        self._rebuild_tuples(carried, before)
         before.vars.pop(brk, None)
         if range_info:
             before.vars.pop(range_info[0], None)
@@ -711,6 +788,21 @@ def _is_checkpointed(lowerer, it) -> bool:
 
 
 _MISSING = object()
+_TUPLE = "tuple."
+
+
+def _tuple_slot(name: str, k: int) -> str:
+    return f"{_TUPLE}{k}.{name}"
+
+
+def _tuple_slots(names: list[str]) -> dict[str, list[str]]:
+    """Exploded tuple names among `names`: tuple name -> its element names in order."""
+    out: dict[str, list[str]] = {}
+    for s in names:
+        if s.startswith(_TUPLE):
+            out.setdefault(s[len(_TUPLE):].split(".", 1)[1], []).append(s)
+    return {n: sorted(v, key=lambda s: int(s[len(_TUPLE):].split(".", 1)[0]))
+            for n, v in out.items()}
 
 
 def _hint(name: str) -> str:
@@ -723,6 +815,10 @@ def _hint(name: str) -> str:
         return "skip"
     if name == RET:
         return "returned"
+    if unbound.is_flag(name):
+        return unbound.hint(name)
+    if name.startswith(_TUPLE):
+        return name.split(".", 2)[2]
     if name.startswith(RET + "."):
         return "result"
     return name
@@ -821,20 +917,22 @@ def _assigned_names(body: list) -> set[str]:
 RECURSION_LIMIT = 20000
 
 
-def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False
-          ) -> Function:
-    """Lower a Python function for one argument signature into a verified-ready IR Function."""
+def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False,
+          reads: list | None = None) -> Function:
+    """Lower a Python function for one argument signature into a verified-ready IR Function.
+    `reads`, if given, receives the globals and closure cells the program depends on."""
     old = sys.getrecursionlimit()
     if old >= RECURSION_LIMIT:
-        return _lower(func, arg_types, weak, flatten_returns)
+        return _lower(func, arg_types, weak, flatten_returns, reads)
     sys.setrecursionlimit(RECURSION_LIMIT)
     try:
-        return _lower(func, arg_types, weak, flatten_returns)
+        return _lower(func, arg_types, weak, flatten_returns, reads)
     finally:
         sys.setrecursionlimit(old)
 
 
-def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool) -> Function:
+def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool,
+           reads: list | None) -> Function:
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())
@@ -850,6 +948,8 @@ def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool)
         if w:
             ctx.weak.add(a.id)
     fn = lw.lower_function(args)
+    if reads is not None:
+        reads.extend(ctx.reads.values())
     return fn
 
 

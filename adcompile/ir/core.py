@@ -71,6 +71,9 @@ class Function:
     # (i, j): argument i has argument j's shape on j's dims (a tangent and its primal). The
     # entry points check it once, so backends may use j's lengths for i (fewer index checks).
     shape_links: list[tuple[int, int]] = field(default_factory=list)
+    # Per result: a Python scalar (computed only from Python numbers, NumPy 2's "weak"
+    # scalars) rather than a NumPy scalar; how the API types scalar results (results.py).
+    python_scalars: list[bool] = field(default_factory=list)
 
     def walk(self) -> Iterator[Op]:
         return walk_block(self.body)

@@ -301,6 +301,10 @@ def _tape_pop(op, vals, env):
 
 def _check(op, vals, env):
     if not vals[0]:
+        if op.attrs["kind"] == "unbound":
+            raise UnboundLocalError(op.attrs["message"])
+        if op.attrs["kind"] == "overflow":
+            raise OverflowError(op.attrs["message"])
         raise ValueError(op.attrs["message"])
     return []
 

@@ -178,8 +178,9 @@ def _not(ts, attrs):
 
 
 def _powi(ts, attrs):
-    _check(len(ts) == 2 and scalar_of(ts[0]).is_float and ts[1] == I64,
-           "powi expects (float, i64 scalar)")
+    # an i64 base is exact integer power (wrapping as NumPy's int64), not a float round trip
+    _check(len(ts) == 2 and (scalar_of(ts[0]).is_float or scalar_of(ts[0]) == I64) and
+           ts[1] == I64, "powi expects (float or i64, i64 scalar)")
     return [ts[0]]
 
 
@@ -459,9 +460,15 @@ _reg("tape_push", "tape", _tape_push, ("tape", "value"), _EFF,
 _reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF, {"guarded": _GUARDED})
 
 
+# which error a failed `check` raises: a shape mismatch, an invalid value (ValueError), or a
+# local variable read where it was never assigned (UnboundLocalError, as CPython), or a float
+# that does not fit an int64 (OverflowError)
+CHECK_KINDS = ("shape", "value", "unbound", "overflow")
+
+
 def _check_op(ts, attrs):
     _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
-           attrs.get("kind") in ("shape", "value"), "check(bool) {message=str, kind=shape|value}")
+           attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=shape|value|unbound}")
     return []
 
 
@@ -469,7 +476,8 @@ def _check_op(ts, attrs):
 # reductions); false stops the program with `message`
 _reg("check", "check", _check_op, ("cond",), _EFF,
      {"message": Attr((str,), True, "the error raised"),
-      "kind": Attr((str,), True, "'shape' or 'value': which error class")})
+      "kind": Attr((str,), True, "'shape', 'value', 'unbound' or 'overflow': which "
+                                         "error class")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

@@ -125,7 +125,7 @@ def clone_function(fn: Function) -> Function:
     args = [_fresh(a, mapping) for a in fn.args]
     body = Block([_fresh(a, mapping) for a in fn.body.args], clone_ops(fn.body.ops, mapping))
     return Function(fn.name, args, body, list(fn.result_types), fn.loc, fn.returns_tuple,
-                    list(fn.shape_links))
+                    list(fn.shape_links), list(fn.python_scalars))
 
 
 def _fresh(v: Value, mapping: dict[int, Value]) -> Value:

@@ -118,7 +118,10 @@ class _Simplifier:
             return None
         if p == "cast" and len(xs) == 1 and ks[0] is not None and \
                 isinstance(y.type, ScalarType):
-            v = y.type.np_dtype.type(ks[0]).item()
+            try:
+                v = y.type.np_dtype.type(ks[0]).item()
+            except (OverflowError, ValueError):   # left to the run-time conversion
+                return None
             op.prim, op.operands, op.attrs = "const", [], {"value": v, "type": y.type.name}
             self.const[y.id] = v
             return None

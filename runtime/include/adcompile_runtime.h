@@ -34,6 +34,9 @@ extern "C" {
 #define ADC_ERR_INTERNAL 5 /* runtime misuse or a bug in generated code */
 #define ADC_ERR_TAPE_BUDGET 6 /* reverse mode's tape for a loop would exceed the limit the
                                  library was built with: rebuild with --checkpoint */
+#define ADC_ERR_UNBOUND 7  /* a local variable read where it was never assigned (the loop or
+                              branch that assigns it did not run), as Python's UnboundLocalError */
+#define ADC_ERR_OVERFLOW 8 /* int() of a float that is infinite or does not fit in int64 */
 
 /* Messages recorded by adc_fail are truncated to ADC_MESSAGE_MAX - 1 bytes. */
 #define ADC_MESSAGE_MAX 512

@@ -51,6 +51,10 @@ const char *adc_strerror(int code)
         return "internal error";
     case ADC_ERR_TAPE_BUDGET:
         return "reverse-mode tape would exceed its limit (rebuild with --checkpoint)";
+    case ADC_ERR_UNBOUND:
+        return "local variable read before it was assigned";
+    case ADC_ERR_OVERFLOW:
+        return "float does not fit in an int64";
     default:
         return "unknown error code";
     }

@@ -15,9 +15,11 @@ static void test_strerror(void)
     CHECK(strstr(adc_strerror(ADC_ERR_VALUE), "invalid value") != NULL);
     CHECK_STREQ(adc_strerror(ADC_ERR_INTERNAL), "internal error");
     CHECK_STREQ(adc_strerror(-1), "unknown error code");
-    CHECK_STREQ(adc_strerror(7), "unknown error code");
+    CHECK_STREQ(adc_strerror(9), "unknown error code");
+    CHECK(strstr(adc_strerror(ADC_ERR_OVERFLOW), "int64") != NULL);
+    CHECK(strstr(adc_strerror(ADC_ERR_UNBOUND), "before it was assigned") != NULL);
     CHECK(strstr(adc_strerror(ADC_ERR_TAPE_BUDGET), "--checkpoint") != NULL);
-    for (code = ADC_OK; code <= ADC_ERR_TAPE_BUDGET; code++)
+    for (code = ADC_OK; code <= ADC_ERR_OVERFLOW; code++)
         CHECK(strcmp(adc_strerror(code), "unknown error code") != 0);
     /* codes are fixed by the ABI */
     CHECK_EQ_INT(ADC_OK, 0);
@@ -26,6 +28,9 @@ static void test_strerror(void)
     CHECK_EQ_INT(ADC_ERR_ALLOC, 3);
     CHECK_EQ_INT(ADC_ERR_VALUE, 4);
     CHECK_EQ_INT(ADC_ERR_INTERNAL, 5);
+    CHECK_EQ_INT(ADC_ERR_TAPE_BUDGET, 6);
+    CHECK_EQ_INT(ADC_ERR_UNBOUND, 7);
+    CHECK_EQ_INT(ADC_ERR_OVERFLOW, 8);
 }
 
 static void test_fail_records(void)

@@ -547,11 +547,15 @@ def bad_attribute_assign(x):
     return y
 
 
-def bad_maybe_undefined(x):
-    # `y` is unbound when x <= 0 (CPython raises UnboundLocalError at the use).
-    if x > 0.0:
-        y = 1.0
-    return y  # ERR
+SHADOWED = 5.0
+
+
+def bad_local_read_before_assignment(x):
+    # `SHADOWED` is a local of this function (assigned below): CPython raises
+    # UnboundLocalError; it must not read the module global of that name.
+    y = x + SHADOWED  # ERR
+    SHADOWED = 1.0
+    return y + SHADOWED
 
 
 def bad_write_base_of_live_slice(x):

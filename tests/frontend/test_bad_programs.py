@@ -165,7 +165,7 @@ CASES = [
     ("bad_none_value", lambda: (1.0,), A, ()),
     ("bad_method_append", lambda: (f1(),), A, ()),
     ("bad_attribute_assign", lambda: (f1(),), A, ()),
-    ("bad_maybe_undefined", lambda: (-1.0,), A, ()),
+    ("bad_local_read_before_assignment", lambda: (1.0,), T, ()),
     ("bad_write_base_of_live_slice", lambda: (f1(),), A, ()),
     ("bad_write_base_of_live_row", lambda: (f2(),), A, ()),
 ]
