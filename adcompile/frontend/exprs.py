@@ -29,6 +29,7 @@ from ..ir.types import (
     promote,
     scalar_of,
 )
+from . import aliasing
 from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 
@@ -260,8 +261,8 @@ class ExprLowerer:
             return self.const(not k, BOOL) if k is not None else self.emit("not", [b])
         if not isinstance(v, Value):
             raise self.error(node, f"cannot negate {describe(v)}", "", TypeInferenceError)
-        if isinstance(node.op, gast.UAdd):
-            return v
+        if isinstance(node.op, gast.UAdd):   # +x of an array is a new array in NumPy
+            return self.emit("copy", [v], name=v.name) if isinstance(v.type, ArrayType) else v
         if isinstance(node.op, gast.USub):
             k = self.known(v)
             if k is not None and isinstance(v.type, ScalarType) and v.type != BOOL:
@@ -363,8 +364,11 @@ class ExprLowerer:
                     raise self.error(node, f".T of a {base.type.ndim}-d array is not "
                                      "supported", "index the axes explicitly in a loop",
                                      TypeInferenceError)
-                return base if base.type.ndim < 2 else self.emit("transpose", [base],
-                                                                 name=base.name + "T")
+                if base.type.ndim < 2:
+                    return base
+                return aliasing.note_view(self, base, self.emit("transpose", [base],
+                                                                name=base.name + "T"),
+                                          "transpose")
             if a == "size":
                 return self.emit("size", [base], name="size")
             if a == "ndim":
@@ -396,8 +400,12 @@ class ExprLowerer:
                              "only arrays and tuples can be indexed", TypeInferenceError)
         spec, operands = self.index_spec(base, node.slice, node)
         if spec is None:
-            return self.emit("getitem", [base] + operands, name=base.name + "_i")
-        return self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+            out = self.emit("getitem", [base] + operands, name=base.name + "_i")
+            if isinstance(out.type, ArrayType):   # a row: a view in NumPy
+                aliasing.note_view(self, base, out, "getitem", None, tuple(operands))
+            return out
+        out = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+        return aliasing.note_view(self, base, out, "getslice", spec, tuple(operands))
 
     def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
         """(None, indices) for plain element/row access, else (slice spec, operands)."""
@@ -451,6 +459,14 @@ class ExprLowerer:
         if not isinstance(node, gast.Name):
             raise self.error(target, "can only assign into elements of a named array",
                              "bind the array to a name first")
+        name = node.id
+        arr = self.lookup(name, node)
+        while isinstance(arr, tuple) and chain:   # t[0][1] = v: the array held in a tuple
+            arr = self._tuple_item(arr, chain.pop(), target)
+            name = getattr(arr, "name", name)
+        if not chain:
+            raise self.error(target, "cannot assign into a tuple", "tuples are immutable",
+                             TypeInferenceError)
         if len(chain) > 1:
             if any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
                 raise self.error(target, "writes through a slice of a slice are not supported",
@@ -460,16 +476,9 @@ class ExprLowerer:
                             ctx=gast.Load())
         else:
             sl = chain[0]
-        name = node.id
-        arr = self.lookup(name, node)
         if not isinstance(arr, Value) or not isinstance(arr.type, ArrayType):
             raise self.error(target, f"cannot assign into {describe(arr)} '{name}'",
                              "only arrays support element assignment", TypeInferenceError)
-        if name in self.env.views:
-            raise self.error(target, f"'{name}' is a view of '{self.env.views[name]}'; writing "
-                             "through a view is not supported",
-                             f"write into '{self.env.views[name]}' directly, or take a copy: "
-                             f"{name} = {self.env.views[name]}[...].copy()")
         spec, operands = self.index_spec(arr, sl, target)
         if not isinstance(value, Value):
             raise self.error(target, f"cannot store {describe(value)} into an array", "",
@@ -481,24 +490,31 @@ class ExprLowerer:
                 raise self.error(target, "the value has more dimensions than the target",
                                  "store a scalar into an element, or a row into x[i, :]",
                                  TypeInferenceError)
-            new = self.emit("setitem", [arr, value] + operands, name=name)
+            new = self.emit("setitem", [arr, value] + operands, name=arr.name)
         else:
             try:
-                new = self.emit("setslice", [arr, value] + operands, {"spec": spec}, name=name)
+                new = self.emit("setslice", [arr, value] + operands, {"spec": spec},
+                                name=arr.name)
             except Exception:
                 raise self.error(target, "the value has more dimensions than the slice",
                                  "the value must broadcast to the slice's shape",
                                  TypeInferenceError) from None
-        aliases = self.env.aliases(name)
-        for alias in aliases:
-            self.env.vars[alias] = new
-        for view, base in list(self.env.views.items()):
-            if base in aliases and view not in aliases:
-                self.env.vars[view] = Poison(
-                    f"'{view}' is a view of '{base}', which was written after the view was "
-                    "taken (in NumPy the view would change too)", self.src.loc(target),
-                    f"take a copy ({view} = {base}[...].copy()) or read '{view}' before "
-                    f"writing '{base}'")
+        self.write_array(arr, new, target)
+
+    def write_array(self, old: Value, new: Value, node) -> None:
+        """The array object `old` is a version of now holds `new` (Python's in-place write)."""
+        key = aliasing.ensure_key(self.env, old)
+        if not self.env.holders(key):   # held only by a tuple: a name carries it through loops
+            self.env.bind(f"obj.{key}", old, key=key)
+        aliasing.write(self, key, new, self.src.loc(node))
+
+    def _tuple_item(self, t: tuple, sl, node) -> Any:
+        idx = self.lower_expr(sl) if not isinstance(sl, gast.Slice) else None
+        k = self.known(idx) if isinstance(idx, Value) else None
+        if isinstance(k, int) and not isinstance(k, bool) and -len(t) <= k < len(t):
+            return t[k]
+        raise self.error(sl, "tuples can only be indexed by a constant in range",
+                         "e.g. t[0][1] = v", TypeInferenceError)
 
     # -- calls ------------------------------------------------------------------------------------
     def expr_Call(self, node) -> Any:

@@ -1,0 +1,310 @@
+"""Python's object semantics for arrays, on top of SSA array values.
+
+Every array object has an identity key (`Env.keys` for names, `Env.ident` for values). A write
+makes a new version of one object and rebinds every name and tuple slot that reaches it, then:
+- writes it back into the object it is a view of (basic indexing `Q[i]`, `Q[a:b]`, `Q[:, j]`,
+  transposes), and re-reads the views of it, so a view and its base never disagree;
+- a name bound to different objects on the two sides of an `if` is a `ChoiceView` of both:
+  writes through it land in whichever object it is at run time (an `if` op on the condition);
+- where the aliasing depends on how often a loop ran, or a view made inside a branch or loop
+  outlives it, the names involved become *may-alias* partners (`Env.may`): a write through one
+  poisons the others, so reading them afterwards is a precise error, never a stale value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..ir.builder import Builder
+from ..ir.core import Block, Value
+from .env import Env, Poison, fresh_key
+
+Current = Callable[[int], "Value | None"]
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """`base[indices]` read by a getitem (a row) or a getslice."""
+
+    base: int
+    prim: str                      # "getitem" | "getslice"
+    spec: str | None
+    operands: tuple
+
+    def bases(self) -> tuple[int, ...]:
+        return (self.base,)
+
+    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
+        attrs = {"spec": self.spec} if self.spec is not None else None
+        return lw.emit(self.prim, [base_new, *self.operands], attrs, name=cur.name)
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        base = current(self.base)
+        if base is None:
+            return []
+        prim = "setitem" if self.prim == "getitem" else "setslice"
+        attrs = {"spec": self.spec} if self.spec is not None else None
+        return [(self.base, lw.emit(prim, [base, new, *self.operands], attrs, name=base.name))]
+
+
+@dataclass(frozen=True)
+class TransposeView:
+    """`base.T` / `np.transpose(base)` of a 2-d array."""
+
+    base: int
+
+    def bases(self) -> tuple[int, ...]:
+        return (self.base,)
+
+    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
+        return lw.emit("transpose", [base_new], name=cur.name)
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        return [(self.base, lw.emit("transpose", [new], name=new.name + "T"))]
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    """A name that is object `then` where `cond` holds and object `other` where it does not
+    (either may be None: an object nothing else reaches)."""
+
+    cond: Value
+    then: int | None
+    other: int | None
+
+    def bases(self) -> tuple[int, ...]:
+        return tuple(k for k in (self.then, self.other) if k is not None)
+
+    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
+        if base_key == self.then:
+            return choose(lw, self.cond, base_new, cur)
+        return choose(lw, self.cond, cur, base_new)
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        out = []
+        for key, first in ((self.then, True), (self.other, False)):
+            cur = current(key) if key is not None else None
+            if cur is not None:
+                out.append((key, choose(lw, self.cond, new, cur) if first
+                            else choose(lw, self.cond, cur, new)))
+        return out
+
+
+def choose(lw, cond: Value, a: Value, b: Value) -> Value:
+    """`a if cond else b` as an `if` op (no copy: each branch yields one version)."""
+    if a is b:
+        return a
+    then, other = Block(), Block()
+    Builder(then, lw.loc).op("yield", [a], [])
+    Builder(other, lw.loc).op("yield", [b], [])
+    return Builder(lw.block, lw.loc).op("if", [cond], [a.type], {}, [then, other],
+                                        [a.name]).results[0]
+
+
+# -- reaching objects --------------------------------------------------------------------------
+def key_of(env: Env, value: Any) -> int | None:
+    return env.ident.get(value.id) if isinstance(value, Value) else None
+
+
+def ensure_key(env: Env, value: Value) -> int:
+    """The object `value` is a version of, making it a new object if it has none yet."""
+    key = env.ident.get(value.id)
+    if key is None:
+        key = env.ident[value.id] = fresh_key()
+    return key
+
+
+def current(env: Env, key: int) -> Value | None:
+    """The current version of object `key`, from a name or a tuple slot that holds it."""
+    for n, k in env.keys.items():
+        v = env.vars.get(n)
+        if k == key and isinstance(v, Value):
+            return v
+    for v in env.vars.values():
+        if isinstance(v, tuple):
+            found = _in_tuple(env, v, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _in_tuple(env: Env, t: tuple, key: int) -> Value | None:
+    for x in t:
+        if isinstance(x, tuple):
+            found = _in_tuple(env, x, key)
+            if found is not None:
+                return found
+        elif isinstance(x, Value) and env.ident.get(x.id) == key:
+            return x
+    return None
+
+
+def note_view(lw, base: Value, view: Value, prim: str, spec: str | None = None,
+              operands: tuple = ()) -> Value:
+    """Record that `view` (just emitted from `base`) is a view of it, as in NumPy."""
+    env = lw.env
+    bkey = ensure_key(env, base)
+    if not env.holders(bkey) and current(env, bkey) is None:
+        env.vars[f"obj.{bkey}"] = base          # a temporary base (Q[0][1:]) stays reachable
+        env.keys[f"obj.{bkey}"] = bkey
+    vkey = ensure_key(env, view)
+    env.views[vkey] = TransposeView(bkey) if prim == "transpose" else \
+        IndexView(bkey, prim, spec, tuple(operands))
+    return view
+
+
+# -- writes ------------------------------------------------------------------------------------
+def write(lw, key: int, new: Value, loc, came_from: int | None = None, up: bool = True) -> None:
+    """Object `key` now holds `new`: rebind what reaches it, its base and its views."""
+    env = lw.env
+    env.ident[new.id] = key
+    _rebind(env, key, new)
+    rec = env.views.get(key)
+    if up and rec is not None:
+        for bkey, bnew in rec.write_back(lw, new, lambda k: current(env, k)):
+            write(lw, bkey, bnew, loc, came_from=key)
+    for vkey, vrec in list(env.views.items()):
+        if vkey == came_from or key not in vrec.bases():
+            continue
+        cur = current(env, vkey)
+        if cur is None:
+            del env.views[vkey]               # nothing reaches the view any more
+            continue
+        write(lw, vkey, vrec.read(lw, key, new, cur), loc, came_from=key, up=False)
+    _poison_partners(env, key, loc)
+
+
+def _rebind(env: Env, key: int, new: Value) -> None:
+    for n, k in env.keys.items():
+        if k == key:
+            env.vars[n] = new
+    for n, v in list(env.vars.items()):
+        if isinstance(v, tuple):
+            env.vars[n] = _replace(env, v, key, new)
+
+
+def _replace(env: Env, t: tuple, key: int, new: Value) -> tuple:
+    return tuple(_replace(env, x, key, new) if isinstance(x, tuple) else
+                 new if isinstance(x, Value) and env.ident.get(x.id) == key else x for x in t)
+
+
+def _poison_partners(env: Env, key: int, loc) -> None:
+    for pair in list(env.may):
+        if key not in pair:
+            continue
+        for other in pair - {key}:
+            for n in env.holders(other):
+                if env.keys.get(n) == key:
+                    continue
+                env.vars[n] = Poison(
+                    f"'{_shown(n)}' may be the same array as one written here (their aliasing "
+                    "depends on a branch or on how many times a loop ran)", loc,
+                    "give each array its own name, or take a copy (b = a.copy()) so no two "
+                    "names may refer to the same array")
+                env.keys.pop(n, None)
+
+
+def _shown(name: str) -> str:
+    return name if "." not in name else "an internal array"
+
+
+# -- control flow ------------------------------------------------------------------------------
+def refresh_tuples(env: Env) -> None:
+    """Tuple slots holding arrays follow the current versions of their objects (after a branch
+    or loop merged the names that reach them)."""
+    for n, v in list(env.vars.items()):
+        if isinstance(v, tuple):
+            env.vars[n] = refreshed(env, v)
+
+
+def refreshed(env: Env, t: tuple) -> tuple:
+    out = []
+    for x in t:
+        if isinstance(x, tuple):
+            out.append(refreshed(env, x))
+            continue
+        key = key_of(env, x)
+        cur = None
+        if key is not None:
+            cur = next((env.vars[n] for n in env.holders(key)
+                        if isinstance(env.vars.get(n), Value)), None)
+        out.append(cur if cur is not None else x)
+    return tuple(out)
+
+
+def merge_key(lw, before: Env, name: str, envs: list[Env], cond: Value) -> int | None:
+    """The object key of `name` after an `if` whose branches ran on `envs`; `before` is the
+    merged env (all names already rebound)."""
+    ks = [e.keys.get(name) for e in envs]
+    if ks[0] == ks[1]:
+        return ks[0]
+    if None in ks:   # unbound (or not an array) on one path: that path never reads it
+        return ks[0] if ks[1] is None else ks[1]
+    key = fresh_key()
+    sides: list[int | None] = []
+    for env, k in zip(envs, ks):
+        if k in env.views and k not in before.views:      # a view made in the branch
+            for b in _old_bases(env, before, k):
+                before.may.add(frozenset((key, b)))
+            sides.append(None)
+        elif _reached(before, k, name):
+            sides.append(k)
+        else:
+            sides.append(None)
+    if sides != [None, None]:
+        before.views[key] = ChoiceView(cond, sides[0], sides[1])
+    return key
+
+
+def _reached(env: Env, key: int, but: str) -> bool:
+    return any(n != but for n in env.holders(key)) or \
+        any(key in r.bases() for r in env.views.values())
+
+
+def _old_bases(env: Env, before: Env, key: int) -> set[int]:
+    """The objects that existed before (in `before`) that view `key` of `env` reaches."""
+    out, todo = set(), [key]
+    while todo:
+        rec = env.views.get(todo.pop())
+        for b in (rec.bases() if rec is not None else ()):
+            if b in before.views or before.holders(b):
+                out.add(b)
+            else:
+                todo.append(b)
+    return out
+
+
+def loop_partners(start: Env, end: Env) -> list[set[str]]:
+    """Groups of names whose aliasing at the end of a loop body differs from its start (so it
+    depends on the trip count), or that end as a view made inside the body (with its bases)."""
+    names = [n for n in end.keys if n in start.keys]
+    out: list[set[str]] = []
+    for i, m in enumerate(names):
+        for n in names[i + 1:]:
+            if (start.keys[m] == start.keys[n]) != (end.keys[m] == end.keys[n]):
+                out.append({m, n})
+    for n in end.keys:
+        k = end.keys[n]
+        if k in end.views and end.views[k] is not start.views.get(k):
+            group = {n}
+            for b in _old_bases(end, start, k):
+                group |= set(start.holders(b))
+            out.append(group)
+    return out
+
+
+def separate(env: Env, names: set[str], groups: list[set[str]]) -> None:
+    """Give each of `names` its own object key, with may-alias pairs between any two that
+    alias in one of `groups` (the alias classes on the paths being joined)."""
+    if not names:
+        return
+    new = {n: fresh_key() for n in names if n in env.keys}
+    old = dict(env.keys)
+    for n, k in new.items():
+        env.keys[n] = k
+    for n in new:
+        for m in list(env.keys):
+            if m == n:
+                continue
+            if old.get(m) == old.get(n) or any(n in g and m in g for g in groups):
+                env.may.add(frozenset((new[n], env.keys[m])))
