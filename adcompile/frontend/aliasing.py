@@ -108,6 +108,9 @@ def key_of(env: Env, value: Any) -> int | None:
 
 def ensure_key(env: Env, value: Value) -> int:
     """The object `value` is a version of, making it a new object if it has none yet."""
+    for n, k in env.keys.items():
+        if env.vars.get(n) is value:
+            return k
     key = env.ident.get(value.id)
     if key is None:
         key = env.ident[value.id] = fresh_key()
@@ -274,37 +277,40 @@ def _old_bases(env: Env, before: Env, key: int) -> set[int]:
     return out
 
 
-def loop_partners(start: Env, end: Env) -> list[set[str]]:
-    """Groups of names whose aliasing at the end of a loop body differs from its start (so it
-    depends on the trip count), or that end as a view made inside the body (with its bases)."""
+def loop_partners(start: Env, end: Env) -> list[tuple[frozenset, frozenset]]:
+    """(names to give their own object, names that may alias them) for the names whose
+    aliasing at the end of a loop body differs from its start (so it depends on the trip
+    count), and for names that end as a view made inside the body (with its bases)."""
     names = [n for n in end.keys if n in start.keys]
-    out: list[set[str]] = []
+    out = []
     for i, m in enumerate(names):
         for n in names[i + 1:]:
             if (start.keys[m] == start.keys[n]) != (end.keys[m] == end.keys[n]):
-                out.append({m, n})
+                out.append((frozenset((m, n)), frozenset((m, n))))
     for n in end.keys:
         k = end.keys[n]
         if k in end.views and end.views[k] is not start.views.get(k):
             group = {n}
             for b in _old_bases(end, start, k):
                 group |= set(start.holders(b))
-            out.append(group)
+            out.append((frozenset((n,)), frozenset(group)))
     return out
 
 
-def separate(env: Env, names: set[str], groups: list[set[str]]) -> None:
-    """Give each of `names` its own object key, with may-alias pairs between any two that
-    alias in one of `groups` (the alias classes on the paths being joined)."""
-    if not names:
+def separate(env: Env, groups) -> None:
+    """Give the names to re-key in `groups` (see `loop_partners`) their own objects, with
+    may-alias pairs to every name they alias now or are partnered with."""
+    rekey = set().union(*(g[0] for g in groups)) if groups else set()
+    new = {n: fresh_key() for n in rekey if n in env.keys}
+    if not new:
         return
-    new = {n: fresh_key() for n in names if n in env.keys}
     old = dict(env.keys)
     for n, k in new.items():
         env.keys[n] = k
+        if isinstance(env.vars.get(n), Value):
+            env.ident[env.vars[n].id] = k
     for n in new:
         for m in list(env.keys):
-            if m == n:
-                continue
-            if old.get(m) == old.get(n) or any(n in g and m in g for g in groups):
+            if m != n and (old.get(m) == old[n] or
+                           any(n in g[1] and m in g[1] for g in groups)):
                 env.may.add(frozenset((new[n], env.keys[m])))

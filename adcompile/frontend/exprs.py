@@ -460,7 +460,14 @@ class ExprLowerer:
             raise self.error(target, "can only assign into elements of a named array",
                              "bind the array to a name first")
         name = node.id
-        arr = self.lookup(name, node)
+        if len(chain) > 1 and any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
+            # Q[0:2][1] = v: write through the view Q[0:2] (it writes back into Q)
+            inner = gast.Subscript(value=target.value.value, slice=target.value.slice,
+                                   ctx=gast.Load())
+            gast.copy_location(inner, target.value)
+            arr, chain = self.lower_expr(inner), [target.slice]
+        else:
+            arr = self.lookup(name, node)
         while isinstance(arr, tuple) and chain:   # t[0][1] = v: the array held in a tuple
             arr = self._tuple_item(arr, chain.pop(), target)
             name = getattr(arr, "name", name)
@@ -468,9 +475,6 @@ class ExprLowerer:
             raise self.error(target, "cannot assign into a tuple", "tuples are immutable",
                              TypeInferenceError)
         if len(chain) > 1:
-            if any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
-                raise self.error(target, "writes through a slice of a slice are not supported",
-                                 "index with a single subscript: x[i, j] = v")
             sl = gast.Tuple(elts=[s for s in reversed(chain) for s in
                                   (s.elts if isinstance(s, gast.Tuple) else [s])],
                             ctx=gast.Load())

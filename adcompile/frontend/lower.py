@@ -571,10 +571,10 @@ class Lowerer(ExprLowerer):
             attempt = self._loop_attempt(kind, carried, types, body, bounds, test, range_info,
                                          brk, cont, target, loc, objects)
             end_env, new_carried, new_types = attempt[0], attempt[1], attempt[2]
-            new_objects = attempt[5]
+            new_objects = objects.join(attempt[5])
             if new_carried == carried and new_types == types and new_objects == objects:
                 break
-            carried, types, objects = new_carried, new_types, objects.join(new_objects)
+            carried, types, objects = new_carried, new_types, new_objects
         else:
             raise TypeInferenceError("the types of the loop's variables do not settle", loc,
                                      "give each variable one type before the loop")
@@ -749,7 +749,7 @@ class _LoopObjects:
     aliasing depends on the trip count, and the carried names a body leaves poisoned."""
 
     def __init__(self, groups=(), poisoned=frozenset()):
-        self.groups = tuple(frozenset(g) for g in groups)
+        self.groups = tuple(groups)
         self.poisoned = frozenset(poisoned)
 
     def __eq__(self, other) -> bool:
@@ -763,12 +763,9 @@ class _LoopObjects:
     def join(self, other: "_LoopObjects") -> "_LoopObjects":
         return _LoopObjects(set(self.groups) | set(other.groups), self.poisoned | other.poisoned)
 
-    def names(self) -> set[str]:
-        return set().union(*self.groups) if self.groups else set()
-
     def enter(self, env: Env) -> None:
         """At the start of a body (any iteration) and after the loop."""
-        aliasing.separate(env, self.names(), [set(g) for g in self.groups])
+        aliasing.separate(env, self.groups)
         aliasing.refresh_tuples(env)
         for n in self.poisoned:
             env.vars[n] = Poison(f"'{n}' may be the same array as one written in the previous "
