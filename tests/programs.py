@@ -773,7 +773,7 @@ class _Gen:
 
     def stmt_for(self, sc):
         var = self.fresh("i")
-        form = self.ch(["n", "ab", "abs", "neg"])
+        form = self.ch(["n", "ab", "abs", "neg", "neg"])
         n = self.small_int(sc)
         if form == "n":
             rng = f"range({n})"

@@ -107,6 +107,11 @@ _FEATURES = {
     "or": " or ",
     "not": "not ",
     "min": "min(",
+    "array helper": "def g0(v",
+    "alias": " = z",
+    "view alias": "[::-1]",
+    "tuple of arrays": "tp",
+    "swap": "= y1, y0",
 }
 
 
