@@ -573,7 +573,7 @@ class _Gen:
         if sc.alocals:
             opts += ["store", "store"]
             if cfg.allow_aliasing and cfg.allow_arrays:
-                opts += ["alias_op"]
+                opts += ["alias_op", "alias_op"]
         if sc.counters:
             opts += ["count"]
         if sc.if_depth < cfg.max_if_depth and self.budget > 0:
