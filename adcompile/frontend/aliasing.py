@@ -235,10 +235,13 @@ def refreshed(env: Env, t: tuple) -> tuple:
     return tuple(out)
 
 
-def merge_key(lw, before: Env, name: str, envs: list[Env], cond: Value) -> int | None:
-    """The object key of `name` after an `if` whose branches ran on `envs`; `before` is the
-    merged env (all names already rebound)."""
-    ks = [e.keys.get(name) for e in envs]
+def merge_key(lw, before: Env, name: str | None, envs: list[Env], cond: Value,
+              ks: list | None = None) -> int | None:
+    """The object key of `name` (or of an `if` result whose branch values are the objects `ks`)
+    after an `if` whose branches ran on `envs`; `before` is the merged env (all names already
+    rebound)."""
+    if ks is None:
+        ks = [e.keys.get(name) for e in envs]
     if ks[0] == ks[1]:
         return ks[0]
     if None in ks:   # unbound (or not an array) on one path: that path never reads it
@@ -259,7 +262,7 @@ def merge_key(lw, before: Env, name: str, envs: list[Env], cond: Value) -> int |
     return key
 
 
-def _reached(env: Env, key: int, but: str) -> bool:
+def _reached(env: Env, key: int, but: str | None) -> bool:
     return any(n != but for n in env.holders(key)) or \
         any(key in r.bases() for r in env.views.values())
 

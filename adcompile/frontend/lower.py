@@ -435,12 +435,14 @@ class Lowerer(ExprLowerer):
             if all(isinstance(b[0].vars.get(n), Value) and b[0].vars[n].id in self.ctx.weak
                    for b in branches):
                 self.ctx.weak.add(r.id)
-        self._merge_objects(before, [b[0] for b in branches], plan, op.results, tuples, cond)
+        self._merge_objects(before, branches, plan, op.results, tuples, cond)
         return op.results[len(plan):]
 
-    def _merge_objects(self, before: Env, envs: list[Env], plan, results, tuples, cond) -> None:
-        """Object identities after an `if`: a name bound to different arrays on the two
-        branches writes through to whichever it is at run time (aliasing.merge_key)."""
+    def _merge_objects(self, before: Env, branches, plan, results, tuples, cond) -> None:
+        """Object identities after an `if`: a name (or a conditional expression) bound to
+        different arrays on the two branches writes through to whichever it is at run time
+        (aliasing.merge_key)."""
+        envs = [b[0] for b in branches]
         for env in envs:
             before.may |= env.may
         for (n, _), r in zip(plan, results):
@@ -448,6 +450,12 @@ class Lowerer(ExprLowerer):
                 key = aliasing.merge_key(self, before, n, envs, cond)
                 if key is not None:
                     before.keys[n] = key
+                    before.ident[r.id] = key
+        for i, r in enumerate(results[len(plan):]):
+            if isinstance(r.type, ArrayType):
+                ks = [aliasing.ensure_key(env, b[2][i]) for env, b in zip(envs, branches)]
+                key = aliasing.merge_key(self, before, None, envs, cond, ks)
+                if key is not None:
                     before.ident[r.id] = key
         for n, a, b in tuples:
             ra, rb = aliasing.refreshed(before, a), aliasing.refreshed(before, b)
