@@ -165,6 +165,97 @@ def row_views_in_loop(P):
     return np.sum(Q * Q)
 
 
+def ifexp_alias(x, c):
+    a = x.copy()
+    a2 = x * 2.0
+    b = a if c > 0.0 else a2
+    b[0] = 9.0 * x[1]
+    return np.sum(a * a) + 2.0 * np.sum(a2)
+
+
+def write_both(a, b):
+    a[0] = a[0] + 1.0
+    b[1] = a[0] * 2.0             # a and b may be one array
+    return b[0]
+
+
+def write_then_rebind(a):
+    a[0] = 7.0 * a[1]             # seen by the caller
+    a = a * 2.0
+    a[1] = 5.0                    # not seen: a is a new array
+    return np.sum(a)
+
+
+def same_array_twice(x):
+    y = x.copy()
+    s = write_both(y, y) + write_then_rebind(y)
+    return s + np.sum(y * y)
+
+
+def row_of(A, i):
+    return A[i]                   # a view of the caller's array
+
+
+def views_through_helpers(P):
+    Q = P.copy()
+    z = bump(Q[1])                # returns the view it was given
+    z[1] = z[1] * 5.0
+    r = row_of(Q, 2)
+    r[0] = 5.0 * P[0, 0]
+    return np.sum(Q * Q)
+
+
+def scale_all(v, p):
+    for j in range(len(v)):
+        v[j] = v[j] * 0.5 + p
+    return v
+
+
+def strided_views(x):
+    y = x.copy()
+    for i in range(3):
+        w = y[::-1]
+        w[0] = w[0] + x[1]
+    z = scale_all(y[::2], x[0])
+    z[0] += 3.0
+    return np.sum(y * y) + np.sum(z)
+
+
+def while_swap_break(x, n):
+    u = x.copy()
+    v = x * 2.0
+    k = 0
+    while k < n:
+        k += 1
+        u, v = v, u
+        u[0] = u[0] + x[1]
+        if k > 2:
+            break
+    return np.sum(u * u) + np.sum(v)
+
+
+def tuple_in_loop(x, n):
+    a = x.copy()
+    b = x * 2.0
+    t = (a, b)
+    for i in range(n):
+        t[0][0] = t[0][0] + t[1][1]
+        b[1] = b[1] * 0.5
+    return np.sum(a * a) + np.sum(t[1])
+
+
+def choice_in_loop(x, c):
+    a = x.copy()
+    b = x * 2.0
+    for i in range(3):
+        if c > 0.0:
+            z = a
+        else:
+            z = b
+        z[0] = z[0] * x[1]
+    return np.sum(a * a) + np.sum(b)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -186,6 +277,13 @@ CASES = [
     (aug_assign_in_place, [(X,)]),
     (argument_alias, [(X,)]),
     (row_views_in_loop, [(P,)]),
+    (ifexp_alias, [(X, 1.0), (X, -1.0)]),
+    (same_array_twice, [(X,)]),
+    (views_through_helpers, [(P,)]),
+    (strided_views, [(X,)]),
+    (while_swap_break, [(X, 2), (X, 5)]),
+    (tuple_in_loop, [(X, 3)]),
+    (choice_in_loop, [(X, 1.0), (X, -1.0)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
