@@ -280,14 +280,26 @@ def _old_bases(env: Env, before: Env, key: int) -> set[int]:
     return out
 
 
-def loop_partners(start: Env, end: Env) -> list[tuple[frozenset, frozenset]]:
-    """(names to give their own object, names that may alias them) for the names whose
-    aliasing at the end of a loop body differs from its start (so it depends on the trip
-    count), and for names that end as a view made inside the body (with its bases)."""
+def loop_partners(start: Env, end: Env, fresh: set[str]):
+    """How the aliasing at the end of a loop body differs from its start.
+
+    Returns (groups, adopt). groups: (names to give their own object, names that may alias
+    them), for names bound before the loop whose sharing changes (so it depends on the trip
+    count) and for names that end as a view made inside the body (with its bases). adopt:
+    names first bound inside the body (`fresh`) -> a name whose object they share at the end,
+    which is also what they share at the start of the next iteration."""
     names = [n for n in end.keys if n in start.keys]
+    adopt: dict[str, str] = {}
+    for m in sorted(n for n in names if n in fresh):
+        mates = sorted((n for n in names if n != m and end.keys[n] == end.keys[m]),
+                       key=lambda n: (n in fresh, n))
+        if mates and (mates[0] not in fresh or mates[0] < m):
+            adopt[m] = mates[0]
     out = []
     for i, m in enumerate(names):
         for n in names[i + 1:]:
+            if m in fresh or n in fresh:
+                continue
             if (start.keys[m] == start.keys[n]) != (end.keys[m] == end.keys[n]):
                 out.append((frozenset((m, n)), frozenset((m, n))))
     for n in end.keys:
@@ -297,7 +309,18 @@ def loop_partners(start: Env, end: Env) -> list[tuple[frozenset, frozenset]]:
             for b in _old_bases(end, start, k):
                 group |= set(start.holders(b))
             out.append((frozenset((n,)), frozenset(group)))
-    return out
+    return out, adopt
+
+
+def adopt_keys(env: Env, adopt: dict[str, str]) -> None:
+    """Names first bound in a loop body share, at the start of an iteration, the object they
+    shared at the end of the previous one."""
+    for m, n in adopt.items():
+        rep = n
+        while rep in adopt:
+            rep = adopt[rep]
+        if m in env.keys and rep in env.keys:
+            env.keys[m] = env.keys[rep]
 
 
 def separate(env: Env, groups) -> None:

@@ -663,7 +663,7 @@ class Lowerer(ExprLowerer):
                 new_types[n] = t
         self.env, self.block, self.loc = before, outer_block, loc
         return (end_env, new_carried, new_types, cond_block, body_block,
-                _LoopObjects.seen(body_start, end_env, carried))
+                _LoopObjects.seen(body_start, end_env, carried, before))
 
     def _inherit_weak(self, init, arg: Value) -> None:
         if isinstance(init, Value) and init.id in self.ctx.weak and init.type == arg.type:
@@ -756,24 +756,30 @@ class _LoopObjects:
     """How a loop changes which names share an array (aliasing.loop_partners): the names whose
     aliasing depends on the trip count, and the carried names a body leaves poisoned."""
 
-    def __init__(self, groups=(), poisoned=frozenset()):
+    def __init__(self, groups=(), poisoned=frozenset(), adopt=None):
         self.groups = tuple(groups)
         self.poisoned = frozenset(poisoned)
+        self.adopt = dict(adopt or {})
 
     def __eq__(self, other) -> bool:
-        return set(self.groups) == set(other.groups) and self.poisoned == other.poisoned
+        return set(self.groups) == set(other.groups) and self.poisoned == other.poisoned \
+            and self.adopt == other.adopt
 
     @staticmethod
-    def seen(start: Env, end: Env, carried) -> "_LoopObjects":
-        return _LoopObjects(aliasing.loop_partners(start, end),
-                            {n for n in carried if isinstance(end.vars.get(n), Poison)})
+    def seen(start: Env, end: Env, carried, before: Env) -> "_LoopObjects":
+        fresh = {n for n in carried if not isinstance(before.vars.get(n), Value)}
+        groups, adopt = aliasing.loop_partners(start, end, fresh)
+        return _LoopObjects(groups, {n for n in carried if isinstance(end.vars.get(n), Poison)},
+                            adopt)
 
     def join(self, other: "_LoopObjects") -> "_LoopObjects":
-        return _LoopObjects(set(self.groups) | set(other.groups), self.poisoned | other.poisoned)
+        return _LoopObjects(set(self.groups) | set(other.groups), self.poisoned | other.poisoned,
+                            other.adopt)
 
     def enter(self, env: Env) -> None:
         """At the start of a body (any iteration) and after the loop."""
         aliasing.separate(env, self.groups)
+        aliasing.adopt_keys(env, self.adopt)
         aliasing.refresh_tuples(env)
         for n in self.poisoned:
             env.vars[n] = Poison(f"'{n}' may be the same array as one written in the previous "
