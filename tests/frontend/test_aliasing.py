@@ -256,6 +256,19 @@ def choice_in_loop(x, c):
     return np.sum(a * a) + np.sum(b)
 
 
+def loop_temp_alias(x, n):
+    y = x.copy()
+    z = y
+    k = 0
+    while k < n:
+        k += 1
+        t = (y, z)
+        w = t[1]                  # first bound in the body: y's array in every iteration
+        z[0] += w[1] * x[2]
+        w[1] = w[1] * 0.5
+    return np.sum(y * y) + np.sum(z)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -284,6 +297,7 @@ CASES = [
     (while_swap_break, [(X, 2), (X, 5)]),
     (tuple_in_loop, [(X, 3)]),
     (choice_in_loop, [(X, 1.0), (X, -1.0)]),
+    (loop_temp_alias, [(X, 3)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
