@@ -680,6 +680,11 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
                 child.env.bind(f"arg.{key}", v, key=key)   # reachable after a rebinding
         else:
             child.env.vars[p] = v
+            for leaf in _array_leaves(v):   # arrays in a tuple argument are the caller's too
+                key = aliasing.ensure_key(lw.env, leaf)
+                if key not in entry:
+                    entry[key] = leaf
+                    child.env.bind(f"arg.{key}", leaf, key=key)
     lw.ctx.stack.append(func)
     child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)
@@ -699,6 +704,12 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
     if child.ret_tree is not None:
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]
+
+
+def _array_leaves(v) -> list[Value]:
+    if isinstance(v, tuple):
+        return [leaf for x in v for leaf in _array_leaves(x)]
+    return [v] if isinstance(v, Value) and isinstance(v.type, ArrayType) else []
 
 
 def lower_custom(lw, cf, node) -> Any:

@@ -269,6 +269,19 @@ def loop_temp_alias(x, n):
     return np.sum(y * y) + np.sum(z)
 
 
+def write_tuple_arg(t):
+    t[0][0] = 3.0 * t[1][1]       # the caller's arrays, reached through a tuple argument
+
+
+def tuple_argument(x):
+    a = x.copy()
+    b = x * 2.0
+    write_tuple_arg((a, b))
+    u = (b, a)
+    write_tuple_arg(u)            # writes b[0] (and u[0])
+    return a[0] + 10.0 * b[0] + u[0][0]
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -298,6 +311,7 @@ CASES = [
     (tuple_in_loop, [(X, 3)]),
     (choice_in_loop, [(X, 1.0), (X, -1.0)]),
     (loop_temp_alias, [(X, 3)]),
+    (tuple_argument, [(X,)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
