@@ -421,7 +421,20 @@ def _copy(lw, args, kw, node):
     return lw.emit("copy", [x], name=x.name) if isinstance(x.type, ArrayType) else x
 
 
-@_reg(np.array, np.asarray)
+@_reg(np.asarray)
+def _asarray(lw, args, kw, node):
+    """np.asarray of an array that already has the dtype is that array, not a copy: writes
+    through the result change it, as in NumPy."""
+    x = args[0] if args else None
+    if isinstance(x, Value) and isinstance(x.type, ArrayType):
+        _nargs(lw, args, kw, node, 1, 2, ("dtype",))
+        want = kw.get("dtype", args[1] if len(args) > 1 else None)
+        if _dtype_arg(lw, want, node, x.type.dtype) == x.type.dtype:
+            return x
+    return _array(lw, args, kw, node)
+
+
+@_reg(np.array)
 def _array(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 2, ("dtype",))
     data = args[0]

@@ -282,6 +282,15 @@ def tuple_argument(x):
     return a[0] + 10.0 * b[0] + u[0][0]
 
 
+def asarray_alias(x):
+    y = x.copy()
+    z = np.asarray(y)             # y itself (np.array would copy)
+    z[0] = 5.0 * x[1]
+    w = np.array(y)
+    w[1] = 0.0
+    return y[0] + 10.0 * y[1]
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -312,6 +321,7 @@ CASES = [
     (choice_in_loop, [(X, 1.0), (X, -1.0)]),
     (loop_temp_alias, [(X, 3)]),
     (tuple_argument, [(X,)]),
+    (asarray_alias, [(X,)]),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
