@@ -290,8 +290,8 @@ def loop_partners(start: Env, end: Env, fresh: set[str]):
     which is also what they share at the start of the next iteration."""
     names = [n for n in end.keys if n in start.keys]
     adopt: dict[str, str] = {}
-    for m in sorted(n for n in names if n in fresh):
-        mates = sorted((n for n in names if n != m and end.keys[n] == end.keys[m]),
+    for m in sorted(n for n in end.keys if n in fresh):
+        mates = sorted((n for n in end.keys if n != m and end.keys[n] == end.keys[m]),
                        key=lambda n: (n in fresh, n))
         if mates and (mates[0] not in fresh or mates[0] < m):
             adopt[m] = mates[0]

@@ -767,7 +767,7 @@ class _LoopObjects:
 
     @staticmethod
     def seen(start: Env, end: Env, carried, before: Env) -> "_LoopObjects":
-        fresh = {n for n in carried if not isinstance(before.vars.get(n), Value)}
+        fresh = {n for n in end.keys if not isinstance(before.vars.get(n), Value)}
         groups, adopt = aliasing.loop_partners(start, end, fresh)
         return _LoopObjects(groups, {n for n in carried if isinstance(end.vars.get(n), Poison)},
                             adopt)
