@@ -291,6 +291,22 @@ def asarray_alias(x):
     return y[0] + 10.0 * y[1]
 
 
+def nested_loop_temp_alias(x, k):
+    y = x.copy()
+    z = y
+    n = k
+    while n > 0:
+        n -= 1
+        m = n - 1
+        while m > 0:
+            m -= 1
+            s = np.sum(z)
+            w = y                 # first bound in the inner body
+            if x[0] > s * 0.1:
+                w += x[1]
+    return np.sum(y * y) + np.sum(z)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -320,6 +336,7 @@ CASES = [
     (tuple_in_loop, [(X, 3)]),
     (choice_in_loop, [(X, 1.0), (X, -1.0)]),
     (loop_temp_alias, [(X, 3)]),
+    (nested_loop_temp_alias, [(X, 4)]),
     (tuple_argument, [(X,)]),
     (asarray_alias, [(X,)]),
 ]
