@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..errors import TypeInferenceError
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from .env import Env, Poison, fresh_key
@@ -34,9 +35,9 @@ class IndexView:
     def bases(self) -> tuple[int, ...]:
         return (self.base,)
 
-    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
         attrs = {"spec": self.spec} if self.spec is not None else None
-        return lw.emit(self.prim, [base_new, *self.operands], attrs, name=cur.name)
+        return lw.emit(self.prim, [base_new, *self.operands], attrs, name=name)
 
     def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
         base = current(self.base)
@@ -56,8 +57,8 @@ class TransposeView:
     def bases(self) -> tuple[int, ...]:
         return (self.base,)
 
-    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
-        return lw.emit("transpose", [base_new], name=cur.name)
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
+        return lw.emit("transpose", [base_new], name=name)
 
     def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
         return [(self.base, lw.emit("transpose", [new], name=new.name + "T"))]
@@ -75,7 +76,7 @@ class ChoiceView:
     def bases(self) -> tuple[int, ...]:
         return tuple(k for k in (self.then, self.other) if k is not None)
 
-    def read(self, lw, base_key: int, base_new: Value, cur: Value) -> Value:
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
         if base_key == self.then:
             return choose(lw, self.cond, base_new, cur)
         return choose(lw, self.cond, cur, base_new)
@@ -117,12 +118,69 @@ def ensure_key(env: Env, value: Value) -> int:
     return key
 
 
-def current(env: Env, key: int) -> Value | None:
+@dataclass(frozen=True)
+class Stale:
+    """A name bound to view `key` after its base was written: the view is re-read from the
+    base where the name is next used (`materialize`), so views nobody reads cost nothing."""
+
+    key: int
+
+
+def is_lazy(rec) -> bool:
+    """Views that are a pure function of their base (re-readable at any time)."""
+    return isinstance(rec, (IndexView, TransposeView))
+
+
+def reachable(env: Env, key: int) -> bool:
+    """Can the current version of object `key` be found (or re-read) in `env`?"""
+    if env.holders(key) or any(isinstance(v, tuple) and _in_tuple(env, v, key) is not None
+                               for v in env.vars.values()):
+        return True
+    return False
+
+
+def rereadable(env: Env, key: int) -> bool:
+    """Is `key` a view whose base is reachable here (so it can be re-read lazily)?"""
+    rec = env.views.get(key)
+    return is_lazy(rec) and reachable(env, rec.base)
+
+
+def materialize(lw, key: int) -> Value:
+    """Re-read the stale view `key` from its base and rebind its names to the result."""
+    env = lw.env
+    rec = env.views.get(key)
+    base = current(lw, rec.base) if rec is not None else None
+    if base is None:
+        raise TypeInferenceError("an array view is used after its base array stopped being "
+                                 "reachable", lw.loc, "take a copy of the view: v = a[...].copy()")
+    names = env.holders(key)
+    v = rec.read(lw, rec.base, base, None, names[0] if names else "view")
+    env.ident[v.id] = key
+    for n in names:
+        if isinstance(env.vars.get(n), Stale):
+            env.vars[n] = v
+    return v
+
+
+def materialize_all(lw, keep: Callable[[str, int], bool] = lambda n, k: False) -> None:
+    """Re-read every stale view name of the env (except those `keep` says stay lazy)."""
+    env = lw.env
+    for n, v in list(env.vars.items()):
+        if isinstance(env.vars.get(n), Stale) and not keep(n, env.vars[n].key):
+            materialize(lw, env.vars[n].key)
+
+
+def current(lw, key: int) -> Value | None:
     """The current version of object `key`, from a name or a tuple slot that holds it."""
+    env = lw.env
+    stale = False
     for n, k in env.keys.items():
         v = env.vars.get(n)
         if k == key and isinstance(v, Value):
             return v
+        stale = stale or (k == key and isinstance(v, Stale))
+    if stale:
+        return materialize(lw, key)
     for v in env.vars.values():
         if isinstance(v, tuple):
             found = _in_tuple(env, v, key)
@@ -147,7 +205,7 @@ def note_view(lw, base: Value, view: Value, prim: str, spec: str | None = None,
     """Record that `view` (just emitted from `base`) is a view of it, as in NumPy."""
     env = lw.env
     bkey = ensure_key(env, base)
-    if not env.holders(bkey) and current(env, bkey) is None:
+    if not env.holders(bkey) and current(lw, bkey) is None:
         env.vars[f"obj.{bkey}"] = base          # a temporary base (Q[0][1:]) stays reachable
         env.keys[f"obj.{bkey}"] = bkey
     vkey = ensure_key(env, view)
@@ -164,17 +222,49 @@ def write(lw, key: int, new: Value, loc, came_from: int | None = None, up: bool 
     _rebind(env, key, new)
     rec = env.views.get(key)
     if up and rec is not None:
-        for bkey, bnew in rec.write_back(lw, new, lambda k: current(env, k)):
+        for bkey, bnew in rec.write_back(lw, new, lambda k: current(lw, k)):
             write(lw, bkey, bnew, loc, came_from=key)
+    _stale_views(lw, key, came_from, loc)
+    _poison_partners(env, key, loc)
+
+
+def _stale_views(lw, key: int, came_from: int | None, loc) -> None:
+    """The views of object `key` (just written) are re-read lazily; choices eagerly."""
+    env = lw.env
     for vkey, vrec in list(env.views.items()):
         if vkey == came_from or key not in vrec.bases():
             continue
-        cur = current(env, vkey)
-        if cur is None:
-            del env.views[vkey]               # nothing reaches the view any more
+        names = env.holders(vkey)
+        in_tuple = any(isinstance(v, tuple) and _in_tuple(env, v, vkey) is not None
+                       for v in env.vars.values())
+        if is_lazy(vrec) and not in_tuple:
+            if not names and not any(vkey in r.bases() for r in env.views.values()):
+                del env.views[vkey]           # nothing reaches the view any more
+                continue
+            for n in names:
+                env.vars[n] = Stale(vkey)
+            _stale_views(lw, vkey, None, loc)
             continue
-        write(lw, vkey, vrec.read(lw, key, new, cur), loc, came_from=key, up=False)
-    _poison_partners(env, key, loc)
+        cur = current(lw, vkey)
+        if cur is None:
+            del env.views[vkey]
+            continue
+        write(lw, vkey, vrec.read(lw, key, current(lw, key), cur), loc, came_from=key,
+              up=False)
+
+
+def write_element(lw, key: int, value: Value, indices: list, loc, arr: Value | None = None
+                  ) -> None:
+    """`obj[indices] = value` for a scalar or row store: through a row view (`r = Q[i]`) it
+    is one store into the base, `Q[i, j] = value`, instead of writing the row back."""
+    env = lw.env
+    rec = env.views.get(key)
+    if isinstance(rec, IndexView) and rec.prim == "getitem" and reachable(env, rec.base):
+        write_element(lw, rec.base, value, list(rec.operands) + list(indices), loc)
+        return
+    cur = current(lw, key) or arr       # `arr`: a temporary view (Q[0:2][1] = v)
+    new = lw.emit("setitem", [cur, value] + list(indices), name=cur.name)
+    write(lw, key, new, loc)
 
 
 def _rebind(env: Env, key: int, new: Value) -> None:

@@ -709,7 +709,7 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
         lw.env.views.setdefault(k, rec)
     lw.env.may |= child.env.may
     for key, v in entry.items():
-        new = aliasing.current(child.env, key)
+        new = aliasing.current(child, key)
         if isinstance(new, Value) and new is not v and new.type == v.type:
             aliasing.write(lw, key, new, lw.src.loc(node))
     if not results:

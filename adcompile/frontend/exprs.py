@@ -88,6 +88,8 @@ class ExprLowerer:
             if isinstance(v, Poison):
                 raise TypeInferenceError(v.message, v.loc or self.src.loc(node), v.hint or
                                          "give the variable one type on every path")
+            if isinstance(v, aliasing.Stale):   # a view whose base was written: re-read it
+                return aliasing.materialize(self, v.key)
             return v
         return self.resolve(name, node)
 
@@ -494,7 +496,9 @@ class ExprLowerer:
                 raise self.error(target, "the value has more dimensions than the target",
                                  "store a scalar into an element, or a row into x[i, :]",
                                  TypeInferenceError)
-            new = self.emit("setitem", [arr, value] + operands, name=arr.name)
+            key = self._object_of(arr)
+            aliasing.write_element(self, key, value, operands, self.src.loc(target), arr)
+            return
         else:
             try:
                 new = self.emit("setslice", [arr, value] + operands, {"spec": spec},
@@ -507,10 +511,14 @@ class ExprLowerer:
 
     def write_array(self, old: Value, new: Value, node) -> None:
         """The array object `old` is a version of now holds `new` (Python's in-place write)."""
-        key = aliasing.ensure_key(self.env, old)
-        if not self.env.holders(key):   # held only by a tuple: a name carries it through loops
-            self.env.bind(f"obj.{key}", old, key=key)
-        aliasing.write(self, key, new, self.src.loc(node))
+        aliasing.write(self, self._object_of(old), new, self.src.loc(node))
+
+    def _object_of(self, arr: Value) -> int:
+        key = aliasing.ensure_key(self.env, arr)
+        if not self.env.holders(key) and key not in self.env.views:
+            # held only by a tuple: a name carries it through loops
+            self.env.bind(f"obj.{key}", arr, key=key)
+        return key
 
     def _tuple_item(self, t: tuple, sl, node) -> Any:
         idx = self.lower_expr(sl) if not isinstance(sl, gast.Slice) else None

@@ -350,6 +350,8 @@ class Lowerer(ExprLowerer):
         for fn in (then_fn, else_fn):
             self.env, self.block = before.copy(), Block()
             got = fn()
+            aliasing.materialize_all(self, keep=lambda n, k: aliasing.is_lazy(
+                before.views.get(k)) and before.keys.get(n) == k)
             branches.append((self.env, self.block, got if extra else None,
                              self.loc))
             self.loc = outer_loc
@@ -375,6 +377,15 @@ class Lowerer(ExprLowerer):
             if a is b:
                 before.vars[n] = a
                 continue
+            if isinstance(a, aliasing.Stale) or isinstance(b, aliasing.Stale):
+                ks = [v.key if isinstance(v, aliasing.Stale) else br[0].keys.get(n)
+                      for v, br in zip((a, b), branches)]
+                if ks[0] == ks[1]:            # one view on both paths: re-read after the if
+                    before.vars[n], before.keys[n] = aliasing.Stale(ks[0]), ks[0]
+                    continue
+                a, b = (self._materialized(br, n) if isinstance(v, aliasing.Stale) else v
+                        for v, br in zip((a, b), branches))
+                vals[n] = [a, b]
             if isinstance(a, Value) and isinstance(b, Value):
                 kb = self.known(a), self.known(b)
                 if kb[0] is not None and kb[0] == kb[1] and a.type == b.type and \
@@ -437,6 +448,15 @@ class Lowerer(ExprLowerer):
                 self.ctx.weak.add(r.id)
         self._merge_objects(before, branches, plan, op.results, tuples, cond)
         return op.results[len(plan):]
+
+    def _materialized(self, branch, name: str) -> Value:
+        """Re-read a stale view at the end of a branch (its yield is built later)."""
+        saved = self.env, self.block
+        self.env, self.block = branch[0], branch[1]
+        try:
+            return aliasing.materialize(self, self.env.vars[name].key)
+        finally:
+            self.env, self.block = saved
 
     def _merge_objects(self, before: Env, branches, plan, results, tuples, cond) -> None:
         """Object identities after an `if`: a name (or a conditional expression) bound to
@@ -565,6 +585,7 @@ class Lowerer(ExprLowerer):
         if range_info:
             self.env.bind(range_info[0], self.env.vars[range_info[0]])
         assigned = _assigned_names(body)
+        aliasing.materialize_all(self, keep=lambda n, k: n not in assigned)
         if range_info:
             assigned.add(range_info[0])
         if may_exit:
@@ -642,6 +663,9 @@ class Lowerer(ExprLowerer):
             self.lower_body(body)
             self.loops.pop()
             self.env.vars.pop(cont, None)
+        # views made in the body cannot be re-read after it: their names get values
+        aliasing.materialize_all(self, keep=lambda n, k: aliasing.is_lazy(
+            body_start.views.get(k)))
         end_env = self.env
         # Which names changed in the body, and what types did they end with?
         new_carried = list(carried)
@@ -708,6 +732,8 @@ class Lowerer(ExprLowerer):
         inits = []
         for n in carried:
             v = before.vars.get(n)
+            if isinstance(v, aliasing.Stale):
+                v = aliasing.materialize(self, v.key)
             inits.append(self.coerce(v, types[n]) if isinstance(v, Value) else
                          self.undef(types[n]))
         saved_block = self.block
@@ -780,6 +806,9 @@ class _LoopObjects:
         """At the start of a body (any iteration) and after the loop."""
         aliasing.separate(env, self.groups)
         aliasing.adopt_keys(env, self.adopt)
+        for n, k in list(env.keys.items()):   # views re-read from their (carried) bases
+            if aliasing.rereadable(env, k) and isinstance(env.vars.get(n), Value):
+                env.vars[n] = aliasing.Stale(k)
         aliasing.refresh_tuples(env)
         for n in self.poisoned:
             env.vars[n] = Poison(f"'{n}' may be the same array as one written in the previous "
