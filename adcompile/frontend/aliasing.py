@@ -238,16 +238,13 @@ def _stale_views(lw, key: int, came_from: int | None, loc) -> None:
         in_tuple = any(isinstance(v, tuple) and _in_tuple(env, v, vkey) is not None
                        for v in env.vars.values())
         if is_lazy(vrec) and not in_tuple:
-            if not names and not any(vkey in r.bases() for r in env.views.values()):
-                del env.views[vkey]           # nothing reaches the view any more
-                continue
+            # (a record nothing reaches now is kept: a helper's result may bind it again)
             for n in names:
                 env.vars[n] = Stale(vkey)
             _stale_views(lw, vkey, None, loc)
             continue
         cur = current(lw, vkey)
         if cur is None:
-            del env.views[vkey]
             continue
         write(lw, vkey, vrec.read(lw, key, current(lw, key), cur), loc, came_from=key,
               up=False)

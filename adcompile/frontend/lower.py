@@ -122,7 +122,11 @@ class Lowerer(ExprLowerer):
                              "returning a value",
                              "add a 'return' at the end so every path returns the same kind "
                              "of value")
-        return [self.env.vars[f"{RET}.{i}"] for i in range(len(self.ret_types))]
+        out = []
+        for i in range(len(self.ret_types)):
+            v = self.env.vars[f"{RET}.{i}"]
+            out.append(aliasing.materialize(self, v.key) if isinstance(v, aliasing.Stale) else v)
+        return out
 
     # -- statement lists and flags --------------------------------------------------------------
     def _flags(self) -> list[str]:

@@ -307,6 +307,31 @@ def nested_loop_temp_alias(x, k):
     return np.sum(y * y) + np.sum(z)
 
 
+def first_row(Q, c):
+    r = Q[0]
+    if c > 0.0:
+        return r
+    Q[0, 0] = 5.0
+    return r                      # a view of the caller's array, seen after the call
+
+
+def returned_view(P, c):
+    Q = P.copy()
+    z = first_row(Q, c)
+    Q[0, 1] = 7.0 * P[1, 1]       # seen through z
+    return np.sum(z * z) + np.sum(Q)
+
+
+def view_early_return(P, n):
+    Q = P.copy()
+    r = Q[1]
+    for i in range(n):
+        Q[1, 0] = Q[1, 0] + r[1] * P[0, 1]
+        if r[0] > 20.0:
+            return r[0] * P[0, 0]
+    return np.sum(r) + np.sum(Q)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -337,6 +362,8 @@ CASES = [
     (choice_in_loop, [(X, 1.0), (X, -1.0)]),
     (loop_temp_alias, [(X, 3)]),
     (nested_loop_temp_alias, [(X, 4)]),
+    (returned_view, [(A, 1.0), (A, -1.0)]),
+    (view_early_return, [(A, 2), (A, 40)]),
     (tuple_argument, [(X,)]),
     (asarray_alias, [(X,)]),
 ]
