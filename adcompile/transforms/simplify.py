@@ -131,6 +131,10 @@ class _Simplifier:
             if d is not None and d.prim == "setitem" and \
                     [v.id for v in d.operands[2:]] == [v.id for v in xs[1:]]:
                 return same(d.operands[1])   # read of the element just written
+            if d is not None and d.prim == "getitem" and d.attrs == op.attrs:
+                # r = q[i]; r[j] is q[i, j]: the row (a view in NumPy) need not be made
+                op.operands = [d.operands[0]] + d.operands[1:] + xs[1:]
+                return None
         if p in ("add", "sub") and str(y.type) == "i64" and ks[1] is not None:
             d = self.defs.get(xs[0].id)
             if d is not None and d.prim in ("add", "sub") and \

@@ -141,3 +141,22 @@ def test_every_pass_preserves_random_programs(p):
         verify(fn)
         got = run_function(fn, list(p.fresh_args()))
         progs.assert_results_close(want, got, f"pass {name}", p)
+
+
+def _row_then_element(Q, i, j):
+    r = Q[i]                      # a row (a view in NumPy)
+    r2 = Q[i]
+    return r[j] * 2.0 + r2[j - 1]
+
+
+def test_simplify_reads_an_element_of_a_row_from_its_base():
+    """q[i][j] is one getitem of q: loops reading through a row view do not make the row."""
+    Q = np.arange(12.0).reshape(3, 4)
+    fn = copy.deepcopy(build_ir(_row_then_element, signature_of(_row_then_element,
+                                                                (Q, 1, 2)))["frontend"])
+    want = run_function(fn, [Q, 1, 2])
+    out = PASSES["dce"].run(PASSES["simplify"].run(fn))
+    verify(out)
+    text = print_function(out)
+    assert text.count("getitem(") == 2 and "getitem(%Q, %i, " in text, text
+    assert run_function(out, [Q, 1, 2]) == want == _row_then_element(Q, 1, 2)
