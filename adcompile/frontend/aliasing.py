@@ -3,7 +3,10 @@
 Every array object has an identity key (`Env.keys` for names, `Env.ident` for values). A write
 makes a new version of one object and rebinds every name and tuple slot that reaches it, then:
 - writes it back into the object it is a view of (basic indexing `Q[i]`, `Q[a:b]`, `Q[:, j]`,
-  transposes), and re-reads the views of it, so a view and its base never disagree;
+  transposes; an element write through a row view is one store into the base), and marks the
+  views of it `Stale`: they are re-read from the base where they are next used (loop bodies
+  re-read the views made outside them), so a view and its base never disagree and a view
+  nobody reads costs nothing;
 - a name bound to different objects on the two sides of an `if` is a `ChoiceView` of both:
   writes through it land in whichever object it is at run time (an `if` op on the condition);
 - where the aliasing depends on how often a loop ran, or a view made inside a branch or loop
