@@ -227,11 +227,11 @@ def write(lw, key: int, new: Value, loc, came_from: int | None = None, up: bool 
     if up and rec is not None:
         for bkey, bnew in rec.write_back(lw, new, lambda k: current(lw, k)):
             write(lw, bkey, bnew, loc, came_from=key)
-    _stale_views(lw, key, came_from, loc)
+    _stale_views(lw, key, new, came_from, loc)
     _poison_partners(env, key, loc)
 
 
-def _stale_views(lw, key: int, came_from: int | None, loc) -> None:
+def _stale_views(lw, key: int, new: Value | None, came_from: int | None, loc) -> None:
     """The views of object `key` (just written) are re-read lazily; choices eagerly."""
     env = lw.env
     for vkey, vrec in list(env.views.items()):
@@ -244,13 +244,13 @@ def _stale_views(lw, key: int, came_from: int | None, loc) -> None:
             # (a record nothing reaches now is kept: a helper's result may bind it again)
             for n in names:
                 env.vars[n] = Stale(vkey)
-            _stale_views(lw, vkey, None, loc)
+            _stale_views(lw, vkey, None, None, loc)
             continue
         cur = current(lw, vkey)
-        if cur is None:
+        base = new if new is not None else current(lw, key)
+        if cur is None or base is None:
             continue
-        write(lw, vkey, vrec.read(lw, key, current(lw, key), cur), loc, came_from=key,
-              up=False)
+        write(lw, vkey, vrec.read(lw, key, base, cur), loc, came_from=key, up=False)
 
 
 def write_element(lw, key: int, value: Value, indices: list, loc, arr: Value | None = None

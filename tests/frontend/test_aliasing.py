@@ -332,6 +332,21 @@ def view_early_return(P, n):
     return np.sum(r) + np.sum(Q)
 
 
+def pick_written(v, w, p):
+    if p > 0.5:
+        v[0] += 1.0
+        return v
+    w[0] += p
+    return w
+
+
+def choice_of_temporary_view(x, c):
+    y = x.copy()
+    z = pick_written(y[::-1], y, c)   # a choice between a temporary view and its base
+    z[1] = z[1] * x[0]
+    return np.sum(y * y) + np.sum(z)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -364,6 +379,7 @@ CASES = [
     (nested_loop_temp_alias, [(X, 4)]),
     (returned_view, [(A, 1.0), (A, -1.0)]),
     (view_early_return, [(A, 2), (A, 40)]),
+    (choice_of_temporary_view, [(X, 1.0), (X, 0.25)]),
     (tuple_argument, [(X,)]),
     (asarray_alias, [(X,)]),
 ]
