@@ -647,7 +647,7 @@ class _Gen:
                 opts += ["acall", "acall", "acall"]
         untied = [n for n in self._plain(sc.alocals) if n not in self.tied]
         if len(untied) >= 2:
-            opts += ["swap", "swap"]
+            opts += ["swap"] * 4
         kind = self.ch(opts)
         if kind == "whole_aug":
             name = self.ch(self._plain(sc.alocals) or sc.alocals)
