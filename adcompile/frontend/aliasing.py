@@ -84,14 +84,14 @@ class ChoiceView:
             return choose(lw, self.cond, base_new, cur)
         return choose(lw, self.cond, cur, base_new)
 
-    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
-        out = []
+    def write_back(self, lw, new: Value, current: Current):
+        # a generator: the second side is read after the first was written (one may be a
+        # view of the other)
         for key, first in ((self.then, True), (self.other, False)):
             cur = current(key) if key is not None else None
             if cur is not None:
-                out.append((key, choose(lw, self.cond, new, cur) if first
-                            else choose(lw, self.cond, cur, new)))
-        return out
+                yield (key, choose(lw, self.cond, new, cur) if first
+                       else choose(lw, self.cond, cur, new))
 
 
 def choose(lw, cond: Value, a: Value, b: Value) -> Value:
@@ -189,6 +189,8 @@ def current(lw, key: int) -> Value | None:
             found = _in_tuple(env, v, key)
             if found is not None:
                 return found
+    if rereadable(env, key):        # a temporary view (f(Q[i])): re-read from its base
+        return materialize(lw, key)
     return None
 
 
@@ -218,24 +220,27 @@ def note_view(lw, base: Value, view: Value, prim: str, spec: str | None = None,
 
 
 # -- writes ------------------------------------------------------------------------------------
-def write(lw, key: int, new: Value, loc, came_from: int | None = None, up: bool = True) -> None:
-    """Object `key` now holds `new`: rebind what reaches it, its base and its views."""
+def write(lw, key: int, new: Value, loc, busy: frozenset = frozenset(), up: bool = True
+          ) -> None:
+    """Object `key` now holds `new`: rebind what reaches it, its base and its views. `busy`:
+    the objects this write came through (not re-read from it: they hold the newest value)."""
     env = lw.env
     env.ident[new.id] = key
     _rebind(env, key, new)
+    busy = busy | {key}
     rec = env.views.get(key)
     if up and rec is not None:
         for bkey, bnew in rec.write_back(lw, new, lambda k: current(lw, k)):
-            write(lw, bkey, bnew, loc, came_from=key)
-    _stale_views(lw, key, new, came_from, loc)
+            write(lw, bkey, bnew, loc, busy)
+    _stale_views(lw, key, new, busy, loc)
     _poison_partners(env, key, loc)
 
 
-def _stale_views(lw, key: int, new: Value | None, came_from: int | None, loc) -> None:
+def _stale_views(lw, key: int, new: Value | None, busy: frozenset, loc) -> None:
     """The views of object `key` (just written) are re-read lazily; choices eagerly."""
     env = lw.env
     for vkey, vrec in list(env.views.items()):
-        if vkey == came_from or key not in vrec.bases():
+        if vkey in busy or key not in vrec.bases():
             continue
         names = env.holders(vkey)
         in_tuple = any(isinstance(v, tuple) and _in_tuple(env, v, vkey) is not None
@@ -244,13 +249,13 @@ def _stale_views(lw, key: int, new: Value | None, came_from: int | None, loc) ->
             # (a record nothing reaches now is kept: a helper's result may bind it again)
             for n in names:
                 env.vars[n] = Stale(vkey)
-            _stale_views(lw, vkey, None, None, loc)
+            _stale_views(lw, vkey, None, busy | {vkey}, loc)
             continue
         cur = current(lw, vkey)
         base = new if new is not None else current(lw, key)
         if cur is None or base is None:
             continue
-        write(lw, vkey, vrec.read(lw, key, base, cur), loc, came_from=key, up=False)
+        write(lw, vkey, vrec.read(lw, key, base, cur), loc, busy, up=False)
 
 
 def write_element(lw, key: int, value: Value, indices: list, loc, arr: Value | None = None
@@ -353,7 +358,7 @@ def merge_key(lw, before: Env, name: str | None, envs: list[Env], cond: Value,
 
 
 def _reached(env: Env, key: int, but: str | None) -> bool:
-    return any(n != but for n in env.holders(key)) or \
+    return any(n != but for n in env.holders(key)) or rereadable(env, key) or \
         any(key in r.bases() for r in env.views.values())
 
 

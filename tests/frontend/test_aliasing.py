@@ -343,8 +343,9 @@ def pick_written(v, w, p):
 def choice_of_temporary_view(x, c):
     y = x.copy()
     z = pick_written(y[::-1], y, c)   # a choice between a temporary view and its base
-    z[1] = z[1] * x[0]
-    return np.sum(y * y) + np.sum(z)
+    z[1] = z[1] * x[1]
+    z[0] = z[0] * x[0]
+    return np.sum(y * y) + np.sum(z) + y[2] * y[0]
 
 
 X = np.array([1.0, 2.0, 3.0])
