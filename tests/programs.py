@@ -19,7 +19,17 @@ The generated code stays inside the subset:
   tuple returns, calls to helpers defined in the same module;
 * expressions: ``+ - * /``, unary ``-``, comparisons, ``and/or/not``, conditional expressions,
   ``math.sin/cos/tanh``, ``math.exp(math.sin(..))``, ``math.sqrt(abs(..) + 1.0)``, ``abs``,
-  ``min``, ``max``, ``len``, ``.shape[0]``, ``np.sum``.
+  ``min``, ``max``, ``len``, ``.shape[0]``, ``np.sum``;
+* aliasing (`GenConfig.allow_aliasing`): array helpers ``g0, g1`` that write into their array
+  arguments and return one of them (``return v``, or ``v`` or ``w`` depending on a branch),
+  called on local arrays or on views of them (``y0[::2]``, ``y0[::-1]``, ``y0[:]``); names bound
+  to local arrays, to views of them or to a helper's result (``z = y0``, ``z = y0[::-1]``,
+  ``z = g0(y0, ..)``: writes through either name are seen through the other); tuples holding
+  local arrays (``t = (y0, y1)``, then ``t[0][i] += ..``); whole-array ``y0 += ..`` /
+  ``y0 *= ..`` (in place, seen through aliases); swaps ``y0, y1 = y1, y0`` (also in loops).
+  A swapped array is never aliased afterwards if it was swapped in a loop, and aliased arrays
+  are never swapped, so the programs stay inside what the frontend compiles (a loop that
+  changes which array a name refers to while another reference sees it is refused).
 
 Every variable keeps one type for its whole life (float locals are floats from their first
 assignment, ints are loop variables, ``while`` counters and ``c`` counters), and a name is only
@@ -244,6 +254,7 @@ class GenConfig:
     allow_early_return: bool = True
     allow_while: bool = True
     allow_helpers: bool = True
+    allow_aliasing: bool = True     # array helpers, aliases, views, tuples of arrays, swaps
 
 
 FLOAT_CONSTS = ["0.5", "1.0", "2.0", "0.25", "-1.5", "3.0", "-0.75", "1.25", "0.0"]
@@ -287,6 +298,9 @@ class _Gen:
         self.ret_kinds: tuple = ("f",)
         self.ret_tuple = False
         self.smooth = cfg.smooth
+        self.ahelpers: list[tuple[str, str]] = []   # (name, form) of array helpers
+        self.tied: set[str] = set()         # arrays some alias, view or tuple refers to
+        self.loop_swapped: set[str] = set()  # arrays swapped inside a loop
 
     # -- drawing primitives (the first option is the one hypothesis shrinks towards)
     def ch(self, options):
@@ -558,6 +572,8 @@ class _Gen:
         opts = ["assign", "assign", "aug", "aug"]
         if sc.alocals:
             opts += ["store", "store"]
+            if cfg.allow_aliasing and cfg.allow_arrays:
+                opts += ["alias_op", "alias_op"]
         if sc.counters:
             opts += ["count"]
         if sc.if_depth < cfg.max_if_depth and self.budget > 0:
@@ -608,6 +624,106 @@ class _Gen:
             val = self.bounded(sc)
         return [f"{arr}[{idx}] {op} {val}"], False
 
+    # -- aliasing statements ----------------------------------------------------------------
+    @staticmethod
+    def _plain(names):
+        """Local arrays bound to plain names (not tuple items such as ``t[0]``)."""
+        return [n for n in names if "[" not in n]
+
+    def _array_ref(self, sc, names):
+        """A local array or a view of it (1-D views that are never empty)."""
+        arr = self.ch(names)
+        view = self.ch(["", "", "[::2]", "[::-1]", "[:]"])
+        return arr + view, arr
+
+    def _alias_sources(self, sc):
+        return [n for n in sc.alocals if n.split("[")[0] not in self.loop_swapped]
+
+    def stmt_alias_op(self, sc):
+        opts = ["whole_aug"]
+        if self._alias_sources(sc):
+            opts += ["alias", "alias_view", "tuple"]
+            if self.ahelpers:
+                opts += ["acall", "acall", "acall"]
+        untied = [n for n in self._plain(sc.alocals) if n not in self.tied]
+        if len(untied) >= 2:
+            opts += ["swap"] * 4
+        kind = self.ch(opts)
+        if kind == "whole_aug":
+            name = self.ch(self._plain(sc.alocals) or sc.alocals)
+            if "[" in name:   # t[0] += v would assign to a tuple item
+                return self.stmt_store(sc)
+            op = self.ch(["+=", "-=", "*="])
+            val = self.squashed(sc, 2) if op == "*=" else self.bounded(sc)
+            return [f"{name} {op} {val}"], False
+        if kind == "swap":
+            a = self.ch(untied)
+            b = self.ch([n for n in untied if n != a])
+            if sc.in_loop:
+                self.loop_swapped |= {a, b}
+            return [f"{a}, {b} = {b}, {a}"], False
+        srcs = self._alias_sources(sc)
+        if kind in ("alias", "alias_view"):
+            ref, base = self._array_ref(sc, srcs) if kind == "alias_view" else \
+                (lambda n: (n, n))(self.ch(srcs))
+            return [self._bind_alias(sc, ref, [base])], False
+        if kind == "tuple":
+            a, b = self.ch(srcs), self.ch(srcs)
+            t = self.fresh("tp")
+            self.tied |= {a.split("[")[0], b.split("[")[0]}
+            sc.alocals += [f"{t}[0]", f"{t}[1]"]
+            return [f"{t} = ({a}, {b})"], False
+        name, form = self.ch(self.ahelpers)
+        first, base = self._array_ref(sc, srcs)
+        if form == "pick":
+            second, base2 = self._array_ref(sc, srcs)
+            call = f"{name}({first}, {second}, {self.bounded(sc, 1)})"
+            bases = [base, base2]
+        else:
+            call = f"{name}({first}, {self.bounded(sc, 1)})"
+            bases = [base]
+        if form == "none" or self.ch([False, True]):
+            return [call], False
+        return [self._bind_alias(sc, call, bases)], False
+
+    def _bind_alias(self, sc, rhs, bases):
+        """``z = rhs`` where rhs is (a view of) an existing local array."""
+        z = self.fresh("z")
+        self.tied |= {b.split("[")[0] for b in bases} | {z}
+        sc.alocals.append(z)
+        return f"{z} = {rhs}"
+
+    def array_helper(self, name):
+        """A helper writing into its array arguments and returning one of them (or nothing)."""
+        sc = _Scope()
+        sc.fargs = ["p"]
+        form = self.ch(["ret", "none", "pick", "loop"])
+        e = lambda: self.expr(sc, self.rint(0, 2), raw=False)  # noqa: E731
+
+        def write(arr):
+            sc.alocals = [arr]
+            idx = self.index(sc, arr)
+            sc.alocals = []
+            if self.ch([True, False]):
+                return f"{arr}[{idx}] += {e()}"
+            return f"{arr}[{idx}] = {arr}[{idx}] * {self.ch(['0.5', '-0.75'])} + {e()}"
+
+        if form == "pick":
+            body = [f"if {self.cond(sc, 0)}:", f"    {write('v')}", "    return v",
+                    write("w"), "return w"]
+            head = f"def {name}(v, w, p):"
+        elif form == "loop":
+            body = ["for j in range(len(v)):", f"    v[j] = v[j] * 0.5 + {e()}", "return v"]
+            head = f"def {name}(v, p):"
+        else:
+            body = [write("v") for _ in range(self.rint(1, 2))]
+            if form == "ret":
+                body.append("return v")
+            head = f"def {name}(v, p):"
+        self.ahelpers.append((name, "none" if form == "none" else
+                              ("pick" if form == "pick" else "ret")))
+        return [head] + self.indent(body)
+
     def stmt_count(self, sc):
         c = self.ch(sc.counters)
         form = self.ch(["inc", "dec", "addvar"])
@@ -657,7 +773,7 @@ class _Gen:
 
     def stmt_for(self, sc):
         var = self.fresh("i")
-        form = self.ch(["n", "ab", "abs", "neg"])
+        form = self.ch(["n", "ab", "abs", "neg", "neg"])
         n = self.small_int(sc)
         if form == "n":
             rng = f"range({n})"
@@ -775,6 +891,9 @@ class _Gen:
                 name = f"h{j}"
                 lines += self.helper(name) + ["", ""]
                 self.helpers.append(name)
+        if cfg.allow_aliasing and cfg.allow_arrays:
+            for j in range(self.rint(0, 2)):
+                lines += self.array_helper(f"g{j}") + ["", ""]
 
         # entry function
         sc = _Scope()

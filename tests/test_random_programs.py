@@ -107,6 +107,14 @@ _FEATURES = {
     "or": " or ",
     "not": "not ",
     "min": "min(",
+    "array helper": "def g0(v",
+}
+# rarer (they need local arrays): seen at least once in the sample
+_ALIAS_FEATURES = {
+    "alias name": "    z",
+    "view": "[::",
+    "tuple of arrays": " = (y",
+    "swap": ", y0 = y",
 }
 
 
@@ -121,7 +129,7 @@ def test_generator_is_varied():
     def collect(p):
         sources.add(p.source)
         shapes[(p.ret_tuple, p.ret_kinds)] += 1
-        for name, text in _FEATURES.items():
+        for name, text in {**_FEATURES, **_ALIAS_FEATURES}.items():
             if text in p.source:
                 seen[name] += 1
         tree = ast.parse(p.source)
@@ -135,6 +143,7 @@ def test_generator_is_varied():
     collect()
     assert len(sources) > 150
     missing = [k for k in list(_FEATURES) + ["return in loop", "nested loops"] if seen[k] < 3]
+    missing += [k for k in _ALIAS_FEATURES if seen[k] < 1]
     assert not missing, (missing, seen)
     assert len(shapes) == 3, shapes
 

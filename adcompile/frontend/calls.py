@@ -22,6 +22,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
+from . import aliasing
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -455,7 +456,20 @@ def _copy(lw, args, kw, node):
     return lw.emit("copy", [x], name=x.name) if isinstance(x.type, ArrayType) else x
 
 
-@_reg(np.array, np.asarray)
+@_reg(np.asarray)
+def _asarray(lw, args, kw, node):
+    """np.asarray of an array that already has the dtype is that array, not a copy: writes
+    through the result change it, as in NumPy."""
+    x = args[0] if args else None
+    if isinstance(x, Value) and isinstance(x.type, ArrayType):
+        _nargs(lw, args, kw, node, 1, 2, ("dtype",))
+        want = kw.get("dtype", args[1] if len(args) > 1 else None)
+        if _dtype_arg(lw, want, node, x.type.dtype) == x.type.dtype:
+            return x
+    return _array(lw, args, kw, node)
+
+
+@_reg(np.array)
 def _array(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 2, ("dtype",))
     data = args[0]
@@ -586,7 +600,7 @@ def _transpose(lw, args, kw, node):
     if x.type.ndim > 2:
         raise lw.error(node, "transpose of 3-d arrays is not supported", "",
                        TypeInferenceError)
-    return lw.emit("transpose", [x], name=x.name + "T")
+    return aliasing.note_view(lw, x, lw.emit("transpose", [x], name=x.name + "T"), "transpose")
 
 
 @_reg(builtins.len)
@@ -779,36 +793,52 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
                 raise lw.error(node, f"{func.__name__}() is missing the argument '{p}'", "",
                                TypeInferenceError)
             bound[p] = lw.from_python(defaults[j], node, p)
-    entry_keys: dict[str, int | None] = {}
+    # parameters reach the caller's objects: writes and returned arguments alias as in Python
+    child.env.views, child.env.may = dict(lw.env.views), set(lw.env.may)
+    entry: dict[int, Value] = {}
     for p in params:
         v = bound[p]
         if isinstance(v, list):
             raise lw.error(node, "lists cannot be passed to functions", "use a NumPy array",
                            TypeInferenceError)
         if isinstance(v, Value):
-            child.env.bind(p, v)
-            entry_keys[p] = child.env.keys.get(p)
+            key = aliasing.ensure_key(lw.env, v) if isinstance(v.type, ArrayType) else None
+            child.env.bind(p, v, key=key)
+            if key is not None and key not in entry:
+                entry[key] = v
+                child.env.bind(f"arg.{key}", v, key=key)   # reachable after a rebinding
         else:
             child.env.vars[p] = v
+            for leaf in _array_leaves(v):   # arrays in a tuple argument are the caller's too
+                key = aliasing.ensure_key(lw.env, leaf)
+                if key not in entry:
+                    entry[key] = leaf
+                    child.env.bind(f"arg.{key}", leaf, key=key)
     lw.ctx.stack.append(func)
     child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)
     lw.ctx.stack.pop()
     results = child._final_results(src.node)
-    # writes into array arguments are visible to the caller, as in Python
-    for p, a in zip(params, node.args):
-        if isinstance(a, gast.Name) and isinstance(bound[p], Value) and \
-                isinstance(bound[p].type, ArrayType) and child.env.vars.get(p) is not bound[p] \
-                and child.env.keys.get(p) == entry_keys.get(p):
-            new = child.env.vars.get(p)
-            if isinstance(new, Value) and new.type == bound[p].type:
-                for alias in lw.env.aliases(a.id):
-                    lw.env.vars[alias] = new
+    # writes into array arguments are visible to the caller, as in Python; a returned
+    # argument (or a choice of them) keeps its object
+    for k, rec in child.env.views.items():
+        lw.env.views.setdefault(k, rec)
+    lw.env.may |= child.env.may
+    for key, v in entry.items():
+        new = aliasing.current(child, key)
+        if isinstance(new, Value) and new is not v and new.type == v.type:
+            aliasing.write(lw, key, new, lw.src.loc(node))
     if not results:
         return None
     if child.ret_tree is not None:
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]
+
+
+def _array_leaves(v) -> list[Value]:
+    if isinstance(v, tuple):
+        return [leaf for x in v for leaf in _array_leaves(x)]
+    return [v] if isinstance(v, Value) and isinstance(v.type, ArrayType) else []
 
 
 def lower_custom(lw, cf, node) -> Any:

@@ -1,9 +1,10 @@
 """What a Python name is bound to while lowering: an IR value, a compile-time tuple, a global
 object (module, function, dtype), or a poison that raises when the name is used.
 
-Arrays are values in the IR, so Python's reference semantics are kept by the `Env`: names that
-alias one array share an identity key, and a write through one rebinds all of them to the new
-version. Names bound to slice views are remembered so writes through them are rejected.
+Arrays are values in the IR, so Python's reference semantics are kept by the `Env`: every array
+object has an identity key, names that alias one array share it, `ident` maps each SSA value to
+the object it is a version of (so `z = helper(y)` returning `y` aliases it), and `views` holds
+the objects that are views of others (see `aliasing.py`, which does the writes).
 """
 from __future__ import annotations
 
@@ -40,22 +41,43 @@ class Poison:
 @dataclass
 class Env:
     vars: dict[str, Any] = field(default_factory=dict)
-    keys: dict[str, int] = field(default_factory=dict)
-    views: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)    # array name -> object key
+    views: dict[int, Any] = field(default_factory=dict)   # object key -> its view record
+    may: set = field(default_factory=set)                 # frozensets of keys that may alias
+    ident: dict[int, int] = field(default_factory=dict)   # value id -> object key (shared)
 
     def copy(self) -> "Env":
-        return Env(dict(self.vars), dict(self.keys), dict(self.views))
+        return Env(dict(self.vars), dict(self.keys), dict(self.views), set(self.may),
+                   self.ident)
 
-    def bind(self, name: str, value: Any, key: int | None = None, view_of: str | None = None):
+    def bind(self, name: str, value: Any, key: int | None = None):
+        """Bind `name`; an array gets the object `key`, else the object `value` is a version
+        of, else a new object."""
+        old, old_value = self.keys.get(name), self.vars.get(name)
         self.vars[name] = value
         if isinstance(value, Value) and hasattr(value.type, "ndim"):
-            self.keys[name] = key if key is not None else fresh_key()
+            if key is None:
+                key = self.ident.get(value.id)
+            if key is None:
+                key = fresh_key()
+            self.keys[name] = key
+            self.ident.setdefault(value.id, key)
         else:
             self.keys.pop(name, None)
-        if view_of is not None:
-            self.views[name] = view_of
-        else:
-            self.views.pop(name, None)
+        if old is not None and old != self.keys.get(name):
+            self._keep_base(old, old_value)
+
+    def holders(self, key: int) -> list[str]:
+        return [n for n, k in self.keys.items() if k == key]
+
+    def _keep_base(self, key: int, old_value: Any) -> None:
+        """A view's base stays reachable (for writes through the view) after its last name is
+        rebound: an internal name holds it."""
+        if not isinstance(old_value, Value) or self.holders(key) or \
+                not any(key in r.bases() for r in self.views.values()):
+            return
+        self.vars[f"obj.{key}"] = old_value
+        self.keys[f"obj.{key}"] = key
 
     def aliases(self, name: str) -> list[str]:
         key = self.keys.get(name)

@@ -30,6 +30,7 @@ from ..ir.types import (
     scalar_of,
 )
 from . import reads, unbound
+from . import aliasing
 from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 
@@ -88,6 +89,8 @@ class ExprLowerer:
             if isinstance(v, Poison):
                 raise TypeInferenceError(v.message, v.loc or self.src.loc(node), v.hint or
                                          "give the variable one type on every path")
+            if isinstance(v, aliasing.Stale):   # a view whose base was written: re-read it
+                return aliasing.materialize(self, v.key)
             if isinstance(v, Value):
                 unbound.check_read(self, name, node)
             return v
@@ -302,8 +305,8 @@ class ExprLowerer:
             return self.const(not k, BOOL) if k is not None else self.emit("not", [b])
         if not isinstance(v, Value):
             raise self.error(node, f"cannot negate {describe(v)}", "", TypeInferenceError)
-        if isinstance(node.op, gast.UAdd):
-            return v
+        if isinstance(node.op, gast.UAdd):   # +x of an array is a new array in NumPy
+            return self.emit("copy", [v], name=v.name) if isinstance(v.type, ArrayType) else v
         if isinstance(node.op, gast.USub):
             k = self.known(v)
             if k is not None and isinstance(v.type, ScalarType) and v.type != BOOL:
@@ -448,8 +451,11 @@ class ExprLowerer:
                     raise self.error(node, f".T of a {base.type.ndim}-d array is not "
                                      "supported", "index the axes explicitly in a loop",
                                      TypeInferenceError)
-                return base if base.type.ndim < 2 else self.emit("transpose", [base],
-                                                                 name=base.name + "T")
+                if base.type.ndim < 2:
+                    return base
+                return aliasing.note_view(self, base, self.emit("transpose", [base],
+                                                                name=base.name + "T"),
+                                          "transpose")
             if a == "size":
                 out = self.emit("size", [base], name="size")
                 self.ctx.weak.add(out.id)
@@ -483,8 +489,12 @@ class ExprLowerer:
                              "only arrays and tuples can be indexed", TypeInferenceError)
         spec, operands = self.index_spec(base, node.slice, node)
         if spec is None:
-            return self.emit("getitem", [base] + operands, name=base.name + "_i")
-        return self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+            out = self.emit("getitem", [base] + operands, name=base.name + "_i")
+            if isinstance(out.type, ArrayType):   # a row: a view in NumPy
+                aliasing.note_view(self, base, out, "getitem", None, tuple(operands))
+            return out
+        out = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+        return aliasing.note_view(self, base, out, "getslice", spec, tuple(operands))
 
     def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
         """(None, indices) for plain element/row access, else (slice spec, operands)."""
@@ -542,25 +552,30 @@ class ExprLowerer:
         if not isinstance(node, gast.Name):
             raise self.error(target, "can only assign into elements of a named array",
                              "bind the array to a name first")
+        name = node.id
+        if len(chain) > 1 and any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
+            # Q[0:2][1] = v: write through the view Q[0:2] (it writes back into Q)
+            inner = gast.Subscript(value=target.value.value, slice=target.value.slice,
+                                   ctx=gast.Load())
+            gast.copy_location(inner, target.value)
+            arr, chain = self.lower_expr(inner), [target.slice]
+        else:
+            arr = self.lookup(name, node)
+        while isinstance(arr, tuple) and chain:   # t[0][1] = v: the array held in a tuple
+            arr = self._tuple_item(arr, chain.pop(), target)
+            name = getattr(arr, "name", name)
+        if not chain:
+            raise self.error(target, "cannot assign into a tuple", "tuples are immutable",
+                             TypeInferenceError)
         if len(chain) > 1:
-            if any(isinstance(s, (gast.Slice, gast.Tuple)) for s in chain[1:]):
-                raise self.error(target, "writes through a slice of a slice are not supported",
-                                 "index with a single subscript: x[i, j] = v")
             sl = gast.Tuple(elts=[s for s in reversed(chain) for s in
                                   (s.elts if isinstance(s, gast.Tuple) else [s])],
                             ctx=gast.Load())
         else:
             sl = chain[0]
-        name = node.id
-        arr = self.lookup(name, node)
         if not isinstance(arr, Value) or not isinstance(arr.type, ArrayType):
             raise self.error(target, f"cannot assign into {describe(arr)} '{name}'",
                              "only arrays support element assignment", TypeInferenceError)
-        if name in self.env.views:
-            raise self.error(target, f"'{name}' is a view of '{self.env.views[name]}'; writing "
-                             "through a view is not supported",
-                             f"write into '{self.env.views[name]}' directly, or take a copy: "
-                             f"{name} = {self.env.views[name]}[...].copy()")
         spec, operands = self.index_spec(arr, sl, target)
         if not isinstance(value, Value):
             raise self.error(target, f"cannot store {describe(value)} into an array", "",
@@ -572,24 +587,37 @@ class ExprLowerer:
                 raise self.error(target, "the value has more dimensions than the target",
                                  "store a scalar into an element, or a row into x[i, :]",
                                  TypeInferenceError)
-            new = self.emit("setitem", [arr, value] + operands, name=name)
+            key = self._object_of(arr)
+            aliasing.write_element(self, key, value, operands, self.src.loc(target), arr)
+            return
         else:
             try:
-                new = self.emit("setslice", [arr, value] + operands, {"spec": spec}, name=name)
+                new = self.emit("setslice", [arr, value] + operands, {"spec": spec},
+                                name=arr.name)
             except Exception:
                 raise self.error(target, "the value has more dimensions than the slice",
                                  "the value must broadcast to the slice's shape",
                                  TypeInferenceError) from None
-        aliases = self.env.aliases(name)
-        for alias in aliases:
-            self.env.vars[alias] = new
-        for view, base in list(self.env.views.items()):
-            if base in aliases and view not in aliases:
-                self.env.vars[view] = Poison(
-                    f"'{view}' is a view of '{base}', which was written after the view was "
-                    "taken (in NumPy the view would change too)", self.src.loc(target),
-                    f"take a copy ({view} = {base}[...].copy()) or read '{view}' before "
-                    f"writing '{base}'")
+        self.write_array(arr, new, target)
+
+    def write_array(self, old: Value, new: Value, node) -> None:
+        """The array object `old` is a version of now holds `new` (Python's in-place write)."""
+        aliasing.write(self, self._object_of(old), new, self.src.loc(node))
+
+    def _object_of(self, arr: Value) -> int:
+        key = aliasing.ensure_key(self.env, arr)
+        if not self.env.holders(key) and key not in self.env.views:
+            # held only by a tuple: a name carries it through loops
+            self.env.bind(f"obj.{key}", arr, key=key)
+        return key
+
+    def _tuple_item(self, t: tuple, sl, node) -> Any:
+        idx = self.lower_expr(sl) if not isinstance(sl, gast.Slice) else None
+        k = self.known(idx) if isinstance(idx, Value) else None
+        if isinstance(k, int) and not isinstance(k, bool) and -len(t) <= k < len(t):
+            return t[k]
+        raise self.error(sl, "tuples can only be indexed by a constant in range",
+                         "e.g. t[0][1] = v", TypeInferenceError)
 
     # -- calls ------------------------------------------------------------------------------------
     def expr_Call(self, node) -> Any:

@@ -25,6 +25,7 @@ from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
 from . import unbound
+from . import aliasing
 from .env import Env, Global, Poison, fresh_key
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
@@ -41,6 +42,7 @@ class Context:
         self.consts: dict[int, Any] = {}     # ids of values known at compile time -> value
         self.stack: list[Any] = []           # functions being lowered (recursion check)
         self.reads: dict = {}                # globals and closure cells read (frontend/reads)
+        self.ident: dict[int, int] = {}      # ids of array values -> their object's key
 
 
 class Lowerer(ExprLowerer):
@@ -49,7 +51,7 @@ class Lowerer(ExprLowerer):
         self.ctx = ctx
         self.block = block
         self.loc = src.loc(src.node)
-        self.env = Env()
+        self.env = Env(ident=ctx.ident)
         self.loops: list[tuple[str, str]] = []   # (break flag, continue flag) per enclosing loop
         self.depth = depth
         self.ret_types: list[Type] | None = None
@@ -125,7 +127,11 @@ class Lowerer(ExprLowerer):
                              "returning a value",
                              "add a 'return' at the end so every path returns the same kind "
                              "of value")
-        return [self.env.vars[f"{RET}.{i}"] for i in range(len(self.ret_types))]
+        out = []
+        for i in range(len(self.ret_types)):
+            v = self.env.vars[f"{RET}.{i}"]
+            out.append(aliasing.materialize(self, v.key) if isinstance(v, aliasing.Stale) else v)
+        return out
 
     # -- statement lists and flags --------------------------------------------------------------
     def _flags(self) -> list[str]:
@@ -218,7 +224,11 @@ class Lowerer(ExprLowerer):
         t = s.target
         if isinstance(t, gast.Name):
             cur = self.lookup(t.id, t)
-            self.assign(t, self.binop(s.op, cur, self.lower_expr(s.value), s), None)
+            res = self.binop(s.op, cur, self.lower_expr(s.value), s)
+            if isinstance(cur, Value) and isinstance(cur.type, ArrayType):
+                self.write_array(cur, self._in_place(cur, res, s), t)   # NumPy: in place
+            else:
+                self.assign(t, res, None)
         elif isinstance(t, gast.Subscript):
             load = gast.Subscript(value=t.value, slice=t.slice, ctx=gast.Load())
             gast.copy_location(load, t)
@@ -228,17 +238,29 @@ class Lowerer(ExprLowerer):
             raise self.error(t, "augmented assignment to this target is not supported",
                              "assign to a name or an array element")
 
+    def _in_place(self, cur: Value, res: Value, s) -> Value:
+        """The result of `y op= v` stored into the array `y`, with NumPy's casting rules."""
+        if not isinstance(res.type, ArrayType) or res.type.ndim != cur.type.ndim:
+            raise self.error(s, f"'{s.target.id} {_OPS.get(type(s.op).__name__, '?')}= ...' "
+                             "would change the shape of the array (NumPy writes in place, so "
+                             "it raises)", "write the result to a new name: "
+                             f"z = {s.target.id} {_OPS.get(type(s.op).__name__, '?')} ...",
+                             TypeInferenceError)
+        if res.type.dtype != cur.type.dtype:
+            if not (res.type.dtype.is_float and cur.type.dtype.is_float):
+                raise self.error(s, f"cannot store the {res.type.dtype} result of this "
+                                 f"in-place operation into the {cur.type.dtype} array "
+                                 f"'{s.target.id}' (NumPy raises a casting error)",
+                                 f"write {s.target.id} = {s.target.id} "
+                                 f"{_OPS.get(type(s.op).__name__, '?')} ... (a new array), "
+                                 "or convert with .astype()", TypeInferenceError)
+            res = self.coerce(res, cur.type)
+        return res
+
     def assign(self, target, value: Any, value_node) -> None:
         if isinstance(target, gast.Name):
             unbound.assigned(self, target.id)
-            if isinstance(value, Value) and isinstance(value.type, ArrayType) \
-                    and isinstance(value_node, gast.Name) and value_node.id in self.env.keys:
-                self.env.bind(target.id, value, key=self.env.keys[value_node.id],
-                              view_of=self.env.views.get(value_node.id))
-            else:
-                is_array = isinstance(value, Value) and isinstance(value.type, ArrayType)
-                self.env.bind(target.id, value,
-                              view_of=self._view_base(value_node) if is_array else None)
+            self.env.bind(target.id, value)    # an array value keeps its object (aliasing)
         elif isinstance(target, (gast.Tuple, gast.List)):
             for e in target.elts:
                 if isinstance(e, gast.Starred):
@@ -263,15 +285,6 @@ class Lowerer(ExprLowerer):
         else:
             raise self.error(target, f"cannot assign to '{_describe(target)}'",
                              "assign to names, tuples of names or array elements")
-
-    def _view_base(self, node) -> str | None:
-        """The array a slice/row expression views into, so writes through it can be refused."""
-        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
-            return node.value.id
-        if isinstance(node, gast.Attribute) and node.attr == "T" and \
-                isinstance(node.value, gast.Name):
-            return node.value.id
-        return None
 
     def stmt_Return(self, s) -> None:
         if s.value is None:
@@ -347,6 +360,8 @@ class Lowerer(ExprLowerer):
         for fn in (then_fn, else_fn):
             self.env, self.block = before.copy(), Block()
             got = fn()
+            aliasing.materialize_all(self, keep=lambda n, k: aliasing.is_lazy(
+                before.views.get(k)) and before.keys.get(n) == k)
             branches.append((self.env, self.block, got if extra else None,
                              self.loc))
             self.loc = outer_loc
@@ -372,10 +387,20 @@ class Lowerer(ExprLowerer):
         vals = {n: [b[0].vars.get(n, before.vars.get(n, _MISSING)) for b in branches]
                 for n in names}
         plan: list[tuple[str, Type]] = []   # names merged through the if op, with their type
+        tuples: list[tuple] = []
         for n, (a, b) in vals.items():
             if a is b:
                 before.vars[n] = a
                 continue
+            if isinstance(a, aliasing.Stale) or isinstance(b, aliasing.Stale):
+                ks = [v.key if isinstance(v, aliasing.Stale) else br[0].keys.get(n)
+                      for v, br in zip((a, b), branches)]
+                if ks[0] == ks[1]:            # one view on both paths: re-read after the if
+                    before.vars[n], before.keys[n] = aliasing.Stale(ks[0]), ks[0]
+                    continue
+                a, b = (self._materialized(br, n) if isinstance(v, aliasing.Stale) else v
+                        for v, br in zip((a, b), branches))
+                vals[n] = [a, b]
             if isinstance(a, Value) and isinstance(b, Value):
                 kb = self.known(a), self.known(b)
                 if kb[0] is not None and kb[0] == kb[1] and a.type == b.type and \
@@ -404,8 +429,7 @@ class Lowerer(ExprLowerer):
                     before.vars[n] = Poison(f"'{n}' has different kinds of value on the two "
                                             "branches", None, "")
             elif isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-                before.vars[n] = Poison(f"tuple variable '{n}' changes in a branch", None,
-                                        "unpack the tuple into names before the if")
+                tuples.append((n, a, b))   # arrays written in a branch: merged with them
             else:
                 before.vars[n] = a if b is _MISSING else (b if a is _MISSING else Poison(
                     f"'{n}' is bound to different objects on the two branches", None))
@@ -434,12 +458,46 @@ class Lowerer(ExprLowerer):
         names_out = [_hint(n) for n, _ in plan] + ["v"] * nextra
         op = Builder(self.block, self.loc).op("if", [cond], types, {}, regions, names_out)
         for (n, t), r in zip(plan, op.results):
-            keys = {b[0].keys.get(n) for b in branches}
-            before.bind(n, r, key=keys.pop() if len(keys) == 1 and None not in keys else None)
+            before.bind(n, r)
             got = [b[0].vars[n] for b in branches if isinstance(b[0].vars.get(n), Value)]
             if got and all(v.id in self.ctx.weak for v in got):   # (a dead branch has none)
                 self.ctx.weak.add(r.id)
+        self._merge_objects(before, branches, plan, op.results, tuples, cond)
         return op.results[len(plan):]
+
+    def _materialized(self, branch, name: str) -> Value:
+        """Re-read a stale view at the end of a branch (its yield is built later)."""
+        saved = self.env, self.block
+        self.env, self.block = branch[0], branch[1]
+        try:
+            return aliasing.materialize(self, self.env.vars[name].key)
+        finally:
+            self.env, self.block = saved
+
+    def _merge_objects(self, before: Env, branches, plan, results, tuples, cond) -> None:
+        """Object identities after an `if`: a name (or a conditional expression) bound to
+        different arrays on the two branches writes through to whichever it is at run time
+        (aliasing.merge_key)."""
+        envs = [b[0] for b in branches]
+        for env in envs:
+            before.may |= env.may
+        for (n, _), r in zip(plan, results):
+            if n in before.keys:
+                key = aliasing.merge_key(self, before, n, envs, cond)
+                if key is not None:
+                    before.keys[n] = key
+                    before.ident[r.id] = key
+        for i, r in enumerate(results[len(plan):]):
+            if isinstance(r.type, ArrayType):
+                ks = [aliasing.ensure_key(env, b[2][i]) for env, b in zip(envs, branches)]
+                key = aliasing.merge_key(self, before, None, envs, cond, ks)
+                if key is not None:
+                    before.ident[r.id] = key
+        for n, a, b in tuples:
+            ra, rb = aliasing.refreshed(before, a), aliasing.refreshed(before, b)
+            before.vars[n] = ra if _same_leaves(ra, rb) else Poison(
+                f"tuple variable '{n}' changes in a branch", None,
+                "unpack the tuple into names before the if")
 
     def _dead(self, env: Env) -> bool:
         """Has this branch surely left (returned, broken, continued)?"""
@@ -546,6 +604,7 @@ class Lowerer(ExprLowerer):
             self.env.bind(range_info[0], self.env.vars[range_info[0]])
         assigned = _assigned_names(body)
         assigned |= self._explode_tuples(assigned)
+        aliasing.materialize_all(self, keep=lambda n, k: n not in assigned)
         if range_info:
             assigned.add(range_info[0])
         if may_exit:
@@ -555,13 +614,15 @@ class Lowerer(ExprLowerer):
         types = {n: self.env.vars[n].type for n in carried}
         target = s.target.id if kind == "for" else None
         loc = self.loc
-        for _ in range(MAX_TYPE_ITERS):
+        objects = _LoopObjects()
+        for _ in range(MAX_TYPE_ITERS + 2):
             attempt = self._loop_attempt(kind, carried, types, body, bounds, test, range_info,
-                                         brk, cont, target, loc)
+                                         brk, cont, target, loc, objects)
             end_env, new_carried, new_types = attempt[0], attempt[1], attempt[2]
-            if new_carried == carried and new_types == types:
+            new_objects = objects.join(attempt[5])
+            if new_carried == carried and new_types == types and new_objects == objects:
                 break
-            carried, types = new_carried, new_types
+            carried, types, objects = new_carried, new_types, new_objects
         else:
             raise TypeInferenceError("the types of the loop's variables do not settle", loc,
                                      "give each variable one type before the loop")
@@ -569,7 +630,7 @@ class Lowerer(ExprLowerer):
                           range_info, attrs or {})
 
     def _loop_attempt(self, kind, carried, types, body, bounds, test, range_info, brk, cont,
-                      target, loc):
+                      target, loc, objects):
         before, outer_block = self.env, self.block
         self.env = before.copy()
         args = [Value(_hint(n), types[n]) for n in carried]
@@ -577,6 +638,7 @@ class Lowerer(ExprLowerer):
             self.env.bind(n, a, key=before.keys.get(n))
             self._inherit_weak(before.vars.get(n), a)
         self._rebuild_tuples(carried, self.env)
+        objects.enter(self.env)
         start_env = self.env.copy()
         cond_block = None
         if kind == "while":
@@ -595,6 +657,7 @@ class Lowerer(ExprLowerer):
                 self.env.bind(n, a, key=before.keys.get(n))
                 self._inherit_weak(before.vars.get(n), a)
             self._rebuild_tuples(carried, self.env)
+            objects.enter(self.env)
             body_block = Block(body_args)
         else:
             iv = Value(target, I64)
@@ -623,6 +686,9 @@ class Lowerer(ExprLowerer):
             self.lower_body(body)
             self.loops.pop()
             self.env.vars.pop(cont, None)
+        # views made in the body cannot be re-read after it: their names get values
+        aliasing.materialize_all(self, keep=lambda n, k: aliasing.is_lazy(
+            body_start.views.get(k)))
         self._split_tuples(carried, loc)
         end_env = self.env
         # Which names changed in the body, and what types did they end with?
@@ -650,7 +716,8 @@ class Lowerer(ExprLowerer):
                         "inside the loop", loc, "give a variable one type in every iteration")
                 new_types[n] = t
         self.env, self.block, self.loc = before, outer_block, loc
-        return end_env, new_carried, new_types, cond_block, body_block
+        return (end_env, new_carried, new_types, cond_block, body_block,
+                _LoopObjects.seen(body_start, end_env, carried, before))
 
     # -- tuples rebound in a loop (`t = (t[1], t[0] + t[1])`) are carried element by element --
     def _explode_tuples(self, assigned: set[str]) -> set[str]:
@@ -739,11 +806,13 @@ class Lowerer(ExprLowerer):
 
     def _finish_loop(self, kind, attempt, carried, types, bounds, loc, target, brk, cont,
                      range_info, attrs=None) -> None:
-        end_env, _, _, cond_block, body_block = attempt
+        end_env, _, _, cond_block, body_block, objects = attempt
         before = self.env
         inits = []
         for n in carried:
             v = before.vars.get(n)
+            if isinstance(v, aliasing.Stale):
+                v = aliasing.materialize(self, v.key)
             inits.append(self.coerce(v, types[n]) if isinstance(v, Value) else
                          self.undef(types[n]))
         saved_block = self.block
@@ -761,6 +830,7 @@ class Lowerer(ExprLowerer):
             if init.id in self.ctx.weak and y.id in self.ctx.weak:   # Python numbers only
                 self.ctx.weak.add(r.id)
         self._rebuild_tuples(carried, before)
+        objects.leave(before, end_env, carried)
         before.vars.pop(brk, None)
         if range_info:
             before.vars.pop(range_info[0], None)
@@ -805,6 +875,55 @@ def _tuple_slots(names: list[str]) -> dict[str, list[str]]:
             for n, v in out.items()}
 
 
+class _LoopObjects:
+    """How a loop changes which names share an array (aliasing.loop_partners): the names whose
+    aliasing depends on the trip count, and the carried names a body leaves poisoned."""
+
+    def __init__(self, groups=(), poisoned=frozenset(), adopt=None):
+        self.groups = tuple(groups)
+        self.poisoned = frozenset(poisoned)
+        self.adopt = dict(adopt or {})
+
+    def __eq__(self, other) -> bool:
+        return set(self.groups) == set(other.groups) and self.poisoned == other.poisoned \
+            and self.adopt == other.adopt
+
+    @staticmethod
+    def seen(start: Env, end: Env, carried, before: Env) -> "_LoopObjects":
+        fresh = {n for n in end.keys if not isinstance(before.vars.get(n), Value)}
+        groups, adopt = aliasing.loop_partners(start, end, fresh)
+        return _LoopObjects(groups, {n for n in carried if isinstance(end.vars.get(n), Poison)},
+                            adopt)
+
+    def join(self, other: "_LoopObjects") -> "_LoopObjects":
+        return _LoopObjects(set(self.groups) | set(other.groups), self.poisoned | other.poisoned,
+                            other.adopt)
+
+    def enter(self, env: Env) -> None:
+        """At the start of a body (any iteration) and after the loop."""
+        aliasing.separate(env, self.groups)
+        aliasing.adopt_keys(env, self.adopt)
+        for n, k in list(env.keys.items()):   # views re-read from their (carried) bases
+            if aliasing.rereadable(env, k) and isinstance(env.vars.get(n), Value):
+                env.vars[n] = aliasing.Stale(k)
+        aliasing.refresh_tuples(env)
+        for n in self.poisoned:
+            env.vars[n] = Poison(f"'{n}' may be the same array as one written in the previous "
+                                 "iteration of this loop", None,
+                                 "give each array its own name, or take a copy")
+            env.keys.pop(n, None)
+
+    def leave(self, env: Env, end: Env, carried) -> None:
+        self.enter(env)
+        for n in carried:
+            if isinstance(end.vars.get(n), Poison):
+                env.vars[n] = end.vars[n]
+                env.keys.pop(n, None)
+_OPS = {"Add": "+", "Sub": "-", "Mult": "*", "Div": "/", "FloorDiv": "//", "Mod": "%",
+        "Pow": "**", "MatMult": "@", "BitAnd": "&", "BitOr": "|", "BitXor": "^",
+        "LShift": "<<", "RShift": ">>"}
+
+
 def _hint(name: str) -> str:
     """The name generated code uses for an internal variable (flags, loop counters)."""
     if name.startswith("range."):
@@ -822,6 +941,12 @@ def _hint(name: str) -> str:
     if name.startswith(RET + "."):
         return "result"
     return name
+
+
+def _same_leaves(a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same_leaves(x, y) for x, y in zip(a, b))
+    return a is b
 
 
 def _treedef(t):

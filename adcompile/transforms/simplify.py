@@ -17,6 +17,7 @@ from ..ir.interpreter import IMPL
 from ..ir.primitives import has
 from ..ir.traits import Trait
 from ..ir.types import ArrayType, ScalarType
+from ..ir.slices import SliceSpec
 from ..ir.views import IfOp, Loop
 
 
@@ -134,6 +135,27 @@ class _Simplifier:
             if d is not None and d.prim == "setitem" and \
                     [v.id for v in d.operands[2:]] == [v.id for v in xs[1:]]:
                 return same(d.operands[1])   # read of the element just written
+            if d is not None and d.prim == "getitem" and d.attrs == op.attrs:
+                # r = q[i]; r[j] is q[i, j]: the row (a view in NumPy) need not be made
+                op.operands = [d.operands[0]] + d.operands[1:] + xs[1:]
+                return None
+            if d is not None and d.prim == "getslice" and not op.attrs:
+                idx = _through_full_slices(d.attrs["spec"], d.operands[1:], xs[1:])
+                if idx is not None:   # c = q[:, j]; c[i] is q[i, j]
+                    op.operands = [d.operands[0]] + idx
+                    return None
+        if p == "setslice" and set(op.attrs) == {"spec"}:
+            # q[:, j] = setitem(q[:, j], v, i) is q[i, j] = v (a write through a column view)
+            w = self.defs.get(xs[1].id)
+            r = self.defs.get(w.operands[0].id) if w is not None and w.prim == "setitem" \
+                and not w.attrs else None
+            if r is not None and r.prim == "getslice" and r.attrs == op.attrs and \
+                    r.operands[0] is xs[0] and \
+                    [v.id for v in r.operands[1:]] == [v.id for v in xs[2:]]:
+                idx = _through_full_slices(op.attrs["spec"], xs[2:], w.operands[2:])
+                if idx is not None:
+                    op.prim, op.operands, op.attrs = "setitem", [xs[0], w.operands[1]] + idx, {}
+                    return None
         if p in ("add", "sub") and str(y.type) == "i64" and ks[1] is not None:
             d = self.defs.get(xs[0].id)
             if d is not None and d.prim in ("add", "sub") and \
@@ -182,6 +204,25 @@ class _Simplifier:
             if xs[1] is xs[2]:
                 return same(xs[1])
         return None
+
+
+def _through_full_slices(spec: str, ops: list[Value], idx: list[Value]) -> list[Value] | None:
+    """The base indices of element `idx` of the view `a[spec]`, where every sliced axis of the
+    spec is a whole axis (`:`), so the view's indices are the base's; else None."""
+    out, rest = [], list(idx)
+    bound = SliceSpec.parse(spec).bind(ops)
+    for k, b in enumerate(bound):
+        if b.is_index:
+            out.append(b.index)
+        elif b.start is not None or b.stop is not None or b.step is not None:
+            return None
+        elif rest:
+            out.append(rest.pop(0))
+        elif any(x.is_index for x in bound[k:]):
+            return None     # an index after an axis the element access leaves whole
+        else:
+            return out
+    return out + rest
 
 
 def simplify(fn: Function) -> Function:

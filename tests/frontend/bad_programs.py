@@ -277,13 +277,6 @@ def bad_slice_runtime_step(x, k):
     return y
 
 
-def bad_write_slice_view(x):
-    y = x.copy()
-    v = y[1:3]
-    v[0] = 5.0  # ERR
-    return y
-
-
 def _helper_with_print(v):
     print(v)  # ERR
     return v
@@ -557,18 +550,3 @@ def bad_local_read_before_assignment(x):
     SHADOWED = 1.0
     return y + SHADOWED
 
-
-def bad_write_base_of_live_slice(x):
-    # `s` is a view of `y`: the write changes s[0] in CPython.  Either line may be named.
-    y = x.copy()
-    s = y[0:2]  # ERR
-    y[0] = 100.0  # ERR
-    return s[0]
-
-
-def bad_write_base_of_live_row(a):
-    # `r` is a view of row 0 of `b`: the write changes r[0] in CPython.
-    b = a.copy()
-    r = b[0]  # ERR
-    b[0, 0] = 9.0  # ERR
-    return r[0]

@@ -115,7 +115,6 @@ CASES = [
     ("bad_iterate_array", lambda: (f1(),), S, ()),
     ("bad_iterate_tuple", lambda: (1.0,), S, ()),
     ("bad_slice_runtime_step", lambda: (f1(), 2), S, ()),
-    ("bad_write_slice_view", lambda: (f1(),), S, ()),
     ("bad_error_in_helper", lambda: (1.0,), S, ("_helper_with_print",)),
     ("bad_double_star_call", lambda: (1.0,), S, ()),
     # ---- type problems -> TypeInferenceError
@@ -166,8 +165,6 @@ CASES = [
     ("bad_method_append", lambda: (f1(),), A, ()),
     ("bad_attribute_assign", lambda: (f1(),), A, ()),
     ("bad_local_read_before_assignment", lambda: (1.0,), T, ()),
-    ("bad_write_base_of_live_slice", lambda: (f1(),), A, ()),
-    ("bad_write_base_of_live_row", lambda: (f2(),), A, ()),
 ]
 
 

@@ -141,3 +141,45 @@ def test_every_pass_preserves_random_programs(p):
         verify(fn)
         got = run_function(fn, list(p.fresh_args()))
         progs.assert_results_close(want, got, f"pass {name}", p)
+
+
+def _row_then_element(Q, i, j):
+    r = Q[i]                      # a row (a view in NumPy)
+    r2 = Q[i]
+    return r[j] * 2.0 + r2[j - 1]
+
+
+def test_simplify_reads_an_element_of_a_row_from_its_base():
+    """q[i][j] is one getitem of q: loops reading through a row view do not make the row."""
+    Q = np.arange(12.0).reshape(3, 4)
+    fn = copy.deepcopy(build_ir(_row_then_element, signature_of(_row_then_element,
+                                                                (Q, 1, 2)))["frontend"])
+    want = run_function(fn, [Q, 1, 2])
+    out = PASSES["dce"].run(PASSES["simplify"].run(fn))
+    verify(out)
+    text = print_function(out)
+    assert text.count("getitem(") == 2 and "getitem(%Q, %i, " in text, text
+    assert run_function(out, [Q, 1, 2]) == want == _row_then_element(Q, 1, 2)
+
+
+def _column_view_write(Q, j):
+    R = Q.copy()
+    c = R[:, j]                   # a column view
+    for i in range(1, c.shape[0]):
+        c[i] = c[i - 1] * 0.5 + R[i, 0]
+    return R
+
+
+def test_simplify_turns_element_access_through_whole_axis_views_into_base_access():
+    """c = r[:, j]; c[i] = c[i - 1] is r[i, j] = r[i - 1, j]: no column is made or written
+    back per element."""
+    Q = np.arange(12.0).reshape(3, 4)
+    fn = copy.deepcopy(build_ir(_column_view_write, signature_of(_column_view_write,
+                                                                 (Q, 2)))["frontend"])
+    want = run_function(fn, [Q, 2])
+    out = PASSES["dce"].run(PASSES["simplify"].run(fn))
+    verify(out)
+    text = print_function(out)
+    assert "setslice(" not in text and text.count("getslice(") == 1, text  # for c.shape
+    np.testing.assert_array_equal(run_function(out, [Q, 2]), want)
+    np.testing.assert_array_equal(want, _column_view_write(Q, 2))
