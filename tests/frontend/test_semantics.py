@@ -391,7 +391,7 @@ def test_rejected_precisely_at_the_line(fn, args, match):
     (lambda: np.matrix([[1.0, 2.0]]), "numpy.matrix"),
     (lambda: np.uint8(3), "uint8 scalar"),
     (lambda: np.int32(3), "int32 scalar"),
-    (lambda: 2 ** 64, "does not fit in int64"),
+    (lambda: 2 ** 64, "outside the 64-bit range"),
 ], ids=["matrix", "uint8", "int32", "big_int"])
 def test_arguments_with_other_semantics_are_refused(make, match):
     with pytest.raises(adcompile.TypeInferenceError, match=match):
