@@ -33,7 +33,7 @@ def parse(argv: list[str]) -> FuzzConfig:
                          "found")
     ap.add_argument("--batch-size", type=int, default=500,
                     help="programs per seeded hypothesis run")
-    ap.add_argument("--recycle", type=int, default=100,
+    ap.add_argument("--recycle", type=int, default=50,
                     help="tasks per worker process before it is replaced (memory)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     a = ap.parse_args(argv)

@@ -27,7 +27,7 @@ class FuzzConfig:
     batch_size: int = 500          # programs per seeded hypothesis run
     shrink_budget: float = 120.0   # seconds of shrinking per shrunk finding
     shrink_per_group: int = 2      # findings shrunk per (check, kind); the rest written as found
-    recycle: int = 100             # tasks per worker process before it is replaced
+    recycle: int = 50              # tasks per worker process before it is replaced
     minutes: float | None = None   # stop starting programs after this long
     command: str = ""
     progress: bool = True
@@ -87,6 +87,7 @@ class Run:
         self.groups: collections.Counter = collections.Counter()
         self.submitted = 0
         self.checked = 0
+        self.cpu_s = 0.0        # workers' CPU time on checks (shrinking excluded)
         self.t0 = time.monotonic()
         self.pool = Pool(cfg.jobs, cfg.engines, cfg.recycle)
 
@@ -142,6 +143,7 @@ class Run:
         t = r.task
         if t.kind == "check":
             self.checked += 1
+            self.cpu_s += r.cpu_seconds if r.status == "done" else r.seconds
             d: Drawn = t.payload
             self.tally.kinds[d.kind] += 1
             if r.status == "done":
@@ -198,11 +200,16 @@ class Run:
         wall = time.monotonic() - self.t0
         extra = {"seed": self.cfg.seed, "engines": ",".join(self.cfg.engines),
                  "out": self.cfg.out}
+        if self.checked:
+            extra["worker CPU time per program"] = (
+                f"{self.cpu_s / self.checked:.1f} s, i.e. {60 * self.checked / max(self.cpu_s, 1e-9):.1f} "
+                f"programs per CPU-minute (an idle core's throughput)")
         if interrupted:
             extra["interrupted"] = "yes"
         text = summary_text(self.tally, self.findings, self.checked, self.source.duplicates,
                             wall, self.cfg.jobs, extra)
         data = dict(programs=self.checked, duplicates=self.source.duplicates, wall_s=wall,
+                    cpu_s=self.cpu_s,
                     jobs=self.cfg.jobs, seed=self.cfg.seed, engines=self.cfg.engines,
                     kinds=dict(self.tally.kinds),
                     checks={k: dict(v) for k, v in self.tally.counts.items()},

@@ -7,8 +7,9 @@ indexes out of the question and keep the disk clean.  A worker runs tasks one at
 replaced after `recycle` tasks (every compiled program stays in memory until its process ends),
 after a timeout (it is killed) and after a crash.
 
-Tasks are tuples (kind, id, payload); a worker answers ("at", id, check) before each check, so a
-hang names the check that hung, then ("done", id, result).
+Tasks are tuples (kind, id, payload); a worker says ("ready", 0, None) once it has imported
+adcompile (the task's clock starts then), ("at", id, check) before each check, so a hang names
+the check that hung, then ("done", id, result, cpu seconds).
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str) -> None:
         sys.path.insert(0, repo)
     import warnings
     warnings.simplefilter("ignore")   # tape-budget and numba warnings are not findings
+    import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
+    import numba  # noqa: F401
+    conn.send(("ready", 0, None))
     while True:
         task = conn.recv()
         if task is None:
@@ -44,12 +48,20 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str) -> None:
 
         def at(check, tid=tid):
             conn.send(("at", tid, check))
+        cpu = _cpu()
         if kind == "check":
             drawn: Drawn = payload
             p = drawn.program
-            conn.send(("done", tid, check_function(p.load(), p.args, engines, on_start=at)))
-        elif kind == "shrink":
-            conn.send(("done", tid, _shrink_task(payload)))
+            value = check_function(p.load(), p.args, engines, on_start=at)
+        else:
+            value = _shrink_task(payload)
+        conn.send(("done", tid, value, _cpu() - cpu))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the C compiler of LLVM builds)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _shrink_task(t: dict):
@@ -70,6 +82,9 @@ def _shrink_task(t: dict):
     return res, outcome
 
 
+STARTUP_S = 300.0   # the most a worker may take to import adcompile and numba
+
+
 # -- in the parent -----------------------------------------------------------------------------
 @dataclasses.dataclass
 class Task:
@@ -88,6 +103,7 @@ class TaskResult:
     last_check: str = ""  # the check running when it hung or crashed
     exitcode: int | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0   # the worker's own CPU time on it (what an idle core would take)
 
 
 @dataclasses.dataclass
@@ -99,12 +115,13 @@ class _Slot:
     started: float = 0.0
     last_check: str = ""
     done: int = 0
+    ready: bool = False
 
 
 class Pool:
     """`jobs` workers; `submit` tasks, `results()` yields them as they finish."""
 
-    def __init__(self, jobs: int, engines: tuple, recycle: int = 100,
+    def __init__(self, jobs: int, engines: tuple, recycle: int = 50,
                  scratch: str | None = None):
         self.jobs = jobs
         self.engines = tuple(engines)
@@ -124,7 +141,7 @@ class Pool:
                                 daemon=True)
         proc.start()
         child.close()
-        slot.proc, slot.conn, slot.done = proc, parent, 0
+        slot.proc, slot.conn, slot.done, slot.ready = proc, parent, 0, False
 
     def _stop(self, slot: _Slot, kill: bool = False) -> None:
         if slot.proc is None:
@@ -167,11 +184,15 @@ class Pool:
                     self._stop(s)
                     self._start(s)
                 s.task = self.queue.pop(0)
-                s.started, s.last_check = time.monotonic(), ""
+                # a starting worker's clock starts when it is ready (within STARTUP_S)
+                s.started = time.monotonic() + (0.0 if s.ready else STARTUP_S)
+                s.last_check = ""
                 s.conn.send((s.task.kind, s.task.id, s.task.payload))
 
-    def _finish(self, s: _Slot, status: str, value=None, exitcode=None) -> TaskResult:
-        r = TaskResult(s.task, status, value, s.last_check, exitcode, time.monotonic() - s.started)
+    def _finish(self, s: _Slot, status: str, value=None, exitcode=None,
+                cpu: float = 0.0) -> TaskResult:
+        r = TaskResult(s.task, status, value, s.last_check, exitcode,
+                       time.monotonic() - s.started, cpu)
         s.task = None
         s.done += 1
         return r
@@ -186,20 +207,22 @@ class Pool:
         if not active:
             return out
         now = time.monotonic()
-        soonest = min(s.started + s.task.timeout for s in active) - now
+        soonest = max(0.05, min(s.started + s.task.timeout for s in active) - now)
         ready = wait([s.conn for s in active] + [s.proc.sentinel for s in active],
-                     timeout=max(0.0, min(wait_s, soonest)))
+                     timeout=min(wait_s, soonest))
         for s in active:
             if s.conn in ready or s.conn.poll():
                 try:
                     while s.task is not None and s.conn.poll():
                         msg = s.conn.recv()
-                        if msg[1] != s.task.id:
+                        if msg[0] == "ready":
+                            s.ready, s.started = True, time.monotonic()
+                        elif msg[1] != s.task.id:
                             continue
-                        if msg[0] == "at":
+                        elif msg[0] == "at":
                             s.last_check = msg[2]
                         else:
-                            out.append(self._finish(s, "done", msg[2]))
+                            out.append(self._finish(s, "done", msg[2], cpu=msg[3]))
                 except (EOFError, OSError):
                     pass
             if s.task is None:
