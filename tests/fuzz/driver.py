@@ -11,7 +11,7 @@ import threading
 import time
 
 from .checks import ENGINES, Outcome
-from .generate import Drawn, generate_batch
+from .generate import Drawn, StopGenerating, generate_batch
 from .pool import Pool, Task
 from .report import Finding, Tally, summary_text, write_reproducer, write_summary
 
@@ -35,12 +35,11 @@ class FuzzConfig:
 
 class _Source:
     """The stream of not yet seen programs, (batch, position, Drawn): a background thread
-    generates the next batches while the pool works (a batch of 500 takes ~10 s)."""
+    draws them (one seeded hypothesis run per batch) while the pool works, a few ahead."""
 
-    def __init__(self, cfg: FuzzConfig, ahead: int = 2):
+    def __init__(self, cfg: FuzzConfig, ahead: int = 64):
         self.cfg = cfg
-        self.batches: queue.Queue = queue.Queue(maxsize=ahead)
-        self.pending: collections.deque = collections.deque()
+        self.drawn: queue.Queue = queue.Queue(maxsize=ahead)
         self.seen: set = set()
         self.duplicates = 0
         self.stop = threading.Event()
@@ -50,27 +49,27 @@ class _Source:
     def _generate(self) -> None:
         b = 0
         while not self.stop.is_set():
-            drawn = generate_batch(self.cfg.seed, b, self.cfg.batch_size)
-            item = [(b, i, d) for i, d in enumerate(drawn)]
-            while not self.stop.is_set():
-                try:
-                    self.batches.put(item, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            b += 1
+            position = iter(range(self.cfg.batch_size))
 
-    def ready(self) -> bool:
-        return bool(self.pending) or not self.batches.empty()
+            def sink(d, b=b, position=position):
+                item = (b, next(position), d)
+                while True:
+                    if self.stop.is_set():
+                        raise StopGenerating
+                    try:
+                        self.drawn.put(item, timeout=0.5)
+                        return
+                    except queue.Full:
+                        continue
+            generate_batch(self.cfg.seed, b, self.cfg.batch_size, sink)
+            b += 1
 
     def next(self, block: bool = True) -> tuple[int, int, Drawn] | None:
         while True:
-            if not self.pending:
-                try:
-                    self.pending.extend(self.batches.get(block=block))
-                except queue.Empty:
-                    return None
-            b, i, d = self.pending.popleft()
+            try:
+                b, i, d = self.drawn.get(block=block)
+            except queue.Empty:
+                return None
             if d.digest in self.seen:
                 self.duplicates += 1
                 continue

@@ -63,18 +63,32 @@ def _settings(n: int, phases) -> settings:
                     report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
 
 
-def generate_batch(seed: int, batch: int, size: int) -> list[Drawn]:
-    """The `size` programs of batch `batch` (hypothesis may draw fewer if it runs dry)."""
+def generate_batch(seed: int, batch: int, size: int,
+                   sink: Callable[[Drawn], None] | None = None) -> list[Drawn]:
+    """The `size` programs of batch `batch` (hypothesis may draw fewer if it runs dry).  With
+    a `sink`, each program is handed to it as soon as it is drawn (and none are returned); the
+    sink may raise `StopGenerating` to end the batch."""
     out: list[Drawn] = []
 
     @hyp_seed(batch_seed(seed, batch))
     @_settings(size, [Phase.generate])
     @given(fuzz_programs())
     def collect(d):
-        out.append(d)
+        if sink is None:
+            out.append(d)
+        else:
+            sink(d)
 
-    collect()
+    try:
+        collect()
+    except StopGenerating:
+        pass
     return out
+
+
+class StopGenerating(BaseException):
+    """Raised by a sink of `generate_batch`: leave hypothesis' engine at once (it does not
+    catch a BaseException)."""
 
 
 class _Interesting(Exception):

@@ -85,6 +85,19 @@ def _shrink_task(t: dict):
 STARTUP_S = 300.0   # the most a worker may take to import adcompile and numba
 
 
+def _clear_programs(folder: str) -> None:
+    """Delete what the last worker of a slot compiled (the disk would fill over a long run),
+    keeping the LLVM runtime objects, which every worker reuses."""
+    shutil.rmtree(os.path.join(folder, "modules"), ignore_errors=True)
+    shutil.rmtree(os.path.join(folder, "cache", "numba"), ignore_errors=True)
+    llvm = os.path.join(folder, "cache", "llvm")
+    if os.path.isdir(llvm):
+        for name in os.listdir(llvm):
+            if not name.startswith("runtime-"):
+                path = os.path.join(llvm, name)
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+
 # -- in the parent -----------------------------------------------------------------------------
 @dataclasses.dataclass
 class Task:
@@ -137,6 +150,7 @@ class Pool:
     def _start(self, slot: _Slot) -> None:
         parent, child = self.ctx.Pipe()
         folder = os.path.join(self.scratch, f"w{slot.index}")
+        _clear_programs(folder)
         proc = self.ctx.Process(target=_worker_main, args=(child, folder, self.engines, self.repo),
                                 daemon=True)
         proc.start()
