@@ -7,7 +7,7 @@ import random
 import shlex
 import sys
 
-from .checks import ENGINES
+from .checks import BACKENDS, ENGINES
 from .driver import FuzzConfig, run
 
 
@@ -21,6 +21,9 @@ def parse(argv: list[str]) -> FuzzConfig:
     ap.add_argument("--seed", type=int, default=None, help="default: random (printed)")
     ap.add_argument("--backends", nargs="+", default=list(ENGINES), choices=ENGINES,
                     help="engines compared with CPython (default: all)")
+    ap.add_argument("--checkpoint", nargs="*", default=["llvm"], choices=BACKENDS,
+                    help="backends whose vjp is also checked under a checkpoint policy "
+                         "(one more compile per program; default: llvm)")
     ap.add_argument("--timeout", type=float, default=300.0,
                     help="seconds per program (all its checks); past it the worker is killed "
                          "and the program is a finding")
@@ -42,6 +45,7 @@ def parse(argv: list[str]) -> FuzzConfig:
         shlex.quote(x) for x in argv + ([] if a.seed is not None else ["--seed", str(seed)]))
     return FuzzConfig(out=a.out, programs=a.programs, jobs=max(1, a.jobs), seed=seed,
                       engines=tuple(dict.fromkeys(a.backends)), timeout=a.timeout,
+                      checkpoint_backends=tuple(a.checkpoint),
                       batch_size=a.batch_size, shrink_budget=a.shrink_budget,
                       shrink_per_group=a.shrink_per_group, recycle=a.recycle,
                       minutes=a.minutes, command=command, progress=not a.quiet)

@@ -3,9 +3,10 @@
 A check is named ``<engine>.<what>``: ``cpython`` (the program itself runs: a failure is a
 generator bug), ``interpret``, ``<b>.primal``, and for differentiable programs (float inputs,
 float outputs) ``<b>.jvp.primal``, ``<b>.jvp.fd`` (tangent vs central finite differences),
-``<b>.vjp.primal``, ``<b>.dot`` (``<J v, w> == <v, J^T w>``) and ``<b>.grad.fd`` (scalar
-outputs: the whole gradient vs finite differences, coordinate by coordinate), for each backend
-``b`` in numba/llvm.  Each derivative is compiled once per program and backend (the jvp, vjp
+``<b>.vjp.primal``, ``<b>.dot`` (``<J v, w> == <v, J^T w>``), ``<b>.grad.fd`` (scalar
+outputs: the whole gradient vs finite differences, coordinate by coordinate) and
+``<b>.checkpoint`` (the vjp under a checkpoint policy equals store-all; LLVM only by default, as
+it costs one more compile), for each backend ``b`` in numba/llvm.  Each derivative is compiled once per program and backend (the jvp, vjp
 and grad objects are reused by every check of that backend).
 
 Finite-difference checks are skipped where the point sits on a kink or a jump of the program
@@ -18,6 +19,7 @@ them on the function it defines (`rerun`).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 import traceback
 from typing import Callable, Iterable
@@ -28,6 +30,8 @@ from tests.ad._util import abs_inner, assert_close, assert_dot, fd_directional, 
 from tests.programs import assert_results_close
 
 BACKENDS = ("numba", "llvm")
+POLICIES = (("every", 2), ("binomial", 2), "sqrt", ("snapshots", 2), ("snapshots", 2, 2),
+            ("every", 1), ("binomial", 1))
 ENGINES = ("interpret",) + BACKENDS
 
 
@@ -81,6 +85,7 @@ class ProgramChecks:
     args: tuple
     engines: tuple = ENGINES
     only: frozenset | None = None
+    checkpoint_backends: tuple = ("llvm",)   # where `<b>.checkpoint` runs (a compile more)
     on_start: Callable[[str], None] | None = None   # told each check's name (hang reports)
     outcomes: list = dataclasses.field(default_factory=list)
 
@@ -192,13 +197,20 @@ class _DerivativeChecks:
             pc.skip_all([self.name("jvp.fd"), self.name("dot")], "jvp failed")
         else:
             pc.run(self.name("jvp.fd"), lambda: self.jvp_fd(jv))
-        vj = pc.run(self.name("vjp.primal"), self.vjp_primal, also_for=(self.name("dot"),))
+        vj = pc.run(self.name("vjp.primal"), self.vjp_primal,
+                    also_for=(self.name("dot"), self.name("checkpoint")))
         if jv is not None and vj is not None:
             pc.run(self.name("dot"), lambda: self.dot(jv, vj))
         elif vj is None:
             pc.skip_all([self.name("dot")], "vjp failed")
         if self.scalar_out:
             pc.run(self.name("grad.fd"), self.grad_fd)
+        name = self.name("checkpoint")
+        if self.backend in pc.checkpoint_backends or (pc.only and name in pc.only):
+            if vj is None:
+                pc.skip_all([name], "vjp failed")
+            else:
+                pc.run(name, lambda: self.checkpointed(vj))
 
     # -- forward mode ----------------------------------------------------------------------
     def jvp_primal(self):
@@ -246,6 +258,21 @@ class _DerivativeChecks:
         nw = np.sqrt(sum(inner(w, w) for w in self.ws))
         assert_dot(lhs, rhs, scale, 1e-8, "dot-product test jvp/vjp", atol=1e-12 * nv * nw)
 
+    def checkpointed(self, cts):
+        """vjp under a checkpoint policy (one per program, from its source) gives the store-all
+        cotangents: the same operations run in the same order (docs/checkpointing.md)."""
+        import adcompile as ad
+        src = inspect.getsource(self.pc.func)
+        if "for " not in src and "while " not in src:
+            raise _Skip("no loop to checkpoint")
+        policy = POLICIES[len(src) % len(POLICIES)]
+        _, f_vjp = ad.vjp(self.pc.func, *_fresh(self.pc.args), backend=self.backend,
+                          checkpoint=policy)
+        got = f_vjp(tuple(self.ws) if isinstance(self.expected, tuple) else self.ws[0])
+        for i in self.nums:
+            assert_close(got[i], cts[i], 1e-12, 1e-12,
+                         f"cotangent {i} with checkpoint={policy!r} vs store-all")
+
     def grad_fd(self):
         """The gradient w.r.t. every float argument, coordinate by coordinate."""
         import adcompile as ad
@@ -275,10 +302,12 @@ class _DerivativeChecks:
 
 def check_function(func: Callable, args: tuple, engines=ENGINES,
                    only: Iterable[str] | None = None,
-                   on_start: Callable[[str], None] | None = None) -> list[Outcome]:
+                   on_start: Callable[[str], None] | None = None,
+                   checkpoint_backends: tuple = ("llvm",)) -> list[Outcome]:
     """Every check (or those named in `only`) of `func(*args)`."""
     return ProgramChecks(func, tuple(args), tuple(engines),
-                         frozenset(only) if only is not None else None, on_start).all()
+                         frozenset(only) if only is not None else None,
+                         tuple(checkpoint_backends), on_start).all()
 
 
 def engines_of(check: str) -> tuple:

@@ -23,6 +23,7 @@ class FuzzConfig:
     jobs: int = 1
     seed: int = 0
     engines: tuple = ENGINES
+    checkpoint_backends: tuple = ("llvm",)   # where vjp under a checkpoint policy is checked
     timeout: float = 300.0         # per program, all its checks
     batch_size: int = 500          # programs per seeded hypothesis run
     shrink_budget: float = 120.0   # seconds of shrinking per shrunk finding
@@ -88,7 +89,8 @@ class Run:
         self.checked = 0
         self.cpu_s = 0.0        # workers' CPU time on checks (shrinking excluded)
         self.t0 = time.monotonic()
-        self.pool = Pool(cfg.jobs, cfg.engines, cfg.recycle)
+        self.pool = Pool(cfg.jobs, cfg.engines, cfg.recycle,
+                         checkpoint_backends=cfg.checkpoint_backends)
 
     # -- feeding the pool
     def out_of_time(self) -> bool:

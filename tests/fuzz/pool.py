@@ -28,7 +28,8 @@ from .generate import Drawn, shrink
 
 
 # -- inside a worker ---------------------------------------------------------------------------
-def _worker_main(conn, scratch: str, engines: tuple, repo: str) -> None:
+def _worker_main(conn, scratch: str, engines: tuple, repo: str,
+                 checkpoint_backends: tuple = ("llvm",)) -> None:
     os.environ["ADCOMPILE_CACHE_DIR"] = os.path.join(scratch, "cache")
     mods = os.path.join(scratch, "modules")
     os.makedirs(mods, exist_ok=True)
@@ -52,7 +53,8 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str) -> None:
         if kind == "check":
             drawn: Drawn = payload
             p = drawn.program
-            value = check_function(p.load(), p.args, engines, on_start=at)
+            value = check_function(p.load(), p.args, engines, on_start=at,
+                                   checkpoint_backends=checkpoint_backends)
         else:
             value = _shrink_task(payload)
         conn.send(("done", tid, value, _cpu() - cpu))
@@ -135,9 +137,10 @@ class Pool:
     """`jobs` workers; `submit` tasks, `results()` yields them as they finish."""
 
     def __init__(self, jobs: int, engines: tuple, recycle: int = 50,
-                 scratch: str | None = None):
+                 scratch: str | None = None, checkpoint_backends: tuple = ("llvm",)):
         self.jobs = jobs
         self.engines = tuple(engines)
+        self.checkpoint_backends = tuple(checkpoint_backends)
         self.recycle = recycle
         self.scratch = scratch or tempfile.mkdtemp(prefix="adcompile_fuzz_")
         self.repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -151,7 +154,8 @@ class Pool:
         parent, child = self.ctx.Pipe()
         folder = os.path.join(self.scratch, f"w{slot.index}")
         _clear_programs(folder)
-        proc = self.ctx.Process(target=_worker_main, args=(child, folder, self.engines, self.repo),
+        proc = self.ctx.Process(target=_worker_main, args=(child, folder, self.engines, self.repo,
+                                                       self.checkpoint_backends),
                                 daemon=True)
         proc.start()
         child.close()
