@@ -38,17 +38,20 @@ def parse(argv: list[str]) -> FuzzConfig:
                     help="programs per seeded hypothesis run")
     ap.add_argument("--recycle", type=int, default=50,
                     help="tasks per worker process before it is replaced (memory)")
+    ap.add_argument("--large", action="store_true",
+                    help="also draw large differentiable programs (about twice the statements; "
+                         "they compile several times slower)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     a = ap.parse_args(argv)
     seed = a.seed if a.seed is not None else random.randrange(2 ** 31)
     command = "python -m tests.fuzz " + " ".join(
-        shlex.quote(x) for x in argv + ([] if a.seed is not None else ["--seed", str(seed)]))
+        shlex.quote(x) for x in list(argv) + ([] if a.seed is not None else ["--seed", str(seed)]))
     return FuzzConfig(out=a.out, programs=a.programs, jobs=max(1, a.jobs), seed=seed,
                       engines=tuple(dict.fromkeys(a.backends)), timeout=a.timeout,
                       checkpoint_backends=tuple(a.checkpoint),
                       batch_size=a.batch_size, shrink_budget=a.shrink_budget,
                       shrink_per_group=a.shrink_per_group, recycle=a.recycle,
-                      minutes=a.minutes, command=command, progress=not a.quiet)
+                      minutes=a.minutes, large=a.large, command=command, progress=not a.quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ class FuzzConfig:
     shrink_per_group: int = 2      # findings shrunk per (check, kind); the rest written as found
     recycle: int = 50              # tasks per worker process before it is replaced
     minutes: float | None = None   # stop starting programs after this long
+    large: bool = False            # also draw "large" programs
     command: str = ""
     progress: bool = True
 
@@ -62,7 +63,7 @@ class _Source:
                         return
                     except queue.Full:
                         continue
-            generate_batch(self.cfg.seed, b, self.cfg.batch_size, sink)
+            generate_batch(self.cfg.seed, b, self.cfg.batch_size, sink, self.cfg.large)
             b += 1
 
     def next(self, block: bool = True) -> tuple[int, int, Drawn] | None:
@@ -128,7 +129,7 @@ class Run:
                 and self.groups[f.signature] <= self.cfg.shrink_per_group):
             payload = dict(seed=self.cfg.seed, batch=b, size=self.cfg.batch_size, position=i,
                            digest=f.drawn.digest, check=f.check, kind=f.kind,
-                           budget=self.cfg.shrink_budget)
+                           budget=self.cfg.shrink_budget, large=self.cfg.large)
             timeout = self.cfg.shrink_budget + self.cfg.timeout + 120.0
             self.pool.submit(Task("shrink", payload, timeout, f), first=True)
         else:

@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
 
-from tests.programs import Program, float_programs, format_args, programs
+from tests.programs import GenConfig, Program, float_programs, format_args, programs
 
-KINDS = ("general", "differentiable", "smooth")
+KINDS = ("general", "differentiable", "smooth", "large")
+# "large": differentiable programs with about twice the statements and deeper expressions
+LARGE = GenConfig(differentiable=True, max_args=5, max_stmts=30, max_expr_depth=4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +46,17 @@ def program_digest(p: Program) -> str:
     return hashlib.sha1((p.source + format_args(p.args)).encode()).hexdigest()[:16]
 
 
-def fuzz_programs() -> st.SearchStrategy[Drawn]:
-    """Strategy: a program of one of the KINDS, tagged with its kind."""
-    return st.one_of(
+def fuzz_programs(large: bool = False) -> st.SearchStrategy[Drawn]:
+    """Strategy: a program of one of the KINDS, tagged with its kind ("large" ones only when
+    asked: they compile several times slower)."""
+    kinds = [
         programs().map(lambda p: Drawn(p, "general")),
         float_programs().map(lambda p: Drawn(p, "differentiable")),
         float_programs(smooth=True).map(lambda p: Drawn(p, "smooth")),
-    )
+    ]
+    if large:
+        kinds.append(programs(config=LARGE).map(lambda p: Drawn(p, "large")))
+    return st.one_of(*kinds)
 
 
 def batch_seed(seed: int, batch: int) -> int:
@@ -64,7 +70,8 @@ def _settings(n: int, phases) -> settings:
 
 
 def generate_batch(seed: int, batch: int, size: int,
-                   sink: Callable[[Drawn], None] | None = None) -> list[Drawn]:
+                   sink: Callable[[Drawn], None] | None = None, large: bool = False
+                   ) -> list[Drawn]:
     """The `size` programs of batch `batch` (hypothesis may draw fewer if it runs dry).  With
     a `sink`, each program is handed to it as soon as it is drawn (and none are returned); the
     sink may raise `StopGenerating` to end the batch."""
@@ -72,7 +79,7 @@ def generate_batch(seed: int, batch: int, size: int,
 
     @hyp_seed(batch_seed(seed, batch))
     @_settings(size, [Phase.generate])
-    @given(fuzz_programs())
+    @given(fuzz_programs(large))
     def collect(d):
         if sink is None:
             out.append(d)
@@ -112,7 +119,8 @@ def _size(d: Drawn) -> tuple:
 
 
 def shrink(seed: int, batch: int, size: int, position: int, digest: str,
-           still_fails: Callable[[Drawn], bool], budget_s: float) -> ShrinkResult:
+           still_fails: Callable[[Drawn], bool], budget_s: float,
+           large: bool = False) -> ShrinkResult:
     """Replay batch `batch` up to `position` (the program with `digest`), then let hypothesis
     shrink it while `still_fails` holds, for at most `budget_s` seconds."""
     state = {"i": 0, "best": None, "n": 0, "note": ""}
@@ -120,7 +128,7 @@ def shrink(seed: int, batch: int, size: int, position: int, digest: str,
 
     @hyp_seed(batch_seed(seed, batch))
     @_settings(size, [Phase.generate, Phase.shrink])
-    @given(fuzz_programs())
+    @given(fuzz_programs(large))
     def replay(d):
         i = state["i"]
         state["i"] += 1

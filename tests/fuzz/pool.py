@@ -71,7 +71,8 @@ def _shrink_task(t: dict):
 
     def still_fails(d: Drawn) -> bool:
         p = d.program
-        outs = check_function(p.load(), p.args, engines_of(t["check"]), only={t["check"]})
+        outs = check_function(p.load(), p.args, engines_of(t["check"]), only={t["check"]},
+                              checkpoint_backends=())
         for o in outs:
             if o.check == t["check"] and o.status == "fail" and o.kind == t["kind"]:
                 last[d.digest] = o
@@ -79,7 +80,7 @@ def _shrink_task(t: dict):
         return False
 
     res = shrink(t["seed"], t["batch"], t["size"], t["position"], t["digest"], still_fails,
-                 t["budget"])
+                 t["budget"], t.get("large", False))
     outcome = last.get(res.best.digest) if res.best is not None else None
     return res, outcome
 
