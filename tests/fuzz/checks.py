@@ -19,10 +19,11 @@ them on the function it defines (`rerun`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import time
 import traceback
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -134,11 +135,12 @@ class ProgramChecks:
             expected = self.func(*_fresh(self.args))
         for engine in self.engines:
             if engine == "interpret":
-                self.run("interpret", lambda: self._primal(
-                    "interpret", lambda *a: ad.interpret(self.func, *a), expected))
+                self.run("interpret", functools.partial(
+                    self._primal, "interpret", functools.partial(ad.interpret, self.func),
+                    expected))
                 continue
-            self.run(f"{engine}.primal", lambda: self._primal(
-                engine, ad.jit(self.func, backend=engine), expected))
+            self.run(f"{engine}.primal", functools.partial(
+                self._primal, engine, ad.jit(self.func, backend=engine), expected))
             if _float_outputs(expected) and any(_is_float(a) for a in self.args):
                 _DerivativeChecks(self, engine, expected).all()
         return self.outcomes

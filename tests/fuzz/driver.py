@@ -127,9 +127,9 @@ class Run:
         shrinkable = f.kind not in ("timeout",) and not f.kind.startswith("crash")
         if (shrinkable and b is not None and self.cfg.shrink_budget > 0
                 and self.groups[f.signature] <= self.cfg.shrink_per_group):
-            payload = dict(seed=self.cfg.seed, batch=b, size=self.cfg.batch_size, position=i,
-                           digest=f.drawn.digest, check=f.check, kind=f.kind,
-                           budget=self.cfg.shrink_budget, large=self.cfg.large)
+            payload = {"seed": self.cfg.seed, "batch": b, "size": self.cfg.batch_size,
+                       "position": i, "digest": f.drawn.digest, "check": f.check,
+                       "kind": f.kind, "budget": self.cfg.shrink_budget, "large": self.cfg.large}
             timeout = self.cfg.shrink_budget + self.cfg.timeout + 120.0
             self.pool.submit(Task("shrink", payload, timeout, f), first=True)
         else:
@@ -155,8 +155,9 @@ class Run:
             check = r.last_check or "cpython"
             kind = "timeout" if r.status == "timeout" else f"crash (exit {r.exitcode})"
             self.tally.add([Outcome(check, "fail", kind, seconds=r.seconds)])
-            detail = (f"the worker {'ran past the per-program timeout of ' + str(self.cfg.timeout) + ' s' if r.status == 'timeout' else 'died with exit code ' + str(r.exitcode)}"
-                      f" while running check {check}")
+            what = (f"ran past the per-program timeout of {self.cfg.timeout:g} s"
+                    if r.status == "timeout" else f"died with exit code {r.exitcode}")
+            detail = f"the worker {what} while running check {check}"
             self.add_finding(Finding(index, d, check, kind, detail, self.origin(b, i)), None, None)
             return
         f: Finding = t.meta
@@ -203,21 +204,22 @@ class Run:
         extra = {"seed": self.cfg.seed, "engines": ",".join(self.cfg.engines),
                  "out": self.cfg.out}
         if self.checked:
+            per = self.cpu_s / self.checked
             extra["worker CPU time per program"] = (
-                f"{self.cpu_s / self.checked:.1f} s, i.e. {60 * self.checked / max(self.cpu_s, 1e-9):.1f} "
-                f"programs per CPU-minute (an idle core's throughput)")
+                f"{per:.2f} s, i.e. {60 / max(per, 1e-9):.1f} programs per CPU-minute "
+                f"(an idle core's throughput)")
         if interrupted:
             extra["interrupted"] = "yes"
         text = summary_text(self.tally, self.findings, self.checked, self.source.duplicates,
                             wall, self.cfg.jobs, extra)
-        data = dict(programs=self.checked, duplicates=self.source.duplicates, wall_s=wall,
-                    cpu_s=self.cpu_s,
-                    jobs=self.cfg.jobs, seed=self.cfg.seed, engines=self.cfg.engines,
-                    kinds=dict(self.tally.kinds),
-                    checks={k: dict(v) for k, v in self.tally.counts.items()},
-                    seconds=dict(self.tally.seconds),
-                    findings=[dict(check=f.check, kind=f.kind, path=f.path, index=f.index,
-                                   shrunk=f.shrunk is not None) for f in self.findings])
+        data = {"programs": self.checked, "duplicates": self.source.duplicates, "wall_s": wall,
+                "cpu_s": self.cpu_s, "jobs": self.cfg.jobs, "seed": self.cfg.seed,
+                "engines": self.cfg.engines, "kinds": dict(self.tally.kinds),
+                "checks": {k: dict(v) for k, v in self.tally.counts.items()},
+                "seconds": dict(self.tally.seconds),
+                "findings": [{"check": f.check, "kind": f.kind, "path": f.path,
+                              "index": f.index, "shrunk": f.shrunk is not None}
+                             for f in self.findings]}
         write_summary(self.cfg.out, text, data)
         return text
 

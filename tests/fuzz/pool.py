@@ -20,8 +20,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from multiprocessing.connection import wait
-from typing import Any, Callable
+from typing import Any
 
 from .checks import check_function, engines_of
 from .generate import Drawn, shrink
@@ -38,8 +39,9 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str,
         sys.path.insert(0, repo)
     import warnings
     warnings.simplefilter("ignore")   # tape-budget and numba warnings are not findings
-    import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
     import numba  # noqa: F401
+
+    import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
     conn.send(("ready", 0, None))
     while True:
         task = conn.recv()

@@ -100,8 +100,8 @@ class Tally:
 
 def summary_text(tally: Tally, findings: list[Finding], programs: int, duplicates: int,
                  wall_s: float, jobs: int, extra: dict) -> str:
-    lines = [f"programs checked: {programs} ({', '.join(f'{k} {v}' for k, v in sorted(tally.kinds.items()))})"
-             f"; duplicates skipped: {duplicates}"]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(tally.kinds.items()))
+    lines = [f"programs checked: {programs} ({kinds}); duplicates skipped: {duplicates}"]
     per_min = programs / (wall_s / 60.0) if wall_s > 0 else 0.0
     lines.append(f"wall time: {wall_s:.0f} s with {jobs} job(s): {per_min:.1f} programs/min, "
                  f"{per_min / max(jobs, 1):.1f} programs/min per job")
