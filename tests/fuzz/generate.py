@@ -9,7 +9,9 @@ on each candidate, within a time budget.
 
 The mix of program kinds is drawn per program: general programs (int outputs too; primal checks
 only), differentiable ones (float outputs) and smooth differentiable ones (no abs/min/max).
-Only the public strategies of `tests/programs.py` are used, so whatever constructs the
+Hypothesis also draws constants harvested from the loaded non-test modules (adcompile, generated
+modules), so the generator and a replay both run in processes that have imported neither
+(`pool.py`).  Only the public strategies of `tests/programs.py` are used, so whatever constructs the
 generator learns are fuzzed too.
 """
 from __future__ import annotations
@@ -123,7 +125,7 @@ def shrink(seed: int, batch: int, size: int, position: int, digest: str,
            large: bool = False) -> ShrinkResult:
     """Replay batch `batch` up to `position` (the program with `digest`), then let hypothesis
     shrink it while `still_fails` holds, for at most `budget_s` seconds."""
-    state = {"i": 0, "best": None, "n": 0, "note": ""}
+    state = {"i": 0, "best": None, "n": 0, "note": "", "t0": time.monotonic()}
     t0 = time.monotonic()
 
     @hyp_seed(batch_seed(seed, batch))
@@ -138,7 +140,8 @@ def shrink(seed: int, batch: int, size: int, position: int, digest: str,
             if i > position or d.digest != digest:
                 state["note"] = f"replay diverged at example {i}"
                 raise _StopShrinking
-        if state["best"] is not None and time.monotonic() - t0 > budget_s:
+            state["t0"] = time.monotonic()   # the budget counts from the failing example
+        if state["best"] is not None and time.monotonic() - state["t0"] > budget_s:
             state["note"] = "time budget spent"
             raise _StopShrinking
         state["n"] += 1

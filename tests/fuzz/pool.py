@@ -30,7 +30,7 @@ from .generate import Drawn, shrink
 
 # -- inside a worker ---------------------------------------------------------------------------
 def _worker_main(conn, scratch: str, engines: tuple, repo: str,
-                 checkpoint_backends: tuple = ("llvm",)) -> None:
+                 checkpoint_backends: tuple = ("llvm",), preimport: bool = True) -> None:
     os.environ["ADCOMPILE_CACHE_DIR"] = os.path.join(scratch, "cache")
     mods = os.path.join(scratch, "modules")
     os.makedirs(mods, exist_ok=True)
@@ -39,9 +39,9 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str,
         sys.path.insert(0, repo)
     import warnings
     warnings.simplefilter("ignore")   # tape-budget and numba warnings are not findings
-    import numba  # noqa: F401
-
-    import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
+    if preimport:  # not before a shrink's replay: see `Pool._dispatch`
+        import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
+        import numba  # noqa: F401
     conn.send(("ready", 0, None))
     while True:
         task = conn.recv()
@@ -153,12 +153,12 @@ class Pool:
         self.ids = 0
 
     # -- workers
-    def _start(self, slot: _Slot) -> None:
+    def _start(self, slot: _Slot, preimport: bool = True) -> None:
         parent, child = self.ctx.Pipe()
         folder = os.path.join(self.scratch, f"w{slot.index}")
         _clear_programs(folder)
         proc = self.ctx.Process(target=_worker_main, args=(child, folder, self.engines, self.repo,
-                                                       self.checkpoint_backends),
+                                                       self.checkpoint_backends, preimport),
                                 daemon=True)
         proc.start()
         child.close()
@@ -201,10 +201,18 @@ class Pool:
     def _dispatch(self) -> None:
         for s in self.slots:
             if s.task is None and self.queue:
-                if s.proc is None or s.done >= self.recycle:
+                task = self.queue.pop(0)
+                # Hypothesis mixes constants harvested from the loaded non-test modules into
+                # what it draws, so a shrink's replay must run, like the generator, in a
+                # process that has not imported adcompile nor any program: a fresh worker,
+                # replaced after the shrink.
+                fresh = task.kind == "shrink"
+                if s.proc is None or s.done >= self.recycle or fresh:
                     self._stop(s)
-                    self._start(s)
-                s.task = self.queue.pop(0)
+                    self._start(s, preimport=not fresh)
+                if fresh:
+                    s.done = self.recycle
+                s.task = task
                 # a starting worker's clock starts when it is ready (within STARTUP_S)
                 s.started = time.monotonic() + (0.0 if s.ready else STARTUP_S)
                 s.last_check = ""
