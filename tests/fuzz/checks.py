@@ -258,8 +258,8 @@ class _DerivativeChecks:
                 raise _Skip("the derivative jumps next to the point")
         fd = fd_directional(f, args, self.nums, self.dirs)
         for k, (g, w) in enumerate(zip(parts(dot), fd)):
-            _confirm_fd(lambda: assert_close(g, w, 1e-5, 1e-6,
-                                             f"jvp output {k} vs finite differences"),
+            _confirm_fd(functools.partial(assert_close, g, w, 1e-5, 1e-6,
+                                          f"jvp output {k} vs finite differences"),
                         f, args, self.nums, self.dirs, k, g)
 
     # -- reverse mode ----------------------------------------------------------------------
@@ -322,8 +322,8 @@ class _DerivativeChecks:
                 if any(abs(n - here) > 1e-3 * (1.0 + abs(here)) for n in near):
                     continue
                 fd = fd_directional(f, args, (i,), (d,))[0]
-                _confirm_fd(lambda: assert_close(  # noqa: B023 - called at once
-                    here, fd, 1e-5, 1e-6,
+                _confirm_fd(functools.partial(
+                    assert_close, here, fd, 1e-5, 1e-6,
                     f"grad of argument {i}, element {k} vs finite differences"),
                     f, args, (i,), (d,), 0, here)
                 checked += 1

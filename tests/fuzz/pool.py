@@ -40,8 +40,9 @@ def _worker_main(conn, scratch: str, engines: tuple, repo: str,
     import warnings
     warnings.simplefilter("ignore")   # tape-budget and numba warnings are not findings
     if preimport:  # not before a shrink's replay: see `Pool._dispatch`
-        import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
         import numba  # noqa: F401
+
+        import adcompile  # noqa: F401  (imports are not charged to the first task's timeout)
     conn.send(("ready", 0, None))
     while True:
         task = conn.recv()
