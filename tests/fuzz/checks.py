@@ -354,10 +354,13 @@ class _DerivativeChecks:
                 if any(abs(n - here) > 1e-3 * (1.0 + abs(here)) for n in near):
                     continue
                 fd = fd_directional(f, args, (i,), (d,))[0]
-                _confirm_fd(functools.partial(
-                    assert_close, here, fd, 1e-5, 1e-6,
-                    f"grad of argument {i}, element {k} vs finite differences{where}"),
-                    f, args, (i,), (d,), 0, here)
+                try:
+                    _confirm_fd(functools.partial(
+                        assert_close, here, fd, 1e-5, 1e-6,
+                        f"grad of argument {i}, element {k} vs finite differences{where}"),
+                        f, args, (i,), (d,), 0, here)
+                except _Skip:
+                    continue
                 checked += 1
         return checked
 

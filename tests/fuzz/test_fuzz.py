@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+from tests.ad._util import assert_close
 from tests.fuzz.generate import Drawn, generate_batch, shrink
 from tests.fuzz.pool import Pool, Task
 from tests.fuzz.report import Finding, write_reproducer
@@ -110,9 +112,21 @@ def test_a_weak_kink_inside_the_central_step_is_skipped_not_reported():
 
     f = load_function("import math\n\n\ndef f(a0):\n"
                       "    return 0.0003 * math.sqrt(abs(a0) + 1.0) + a0\n", "f")
-    got = {o.check: o for o in check_function(f, (2.2250738585072014e-308,), ("llvm",))}
-    assert got["llvm.jvp.fd"].status == "skip", got["llvm.jvp.fd"]
-    assert got["llvm.grad.fd"].status == "skip", got["llvm.grad.fd"]
+    from tests.fuzz.checks import _confirm_fd, _Skip
+
+    x = 2.2250738585072014e-308
+    central = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6          # 1.0: the average of both sides
+    ad_value = 1.0 + 0.0003 * 0.5                           # AD: the side a0 > 0
+    with pytest.raises(_Skip):
+        _confirm_fd(lambda: assert_close(ad_value, central, 1e-5, 1e-6, "x"),
+                    f, (x,), (0,), (1.0,), 0, ad_value)
+    with pytest.raises(AssertionError):   # a value matching neither side is still reported
+        _confirm_fd(lambda: assert_close(1.01, central, 1e-5, 1e-6, "x"),
+                    f, (x,), (0,), (1.0,), 0, 1.01)
+    # the checks then move to a jittered point next to it, and pass there
+    got = {o.check: o for o in check_function(f, (x,), ("llvm",))}
+    assert got["llvm.jvp.fd"].status == "pass", got["llvm.jvp.fd"]
+    assert got["llvm.grad.fd"].status == "pass", got["llvm.grad.fd"]
     assert got["llvm.dot"].status == "pass"
     # away from the kink the same program is checked
     got = {o.check: o for o in check_function(f, (0.5,), ("llvm",))}
