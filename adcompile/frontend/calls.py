@@ -814,6 +814,15 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
                 if key not in entry:
                     entry[key] = leaf
                     child.env.bind(f"arg.{key}", leaf, key=key)
+    for key in list(entry):   # the bases of view arguments: f(y[::2], y[1:]) share y
+        rec = lw.env.views.get(key)
+        while aliasing.is_lazy(rec) and rec.base not in entry:
+            base = aliasing.current(lw, rec.base)
+            if base is None:
+                break
+            entry[rec.base] = base
+            child.env.bind(f"arg.{rec.base}", base, key=rec.base)
+            rec = lw.env.views.get(rec.base)
     lw.ctx.stack.append(func)
     child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)

@@ -348,6 +348,13 @@ def choice_of_temporary_view(x, c):
     return np.sum(y * y) + np.sum(z) + y[2] * y[0]
 
 
+def sibling_views_to_helper(x):
+    y = x.copy()
+    z0 = pick_written(y[::2], y[::2], 2.0 * x[0])   # two views of y, y itself not passed
+    z1 = pick_written(y[1:], y[:2], x[1] * 0.1)
+    return np.sum(y * y) + np.sum(z0) + np.sum(z1 * z1)
+
+
 X = np.array([1.0, 2.0, 3.0])
 P = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 A = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -381,6 +388,7 @@ CASES = [
     (returned_view, [(A, 1.0), (A, -1.0)]),
     (view_early_return, [(A, 2), (A, 40)]),
     (choice_of_temporary_view, [(X, 1.0), (X, 0.25)]),
+    (sibling_views_to_helper, [(X,), (X * 0.1,)]),
     (tuple_argument, [(X,)]),
     (asarray_alias, [(X,)]),
 ]
