@@ -54,6 +54,15 @@ def _mark(block: Block, needed: set[int]) -> None:
     for op in reversed(block.ops):
         if has(op, Trait.TERMINATOR):
             continue
+        if op.prim == "if" and not _has_effect(op):
+            if any(r.id in needed for r in op.results):   # only the needed slots' yields
+                needed.add(op.operands[0].id)
+                for region in op.regions:
+                    y = region.ops[-1]
+                    needed.update(v.id for r, v in zip(op.results, y.operands)
+                                  if r.id in needed)
+                    _mark(region, needed)
+            continue
         if _has_effect(op) or any(r.id in needed for r in op.results):
             needed.update(v.id for v in op.operands)
             for r in op.regions:
