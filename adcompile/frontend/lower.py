@@ -699,6 +699,8 @@ class Lowerer(ExprLowerer):
                 continue
             if body_start.vars.get(n, _MISSING) is v or not isinstance(v, Value):
                 continue
+            if n.startswith(_TUPLE) and n not in new_types and n not in before.vars:
+                continue    # an element name a branch merge left behind, not this loop's
             if n not in new_types:
                 new_carried.append(n)
                 new_types[n] = v.type

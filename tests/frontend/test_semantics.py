@@ -5,6 +5,8 @@ Compiled objects are module-level so each function compiles once per backend.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -396,3 +398,33 @@ def test_rejected_precisely_at_the_line(fn, args, match):
 def test_arguments_with_other_semantics_are_refused(make, match):
     with pytest.raises(adcompile.TypeInferenceError, match=match):
         adcompile.interpret(to_int, make())
+
+
+def _tuple_read_in_nested_loops(x0, a2):
+    y0 = np.zeros(1)
+    y1 = np.zeros(4)
+    tp0 = (y1, y0)
+    c0 = 0
+    for i1 in range(x0.shape[0]):
+        for i2 in range(i1, 0, -2):
+            if x0[i2 % x0.shape[0]] <= i2 * 0.5 and i1 % 2 == 1:
+                break
+        for i3 in range(i1 + 1, i1):
+            for i4 in range(i1 - 1, y0.shape[0], 2):
+                t5 = tp0[0][len(tp0[0]) - 1] * math.cos(a2)
+                if c0 % 2 == 1:
+                    pass
+                elif c0 % 2 == 0:
+                    c0 += i1
+    return np.sum(tp0[0]) + np.sum(tp0[1]) + c0
+
+
+def test_tuple_read_in_nested_loops_keeps_its_elements():
+    """From a random program: a branch merge inside nested loops left element names of a
+    tuple that the loops never rebind; the outer loop carried them from undef (an empty array
+    on the interpreter)."""
+    x = np.zeros(6)
+    want = _tuple_read_in_nested_loops(x, 0.3)
+    assert adcompile.interpret(_tuple_read_in_nested_loops, x, 0.3) == want
+    for b in ("numba", "llvm"):
+        assert adcompile.jit(_tuple_read_in_nested_loops, backend=b)(x, 0.3) == want
