@@ -221,7 +221,16 @@ def _call_vjp(func, args, active, checkpoint, options, call_args):
     """(specialization, results) of a reverse-mode call. Without a policy, a loop whose tape
     would exceed ADCOMPILE_TAPE_LIMIT stops before recording it; the call is then redone with
     binomial checkpointing (a warning says so), and the caller keeps that specialization."""
-    sp = specialize(func, args, VJP(active, checkpoint=checkpoint), options)
+    return _retry_checkpointed(
+        lambda policy: specialize(func, args, VJP(active, checkpoint=policy), options),
+        checkpoint, options, call_args, "grad", 5)
+
+
+def _retry_checkpointed(spec_for, checkpoint, options: CompileOptions, call_args, what: str,
+                        stacklevel: int):
+    """(specialization, results) of `spec_for(checkpoint)`; above the tape limit without a
+    policy, redone (with a warning) under binomial checkpointing in the limit's memory."""
+    sp = spec_for(checkpoint)
     try:
         return sp, _call(sp, call_args)
     except TapeBudgetExceeded as err:
@@ -229,10 +238,10 @@ def _call_vjp(func, args, active, checkpoint, options, call_args):
             raise
         policy = auto_policy(options.tape_limit)
         warnings.warn(f"{err.message}; adcompile recomputes it with binomial checkpointing "
-                      f"in {policy.memory} bytes of snapshots (choose with grad(..., "
+                      f"in {policy.memory} bytes of snapshots (choose with {what}(..., "
                       f"checkpoint=...), or set ADCOMPILE_TAPE_LIMIT)", RuntimeWarning,
-                      stacklevel=4)
-        sp = specialize(func, args, VJP(active, checkpoint=policy), options)
+                      stacklevel=stacklevel)
+        sp = spec_for(policy)
         return sp, _call(sp, call_args)
 
 
@@ -576,18 +585,9 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     dots = _tangents(f, primals, tangents,
                      [np.asarray(p).dtype if isinstance(p, np.ndarray) else np.float64
                       for p in primals])
-    call_args = primals + (1.0,) + tuple(dots)
-    try:
-        res = _call(sp, call_args)
-    except TapeBudgetExceeded as err:
-        if checkpoint is not None or options.tape_limit is None:
-            raise
-        policy = auto_policy(options.tape_limit)
-        warnings.warn(f"{err.message}; adcompile recomputes it with binomial checkpointing "
-                      f"in {policy.memory} bytes of snapshots (choose with hvp(..., "
-                      f"checkpoint=...), or set ADCOMPILE_TAPE_LIMIT)", RuntimeWarning,
-                      stacklevel=2)
-        res = _call(specialize(f, primals, HVP(active, policy), options), call_args)
+    _, res = _retry_checkpointed(
+        lambda policy: specialize(f, primals, HVP(active, policy), options), checkpoint,
+        options, primals + (1.0,) + tuple(dots), "hvp", 3)
     k = len(nums)
     # (out, *grads, out_dot, *grad_dots)
     grads = res[1:1 + k]
