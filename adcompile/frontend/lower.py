@@ -430,6 +430,11 @@ class Lowerer(ExprLowerer):
                                             "branches", None, "")
             elif isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
                 tuples.append((n, a, b))   # arrays written in a branch: merged with them
+            elif (a is _MISSING) != (b is _MISSING) and _has_values(a if b is _MISSING else b):
+                # a tuple of this branch's values bound on only one path that goes on
+                before.vars[n] = Poison(
+                    f"'{n}' may be used before it is assigned (it is assigned on only "
+                    "one path)", None, f"assign '{n}' before the if, or on every path")
             else:
                 before.vars[n] = a if b is _MISSING else (b if a is _MISSING else Poison(
                     f"'{n}' is bound to different objects on the two branches", None))
@@ -741,6 +746,22 @@ class Lowerer(ExprLowerer):
         out = {}
         for n in list(names):
             ts = [e.vars.get(n, before.vars.get(n)) for e in envs]
+            lone = [t for t in ts if t is not None]
+            if len(lone) == 1 and n not in before.vars and any(
+                    t is None and self._dead(e) for t, e in zip(ts, envs)):
+                # bound only on the path that goes on: its elements leave the if (undef on
+                # the path that left)
+                if isinstance(lone[0], tuple) and lone[0] and all(
+                        isinstance(v, Value) for v in lone[0]):
+                    slots = [_tuple_slot(n, k) for k in range(len(lone[0]))]
+                    for e in envs:
+                        if n in e.vars:
+                            for sl, v in zip(slots, lone[0]):
+                                e.bind(sl, v)
+                    names.remove(n)
+                    names.extend(sl for sl in slots if sl not in names)
+                    out[n] = slots
+                continue
             if not all(isinstance(t, tuple) and t and len(t) == len(ts[0]) and
                        all(isinstance(v, Value) for v in t) for t in ts):
                 continue
@@ -960,6 +981,11 @@ def _flatten(t) -> list:
     for x in t:
         out.extend(_flatten(x) if isinstance(x, tuple) else [x])
     return out
+
+
+def _has_values(t) -> bool:
+    """Does a bound object (a tuple, nested) hold IR values?"""
+    return isinstance(t, tuple) and any(isinstance(v, Value) or _has_values(v) for v in t)
 
 
 def _is_user_name(name: str) -> bool:

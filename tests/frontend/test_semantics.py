@@ -428,3 +428,54 @@ def test_tuple_read_in_nested_loops_keeps_its_elements():
     assert adcompile.interpret(_tuple_read_in_nested_loops, x, 0.3) == want
     for b in ("numba", "llvm"):
         assert adcompile.jit(_tuple_read_in_nested_loops, backend=b)(x, 0.3) == want
+
+
+def _tuple_bound_on_one_path(a0, x0):
+    y0 = np.zeros(2)
+    tp0 = (y0, y0)
+    if a0 > 3.0:
+        return 1.0
+    if a0 > 1.0:
+        y0 -= a0
+        tp1 = (y0, tp0[1])
+        if a0 > 2.0:
+            return 2.0 + tp1[1][0]
+    while a0 < 0.0:
+        a0 += 1.0
+    return a0 + np.sum(tp0[0])
+
+
+def _tuple_bound_where_the_other_path_returns(a0, x0):
+    y0 = np.zeros(2)
+    if a0 > 1.0:
+        tp1 = (y0 + a0, x0)
+    else:
+        return 5.0
+    return np.sum(tp1[0]) + tp1[1][0]
+
+
+def _tuple_maybe_unbound(a0, x0):
+    if a0 > 1.0:
+        tp1 = (x0, x0)
+    return np.sum(tp1[0])
+
+
+@pytest.mark.parametrize("fn", [_tuple_bound_on_one_path,
+                                _tuple_bound_where_the_other_path_returns])
+@pytest.mark.parametrize("a", [-1.5, 0.5, 1.5, 2.5, 3.5])
+def test_tuple_bound_on_one_path_of_an_if(fn, a):
+    """From a random program: a tuple bound in one branch only kept the branch's values after
+    the if (invalid IR when an enclosing early-return guard merged it)."""
+    x = np.array([0.75])
+    want = fn(a, x.copy())
+    assert adcompile.interpret(fn, a, x.copy()) == want
+    assert adcompile.jit(fn, backend="llvm")(a, x.copy()) == want
+    g = adcompile.grad(fn, backend="llvm")(a, x.copy())
+    eps = 1e-6
+    assert g == pytest.approx((fn(a + eps, x.copy()) - fn(a - eps, x.copy())) / (2 * eps),
+                              abs=1e-6)
+
+
+def test_tuple_maybe_unbound_is_refused():
+    with pytest.raises(adcompile.TypeInferenceError, match="'tp1' may be used before"):
+        adcompile.interpret(_tuple_maybe_unbound, 2.0, np.ones(2))
