@@ -512,7 +512,10 @@ _reg("custom", "control", _custom, ("*args",), _CTRL,
      {"rule": Attr((int,), True, "the custom rule's id in the rule registry"),
       "nres": Attr((int,), doc="reverse mode: trailing results are residuals for the rule")},
      nregions=1)
-_reg("for", "control", _for, ("lb", "ub", "step", "*inits"), _CTRL, _CHECKPOINT, nregions=1)
+_reg("for", "control", _for, ("lb", "ub", "step", "*inits"), _CTRL,
+     dict(_CHECKPOINT, adjoint=Attr((bool,), doc="reverse mode: the loop runs an adjoint sweep "
+                                    "(its sums into adjoints may be reordered: split_sums)")),
+     nregions=1)
 _reg("while", "control", _while, ("*inits",), _CTRL, _CHECKPOINT, nregions=2)
 _reg("if", "control", _if, ("cond",), _CTRL, nregions=2)
 for _n in ("yield", "condition", "return"):

@@ -175,7 +175,7 @@ def expand(fn: Function) -> Function:
     would be allocated again on every trip."""
     out: list[Op] = []
     for op in fn.body.ops:
-        if op.prim == "for" and not op.attrs:
+        if op.prim == "for" and not set(op.attrs) - {"adjoint"}:
             out.extend(_Expander(op).run())
         out.append(op)
     fn.body.ops = out

@@ -28,7 +28,7 @@ def _same(a: Value, b: Value, consts: dict[int, object]) -> bool:
 
 
 def _fusable(a: Op, b: Op, consts) -> bool:
-    if a.prim != "for" or b.prim != "for" or a.attrs or b.attrs:
+    if a.prim != "for" or b.prim != "for" or set(a.attrs) - {"adjoint"} or a.attrs != b.attrs:
         return False
     fa, fb = ForOp(a), ForOp(b)
     if not all(_same(x, y, consts) for x, y in zip(fa.bounds, fb.bounds)):
@@ -78,7 +78,7 @@ def _fuse_block(block: Block, consts: dict[int, object]) -> bool:
     ops = block.ops
     while i < len(ops):
         op = ops[i]
-        if op.prim == "for" and not op.attrs:
+        if op.prim == "for" and not set(op.attrs) - {"adjoint"}:
             # look past movable index arithmetic that does not use this loop's results
             j = i + 1
             between: list[Op] = []

@@ -21,6 +21,7 @@ from ..errors import AdError, InternalError
 from ..ir.core import Function
 from ..ir.printer import print_function
 from ..ir.verifier import VerifyError, verify
+from .bounds import version_bounds
 from .checkpoint import Checkpoint
 from .dce import dce
 from .expand import expand
@@ -37,6 +38,7 @@ from .reuse_buffers import reuse_buffers
 from .scalar_semantics import EXPANDED as scalar_expanded
 from .scalar_semantics import scalar_semantics
 from .simplify import simplify
+from .split_sums import split_sums
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,18 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("guard_tapes", guard_tapes),
     Pass("induction", induction),
     Pass("checkpoint", Checkpoint().run),
+    Pass("bounds", version_bounds),
+    Pass("split_sums", split_sums),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse", "simplify", "dce",
                    "fuse_lanes")
-BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace")
+# split_sums only where loops are lowered (LLVM): numba wraps every plain index it cannot
+# prove non-negative, so its split loops do not vectorise and only add passes over memory
+BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace", "bounds")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
-                    "simplify", "licm", "dce", "reuse_buffers", "inplace")
+                    "simplify", "licm", "dce", "reuse_buffers", "inplace", "split_sums", "bounds")
 
 
 # reverse mode's preparation of the primal, before its transform: inline custom functions
@@ -94,7 +100,8 @@ def print_after(name: str, fn: Function, options: CompileOptions) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"simplify", "licm", "dce", "fuse", "expand", "fuse_lanes", "induction",
+CLEANUP = frozenset({"bounds", "split_sums", "simplify", "licm", "dce", "fuse", "expand",
+                     "fuse_lanes", "induction",
                      "reuse_buffers"})
 
 

@@ -194,12 +194,13 @@ class ReverseContext:
             return True
         if op is not None and op.prim == "getitem" and op.operands[0].id in self.readonly:
             return True  # re-read in the reverse sweep (indices via primal_at) instead of taped
-        # one float op on free operands is recomputed too (cheaper than a push and a pop)
-        if op is not None and has(op, Trait.FLOAT_REMAT) and depth == 0 and \
+        # a small float expression on free operands is recomputed too: up to two levels of
+        # add/sub/mul/neg (`0.5 * k * d` with `d = u[i + 1] - u[i]` of a read-only `u`) cost
+        # less than a tape push and pop, and give the same bits (the same ops on the same
+        # operands); the remat cache shares what the adjoint recomputes anyway (`d`)
+        if op is not None and has(op, Trait.FLOAT_REMAT) and depth <= 1 and \
                 isinstance(v.type, ScalarType) and v.type.is_float:
-            # one float op on values that are themselves free to get (e.g. x[i] - mu[k]
-            # of read-only arrays): recomputed, cheaper than a tape push and pop
-            return all(self._free(o) for o in op.operands)
+            return all(self._free(o) or self._cheap(o, depth + 1) for o in op.operands)
         # integer index arithmetic is recomputed in the reverse sweep instead of taped
         if op is None or depth > 6 or not has(op, Trait.REMAT) or v.type != I64:
             return False

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ...ir.builder import Builder
 from ...ir.core import Block, Op, Value
 from ...ir.loops import trip_count
-from ...ir.types import I64
+from ...ir.types import I64, ScalarType
 from ...ir.walk import clone_ops, free_uses
 from ..emitter import Emitter
 from .context import ReverseContext, Scope
@@ -119,9 +119,44 @@ class ReversedLoop:
         minus1 = e.c(-1, I64)
         first = e("sub", trip, e.c(1, I64), name="last")
         loop = Builder(e.block, e.loc).op("for", [first, minus1, minus1] + self.init_vals,
-                                          [v.type for v in self.init_vals], {}, [self.block],
+                                          [v.type for v in self.init_vals],
+                                          {"adjoint": True}, [self.block],
                                           [v.name for v in self.block.args[1:]])
+        mark_sums(self.block, self.block.args[1 + len(self.slots):])
         self.bind_results(e, loop.results, results, inits)
+
+
+def mark_sums(block: Block, accumulators: list[Value]) -> None:
+    """Mark `reassoc` the float adds that sum an outer value's adjoint over the iterations.
+
+    The order of those sums is reverse mode's, not the user's (the primal never adds them up),
+    so a backend may reassociate them and vectorise the loop (`alpha_bar += d * t_bar` in a
+    stencil's adjoint); only a chain of adds from the carried value to its yield qualifies."""
+    uses: dict[int, list[Op]] = {}
+    for op in block.ops:
+        for v in op.operands:
+            uses.setdefault(v.id, []).append(op)
+    term = block.ops[-1]
+    pos = {a.id: k for k, a in enumerate(block.args[1:])}
+    for acc in accumulators:
+        if not (isinstance(acc.type, ScalarType) and acc.type.is_float):
+            continue
+        chain, v = [], acc
+        while True:
+            us = uses.get(v.id, [])
+            if len(us) != 1:
+                break
+            op = us[0]
+            if op is term:
+                if chain and term.operands.index(v) == pos[acc.id] \
+                        and term.operands.count(v) == 1:
+                    for add in chain:
+                        add.attrs["reassoc"] = True
+                break
+            if op.prim != "add" or op.results[0].type != acc.type:
+                break
+            chain.append(op)
+            v = op.results[0]
 
 
 def reverse_store_all(ctx: ReverseContext, e: Emitter, body: Block, slot_args: list[Value],

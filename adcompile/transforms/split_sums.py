@@ -1,0 +1,241 @@
+"""Split an adjoint loop's scatter-adds into one loop per update, so each vectorises.
+
+The adjoint of a stencil `new[i] = u[i] + a*(u[i-1] - 2*u[i] + u[i+1])` adds into `u_bar` at
+three offsets per iteration; iteration `i` writes what iteration `i - 1` reads, so no backend
+can vectorise the loop. But every access to `u_bar` there is an update `u_bar[k] += e` with
+`e` independent of `u_bar`: the updates commute. Each such update is moved to a loop of its
+own, in front of the rest, that recomputes `e` from what it reads:
+
+    for i: u_bar[i + 1] += a * new_bar[i]        (one loop per update: no carried dependence)
+    for i: u_bar[i - 1] += a * new_bar[i]
+    ...
+    for i: alpha_bar += d * new_bar[i]; new_bar[i] = 0     (what stays)
+
+Only adjoint loops (`adjoint` attr: the order of their sums is reverse mode's, not the
+user's) whose body is straight-line code qualify, and only updates whose `e` is pure
+arithmetic on the counter, invariant values and element reads that see the values the
+array had before the loop: of arrays the loop never writes, or of a carried array read at
+the one index the same iteration later writes (`t_bar = new_bar[i]; new_bar[i] = 0`), an
+index that differs between iterations. Reordering the additions changes rounding only.
+"""
+from __future__ import annotations
+
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
+from ..ir.primitives import has
+from ..ir.traits import Trait
+from ..ir.types import ArrayType, I64
+from ..ir.views import ForOp
+from ..ir.walk import clone_ops, replace_uses
+
+
+def split_sums(fn: Function) -> Function:
+    consts = {op.results[0].id: op.attrs["value"] for op in fn.walk()
+              if op.prim == "const" and type(op.attrs.get("value")) is int}
+    gone: dict[int, Value] = {}
+    _visit(fn.body, consts, gone)
+    if gone:
+        replace_uses(fn.body, gone)
+    return fn
+
+
+def _visit(block: Block, consts: dict[int, int], gone: dict[int, Value]) -> None:
+    out: list[Op] = []
+    for op in block.ops:
+        for r in op.regions:
+            _visit(r, consts, gone)
+        if op.prim == "for" and op.attrs.get("adjoint") and \
+                not any(o.regions for o in op.regions[0].ops):
+            out.extend(_split(op, consts, gone))
+        else:
+            out.append(op)
+    block.ops = out
+
+
+class _Body:
+    """Def-use facts of one straight-line loop body."""
+
+    def __init__(self, loop: Op, consts: dict[int, int]):
+        self.consts = consts
+        self.f = ForOp(loop)
+        self.ops = self.f.body.ops
+        self.defs = {r.id: op for op in self.ops for r in op.results}
+        self.uses: dict[int, list[Op]] = {}
+        for op in self.ops:
+            for v in op.operands:
+                self.uses.setdefault(v.id, []).append(op)
+        self.inside = {a.id for a in self.f.body.args} | set(self.defs)
+
+    def chain(self, arg: Value) -> list[Op] | None:
+        """The setitems that version a carried array from its block arg to its yield (each
+        version used only by element reads and the next write), or None."""
+        k = self.f.carried.index(arg)
+        out, v = [], arg
+        while True:
+            us = self.uses.get(v.id, [])
+            writes = [u for u in us if u.prim == "setitem" and u.operands[0] is v]
+            if any(u.prim != "getitem" and u not in writes and u is not self.ops[-1]
+                   for u in us) or len(writes) > 1:
+                return None
+            if not writes:
+                term = self.ops[-1]
+                return out if term.operands.count(v) == 1 and \
+                    term.operands.index(v) == k else None
+            out.append(writes[0])
+            v = writes[0].results[0]
+
+    def index_unique(self, idx: list[Value]) -> bool:
+        """An index that differs between iterations: counter + constant on some axis."""
+        return any(_counter_offset(v, self) is not None for v in idx)
+
+
+def _counter_offset(v: Value, body: _Body, depth: int = 0) -> int | None:
+    if v.id == body.f.iv.id:
+        return 0
+    op = body.defs.get(v.id)
+    if op is None or depth > 8 or op.prim not in ("add", "sub") or v.type != I64:
+        return None
+    a, c = op.operands
+    for x, y, sign in ((a, c, 1), (c, a, 1)) if op.prim == "add" else ((a, c, -1),):
+        k = body.consts.get(y.id)
+        if k is not None:
+            inner = _counter_offset(x, body, depth + 1)
+            if inner is not None:
+                return inner + sign * k
+    return None
+
+
+def _split(loop: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op]:
+    body = _Body(loop, consts)
+    body.gone = gone
+    f = body.f
+    chains: dict[int, list[Op]] = {}
+    for arg in f.carried:
+        if isinstance(arg.type, ArrayType):
+            c = body.chain(arg)
+            if c is not None:
+                chains[arg.id] = c
+    version_of = {}    # array version id -> carried arg id
+    for aid, c in chains.items():
+        version_of[aid] = aid
+        for w in c:
+            version_of[w.results[0].id] = aid
+    updates: list[tuple[Value, Op, Op, Op, Value]] = []    # arg, read, add, write, e
+    for aid, c in chains.items():
+        arg = next(a for a in f.carried if a.id == aid)
+        ups = []
+        for w in c:
+            u = _update(w, body)
+            if u is None:
+                ups = None
+                break
+            ups.append(u)
+        reads = {id(u[0]) for u in ups or []}
+        versions = [arg] + [w.results[0] for w in c]
+        if ups and all(u.prim != "getitem" or id(u) in reads
+                       for v in versions for u in body.uses.get(v.id, [])):
+            # every read of the array is one of its updates: moving them cannot be seen
+            updates += [(arg, *u) for u in ups]
+    accs = {u[0].id for u in updates}
+    movable = []
+    for arg, read, add, write, e in updates:
+        sl = _slice([e, *read.operands[1:]], body, chains, version_of, accs)
+        if sl is not None:
+            movable.append((arg, read, add, write, sl))
+    if not movable:
+        return [loop]
+    pre: list[Op] = []
+    cur = {a.id: init for a, init in zip(f.carried, f.inits)}
+    for arg, read, add, write, sl in movable:
+        iv = Value(f.iv.name, I64)
+        acc = Value(arg.name, arg.type)
+        blk = Block([iv, acc])
+        mapping = {f.iv.id: iv}
+        for a, init in zip(f.carried, f.inits):
+            if a.id != arg.id:
+                mapping[a.id] = init      # reads see the values from before the loop
+        mapping[arg.id] = acc
+        blk.ops = clone_ops(sl, mapping)
+        b = Builder(blk, add.loc)
+        idx = [mapping.get(v.id, v) for v in read.operands[1:]]
+        e_val = mapping.get(_other(add, read).id, _other(add, read))
+        r = b("getitem", acc, *idx, name=read.results[0].name, **read.attrs)
+        s = b("add", r, e_val, name=add.results[0].name, **add.attrs)
+        w = b("setitem", acc, s, *idx, name=write.results[0].name, **write.attrs)
+        b.op("yield", [w], [])
+        new = Op("for", list(f.bounds) + [cur[arg.id]], [Value(arg.name, arg.type)],
+                 {"adjoint": True}, [blk], loop.loc)
+        pre.append(new)
+        cur[arg.id] = new.results[0]
+        # what stays: the write keeps the array as it was
+        _forward(body, write.results[0], write.operands[0])
+        body.ops.remove(write)
+        body.ops.remove(add)
+        body.ops.remove(read)
+    f.inits = [cur[a.id] for a in f.carried]
+    if all(y is a for y, a in zip(f.yields, f.carried)) and not any(
+            has(op, Trait.EFFECT) or op.prim.startswith("tape_") for op in body.ops):
+        # nothing left but recomputations nobody reads: the loop goes
+        for r, init in zip(loop.results, f.inits):
+            body.gone[r.id] = init
+    else:
+        pre.append(loop)
+    return pre
+
+
+def _other(add: Op, read: Op) -> Value:
+    a, b = add.operands
+    return b if a is read.results[0] else a
+
+
+def _update(write: Op, body: _Body):
+    """`a[idx] = a[idx] + e` as (read, add, write, e), with `e` not reading `a`."""
+    arr, val, *idx = write.operands
+    add = body.defs.get(val.id)
+    if add is None or add.prim != "add" or len(body.uses.get(val.id, [])) != 1:
+        return None
+    for r_v, e in ((add.operands[0], add.operands[1]), (add.operands[1], add.operands[0])):
+        read = body.defs.get(r_v.id)
+        if read is not None and read.prim == "getitem" and read.operands[0] is arr and \
+                list(read.operands[1:]) == idx and len(body.uses.get(r_v.id, [])) == 1 and \
+                read.attrs.get("inbounds", False) == write.attrs.get("inbounds", False):
+            return read, add, write, e
+    return None
+
+
+def _slice(vals: list[Value], body: _Body, chains, version_of, accs) -> list[Op] | None:
+    """The ops computing `vals` inside the body, in order, if they can be recomputed before
+    the loop (pure, no carried scalars, reads that see the arrays' values from before it)."""
+    need: set[int] = set()
+    todo = list(vals)
+    while todo:
+        v = todo.pop()
+        if v.id in need or v.id not in body.inside:
+            continue
+        op = body.defs.get(v.id)
+        if op is None:          # a block argument
+            if v.id == body.f.iv.id:
+                continue
+            return None         # carried values differ per iteration
+        if op.regions or not has(op, Trait.PURE) or has(op, Trait.EFFECT) or \
+                op.prim.startswith("tape_") or op.prim == "setitem":
+            return None
+        if op.prim == "getitem" and op.operands[0].id in body.inside:
+            arr = op.operands[0]
+            aid = version_of.get(arr.id)
+            if aid is None or aid in accs or arr.id != aid:
+                return None      # only the carried array as it entered this iteration
+            idx = list(op.operands[1:])
+            if not body.index_unique(idx) or any(
+                    list(w.operands[2:]) != idx for w in chains[aid]):
+                return None
+            todo += idx
+        else:
+            todo += op.operands
+        need.add(v.id)
+    return [op for op in body.ops if any(r.id in need for r in op.results)]
+
+
+def _forward(body: _Body, old: Value, new: Value) -> None:
+    for op in body.ops:
+        op.operands = [new if v is old else v for v in op.operands]
