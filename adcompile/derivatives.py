@@ -560,7 +560,13 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
                 r.append(np.asarray(g))
         jacs = [assemble.from_rows(r, out_shape, args[i]) for r, i in zip(rows, nums)]
         return jacs[0] if single else tuple(jacs)
-    return Derivative(func, call, "jacrev", resolve_options(backend, options))
+
+    def program(self, sig):
+        f = self.py_func
+        nums = _argnums(argnums, len(sig), f)
+        _active_of(f, sig, nums)
+        return programs.jacobian_reverse(f, sig, nums, single, self.options, "jacrev")
+    return Derivative(func, call, "jacrev", resolve_options(backend, options), program)
 
 
 def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,

@@ -146,3 +146,80 @@ def jacobian_forward(f, sig, nums: tuple[int, ...], single: bool, options: Compi
     fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], b.loc,
                   tree is not None)
     return Program(fn, tree)
+
+
+def _counted(b: Builder, n: Value, inits: list[Value], body) -> list[Value]:
+    """`for i in range(n)` carrying `inits`; `body(builder, i, carried) -> next values`."""
+    i = Value("r", I64)
+    carried = [Value(v.name, v.type) for v in inits]
+    blk = Block([i] + carried)
+    lb = Builder(blk, b.loc)
+    lb.op("yield", body(lb, i, carried), [])
+    return b.op("for", [b.const(0, I64), n, b.const(1, I64)] + inits, [v.type for v in inits],
+                {}, [blk], [v.name for v in inits]).results
+
+
+def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: CompileOptions,
+                     what: str) -> Program:
+    """`jacrev` as one program: the pullback run once per output element with a unit
+    cotangent, each run's argument cotangents one row of the Jacobian (shape: output shape +
+    argument shape, as from Python)."""
+    active = tuple(j in nums for j in range(len(sig)))
+    for i in nums:
+        t = sig[i].type
+        if isinstance(t, ArrayType) and t.ndim != 1:
+            raise AdError(f"a compiled {what} differentiates with respect to scalars and "
+                          f"1-d arrays; argument {i} is {t}",
+                          hint=f"call {what} from Python for arrays of more dimensions")
+    stages = build_ir(f, sig, VJP(active), options)
+    inner, primal_fn = stages["optimized"], stages["primal"]
+    outs = primal_fn.result_types
+    if primal_fn.returns_tuple or len(outs) != 1 or not scalar_of(outs[0]).is_float or \
+            (isinstance(outs[0], ArrayType) and outs[0].ndim != 1):
+        shown = ", ".join(str(t) for t in outs) or "nothing"
+        raise TypeInferenceError(
+            f"a compiled {what} needs a function returning one float scalar or 1-d array; "
+            f"'{f.__name__}' returns ({shown})", primal_fn.loc,
+            f"call {what} from Python, or use jacfwd")
+    t = outs[0]
+    dt = scalar_of(t)
+    args = [Value(a.name, a.type) for a in inner.args[:len(sig)]]
+    body = Block([])
+    b = Builder(body, inner.loc)
+    if not isinstance(t, ArrayType):      # one output: the gradient
+        jac = inline_function(inner, body, args + [b.const(1.0, dt, name="one")])[1:]
+    else:
+        y = inline_function(primal_fn, body, args)[0]
+        m = b("dim", y, axis=0, name="m")
+        starts = []
+        for i in nums:
+            x = sig[i].type
+            shape = [m] + ([b("dim", args[i], axis=0, name="n")] if isinstance(x, ArrayType)
+                           else [])
+            starts.append(b("zeros", *shape, dtype=scalar_of(x).name, name="jac"))
+
+        def row(lb: Builder, r: Value, jacs: list[Value]) -> list[Value]:
+            seed = lb("zeros", m, dtype=dt.name, name=f"{y.name}_bar")
+            seed = lb("setitem", seed, lb.const(1.0, dt, name="one"), r, name=seed.name)
+            grads = inline_function(inner, lb.block, args + [seed])[1:]
+            # the pullback's tapes are empty again after each run: made once, before the loop
+            # (reverse mode over this program shadows tapes made at its top level)
+            made = [op for op in lb.block.ops if op.prim == "tape_new" and not op.operands]
+            lb.block.ops[:] = [op for op in lb.block.ops if op not in made]
+            body.ops.extend(made)
+            out = []
+            for jac, g in zip(jacs, grads):
+                if not isinstance(g.type, ArrayType):
+                    out.append(lb("setitem", jac, g, r, name=jac.name))
+                    continue
+                n = lb("dim", g, axis=0, name="n")
+                out += _counted(lb, n, [jac], lambda cb, j, cur: [cb(
+                    "setitem", cur[0], cb("getitem", g, j, name=g.name), r, j,
+                    name=jac.name)])
+            return out
+        jac = _counted(b, m, starts, row)
+    b.op("return", list(jac), [])
+    tree = None if single else (None,) * len(nums)
+    fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in jac], inner.loc,
+                  tree is not None)
+    return Program(fn, tree)

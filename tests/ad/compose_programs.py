@@ -83,6 +83,30 @@ HESS_ARRAY = adcompile.hessian(array_update)
 JACREV_ARRAY = adcompile.jacrev(array_update)
 
 
+def residuals(x, k):
+    """A vector output: jacrev runs its pullback once per element."""
+    out = np.zeros(x.shape[0] + 1)
+    for i in range(x.shape[0]):
+        out[i] = np.sin(x[i]) * k + x[0] * x[i]
+    out[x.shape[0]] = k * k
+    return out
+
+
+JACREV_RES = adcompile.jacrev(residuals, argnums=(0, 1))
+
+
+def calls_jacrev_vector(x, k):
+    jx, jk = JACREV_RES(x, k)
+    return np.sum(jx * jx) + np.dot(jk, jk) * x[1]
+
+
+def rows(p):
+    return p * p
+
+
+ROWS = adcompile.jacfwd_rows(rows)
+
+
 def cube(x):
     return x ** 3
 

@@ -129,7 +129,12 @@ CASES = [
                    lambda: (2.0,), A),
     same_as_python("compiled_code_calls_jit_of_grad", ad.jit(calls_jit_of_grad),
                    lambda x: 3.0 * x * x + 1.0, lambda: (2.0,), A),
-    rejects("grad_of_jacrev", lambda: ad.grad(ad.jacrev(scal))(X3()), AdError, A,
+    # jacrev of a scalar function is its gradient, an array: grad of it is refused precisely
+    rejects("grad_of_jacrev", lambda: ad.grad(ad.jacrev(scal))(X3()), TypeInferenceError, A,
+            "one float scalar"),
+    same_as_python("jit_of_jacrev", ad.jit(ad.jacrev(scal)), lambda x: ad.grad(scal)(x),
+                   lambda: (X3(),), A),
+    rejects("jit_of_jacfwd_rows", lambda: ad.jit(ad.jacfwd_rows(scal))(X3()), AdError, A,
             "cannot be compiled"),
     rejects("grad_of_grad_missing_argument", lambda: ad.grad(ad.grad(two))(1.0),
             TypeInferenceError, A),
