@@ -137,6 +137,9 @@ def _split(loop: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op]
             # every read of the array is one of its updates: moving them cannot be seen
             updates += [(arg, *u) for u in ups]
     accs = {u[0].id for u in updates}
+    arrays = [init for a, init in zip(f.carried, f.inits) if isinstance(a.type, ArrayType)]
+    if len({v.id for v in arrays}) != len(arrays):
+        return [loop]     # two carried arrays start as one value: they may share storage
     movable = []
     for arg, read, add, write, e in updates:
         sl = _slice([e, *read.operands[1:]], body, chains, version_of, accs)
