@@ -30,7 +30,11 @@ from ..ir.types import BOOL, ArrayType, I64
 from ..ir.views import ForOp
 from ..ir.walk import clone_ops
 
-_LIMIT = 1 << 40            # |loop bounds|, |offsets| below this: the test's adds cannot wrap
+# |loop bounds|, |offsets| below this: the test's sums of at most 6 of them cannot wrap; the
+# test's `lb < 2**40`-style bounds also give LLVM the ranges it needs to vectorise (with no
+# bound on the counter it cannot rule out overflow of address arithmetic)
+_LIMIT = 1 << 40
+_CONST_LIMIT = 1 << 20
 _ACCESS = ("getitem", "setitem")
 
 
@@ -54,14 +58,14 @@ class _Index:
             signs[v.id] = signs.get(v.id, 0) + s_
             vals[v.id] = v
         terms = tuple((k, vals[i]) for i, k in signs.items() if k)   # `idx + t - t` is idx
-        if coef not in (0, 1) or abs(const) >= _LIMIT or len(terms) > 4 or \
+        if coef not in (0, 1) or abs(const) >= _CONST_LIMIT or len(terms) > 4 or \
                 any(abs(k) != 1 for k, _ in terms):
             return None
         return _Index(coef, const, terms)
 
 
 def version_bounds(fn: Function) -> Function:
-    _visit(fn.body, _defs(fn))
+    _visit(fn.body, _defs(fn), {})
     return fn
 
 
@@ -69,13 +73,17 @@ def _defs(fn: Function) -> dict[int, Op]:
     return {r.id: op for op in fn.walk() for r in op.results}
 
 
-def _visit(block: Block, defs: dict[int, Op]) -> None:
+def _visit(block: Block, defs: dict[int, Op], outer: dict[int, Op]) -> None:
+    """`outer`: the counters of the enclosing `for` loops (id -> loop)."""
     out: list[Op] = []
     for op in block.ops:
+        inner = dict(outer)
+        if op.prim == "for" and _const(ForOp(op).step, defs):
+            inner[ForOp(op).iv.id] = op
         for r in op.regions:
-            _visit(r, defs)
+            _visit(r, defs, inner)
         if op.prim == "for" and not any(o.prim in ("for", "while") for o in _ops_in(op.regions[0])):
-            out.extend(_version(op, defs))
+            out.extend(_version(op, defs, outer))
         else:
             out.append(op)
     block.ops = out
@@ -95,7 +103,7 @@ def _const(v: Value, defs: dict[int, Op]) -> int | None:
     return None
 
 
-def _version(loop: Op, defs: dict[int, Op]) -> list[Op]:
+def _version(loop: Op, defs: dict[int, Op], outer: dict[int, Op]) -> list[Op]:
     f = ForOp(loop)
     step = _const(f.step, defs)
     if not step:
@@ -152,11 +160,26 @@ def _version(loop: Op, defs: dict[int, Op]) -> list[Op]:
         d = dims.get((base.id, ax))
         if d is None:
             d = dims[(base.id, ax)] = x.b("dim", base, axis=ax, name="n")
-        k: Value | int = form.const
+        # an enclosing loop's counter counts with its whole range: the test then depends only
+        # on values from outside that loop, and licm takes it out of there (GMM's `k` in
+        # `means[k, j]` is tested once, not once per trip of the `k` loop)
+        first: Value | int = form.const
+        last: Value | int = form.const
         for sign, v in form.terms:
-            bounded(v)
-            k = x.add(k, v) if sign > 0 else x.sub(k, v)
-        first, last = (x.add(lo, k), x.add(hi, k)) if form.coef else (k, k)
+            if v.id in outer:
+                o = ForOp(outer[v.id])
+                bounded(o.lb)
+                bounded(o.ub)
+                ends = (o.lb, x.add(o.ub, -1)) if _const(o.step, defs) > 0 else \
+                    (x.add(o.ub, 1), o.lb)
+                lo_v, hi_v = ends if sign > 0 else ends[::-1]
+            else:
+                bounded(v)
+                lo_v = hi_v = v
+            first = x.add(first, lo_v) if sign > 0 else x.sub(first, lo_v)
+            last = x.add(last, hi_v) if sign > 0 else x.sub(last, hi_v)
+        if form.coef:
+            first, last = x.add(lo, first), x.add(hi, last)
         conds += [x.cmp("ge", first, 0), x.cmp("lt", last, d)]
     if any(c is False for c in conds):
         return [loop]      # some access is surely wrapped or out of range: keep the checks
@@ -244,7 +267,7 @@ def _affine(v: Value, iv: Value, inside: set[int], defs: dict[int, Op],
         return _Index(1, 0)
     k = _const(v, defs)
     if k is not None:
-        return _Index(0, k) if abs(k) < _LIMIT else None
+        return _Index(0, k) if abs(k) < _CONST_LIMIT else None
     if v.id not in inside:
         return _Index(0, 0, ((1, v),))
     op = defs.get(v.id)

@@ -72,10 +72,12 @@ PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse"
                    "fuse_lanes")
 # split_sums only where loops are lowered (LLVM): numba wraps every plain index it cannot
 # prove non-negative, so its split loops do not vectorise and only add passes over memory
-BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace", "bounds")
+BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace", "bounds",
+                    "simplify", "licm")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
-                    "simplify", "licm", "dce", "reuse_buffers", "inplace", "split_sums", "bounds")
+                    "simplify", "licm", "dce", "reuse_buffers", "inplace", "split_sums", "bounds",
+                    "simplify", "licm")
 
 
 # reverse mode's preparation of the primal, before its transform: inline custom functions
