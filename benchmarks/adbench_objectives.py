@@ -201,7 +201,7 @@ def ba_inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return P, F
 
 
-# -- jacfwd lanes: k parameters ---------------------------------------------------------------------
+# -- jacfwd lanes: k parameters -------------------------------------------------------------------
 def heat_pieces(p, u0, steps):
     """Heat loop whose diffusion coefficient is p[j] on the j-th of k equal pieces of the rod;
     the update is written in place (`v[i] += ...`)."""

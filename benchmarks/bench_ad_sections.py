@@ -17,7 +17,7 @@ import numpy as np
 import adcompile
 import adbench_objectives as abo
 import bench_ad
-from bench_ad import CROSS_TOL, FD_TOL, best_time, max_rel_diff, short_error, table
+from bench_ad import CROSS_TOL, FD_TOL, max_rel_diff, short_error, table, time_all
 
 BA_JAX_TARGET = 0.16      # adcompile jacfwd_rows time / JAX vmap(jacfwd) time, today's lead
 LANES = (2, 4, 8)
@@ -45,7 +45,7 @@ def ratio(r: dict, a: str, b: str, scale: float = 1.0) -> str:
     return f"{r[a] / (scale * r[b]):.2f}" if a in r and b in r else "-"
 
 
-# == BA: all per-observation Jacobians ==============================================================
+# == BA: all per-observation Jacobians ============================================================
 def ba_fd(primal: Callable, P: np.ndarray, F: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Central differences of observations `obs`, all 15 columns at once per column (rows are
     independent, so one perturbed call per column and sign): (len(obs), 3, 15)."""
@@ -124,8 +124,7 @@ def section_ba(quick: bool, with_jax: bool, misses: list[str]) -> list[str]:
         except Exception as e:  # noqa: BLE001
             errors.append(f"BA jax: {short_error(e)}")
             r["jax_fail"] = True
-    for k, fn in calls.items():
-        r[k] = best_time(fn)
+    r.update(time_all(calls))
     cols = [("BA residual Jacobians", 30), ("primal ms", 10), ("rows ms", 10), ("rows/pr", 8),
             ("jax ms", 10), ("ad/jax", 7), ("target", 6), ("FD relerr", 10)]
     fds = [r[k] for k in ("fd", "jax_fd") if k in r]
@@ -144,7 +143,7 @@ def section_ba(quick: bool, with_jax: bool, misses: list[str]) -> list[str]:
     return errors
 
 
-# == jacfwd lanes ===================================================================================
+# == jacfwd lanes =================================================================================
 def lanes_cases(quick: bool, k: int) -> list[tuple[str, Callable, tuple]]:
     rng = np.random.default_rng(k)
     n, steps = (200, 40) if quick else (1000, 200)
@@ -195,8 +194,7 @@ def section_lanes(quick: bool, misses: list[str]) -> list[str]:
                 if not r["fd"] <= FD_TOL:
                     raise AssertionError(f"jacfwd disagrees with central differences "
                                          f"({r['fd']:.1e})")
-                r["jac"] = best_time(lambda: jac(*args))
-                r["jvp"] = best_time(lambda: one(0))
+                r.update(time_all({"jac": lambda: jac(*args), "jvp": lambda: one(0)}))
             except Exception as e:  # noqa: BLE001
                 errors.append(f"lanes {label} k={k}: {short_error(e)}")
                 r["jac_fail"] = True
@@ -218,7 +216,7 @@ def section_lanes(quick: bool, misses: list[str]) -> list[str]:
     return errors
 
 
-# == roofline =======================================================================================
+# == roofline =====================================================================================
 PEAK_SCRIPT = textwrap.dedent("""
     import json, time
     import numpy as np
