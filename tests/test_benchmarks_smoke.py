@@ -100,3 +100,20 @@ def test_jax_peers_match_references():
     # the weight residual 1 - w^2 depends only on w: its row is (0, ..., 0, -2w)
     np.testing.assert_array_equal(J[:, 2, :-1], 0.0)
     np.testing.assert_allclose(J[:, 2, -1], -2.0 * P[:, 14], rtol=1e-15)
+
+
+def test_the_benchmark_checks_can_fail():
+    """The FD check passes an exact gradient and rejects one wrong entry; the cross-tool
+    comparison rejects a 1e-7 relative difference (plain Python, nothing compiled)."""
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, size=12)
+    exact = np.zeros_like(x)
+    exact[:-1] += -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    exact[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    w = bench_ad.Workload("r", "r", bench_ad.rosenbrock, (x,), (0,), bench_ad.rosenbrock_np)
+    ref = bench_ad.fd_reference(w, bench_ad.rosenbrock, np.random.default_rng(1))
+    assert bench_ad.fd_error(w, ref, (exact,)) <= bench_ad.FD_TOL
+    wrong = exact.copy()
+    wrong[-1] *= 1.001          # the last entry is always among the checked components
+    assert bench_ad.fd_error(w, ref, (wrong,)) > bench_ad.FD_TOL
+    assert bench_ad.max_rel_diff((exact,), (exact.copy(),)) == 0.0
+    assert bench_ad.max_rel_diff((exact,), (exact * (1 + 1e-7),)) > bench_ad.CROSS_TOL
