@@ -309,28 +309,42 @@ class Workload:
     errors: list[str] = field(default_factory=list)
 
 
+# The clock best_time reads. Wall time is ADBench's; on an idle machine running one thread it
+# equals the process CPU time. On a shared, oversubscribed machine it does not, and not evenly:
+# the scheduler favours a thread that sleeps and wakes (JAX's compute thread, idle between
+# calls) over one that computes without pause (a numba call on the main thread), so wall-time
+# ratios there are biased towards JAX. bench_ad.py's --clock cpu reads the process CPU time
+# (all threads, so JAX's worker threads are counted) instead.
+CLOCK: Callable[[], float] = time.perf_counter
+WALL_OVER_CPU: list[float] = []     # wall / CPU time of every timed batch: the contention seen
+
+
 def best_time(fn: Callable[[], Any]) -> float:
     """Seconds per call: minimum over SAMPLES samples of an adaptively sized batch (at most
     LONG_SAMPLES when one call takes over LONG_CALL_S: those batches are long enough)."""
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    long_call = time.perf_counter() - t0 > LONG_CALL_S
+    long_call = CLOCK() - t0 > LONG_CALL_S
     nsamples = min(SAMPLES, LONG_SAMPLES) if long_call else SAMPLES
     reps = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(reps):
             fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         if dt >= MIN_BATCH_S:
             break
         reps *= 2
     samples = [dt / reps]
     for _ in range(nsamples - 1):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
+        t0 = CLOCK()
         for _ in range(reps):
             fn()
-        samples.append((time.perf_counter() - t0) / reps)
+        samples.append((CLOCK() - t0) / reps)
+        cpu = time.process_time() - c0
+        if cpu > 0:
+            WALL_OVER_CPU.append((time.perf_counter() - w0) / cpu)
     return min(samples)
 
 
@@ -675,6 +689,9 @@ def parse_args(argv: list[str]):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
                    help="small sizes and 3 short batches: a smoke run, not a measurement")
+    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                   help="cpu: process CPU time (default; robust on a shared machine), wall: "
+                        "wall-clock time (ADBench's; use it on an idle machine)")
     p.add_argument("--rows", default="all",
                    help=f"comma-separated subset of {','.join(ROW_KEYS)} (default: all)")
     args = p.parse_args(argv)
@@ -682,12 +699,14 @@ def parse_args(argv: list[str]):
     bad = [s for s in rows if s not in ROW_KEYS]
     if bad:
         p.error(f"unknown rows {bad}; choose from {', '.join(ROW_KEYS)}")
-    return args.quick, rows
+    return args.quick, rows, args.clock
 
 
 def main(argv: list[str] | None = None) -> None:
-    global MIN_BATCH_S, SAMPLES, ROUNDS
-    quick, rows = parse_args(sys.argv[1:] if argv is None else argv)
+    global MIN_BATCH_S, SAMPLES, ROUNDS, CLOCK
+    quick, rows, clock = parse_args(sys.argv[1:] if argv is None else argv)
+    CLOCK = time.process_time if clock == "cpu" else time.perf_counter
+    print(f"clock: {'process CPU time' if clock == 'cpu' else 'wall-clock time'}")
     if quick:
         MIN_BATCH_S, SAMPLES, ROUNDS = 0.01, 3, 1
     import bench_ad_sections as sections
@@ -717,6 +736,10 @@ def main(argv: list[str] | None = None) -> None:
     if workloads:
         print()
         print(call_overhead())
+    if WALL_OVER_CPU:
+        q = np.percentile(WALL_OVER_CPU, [0, 50, 100])
+        print(f"contention: wall / CPU time of the timed batches: min {q[0]:.2f}, median "
+              f"{q[1]:.2f}, max {q[2]:.2f} (1 = the process had a core to itself)")
     print()
     print("over target: " + (", ".join(misses) if misses else "none"))
     print_failures(workloads, [e for es in extra for e in es])
