@@ -80,6 +80,7 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     loc = lane_ops[0].loc
     # chains of in-place row writes: first array version -> current loop-local version
     chain_of: dict[int, int] = {}      # setitem result id -> chain index
+    init_of: dict[int, int] = {}       # initial array id -> chain index
     chains: list[tuple[Value, Op]] = []   # (initial array from outside, last setitem)
     for op in lane_ops:
         if op.prim != "setitem":
@@ -89,12 +90,15 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
             k = chain_of[arr.id]
             if arr.id in used_later:    # an intermediate version read outside: give up
                 return None
+            if chains[k][1].results[0].id != arr.id:   # a fork of an older version
+                return None
             chains[k] = (chains[k][0], op)
         elif arr.id in defs:
             return None
         else:
             k = len(chains)
             chains.append((arr, op))
+            init_of.setdefault(arr.id, k)
         chain_of[op.results[0].id] = k
     # lane length from any outside lane array (or the last axis of an indexed array)
     src = None
@@ -120,6 +124,9 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     body: list[Op] = []
     scal: dict[int, Value] = {}          # lane value id -> its scalar in this iteration
     cur_chain = list(chain_args)
+    # the IR version each chain's loop value stands for at this point of the body (in one
+    # trip the earlier trips wrote only other lanes, so the version read is this trip's)
+    cur_version = [a.id for a, _ in chains]
     reads: dict[int, Value] = {}
 
     def scalar_of_operand(v: Value) -> Value:
@@ -134,8 +141,16 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     for op in lane_ops:
         if op.prim == "getitem":
             arr = op.operands[0]
-            if arr.id in chain_of:
-                arr = cur_chain[chain_of[arr.id]]
+            k = chain_of.get(arr.id, init_of.get(arr.id))
+            if k is not None and cur_version[k] == arr.id:
+                # the version the chain carries: read the loop's value, so the array read
+                # before a write is not also live outside the loop (that would copy the whole
+                # tangent array on every trip)
+                arr = cur_chain[k]
+            elif arr.id in chain_of:    # a version overwritten earlier in this trip
+                return None
+            # else an outside array (an overwritten initial version stays as it was: copy
+            # insertion keeps it)
             scal[op.results[0].id] = _emit(body, "getitem", [arr] + op.operands[1:] + [lane],
                                            {}, op.loc, name=op.results[0].name)
         elif op.prim == "setitem":
@@ -143,6 +158,7 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
             val = scalar_of_operand(op.operands[1])
             cur_chain[k] = _emit(body, "setitem", [cur_chain[k], val] + op.operands[2:] +
                                  [lane], {}, op.loc, name=op.results[0].name)
+            cur_version[k] = op.results[0].id
         else:
             attrs = {a: b for a, b in op.attrs.items() if a != "lane_op"}
             scal[op.results[0].id] = _emit(body, op.prim,
