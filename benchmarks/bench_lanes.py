@@ -1,6 +1,6 @@
 """Vector forward mode with element writes in loops: does a write cost O(lanes), or a copy?
 
-Run: python benchmarks/bench_lanes.py [--quick] [--max-call S]
+Run: python benchmarks/bench_lanes.py [--quick] [--max-call S] [--only relax|rows|lanes]
 
 Three tables, numba and LLVM backends:
 
@@ -243,11 +243,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     ap.add_argument("--max-call", type=float, default=20.0,
                     help="skip a size whose predicted call time exceeds this (seconds)")
+    ap.add_argument("--only", choices=("relax", "rows", "lanes"), help="run one table")
     args = ap.parse_args()
     errors: list[str] = []
-    section_relax(args.quick, errors)
-    section_rows(args.quick, args.max_call, errors)
-    section_k(args.quick, errors)
+    if args.only in (None, "relax"):
+        section_relax(args.quick, errors)
+    if args.only in (None, "rows"):
+        section_rows(args.quick, args.max_call, errors)
+    if args.only in (None, "lanes"):
+        section_k(args.quick, errors)
     if errors:
         print("FAILED:")
         for e in errors:
