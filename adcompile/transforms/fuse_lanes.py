@@ -74,8 +74,35 @@ def _emit(ops: list[Op], prim: str, operands: list[Value], attrs: dict, loc, nam
     return result
 
 
-def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
-    """The ops replacing a group: the lane loop (with its allocations and L) in front."""
+def _donors(lane_ops: list[Op], outs: list[Value], defs: set[int], used_later: set[int],
+            local: set[int]) -> dict[int, Value]:
+    """Out value id -> a lane vector the group reads that may hold it instead of a fresh
+    array: read only lane by lane (trip l reads element l before the trip's stores), of the
+    same type, defined in this block (or its argument: a loop-carried tangent) and dead after
+    the group. A scalar's tangent then stays in one vector across a loop's trips
+    (`s_dot` of `s += ...`): no allocation per trip."""
+    reads: list[Value] = []
+    for op in lane_ops:
+        if op.prim == "getitem":
+            continue
+        vals = op.operands[1:2] if op.prim == "setitem" else op.operands
+        for v in vals:
+            if _is_lane(v) and v.id not in defs and v.id in local and \
+                    v.id not in used_later and all(r is not v for r in reads):
+                reads.append(v)
+    out: dict[int, Value] = {}
+    for v in outs:
+        for a in reads:
+            if a.type == v.type and all(d is not a for d in out.values()):
+                out[v.id] = a
+                break
+    return out
+
+
+def _fuse_group(lane_ops: list[Op], used_later: set[int], local: set[int]
+                ) -> list[Op] | None:
+    """The ops replacing a group: the lane loop (with its allocations and L) in front.
+    `local`: the values defined in the group's block before it (and the block's arguments)."""
     defs = {op.results[0].id for op in lane_ops}
     loc = lane_ops[0].loc
     # chains of in-place row writes: first array version -> current loop-local version
@@ -115,11 +142,15 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     L = _emit(pre, "dim", [src], {"axis": src.type.ndim - 1}, loc, name="lanes")
     outs = [op.results[0] for op in lane_ops
             if op.prim != "setitem" and op.results[0].id in used_later]
-    allocs = [_emit(pre, "empty", [L], {"dtype": scalar_of(v.type).name}, loc, name=v.name)
+    donor = _donors(lane_ops, outs, defs, used_later, local)
+    allocs = [donor[v.id] if v.id in donor else
+              _emit(pre, "empty", [L], {"dtype": scalar_of(v.type).name}, loc, name=v.name)
               for v in outs]
     # loop body
     lane = Value("lane", I64)
     out_args = [Value(v.name, v.type) for v in outs]
+    # a donor is read through the loop's slot that holds it (else it stays live: a copy)
+    held = {donor[v.id].id: a for v, a in zip(outs, out_args) if v.id in donor}
     chain_args = [Value(a.name, a.type) for a, _ in chains]
     body: list[Op] = []
     scal: dict[int, Value] = {}          # lane value id -> its scalar in this iteration
@@ -135,7 +166,8 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
         if v.id in scal:
             return scal[v.id]
         if v.id not in reads:
-            reads[v.id] = _emit(body, "getitem", [v, lane], {}, loc, name=v.name)
+            reads[v.id] = _emit(body, "getitem", [held.get(v.id, v), lane], {}, loc,
+                                name=v.name)
         return reads[v.id]
 
     for op in lane_ops:
@@ -183,10 +215,16 @@ def _fuse_block(block: Block) -> None:
             _fuse_block(r)
     ops = block.ops
     out: list[Op] = []
+    local = {a.id for a in block.args}     # defined in this block so far
+
+    def emit(new: list[Op]) -> None:
+        out.extend(new)
+        local.update(r.id for op in new for r in op.results)
+
     i = 0
     while i < len(ops):
         if not _groupable(ops[i]):
-            out.append(ops[i])
+            emit([ops[i]])
             i += 1
             continue
         # grow the group: lane ops, with movable scalar ops in between
@@ -211,18 +249,18 @@ def _fuse_block(block: Block) -> None:
         written = {v.id for m in moved if m.prim == "setitem"
                    for v in (m.operands[0], m.results[0])}
         if len(lane_ops) < 2 or any(v.id in written for op in lane_ops for v in op.operands):
-            out.extend(ops[i:j])
+            emit(ops[i:j])
             i = j
             continue
         used_later = _uses_outside(ops, i, j)
         # values used by moved scalar ops are computed earlier in the group only if lanes:
         # impossible (moved ops do not read the group), so order is preserved
-        fused = _fuse_group(lane_ops, used_later)
+        fused = _fuse_group(lane_ops, used_later, local)
         if fused is None:
-            out.extend(ops[i:j])
+            emit(ops[i:j])
         else:
-            out.extend(moved)
-            out.extend(fused)
+            emit(moved)
+            emit(fused)
         i = j
     block.ops = out
 

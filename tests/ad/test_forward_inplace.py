@@ -1,5 +1,7 @@
 """Forward mode writes tangent arrays in place: an element write or `+=` update of an array in a
-loop costs O(lanes) in its tangent, never a copy of the whole (n, lanes) tangent array.
+loop costs O(lanes) in its tangent, never a copy of the whole (n, lanes) tangent array, and a
+scalar carried by a loop (`s += ...`) keeps its tangent lanes in one vector, not a fresh one
+per trip.
 
 Checked three ways, on both backends: structurally (no `copy` inside a loop of the backend
 IR, and no allocation in a loop bigger than a vector of lanes: deterministic), by values
@@ -53,6 +55,14 @@ def resid_p(x, c):
         r[i, 1] += np.sin(c[1] * x[i, 2]) - x[i, 0]
         r[i, 0] += c[1] * r[i, 1]
     return r
+
+
+def accumulate(x, p):
+    n = x.shape[0]
+    s = 0.0
+    for i in range(n):
+        s += x[i] * p[0] + p[1] * s * 0.001
+    return s
 
 
 def chain_loss(x):
@@ -114,7 +124,8 @@ def test_tangent_writes_in_loops_copy_nothing(backend):
                        (resid, (x,), JVP((True,), lanes=True, seed_rows=True)),
                        (resid, (x,), JVP((True,), lanes=True)),
                        (resid, (x,), JVP((True,))),
-                       (resid_p, (x, c), JVP((False, True), lanes=True))):
+                       (resid_p, (x, c), JVP((False, True), lanes=True)),
+                       (accumulate, (u, p), JVP((False, True), lanes=True))):
         assert_no_copy_in_loops(specialize(f, args, t, o).ir["backend"])
     assert_no_copy_in_loops(specialize(chain_loss, (v,), HVP((True,)), o).ir["backend"], True)
     h = ad.jit(hessian_in_program, backend=backend)
@@ -141,7 +152,7 @@ def unit(k: int, j: int) -> np.ndarray:
 def test_jacfwd_of_element_updates_matches_jvps_and_differences(backend):
     u, p = np.linspace(0.0, 1.0, 9), np.array([0.5, 0.2])
     x, c = np.random.default_rng(1).uniform(0.5, 1.5, (7, 3)), np.array([0.7, 1.3])
-    for f, args in ((relax, (u, p)), (resid_p, (x, c))):
+    for f, args in ((relax, (u, p)), (resid_p, (x, c)), (accumulate, (u, p))):
         J = ad.jacfwd(f, argnums=1, backend=backend)(*[a.copy() for a in args])
         cols = [ad.jvp(f, tuple(a.copy() for a in args), (None, unit(2, j)),
                        backend=backend)[1] for j in range(2)]

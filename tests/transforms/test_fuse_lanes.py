@@ -1,7 +1,8 @@
 """`fuse_lanes` on hand-written lane IR: a row of a tangent array read before it is written in
 the same stretch is read from the lane loop's carried array (so copy insertion needs no copy
-of the whole tangent array), and a version overwritten earlier in the stretch is never read
-from the newer one."""
+of the whole tangent array), a version overwritten earlier in the stretch is never read
+from the newer one, and a loop-carried lane vector that dies in the stretch holds its result
+(no vector allocated per trip)."""
 from __future__ import annotations
 
 import copy
@@ -47,6 +48,22 @@ func @f(%a: f64[:, :], %x: f64[:]) -> (f64[:, :], f64[:]) tuple {
 """
 
 
+# s_dot = s_dot + x * s_dot in a loop: the carried lanes die where the new ones are made
+CARRIED = """
+func @f(%s_dot: f64[:], %x: f64, %n: i64) -> (f64[:]) {
+  %lo: i64 = const() {type='i64', value=0}
+  %one: i64 = const() {type='i64', value=1}
+  %out: f64[:] = for(%lo, %n, %one, %s_dot) {
+  ^(%i: i64, %a: f64[:]):
+    %m: f64[:] = mul(%x, %a) {lane_op=True}
+    %t: f64[:] = add(%a, %m) {lane_op=True}
+    yield(%t)
+  }
+  return(%out)
+}
+"""
+
+
 def _ops(block, depth=0):
     for op in block.ops:
         yield op, depth
@@ -81,3 +98,16 @@ def test_a_version_overwritten_in_the_stretch_is_read_as_it_was():
     np.testing.assert_array_equal(want[1], 2 * x)            # row 0 of v1, before x*x
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_a_carried_lane_vector_that_dies_holds_the_new_lanes():
+    fn = parse_function(CARRIED)
+    s0 = np.array([1.0, -2.0, 0.5])
+    want = run_function(copy.deepcopy(fn), [s0.copy(), 0.5, 3])
+    out = insert_copies(fuse_lanes(fn))
+    verify(out)
+    text = print_function(out)
+    inside = [op.prim for op, d in _ops(out.body) if d >= 1]
+    assert "empty" not in inside and "copy" not in inside, text
+    np.testing.assert_array_equal(run_function(out, [s0.copy(), 0.5, 3]), want)
+    np.testing.assert_array_equal(want, s0 * 1.5 ** 3)
