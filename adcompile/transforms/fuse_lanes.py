@@ -74,12 +74,40 @@ def _emit(ops: list[Op], prim: str, operands: list[Value], attrs: dict, loc, nam
     return result
 
 
-def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
-    """The ops replacing a group: the lane loop (with its allocations and L) in front."""
+def _donors(lane_ops: list[Op], outs: list[Value], defs: set[int], used_later: set[int],
+            local: set[int]) -> dict[int, Value]:
+    """Out value id -> a lane vector the group reads that may hold it instead of a fresh
+    array: read only lane by lane (trip l reads element l before the trip's stores), of the
+    same type, defined in this block (or its argument: a loop-carried tangent) and dead after
+    the group. A scalar's tangent then stays in one vector across a loop's trips
+    (`s_dot` of `s += ...`): no allocation per trip."""
+    reads: list[Value] = []
+    for op in lane_ops:
+        if op.prim == "getitem":
+            continue
+        vals = op.operands[1:2] if op.prim == "setitem" else op.operands
+        for v in vals:
+            if _is_lane(v) and v.id not in defs and v.id in local and \
+                    v.id not in used_later and all(r is not v for r in reads):
+                reads.append(v)
+    out: dict[int, Value] = {}
+    for v in outs:
+        for a in reads:
+            if a.type == v.type and all(d is not a for d in out.values()):
+                out[v.id] = a
+                break
+    return out
+
+
+def _fuse_group(lane_ops: list[Op], used_later: set[int], local: set[int]
+                ) -> list[Op] | None:
+    """The ops replacing a group: the lane loop (with its allocations and L) in front.
+    `local`: the values defined in the group's block before it (and the block's arguments)."""
     defs = {op.results[0].id for op in lane_ops}
     loc = lane_ops[0].loc
     # chains of in-place row writes: first array version -> current loop-local version
     chain_of: dict[int, int] = {}      # setitem result id -> chain index
+    init_of: dict[int, int] = {}       # initial array id -> chain index
     chains: list[tuple[Value, Op]] = []   # (initial array from outside, last setitem)
     for op in lane_ops:
         if op.prim != "setitem":
@@ -89,12 +117,15 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
             k = chain_of[arr.id]
             if arr.id in used_later:    # an intermediate version read outside: give up
                 return None
+            if chains[k][1].results[0].id != arr.id:   # a fork of an older version
+                return None
             chains[k] = (chains[k][0], op)
         elif arr.id in defs:
             return None
         else:
             k = len(chains)
             chains.append((arr, op))
+            init_of.setdefault(arr.id, k)
         chain_of[op.results[0].id] = k
     # lane length from any outside lane array (or the last axis of an indexed array)
     src = None
@@ -111,15 +142,22 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
     L = _emit(pre, "dim", [src], {"axis": src.type.ndim - 1}, loc, name="lanes")
     outs = [op.results[0] for op in lane_ops
             if op.prim != "setitem" and op.results[0].id in used_later]
-    allocs = [_emit(pre, "empty", [L], {"dtype": scalar_of(v.type).name}, loc, name=v.name)
+    donor = _donors(lane_ops, outs, defs, used_later, local)
+    allocs = [donor[v.id] if v.id in donor else
+              _emit(pre, "empty", [L], {"dtype": scalar_of(v.type).name}, loc, name=v.name)
               for v in outs]
     # loop body
     lane = Value("lane", I64)
     out_args = [Value(v.name, v.type) for v in outs]
+    # a donor is read through the loop's slot that holds it (else it stays live: a copy)
+    held = {donor[v.id].id: a for v, a in zip(outs, out_args) if v.id in donor}
     chain_args = [Value(a.name, a.type) for a, _ in chains]
     body: list[Op] = []
     scal: dict[int, Value] = {}          # lane value id -> its scalar in this iteration
     cur_chain = list(chain_args)
+    # the IR version each chain's loop value stands for at this point of the body (in one
+    # trip the earlier trips wrote only other lanes, so the version read is this trip's)
+    cur_version = [a.id for a, _ in chains]
     reads: dict[int, Value] = {}
 
     def scalar_of_operand(v: Value) -> Value:
@@ -128,14 +166,23 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
         if v.id in scal:
             return scal[v.id]
         if v.id not in reads:
-            reads[v.id] = _emit(body, "getitem", [v, lane], {}, loc, name=v.name)
+            reads[v.id] = _emit(body, "getitem", [held.get(v.id, v), lane], {}, loc,
+                                name=v.name)
         return reads[v.id]
 
     for op in lane_ops:
         if op.prim == "getitem":
             arr = op.operands[0]
-            if arr.id in chain_of:
-                arr = cur_chain[chain_of[arr.id]]
+            k = chain_of.get(arr.id, init_of.get(arr.id))
+            if k is not None and cur_version[k] == arr.id:
+                # the version the chain carries: read the loop's value, so the array read
+                # before a write is not also live outside the loop (that would copy the whole
+                # tangent array on every trip)
+                arr = cur_chain[k]
+            elif arr.id in chain_of:    # a version overwritten earlier in this trip
+                return None
+            # else an outside array (an overwritten initial version stays as it was: copy
+            # insertion keeps it)
             scal[op.results[0].id] = _emit(body, "getitem", [arr] + op.operands[1:] + [lane],
                                            {}, op.loc, name=op.results[0].name)
         elif op.prim == "setitem":
@@ -143,6 +190,7 @@ def _fuse_group(lane_ops: list[Op], used_later: set[int]) -> list[Op] | None:
             val = scalar_of_operand(op.operands[1])
             cur_chain[k] = _emit(body, "setitem", [cur_chain[k], val] + op.operands[2:] +
                                  [lane], {}, op.loc, name=op.results[0].name)
+            cur_version[k] = op.results[0].id
         else:
             attrs = {a: b for a, b in op.attrs.items() if a != "lane_op"}
             scal[op.results[0].id] = _emit(body, op.prim,
@@ -167,10 +215,16 @@ def _fuse_block(block: Block) -> None:
             _fuse_block(r)
     ops = block.ops
     out: list[Op] = []
+    local = {a.id for a in block.args}     # defined in this block so far
+
+    def emit(new: list[Op]) -> None:
+        out.extend(new)
+        local.update(r.id for op in new for r in op.results)
+
     i = 0
     while i < len(ops):
         if not _groupable(ops[i]):
-            out.append(ops[i])
+            emit([ops[i]])
             i += 1
             continue
         # grow the group: lane ops, with movable scalar ops in between
@@ -195,18 +249,18 @@ def _fuse_block(block: Block) -> None:
         written = {v.id for m in moved if m.prim == "setitem"
                    for v in (m.operands[0], m.results[0])}
         if len(lane_ops) < 2 or any(v.id in written for op in lane_ops for v in op.operands):
-            out.extend(ops[i:j])
+            emit(ops[i:j])
             i = j
             continue
         used_later = _uses_outside(ops, i, j)
         # values used by moved scalar ops are computed earlier in the group only if lanes:
         # impossible (moved ops do not read the group), so order is preserved
-        fused = _fuse_group(lane_ops, used_later)
+        fused = _fuse_group(lane_ops, used_later, local)
         if fused is None:
-            out.extend(ops[i:j])
+            emit(ops[i:j])
         else:
-            out.extend(moved)
-            out.extend(fused)
+            emit(moved)
+            emit(fused)
         i = j
     block.ops = out
 

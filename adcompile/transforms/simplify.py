@@ -246,7 +246,8 @@ def simplify(fn: Function) -> Function:
 
 def _shape_sources(fn: Function) -> dict[int, Value]:
     """Array value -> an earlier value of the same shape: element writes and copies keep the
-    shape, and so does a loop slot whose every iteration writes into what it was given. Lets
+    shape, and so do a loop slot whose every iteration writes into what it was given and an
+    `if` result whose branches both write into the same array. Lets
     `dim(u)` of a loop-carried array read the loop's initial value, which is invariant (inner
     loop bounds become invariant: one tape reservation, vectorisable loops)."""
     alias: dict[int, Value] = {}
@@ -262,6 +263,14 @@ def _shape_sources(fn: Function) -> dict[int, Value]:
                 visit(r)
             if op.prim in ("setitem", "setslice", "copy"):
                 alias[op.results[0].id] = op.operands[0]
+            elif op.prim == "if":
+                # both branches yield (writes into) one array from outside: its shape
+                ys = [rg.ops[-1].operands for rg in op.regions]
+                for k, r in enumerate(op.results):
+                    if isinstance(r.type, ArrayType):
+                        a, b = root(ys[0][k]), root(ys[1][k])
+                        if a is b:
+                            alias[r.id] = a
             elif op.prim in ("for", "while"):
                 loop = Loop(op)
                 for k, (a, y, init) in enumerate(zip(loop.carried, loop.yields, loop.inits)):

@@ -183,3 +183,45 @@ def test_simplify_turns_element_access_through_whole_axis_views_into_base_access
     assert "setslice(" not in text and text.count("getslice(") == 1, text  # for c.shape
     np.testing.assert_array_equal(run_function(out, [Q, 2]), want)
     np.testing.assert_array_equal(want, _column_view_write(Q, 2))
+
+
+# a loop slot written in one branch of an if and passed through the other keeps its shape
+IF_WRITES_SLOT = """
+func @f(%u: f64[:], %n: i64) -> (f64[:]) {
+  %lo: i64 = const() {type='i64', value=0}
+  %one: i64 = const() {type='i64', value=1}
+  %out: f64[:] = for(%lo, %n, %one, %u) {
+  ^(%i: i64, %a: f64[:]):
+    %c: bool = gt(%i, %lo)
+    %b: f64[:] = if(%c) {
+    ^():
+      %m: i64 = dim(%a) {axis=0}
+      %x: f64 = cast(%m) {to='f64'}
+      %a.1: f64[:] = setitem(%a, %x, %i)
+      yield(%a.1)
+    } {
+    ^():
+      yield(%a)
+    }
+    %k: i64 = dim(%b) {axis=0}
+    %y: f64 = cast(%k) {to='f64'}
+    %b.1: f64[:] = setitem(%b, %y, %lo)
+    yield(%b.1)
+  }
+  return(%out)
+}
+"""
+
+
+def test_simplify_reads_the_extent_of_a_slot_written_under_an_if_from_its_initial_value():
+    """dim of the loop slot (and of the if's result) is the extent of the loop's initial array,
+    invariant: vector forward mode's lane count inside a loop with a branch, so its lane
+    vectors are allocated once (reuse_buffers), not per trip."""
+    fn = parse_function(IF_WRITES_SLOT)
+    want = run_function(copy.deepcopy(fn), [np.zeros(4), 4])
+    out = PASSES["simplify"].run(fn)
+    verify(out)
+    text = print_function(out)
+    assert text.count("dim(%u)") == 2 and "dim(%a)" not in text and "dim(%b)" not in text, text
+    np.testing.assert_array_equal(run_function(out, [np.zeros(4), 4]), want)
+    np.testing.assert_array_equal(want, np.full(4, 4.0))
