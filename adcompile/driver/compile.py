@@ -52,6 +52,7 @@ class Specialization:
 
     call: Callable
     primal: Interface
+    name: str = ""   # the program's name (the function's, with the transform's suffix)
     boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
     observed: object = None   # the options it was built under, when they print or time
     reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
@@ -202,7 +203,7 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
                             f"{e}", stages["backend"].loc) from e
     report(options, "backend build", name, t0,
            "  (numba compiles at the first call)" if backend.name == "numba" else "")
-    return Specialization(call, Interface.of(stages["primal"], stages["backend"]),
+    return Specialization(call, Interface.of(stages["primal"], stages["backend"]), name,
                           boxes(stages["primal"]), stages=stages, generated=source)
 
 
@@ -267,8 +268,8 @@ def _from_disk(key: str, func, sig, transform, options: CompileOptions, name: st
         if f is None:
             raise AdError(f"'{name}' no longer exists, so its IR cannot be rebuilt")
         return _compile(f, sig, transform, options, name)[0]
-    return Specialization(hit.call, hit.interface, boxes(hit.interface), reads=hit.reads,
-                          rebuild=rebuild)
+    return Specialization(hit.call, hit.interface, name, boxes(hit.interface),
+                          reads=hit.reads, rebuild=rebuild)
 
 
 def signatures(func, transform, options: CompileOptions) -> list[tuple]:
@@ -297,4 +298,4 @@ def _first_call(spec: Specialization, args) -> Any:
     try:
         return spec.call(*args)
     finally:
-        report(spec.observed, "first call", spec.primal.name, t0)
+        report(spec.observed, "first call", spec.name, t0)

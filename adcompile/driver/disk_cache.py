@@ -98,6 +98,15 @@ def source_fingerprint(func) -> str | None:
     return _sha(f"{file}\n{first}\n{''.join(lines)}")
 
 
+def callee_fingerprint(func) -> str | None:
+    """A callee's source and its default values (the frontend bakes those in as constants;
+    the compiled function's own defaults are arguments, bound at the API)."""
+    src = source_fingerprint(func)
+    defaults = fingerprint((tuple(func.__defaults__ or ()),
+                            tuple(sorted((func.__kwdefaults__ or {}).items()))))
+    return None if src is None or defaults is None else _sha(src + defaults)
+
+
 @functools.lru_cache(maxsize=None)
 def stamp(backend: str) -> str:
     """What else a built program depends on: adcompile itself (version, and the size and
@@ -172,7 +181,7 @@ def dependencies(func, reads: Iterable[Read], sources: Iterable) -> list | None:
             continue
         done.add(id(f))
         name = _import_path(f)
-        fp = source_fingerprint(f) if name is not None else None
+        fp = callee_fingerprint(f) if name is not None else None
         if fp is None:
             return None
         rows.append(["source", name[0], name[1], fp])
@@ -216,7 +225,9 @@ def _import_path(obj) -> tuple[str, str] | None:
     mod, qual = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
         return None
-    if _resolve(mod, qual) is not obj:
+    got = _resolve(mod, qual)
+    if got is not obj and not (getattr(got, "__adcompile__", False) and
+                               getattr(got, "py_func", None) is obj):   # under @jit
         return None
     return mod, qual
 
@@ -255,7 +266,7 @@ def _describe(v, depth: int):
     if name is not None and name[0].split(".")[0] in _LIBRARIES:
         return ("library", name[0], name[1])
     if isinstance(v, types.FunctionType):
-        src = source_fingerprint(v) if name is not None and v.__closure__ is None else None
+        src = callee_fingerprint(v) if name is not None and v.__closure__ is None else None
         return None if src is None else ("function", name[0], name[1], src)
     py = getattr(v, "py_func", None)   # a jit object: the frontend inlines its function
     if getattr(v, "__adcompile__", False) and not hasattr(v, "__adcompile_call__") and \
@@ -303,7 +314,8 @@ def _holding(func, rows: list) -> tuple[Read, ...] | None:
             reads.append(Read(place, name, value))
         elif row[0] == "source":
             f = _resolve(row[1], row[2])
-            if f is None or source_fingerprint(f) != row[3]:
+            f = getattr(f, "py_func", f) if getattr(f, "__adcompile__", False) else f
+            if not isinstance(f, types.FunctionType) or callee_fingerprint(f) != row[3]:
                 return None
         else:
             return None

@@ -298,3 +298,58 @@ def test_functions_without_source_have_no_key():
     exec(textwrap.dedent("def g(x):\n    return x\n"), ns)
     from adcompile.driver.options import CompileOptions
     assert disk_cache.program_key(ns["g"], (), None, CompileOptions()) is None
+
+
+# -- what a program depends on beyond its own source ----------------------------------------------
+def test_a_callee_default_from_another_module_is_a_dependency(project):
+    (project / "settings.py").write_text("K = 1.0\n")
+    (project / "model.py").write_text(MODEL.replace("import math", "import math\nimport settings")
+                                      .replace("def helper(a, b):\n    return a * b + 1.0",
+                                               "def helper(a, b, k=settings.K):\n"
+                                               "    return a * b * k + 1.0"))
+    check(run(project)[0])
+    (project / "settings.py").write_text("K = 3.0\n")
+    out, err = run(project)
+    assert stages(err)[0] == "disk miss"
+    check(out, inner=lambda a, b: a * b * 3.0 + 1.0)
+
+
+def test_a_jit_callee_is_cached_and_its_edit_compiles_again(project):
+    jitted = MODEL.replace("import math", "import math\nimport adcompile") \
+        .replace("def helper", "@adcompile.jit\ndef helper")
+    (project / "model.py").write_text(jitted)
+    _, err = run(project)
+    assert "not cacheable" not in err
+    out, err = run(project)
+    assert stages(err)[0] == "disk hit"
+    check(out)
+    (project / "model.py").write_text(jitted.replace("a * b + 1.0", "a * b * b + 1.0"))
+    out, err = run(project)
+    assert stages(err)[0] == "disk miss"
+    check(out, inner=lambda a, b: a * b * b + 1.0)
+
+
+def test_a_custom_rule_reached_through_a_module_is_not_cached_on_disk(project):
+    """The rule's own globals are not among the program's reads: nothing may be reused."""
+    (project / "rules.py").write_text(textwrap.dedent('''
+        import numpy as np
+        import adcompile
+
+
+        @adcompile.custom_jvp
+        def twice(x):
+            return 2.0 * x
+
+
+        @twice.defjvp
+        def twice_jvp(primals, tangents):
+            (x,), (t,) = primals, tangents
+            return 2.0 * x, 2.0 * t
+        '''))
+    (project / "model.py").write_text(MODEL.replace("import math", "import math\nimport rules")
+                                      .replace("* SCALE", "* rules.twice(1.0)"))
+    out, err = run(project)
+    assert "not cacheable" in err
+    check(out)
+    _, err = run(project)
+    assert stages(err)[0] == "disk miss"
