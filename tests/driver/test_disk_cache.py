@@ -290,7 +290,7 @@ def test_a_callee_that_is_a_closure_is_not_cached_on_disk():
     assert disk_cache.dependencies(test_a_callee_that_is_a_closure_is_not_cached_on_disk,
                                    [], [inner]) is None
     assert disk_cache.dependencies(expected, [], [expected, check]) == \
-        [["source", __name__, "check", disk_cache.source_fingerprint(check)]]
+        [["source", __name__, "check", disk_cache.callee_fingerprint(check)]]
 
 
 def test_functions_without_source_have_no_key():
