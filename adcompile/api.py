@@ -58,7 +58,7 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         args = bind_defaults(self.py_func, args, kwargs)
         spec = self.specialize(args)
-        return box_call(spec.ir["primal"], spec.boxes, call_specialization(spec, args))
+        return box_call(spec.primal, spec.boxes, call_specialization(spec, args))
 
     @property
     def source(self) -> str:

@@ -212,7 +212,7 @@ def _grad_call(self, args, argnums, checkpoint, what):
     self._last = sp
     active = tuple(i in nums for i in range(len(args)))
     if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), self.options):
-        t = sp.ir["primal"].result_types[0]
+        t = sp.primal.result_types[0]
         self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
     return sp.boxes[0](outs[0]), tuple(_like(g, args[i]) for g, i in zip(grads, nums))
 
@@ -248,7 +248,7 @@ def _retry_checkpointed(spec_for, checkpoint, options: CompileOptions, call_args
 def _vjp_run(func, args, nums, cots=None, need_scalar=False, what="grad",
              options: CompileOptions | None = None, checkpoint=None):
     active = _active_mask(func, args, nums)
-    fn = specialize(func, args, VJP(active, checkpoint=checkpoint), options).ir["primal"]
+    fn = specialize(func, args, VJP(active, checkpoint=checkpoint), options).primal
     outs = fn.result_types
     float_outs = [i for i, t in enumerate(outs) if scalar_of(t).is_float]
     if need_scalar:
@@ -335,7 +335,7 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     checkpoint = parse_policy(checkpoint, memory)
     opts = resolve_options(backend, options)
     held = [specialize(f, primals, VJP(active, checkpoint=checkpoint), opts)]
-    fn = held[0].ir["primal"]
+    fn = held[0].primal
 
     def run(call_args):
         held[0], res = _call_vjp(f, primals, active, checkpoint, opts, call_args)
@@ -427,7 +427,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
         sp = specialize(f, primals, JVP(active), opts)
         hit = table[key] = (sp, [scalar_of(s.type).np_dtype for s in sig])
     sp, dtypes = hit
-    fn = sp.ir["primal"]
+    fn = sp.primal
     dots = _tangents(f, primals, tangents, dtypes)
     res = _call(sp, primals + tuple(dots))
     n = len(fn.result_types)
@@ -451,7 +451,7 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
             sp = specialize(f, args, JVP(active, lanes=True), self.options)
             self._last = sp
             res = _call(sp, tuple(args) + (seeds.identity_lanes(args[i]),))
-            fn = sp.ir["primal"]
+            fn = sp.primal
             k = len(fn.result_types)
             jacs.append(_out(fn, [assemble.from_lanes(o, d, args[i])
                                   for o, d in zip(res[:k], res[k:])]))
@@ -497,7 +497,7 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             _check_rows(self, sp, nums)
             res = _call(sp, tuple(args) + tuple(seeds.row_block_lanes(args, nums)))
         self._last = sp
-        fn = sp.ir["primal"]
+        fn = sp.primal
         k = len(fn.result_types)
         per_out = []
         for o, d in zip(res[:k], res[k:]):
@@ -541,7 +541,7 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
         active = _active_mask(f, args, nums)
         sp = specialize(f, args, VJP(active), self.options)
         self._last = sp
-        fn = sp.ir["primal"]
+        fn = sp.primal
         outs = fn.result_types
         if fn.returns_tuple or not scalar_of(outs[0]).is_float:
             raise TypeInferenceError("jacrev needs a function returning one float scalar or "
@@ -582,7 +582,7 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     checkpoint = parse_policy(checkpoint, memory)
     options = resolve_options(backend, options)
     sp = specialize(f, primals, HVP(active, checkpoint), options)
-    fn = sp.ir["primal"]
+    fn = sp.primal
     if fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
         shown = ", ".join(str(t) for t in fn.result_types)
         raise TypeInferenceError(f"hvp and hessian need a function returning one float "

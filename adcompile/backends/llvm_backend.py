@@ -247,6 +247,7 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
     call = bind(lib, symbol, [type_spec(a.type) for a in fn.args],
                 [type_spec(t) for t in fn.result_types], fn.returns_tuple, kernel_error,
                 [a.name for a in fn.args])
+    call.library = str(lib_path)   # where backends/reload.py finds it in a later process
     return call, text
 
 

@@ -3,8 +3,17 @@ cache that `jit`, the derivative API and ahead-of-time builds share.
 
 The cache is keyed by the function object (weakly), then by (signature, transform, the
 options that change the program): a second call with the same key reuses the IR stages and
-the built artifact, and a changed option (say the tape limit) compiles anew instead of being
-ignored. The backends keep their own on-disk caches for the artifact itself.
+the built program, and a changed option (say the tape limit) compiles anew instead of being
+ignored. Below it sits the disk cache (disk_cache.py): a program built by an earlier process,
+for the same function source, callees, globals, signature, transform and options, is loaded
+from there without running the frontend or any pass; its IR and generated source are rebuilt
+only if asked for (`.source`, `show_ir`). The backends keep their own on-disk caches of the
+generated code.
+
+`ADCOMPILE_TIME_PASSES=1` prints one line per stage to stderr: the disk-cache lookup (hit,
+miss, or skip when the function cannot be cached on disk), the frontend, each pass, the
+backend build, the disk-cache store, and the first call (where numba compiles or loads its
+own cache).
 """
 from __future__ import annotations
 
@@ -18,7 +27,7 @@ from ..backends import get_backend
 from ..errors import AdError, InternalError, UnsupportedSyntax
 from ..frontend.lower import lower
 from ..frontend.reads import Read, unchanged
-from ..frontend.source import get_source
+from ..frontend.source import get_source, watching
 from ..signature import check_backend
 from ..ir.core import Function
 from ..ir.walk import clone_function
@@ -30,19 +39,47 @@ from ..transforms.pipeline import (
     run_passes,
     run_transform,
 )
+from . import disk_cache
+from .interface import Interface
 from .options import CompileOptions
 
 
 @dataclass
 class Specialization:
-    """One compiled program: its IR at each stage, the generated source, the callable."""
+    """One compiled program: the callable, what the call path needs to know about it
+    (`primal`), and its IR at each stage and generated source, rebuilt on first use when
+    the program came from the disk cache."""
 
-    ir: dict[str, Function]
-    source: str
     call: Callable
+    primal: Interface
+    name: str = ""   # the program's name (the function's, with the transform's suffix)
+    boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
     observed: object = None   # the options it was built under, when they print or time
     reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
-    boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
+    stages: dict[str, Function] | None = None
+    generated: str | None = None
+    rebuild: Callable[[], "Specialization"] | None = None   # for `stages`/`generated`
+    time_first_call: bool = False   # ADCOMPILE_TIME_PASSES: report the first call's time
+
+    @property
+    def ir(self) -> dict[str, Function]:
+        """The IR at each stage ('frontend', 'primal', the transform's, 'backend')."""
+        if self.stages is None:
+            self._rebuild()
+        return self.stages
+
+    @property
+    def source(self) -> str:
+        """The generated source (Python for numba, LLVM IR for LLVM)."""
+        if self.generated is None:
+            self._rebuild()
+        return self.generated
+
+    def _rebuild(self) -> None:
+        if self.rebuild is None:
+            raise InternalError("a compiled program has neither its IR nor a way to rebuild it")
+        again = self.rebuild()
+        self.stages, self.generated = again.ir, again.source
 
     def box(self, vals) -> list:
         """The primal results among `vals` typed as NumPy 2 would (results.py)."""
@@ -53,8 +90,26 @@ class Specialization:
         return not unchanged(self.reads)
 
 
+@dataclass
+class Sources:
+    """The functions whose source a build lowered (the program's callees, for the disk
+    cache's key). `nested`: the build compiled another program inside it (a derivative
+    called from compiled code), whose own sources and globals are not all listed here."""
+
+    functions: list = field(default_factory=list)
+    nested: bool = False
+
+
 _STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 _BUILT: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_BUILDING: list[Sources] = []   # the builds under way, outermost first
+
+
+def report(options: CompileOptions, stage: str, name: str, t0: float, note: str = "") -> None:
+    """One ADCOMPILE_TIME_PASSES line: a stage, the program, milliseconds since `t0`."""
+    if options.time_passes:
+        sys.stderr.write(f"adcompile: {stage:<14} {name:<30} "
+                         f"{(time.perf_counter() - t0) * 1e3:8.2f} ms{note}\n")
 
 
 def build_ir(func, sig, transform=None, options: CompileOptions | None = None
@@ -66,8 +121,11 @@ def build_ir(func, sig, transform=None, options: CompileOptions | None = None
 
 
 def _cached_ir(func, sig, transform, options: CompileOptions | None
-               ) -> tuple[dict[str, Function], tuple[Read, ...]]:
-    """The stages and the globals they read; rebuilt when one of those globals changed."""
+               ) -> tuple[dict[str, Function], tuple[Read, ...], Sources]:
+    """The stages, the globals they read and the sources they lowered; rebuilt when one of
+    those globals changed."""
+    for outer in _BUILDING:
+        outer.nested = True
     options = options if options is not None else CompileOptions.from_env()
     if options.observes:      # printing or timing asked for: run the passes again
         return _build_ir(func, sig, transform, options)
@@ -80,7 +138,20 @@ def _cached_ir(func, sig, transform, options: CompileOptions | None
 
 
 def _build_ir(func, sig, transform, options: CompileOptions
-              ) -> tuple[dict[str, Function], tuple[Read, ...]]:
+              ) -> tuple[dict[str, Function], tuple[Read, ...], Sources]:
+    sources = Sources()
+    _BUILDING.append(sources)
+    try:
+        with watching() as seen:
+            stages, reads = _run_stages(func, sig, transform, options)
+    finally:
+        _BUILDING.remove(sources)
+    sources.functions = seen
+    return stages, reads, sources
+
+
+def _run_stages(func, sig, transform, options: CompileOptions
+                ) -> tuple[dict[str, Function], tuple[Read, ...]]:
     stages: dict[str, Function] = {}
     reads: list[Read] = []
     t0 = time.perf_counter()
@@ -105,9 +176,7 @@ def _build_ir(func, sig, transform, options: CompileOptions
             loc = src.loc(src.node)
         raise InternalError(f"frontend failed on '{func.__name__}': {type(e).__name__}: {e}",
                             loc) from e
-    if options.time_passes:
-        sys.stderr.write(f"adcompile: frontend       {fn.name:<30} "
-                         f"{(time.perf_counter() - t0) * 1e3:8.2f} ms\n")
+    report(options, "frontend", fn.name, t0)
     stages["frontend"] = clone_function(check_frontend(fn, options))
     fn = run_passes(fn, PRIMAL_PIPELINE, options)
     stages["primal"] = clone_function(fn)
@@ -124,6 +193,7 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
                    ) -> Specialization:
     """Build the backend-stage IR; a failure inside a backend is reported as our bug."""
     backend = get_backend(options.backend)
+    t0 = time.perf_counter()
     try:
         call, source = backend.build(stages["backend"], name)
     except AdError:
@@ -131,23 +201,75 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     except Exception as e:
         raise InternalError(f"{backend.name} backend failed on {name}: {type(e).__name__}: "
                             f"{e}", stages["backend"].loc) from e
-    return Specialization(stages, source, call, boxes=boxes(stages["primal"]))
+    report(options, "backend build", name, t0,
+           "  (numba compiles at the first call)" if backend.name == "numba" else "")
+    return Specialization(call, Interface.of(stages["primal"], stages["backend"]), name,
+                          boxes(stages["primal"]), stages=stages, generated=source)
 
 
 def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
-    """The compiled program of `func` for this signature, transform and options (cached)."""
+    """The compiled program of `func` for this signature, transform and options (cached in
+    memory, then on disk)."""
     key = (tuple(sig), transform, options.key)
     table = _BUILT.setdefault(func, {})
     got = table.get(key)
     if got is None or (options.observes and got.observed is not options) or got.stale():
         check_backend(func, sig, options.backend,
                       get_backend(options.backend).requires_lowering or options.lower_arrays)
-        stages, reads = _cached_ir(func, sig, transform, options)
-        suffix = f"_{transform.name}" if transform is not None else ""
-        got = table[key] = compile_stages(stages, f"{func.__name__}{suffix}", options)
+        name = f"{func.__name__}{f'_{transform.name}' if transform is not None else ''}"
+        disk_key = _disk_key(func, sig, transform, options, name)
+        got = _from_disk(disk_key, func, sig, transform, options, name) if disk_key else None
+        if got is None:
+            got, sources = _compile(func, sig, transform, options, name)
+            if disk_key and not sources.nested:
+                t0 = time.perf_counter()
+                kept = disk_cache.store(disk_key, func, options.backend, got.call, got.primal,
+                                        got.ir["backend"], got.reads, sources.functions)
+                report(options, "disk store", name, t0, "" if kept else
+                       "  (not cacheable: it reads something only this process can check)")
         got.observed = options
-        got.reads = reads
+        got.time_first_call = options.time_passes
+        table[key] = got
     return got
+
+
+def _compile(func, sig, transform, options: CompileOptions, name: str
+             ) -> tuple[Specialization, Sources]:
+    stages, reads, sources = _cached_ir(func, sig, transform, options)
+    got = compile_stages(stages, name, options)
+    got.reads = reads
+    return got, sources
+
+
+def _disk_key(func, sig, transform, options: CompileOptions, name: str) -> str | None:
+    if not options.disk_cache:
+        return None
+    t0 = time.perf_counter()
+    key = disk_cache.program_key(func, sig, transform, options)
+    if key is None:
+        report(options, "disk skip", name, t0, "  (no source file: not cached on disk)")
+    return key
+
+
+def _from_disk(key: str, func, sig, transform, options: CompileOptions, name: str
+               ) -> Specialization | None:
+    """The program from the disk cache, or None (printing the IR needs the passes run)."""
+    if options.print_after:
+        return None
+    t0 = time.perf_counter()
+    hit = disk_cache.lookup(key, func, options.backend)
+    report(options, "disk hit" if hit else "disk miss", name, t0)
+    if hit is None:
+        return None
+    ref = weakref.ref(func)
+
+    def rebuild() -> Specialization:
+        f = ref()
+        if f is None:
+            raise AdError(f"'{name}' no longer exists, so its IR cannot be rebuilt")
+        return _compile(f, sig, transform, options, name)[0]
+    return Specialization(hit.call, hit.interface, name, boxes(hit.interface),
+                          reads=hit.reads, rebuild=rebuild)
 
 
 def signatures(func, transform, options: CompileOptions) -> list[tuple]:
@@ -158,11 +280,22 @@ def signatures(func, transform, options: CompileOptions) -> list[tuple]:
 def call_specialization(spec: Specialization, args) -> Any:
     """Run compiled code; a numba failure on generated code is reported as our bug."""
     try:
+        if spec.time_first_call:
+            return _first_call(spec, args)
         return spec.call(*args)
     except AdError:
         raise
     except Exception as e:
         if type(e).__module__.startswith("numba") and not isinstance(e, ArithmeticError):
             raise InternalError(f"numba could not compile the generated code: {e}",
-                                spec.ir["backend"].loc) from e
+                                spec.primal.backend_loc) from e
         raise
+
+
+def _first_call(spec: Specialization, args) -> Any:
+    spec.time_first_call = False
+    t0 = time.perf_counter()
+    try:
+        return spec.call(*args)
+    finally:
+        report(spec.observed, "first call", spec.name, t0)

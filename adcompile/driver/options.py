@@ -8,6 +8,8 @@ Environment spellings (each overridable by a keyword of the API):
 - `ADCOMPILE_TAPE_LIMIT=2GB|off`: tape bytes above which reverse mode checkpoints a loop;
 - `ADCOMPILE_PRINT_AFTER=pass[,pass]|all`: print the IR after those passes;
 - `ADCOMPILE_TIME_PASSES=1`: print each pass's wall time;
+- `ADCOMPILE_DISK_CACHE=0`: neither load programs from nor save them to the driver's disk
+  cache (driver/disk_cache.py; the backends' own caches of generated code still apply);
 - `ADCOMPILE_CHECK_TAPES=1`: check every tape push and pop against the tape's bounds (a
   debug option: an overflow is an internal error instead of a write past the tape).
 """
@@ -36,6 +38,9 @@ class CompileOptions:
     time_passes: bool = False
     check_tapes: bool = False
     """Guard every tape push and pop (pass `guard_tapes`): for debugging reverse mode."""
+    disk_cache: bool = True
+    """Load built programs from (and save them to) the driver's disk cache, so a second
+    process skips the frontend and every pass. Not part of `key`: it changes no program."""
 
     def __post_init__(self):
         get_backend(self.backend)   # an unknown backend is reported here, at the API
@@ -75,21 +80,23 @@ class CompileOptions:
 
 
 _ENV_KEYS = ("ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP", "ADCOMPILE_TAPE_LIMIT",
-             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES", "ADCOMPILE_CHECK_TAPES")
+             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES", "ADCOMPILE_CHECK_TAPES",
+             "ADCOMPILE_DISK_CACHE")
 
 
 @functools.lru_cache(maxsize=64)
 def _from_env(values: tuple) -> CompileOptions:
     """Parsed once per distinct setting: API calls such as `jvp(...)` read the environment on
     every call, so this stays a dictionary lookup."""
-    flag, cleanup, limit, want, timing, guard = (v or "" for v in values)
+    flag, cleanup, limit, want, timing, guard, disk = (v or "" for v in values)
     return CompileOptions(
         lower_arrays=(flag == "1") if flag in ("0", "1") else None,
         cleanup=cleanup != "0",
         tape_limit=parse_tape_limit(limit or DEFAULT_TAPE_LIMIT),
         print_after=frozenset(p for p in want.split(",") if p),
         time_passes=timing not in ("", "0"),
-        check_tapes=guard not in ("", "0"))
+        check_tapes=guard not in ("", "0"),
+        disk_cache=disk != "0")
 
 
 def parse_tape_limit(spec) -> int | None:

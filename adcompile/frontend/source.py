@@ -4,7 +4,9 @@ from __future__ import annotations
 import inspect
 import textwrap
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import gast
 
@@ -40,7 +42,25 @@ class SourceInfo:
 _CACHE: "weakref.WeakKeyDictionary[object, SourceInfo]" = weakref.WeakKeyDictionary()
 
 
+# while the compile driver builds a program: every function whose source it reads (the
+# program's callees), so its disk cache can key the program by their sources too
+_WATCHERS: list[list] = []
+
+
+@contextmanager
+def watching() -> Iterator[list]:
+    """Collect the functions whose source `get_source` is asked for inside this block."""
+    seen: list = []
+    _WATCHERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _WATCHERS.remove(seen)
+
+
 def get_source(func) -> SourceInfo:
+    for seen in _WATCHERS:
+        seen.append(func)
     code = getattr(func, "__code__", None)
     try:
         hit = _CACHE.get(func)

@@ -530,7 +530,18 @@ ELEMENTWISE_KINDS = ("unary", "binary", "compare", "logical", "predicate", "sele
 
 
 def check_operands(prim: Primitive, n: int) -> str | None:
-    """Why `n` operands do not fit the primitive's operand roles, or None."""
+    """Why `n` operands do not fit the primitive's operand roles, or None (remembered per
+    primitive and count: the verifier asks for every op after every pass)."""
+    key = (prim.name, prim.operands, n)
+    if key not in _ARITY:
+        _ARITY[key] = _check_operands(prim, n)
+    return _ARITY[key]
+
+
+_ARITY: dict[tuple, str | None] = {}
+
+
+def _check_operands(prim: Primitive, n: int) -> str | None:
     fixed = sum(not r.startswith(("*", "?")) for r in prim.operands)
     optional = sum(r.startswith("?") for r in prim.operands)
     if any(r.startswith("*") for r in prim.operands):

@@ -14,7 +14,7 @@ def verify(fn: Function) -> None:
     defined: set[int] = set()
     for a in fn.args:
         _define(a, defined)
-    _verify_block(fn, fn.body, [set(a.id for a in fn.args)], defined, "function")
+    _verify_block(fn, fn.body, set(a.id for a in fn.args), defined, "function")
 
 
 def _define(v: Value, defined: set[int]) -> None:
@@ -28,13 +28,24 @@ def _err(op: Op, msg: str) -> VerifyError:
     return VerifyError(f"{op.prim}{where}: {msg}")
 
 
-def _verify_block(fn: Function, block: Block, scopes: list[set[int]], defined: set[int],
+def _verify_block(fn: Function, block: Block, visible: set[int], defined: set[int],
                   kind: str) -> None:
-    scope: set[int] = set()
-    for a in block.args:
-        _define(a, defined)
-        scope.add(a.id)
-    scopes = scopes + [scope]
+    """`visible`: the values defined in this block's enclosing blocks before it (one set,
+    grown while a block is checked and shrunk again after it, so an operand's check is one
+    lookup however deep the nesting)."""
+    scope: list[int] = []
+    try:
+        for a in block.args:
+            _define(a, defined)
+            visible.add(a.id)
+            scope.append(a.id)
+        _verify_ops(fn, block, visible, defined, kind, scope)
+    finally:
+        visible.difference_update(scope)
+
+
+def _verify_ops(fn: Function, block: Block, visible: set[int], defined: set[int], kind: str,
+                scope: list[int]) -> None:
     if not block.ops:
         raise VerifyError(f"empty {kind} block (missing terminator)")
     for i, op in enumerate(block.ops):
@@ -42,7 +53,7 @@ def _verify_block(fn: Function, block: Block, scopes: list[set[int]], defined: s
             raise _err(op, "unknown primitive")
         prim = PRIMITIVES[op.prim]
         for v in op.operands:
-            if not any(v.id in s for s in scopes):
+            if v.id not in visible:
                 raise _err(op, f"operand {v!r} is not defined before this use")
         last = i == len(block.ops) - 1
         if prim.terminator != last:
@@ -64,10 +75,11 @@ def _verify_block(fn: Function, block: Block, scopes: list[set[int]], defined: s
                            f"the rule's {[str(t) for t in expected]}")
         _verify_structure(fn, op, kind)
         for r in op.regions:
-            _verify_block(fn, r, scopes, defined, op.prim)
+            _verify_block(fn, r, visible, defined, op.prim)
         for r in op.results:
             _define(r, defined)
-            scope.add(r.id)
+            visible.add(r.id)
+            scope.append(r.id)
 
 
 def _terminator_types(region: Block, prim: str, op: Op) -> list:
