@@ -28,6 +28,7 @@ from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_OVERFLOW, ERR_SHAPE,
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
+from .llvm_source import lowered_source
 from .llvm_types import Unsupported
 from .llvm_wrapper import public_wrapper
 
@@ -235,7 +236,8 @@ def kernel_error(code: int, message: str) -> KernelError:
 
 
 def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
-    """Return (callable, LLVM IR text) for an IR function after backend passes."""
+    """Return (callable, readable source, {"llvm_ir": LLVM IR text}) for an IR function after
+    backend passes (the source: `llvm_source.py`)."""
     # prefixed: a user function named like a C library function (`tanh`, `log1p`) must not
     # clash with the declaration of that function in the same module
     # (not `adc_`: the runtime's own prefix)
@@ -247,7 +249,7 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
     call = bind(lib, symbol, [type_spec(a.type) for a in fn.args],
                 [type_spec(t) for t in fn.result_types], fn.returns_tuple, kernel_error,
                 [a.name for a in fn.args])
-    return call, text
+    return call, lowered_source(fn, pyname or fn.name), {"llvm_ir": text}
 
 
 def _c_name(name: str) -> str:

@@ -43,10 +43,21 @@ class Specialization:
     observed: object = None   # the options it was built under, when they print or time
     reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
     boxes: list = field(default_factory=list)   # per primal result: its NumPy 2 kind
+    listings: dict[str, str] = field(default_factory=dict)
+    """Backend-specific forms of the program besides `source` (LLVM: "llvm_ir")."""
 
     def box(self, vals) -> list:
         """The primal results among `vals` typed as NumPy 2 would (results.py)."""
         return box(self.boxes, vals)
+
+    def listing(self, name: str, what: str) -> str:
+        """One of `listings` (the LLVM IR: "llvm_ir"), or a precise error naming `what`."""
+        text = self.listings.get(name)
+        if text is None:
+            raise AdError(f"{what} was compiled by a backend without a '{name}' listing",
+                          hint="compile it with backend=\"llvm\" to see its LLVM IR; "
+                               ".source shows the generated code on every backend")
+        return text
 
     def stale(self) -> bool:
         """Has a global this program read changed since it was compiled?"""
@@ -125,13 +136,14 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     """Build the backend-stage IR; a failure inside a backend is reported as our bug."""
     backend = get_backend(options.backend)
     try:
-        call, source = backend.build(stages["backend"], name)
+        call, source, listings = backend.build(stages["backend"], name)
     except AdError:
         raise
     except Exception as e:
         raise InternalError(f"{backend.name} backend failed on {name}: {type(e).__name__}: "
                             f"{e}", stages["backend"].loc) from e
-    return Specialization(stages, source, call, boxes=boxes(stages["primal"]))
+    return Specialization(stages, source, call, boxes=boxes(stages["primal"]),
+                          listings=listings)
 
 
 def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
