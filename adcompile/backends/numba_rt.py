@@ -62,6 +62,13 @@ def ffloordiv(a, b):
     return a // b
 
 
+@njit(cache=True, error_model="numpy")
+def fpow(a, b):
+    """NumPy's float ** int for `powi` with `ieee` (lowered array powers), the exponent
+    passed as a float: 0.0 ** -1 = inf instead of raising ZeroDivisionError."""
+    return a ** b
+
+
 @njit(cache=True)
 def matmul_mm(a, b):
     n, k = a.shape

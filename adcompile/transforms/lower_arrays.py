@@ -147,10 +147,10 @@ class _LazyView:
 
 def element_attrs(op: Op) -> dict:
     """The attributes of the scalar op computing one element of whole-array `op`: a float
-    array division (/, //, %) is NumPy's, IEEE (x / 0 = inf), also where the scalar operator
-    raises (numba)."""
-    if op.prim in ("div", "mod", "floordiv") and isinstance(op.results[0].type, ArrayType) and \
-            op.results[0].type.dtype.is_float:
+    array division (/, //, %) and integer power are NumPy's, IEEE (x / 0 = inf,
+    0.0 ** -1 = inf), also where the scalar operator raises (numba, scalar_semantics)."""
+    if op.prim in ("div", "mod", "floordiv", "powi") and \
+            isinstance(op.results[0].type, ArrayType) and op.results[0].type.dtype.is_float:
         return dict(op.attrs, ieee=True)
     return op.attrs
 
