@@ -178,10 +178,12 @@ class NumbaCodegen(StructuredEmitter):
                              f"{b.start or ''}:{b.stop or ''}" + (f":{b.step}" if b.step else ""))
         inb = op.attrs.get("inbounds", False)
         arr = self.names[op.operands[0]]
+        where = repr(self._where(op, messages.INDEX))   # raised with the user's line
         out = []
         for axis, (part, index) in enumerate(zip(parts, is_index)):
             known = inb if isinstance(inb, bool) else (axis < len(inb) and inb[axis])
-            out.append(f"rt.ix({part}, {arr}.shape[{axis}])" if index and not known else part)
+            out.append(f"rt.ix({part}, {arr}.shape[{axis}], {where})" if index and not known
+                       else part)
         return ", ".join(out)
 
     def expr(self, op: Op) -> str:

@@ -35,11 +35,13 @@ class CheckFailed(AdError, ValueError):
 
 
 @njit(cache=True, inline="always")
-def ix(i, n):
+def ix(i, n, where=INDEX):
     """An index checked against its axis's length n (negative indices wrap later, as in
-    NumPy): numba does not check bounds, so an index past the end would read other memory."""
+    NumPy): numba does not check bounds, so an index past the end would read other memory.
+    `where`: the message, the user's file:line in front (a constant: it costs nothing until
+    it is raised)."""
     if i >= n or i < -n:
-        raise IndexError(INDEX)
+        raise IndexError(where)
     return i
 
 

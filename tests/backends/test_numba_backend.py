@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import adcompile
 from adcompile.api import Compiled
@@ -153,3 +154,30 @@ def test_lowered_array_floordiv_and_mod_by_zero_are_numpys():
     got = adcompile.jit(floor_ratio, options=opts)(x, y)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def _read_at(x, i):
+    return x[i] * 2.0
+
+
+def _write_at(x, i):
+    y = x.copy()
+    y[i] = 1.0
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+@pytest.mark.parametrize("fn,line", [(_read_at, "return x[i] * 2.0"), (_write_at, "y[i] = 1.0")])
+def test_index_errors_name_the_users_line(backend, fn, line):
+    """numba does not check bounds itself: the generated check raises IndexError with the
+    file:line of the subscript, as the LLVM kernel does."""
+    import inspect
+    src, first = inspect.getsourcelines(fn)
+    lineno = first + next(k for k, text in enumerate(src) if line in text)
+    f = adcompile.jit(fn, backend=backend)
+    with pytest.raises(IndexError) as e:
+        f(np.arange(3.0), 3)
+    assert str(e.value).splitlines()[0] == f"{__file__}:{lineno}: index out of bounds"
+    with pytest.raises(IndexError):
+        f(np.arange(3.0), -4)
+    assert np.all(f(np.arange(3.0), -3) == fn(np.arange(3.0), -3))
