@@ -45,13 +45,13 @@ def _setup_lines(src: str) -> list[str]:
 
 
 def test_element_writes_in_a_loop_copy_nothing():
-    jf = adcompile.jit(fill)
+    jf = adcompile.jit(fill, backend="numba")
     np.testing.assert_allclose(jf(50), fill(50))
     assert _setup_lines(jf.source) == []
 
 
 def test_writing_an_argument_copies_it_once_and_leaves_the_caller_alone():
-    jf = adcompile.jit(scale_arg)
+    jf = adcompile.jit(scale_arg, backend="numba")
     x = np.arange(5.0)
     out = jf(x, 3.0)
     np.testing.assert_allclose(out, np.arange(5.0) * 3)
@@ -63,12 +63,12 @@ def test_writing_an_argument_copies_it_once_and_leaves_the_caller_alone():
 
 
 def test_write_through_alias_is_seen_by_the_other_name():
-    assert adcompile.jit(alias_write)(np.ones(3)) == 42.0
+    assert adcompile.jit(alias_write, backend="numba")(np.ones(3)) == 42.0
 
 
 def test_old_version_still_live_gets_exactly_one_copy_outside_the_loop():
     x = np.arange(1.0, 5.0)
-    jf = adcompile.jit(keeps_old_version)
+    jf = adcompile.jit(keeps_old_version, backend="numba")
     assert jf(x) == keeps_old_version(x)
     src = jf.source.splitlines()
     loop = next(i for i, ln in enumerate(src) if ln.strip().startswith("for"))
@@ -105,7 +105,7 @@ def test_second_process_loads_from_disk_cache(tmp_path):
         import sys, numpy as np
         sys.path.insert(0, {str(tmp_path)!r})
         import adcompile, user_mod
-        f = adcompile.jit(user_mod.work)
+        f = adcompile.jit(user_mod.work, backend="numba")
         assert f(np.ones(4), 3) == 12.0
         disp = f._last.call
         print(sum(disp.stats.cache_hits.values()),
