@@ -68,6 +68,13 @@ class Compiled:
                           hint="call it once (or use .specialize(args)) before reading .source")
         return self._last.source
 
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR (before optimisation) of the most recently used specialisation, for a
+        function compiled by the LLVM backend (`.source` is its readable form)."""
+        self.source   # noqa: B018 - not compiled yet: its error
+        return self._last.listing("llvm_ir", f"'{self.py_func.__name__}'")
+
     def __repr__(self) -> str:
         n = len(signatures(self.py_func, None, self.options))
         return (f"<adcompile.jit {self.py_func.__qualname__} ({self.options.backend}, "
@@ -77,7 +84,7 @@ class Compiled:
 def jit(func: Callable | None = None, *, backend: str | None = None,
         options: CompileOptions | None = None):
     """Compile `func` (decorator or call). Compilation happens at the first call per signature.
-    `backend`: "numba" (default) or "llvm"; `options`: a `CompileOptions` (default: from the
+    `backend`: "numba" (default; `ADCOMPILE_BACKEND` changes it) or "llvm"; `options`: a `CompileOptions` (default: from the
     environment, read now)."""
     if func is None:
         return lambda f: Compiled(f, backend=backend, options=options)

@@ -170,6 +170,13 @@ class Derivative:
                           hint="call it once before reading .source")
         return self._last.source
 
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR (before optimisation) of the last specialisation (LLVM backend)."""
+        self.source   # noqa: B018 - not compiled yet: its error
+        return self._last.listing(
+            "llvm_ir", f"{self.what} of '{self.py_func.__name__}'")
+
     def ir(self, stage: str) -> str:
         if self._last is None:
             raise AdError("not compiled yet", hint="call it once first")
@@ -279,7 +286,7 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
          backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
     """Gradient of a scalar-valued function (reverse mode). Bare decorator or call.
-    `backend`: "numba" (default) or "llvm". `checkpoint`: a policy for the outermost loops
+    `backend`: "numba" (default; `ADCOMPILE_BACKEND` changes it) or "llvm". `checkpoint`: a policy for the outermost loops
     ("binomial" with `memory="50MB"`, ("binomial", s), "sqrt", ("every", k),
     ("snapshots", s[, levels])); see docs/checkpointing.md."""
     _argnums_spec(argnums, "grad")
@@ -373,6 +380,8 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
         first = first if fn.returns_tuple else (first,)
     out_vals.extend(first)
     f_vjp.source = held[0].source
+    if "llvm_ir" in held[0].listings:     # (.source above rebuilt a disk-cached program)
+        f_vjp.llvm_ir = held[0].listings["llvm_ir"]
     return _typed_out(fn, list(first)), f_vjp
 
 

@@ -6,7 +6,24 @@ from __future__ import annotations
 INDEX = "index out of bounds"
 BROADCAST = "array shapes do not broadcast together"
 NEGATIVE_DIM = "negative array dimension"
-INT_DIV_ZERO = "integer division by zero"
+
+
+def _cpython_says(f) -> str:
+    try:
+        f()
+    except ZeroDivisionError as e:
+        return str(e)
+    raise AssertionError("no ZeroDivisionError")
+
+
+# CPython's words for a scalar `/`, `//`, `%` by zero, by primitive (asked of the running
+# CPython: they changed between versions); ints' `div` is NumPy's int division
+INT_DIV_ZERO = {"floordiv": _cpython_says(lambda: 1 // 0), "mod": _cpython_says(lambda: 1 % 0),
+                "div": _cpython_says(lambda: 1 / 0)}
+FLOAT_DIV_ZERO = {"floordiv": _cpython_says(lambda: 1.0 // 0.0),
+                  "mod": _cpython_says(lambda: 1.0 % 0.0),
+                  "div": _cpython_says(lambda: 1.0 / 0.0)}
+ZERO_NEGATIVE_POWER = _cpython_says(lambda: 0.0 ** -1)
 RANGE_STEP = "range() step cannot be zero"
 SLICE_STEP = "slice step cannot be zero"
 ARANGE_STEP = "arange step cannot be zero"

@@ -3,7 +3,9 @@
 A backend is a registry entry (`BackendSpec`: its name, whether it wants whole-array ops
 lowered to loops, and the module holding it) plus, in that module, an expression table over
 the IR's primitives (`LOWERS`, the primitives it writes) and a build step
-`build(fn, name) -> (callable, source text)`. The module
+`build(fn, name) -> (callable, source text[, {name: other listing}])`: the source text is
+what `.source` shows and stays readable Python whatever the backend (LLVM's is its lowered
+IR written as Python; its LLVM IR is the listing "llvm_ir"). The module
 is imported on first use (the LLVM backend needs a C compiler, numba takes a while to import),
 so this registry stays light. Adding a backend: an entry here, a module with `build` and a
 per-primitive table, and the coverage test in tests/backends/test_registry.py.
@@ -32,8 +34,10 @@ class BackendSpec:
     def load(self) -> ModuleType:
         return importlib.import_module(f"{__name__}.{self.module}")
 
-    def build(self, fn: Function, name: str) -> tuple[Callable, str]:
-        return self.load().build(fn, name)
+    def build(self, fn: Function, name: str) -> tuple[Callable, str, dict[str, str]]:
+        """(callable, readable source, other listings by name: {} unless the backend has)."""
+        call, source, *listings = self.load().build(fn, name)
+        return call, source, (listings[0] if listings else {})
 
 
 BACKENDS: dict[str, BackendSpec] = {b.name: b for b in (

@@ -20,11 +20,12 @@ class ErrorCode(IntEnum):
     SHAPE = 1          # argument length/shape mismatch, or arrays that do not broadcast
     INDEX = 2          # index out of bounds
     ALLOC = 3          # memory allocation failed
-    VALUE = 4          # invalid value: division by zero, negative size, zero step, empty max
+    VALUE = 4          # invalid value: negative size, zero step, empty max
     INTERNAL = 5       # runtime misuse or a bug in generated code
     TAPE_BUDGET = 6    # reverse mode's tape for a loop would exceed the build's limit
     UNBOUND = 7        # a local variable read where it was never assigned (a loop ran 0 times)
     OVERFLOW = 8       # a float converted to an integer does not fit in int64 (or is infinite)
+    ZERO_DIVISION = 9  # a scalar /, //, % by zero where Python raises ZeroDivisionError
 
 
 OK = ErrorCode.OK
@@ -36,10 +37,11 @@ ERR_INTERNAL = ErrorCode.INTERNAL
 ERR_TAPE_BUDGET = ErrorCode.TAPE_BUDGET
 ERR_UNBOUND = ErrorCode.UNBOUND
 ERR_OVERFLOW = ErrorCode.OVERFLOW
+ERR_ZERO_DIVISION = ErrorCode.ZERO_DIVISION
 
 # which code a lowered `check` op returns, by its `kind`
 CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE, "unbound": ERR_UNBOUND,
-               "overflow": ERR_OVERFLOW}
+               "overflow": ERR_OVERFLOW, "zerodiv": ERR_ZERO_DIVISION}
 
 # how each IR scalar type is spelled in the generated C header, and its size in memory
 # (bool is one byte everywhere outside registers)

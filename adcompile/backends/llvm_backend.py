@@ -24,10 +24,11 @@ from .._version import __version__
 from ..errors import AdError, InternalError, TapeBudgetExceeded
 from ..ir.core import Function
 from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_OVERFLOW, ERR_SHAPE,
-                  ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE, type_spec)
+                  ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE, ERR_ZERO_DIVISION, type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
+from .llvm_source import lowered_source
 from .llvm_types import Unsupported
 from .llvm_wrapper import public_wrapper
 
@@ -76,10 +77,15 @@ class KernelOverflowError(KernelError, OverflowError):
     pass
 
 
+class KernelZeroDivisionError(KernelError, ZeroDivisionError):
+    default_hint = "a divisor is zero at this line (Python raises here too)"
+
+
 _ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError,
            ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
            ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget,
-           ERR_UNBOUND: KernelUnboundLocalError, ERR_OVERFLOW: KernelOverflowError}
+           ERR_UNBOUND: KernelUnboundLocalError, ERR_OVERFLOW: KernelOverflowError,
+           ERR_ZERO_DIVISION: KernelZeroDivisionError}
 
 _initialized = False
 
@@ -235,7 +241,8 @@ def kernel_error(code: int, message: str) -> KernelError:
 
 
 def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
-    """Return (callable, LLVM IR text) for an IR function after backend passes."""
+    """Return (callable, readable source, {"llvm_ir": LLVM IR text}) for an IR function after
+    backend passes (the source: `llvm_source.py`)."""
     # prefixed: a user function named like a C library function (`tanh`, `log1p`) must not
     # clash with the declaration of that function in the same module
     # (not `adc_`: the runtime's own prefix)
@@ -248,7 +255,7 @@ def build(fn: Function, pyname: str | None = None, boundscheck: bool = True):
                 [type_spec(t) for t in fn.result_types], fn.returns_tuple, kernel_error,
                 [a.name for a in fn.args])
     call.library = str(lib_path)   # where backends/reload.py finds it in a later process
-    return call, text
+    return call, lowered_source(fn, pyname or fn.name), {"llvm_ir": text}
 
 
 def _c_name(name: str) -> str:

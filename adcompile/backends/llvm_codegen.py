@@ -458,8 +458,12 @@ class FunctionCodegen:
             q = b.select(fix, b.fsub(q, ir.Constant(lt, 1.0)), q)
             fq = b.call(self.intrinsic("llvm.floor", [lt]), [q])
             # NumPy rounds the quotient to the nearest integer-valued float
-            q = b.select(b.fcmp_ordered(">", b.fsub(q, fq), ir.Constant(lt, 0.5)),
-                         b.fadd(fq, ir.Constant(lt, 1.0)), fq)
+            rq = b.select(b.fcmp_ordered(">", b.fsub(q, fq), ir.Constant(lt, 0.5)),
+                          b.fadd(fq, ir.Constant(lt, 1.0)), fq)
+            # a zero quotient takes the sign of x / y (-0.0 // 3.0 == -0.0, as NumPy)
+            cs = self.module.declare_intrinsic("llvm.copysign", [lt],
+                                               ir.FunctionType(lt, [lt, lt]))
+            q = b.select(b.fcmp_ordered("==", q, zero), b.call(cs, [zero, b.fdiv(x, y)]), rq)
             yzero = b.fcmp_ordered("==", y, zero)
             return b.select(yzero, b.fdiv(x, y), q)
         if p in _INTRINSIC or p in _LIBM:

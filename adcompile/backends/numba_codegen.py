@@ -14,7 +14,7 @@ from typing import Callable
 from .. import messages
 from ..ir.core import Function, Op, Value
 from ..ir.slices import SliceSpec
-from ..ir.types import ArrayType, ScalarType
+from ..ir.types import ArrayType, ScalarType, scalar_of
 from .text.emitter import Names, StructuredEmitter
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "rt", "range", "len", "int", "float", "bool",
@@ -108,7 +108,8 @@ class NumbaCodegen(StructuredEmitter):
     def _check(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
         where = f"{op.loc.filename}:{op.loc.line}: " if op.loc is not None else ""
-        err = {"unbound": "UnboundLocalError", "overflow": "OverflowError"}.get(
+        err = {"unbound": "UnboundLocalError", "overflow": "OverflowError",
+               "zerodiv": "ZeroDivisionError"}.get(
             op.attrs["kind"], "rt.CheckFailed")
         self.emit(depth + 1, f"raise {err}({where + op.attrs['message']!r})")
 
@@ -177,10 +178,12 @@ class NumbaCodegen(StructuredEmitter):
                              f"{b.start or ''}:{b.stop or ''}" + (f":{b.step}" if b.step else ""))
         inb = op.attrs.get("inbounds", False)
         arr = self.names[op.operands[0]]
+        where = repr(self._where(op, messages.INDEX))   # raised with the user's line
         out = []
         for axis, (part, index) in enumerate(zip(parts, is_index)):
             known = inb if isinstance(inb, bool) else (axis < len(inb) and inb[axis])
-            out.append(f"rt.ix({part}, {arr}.shape[{axis}])" if index and not known else part)
+            out.append(f"rt.ix({part}, {arr}.shape[{axis}], {where})" if index and not known
+                       else part)
         return ", ".join(out)
 
     def expr(self, op: Op) -> str:
@@ -258,14 +261,23 @@ def _logical(g, op, a, arr) -> str:
     return f"{a[0]} {op.prim} {a[1]}"
 
 
-_IEEE_HELPERS = {"div": "rt.fdiv", "mod": "rt.fmod", "floordiv": "rt.ffloordiv"}
+_IEEE_HELPERS = {"div": "rt.fdiv", "mod": "rt.fmod", "floordiv": "rt.ffloordiv",
+                 "powi": "rt.fpow"}
 
 
 def _division(g, op, a, arr) -> str:
     # derivative code divides by values that may be zero (1 / x of log at 0), lowered array
-    # divisions are NumPy's: IEEE there (`ieee`), where numba's scalar operators raise
-    # ZeroDivisionError as Python does (numba's array operators never raise)
-    if op.attrs.get("ieee") and not arr and op.results[0].type.is_float:
+    # divisions and integer powers are NumPy's: IEEE there (`ieee`), where numba's scalar
+    # operators raise ZeroDivisionError as Python does (numba's array operators never raise)
+    t = op.results[0].type
+    if op.prim == "powi" and scalar_of(t).is_float and (arr or op.attrs.get("ieee")):
+        # NumPy's float ** int is C's pow with a float exponent (0.0 ** -1 = inf); numba's
+        # `**` by an int raises ZeroDivisionError there, also on arrays
+        n = op.operands[1]
+        to = _dtype_src(scalar_of(t))
+        exp = f"{a[1]}.astype({to})" if _is_arr(n) else f"{to}({a[1]})"
+        return f"np.power({a[0]}, {exp})" if arr else f"rt.fpow({a[0]}, {exp})"
+    if op.attrs.get("ieee") and not arr and t.is_float:
         return f"{_IEEE_HELPERS[op.prim]}({a[0]}, {a[1]})"
     return f"{a[0]} {_INFIX[op.prim]} {a[1]}"
 
@@ -326,7 +338,8 @@ _EXPR: dict[str, Callable] = {
     "hypot": lambda g, op, a, arr: (f"np.hypot({a[0]}, {a[1]})" if arr or
                                     op.results[0].type.name != "f64"
                                     else f"math.hypot({a[0]}, {a[1]})"),
-    "div": _division, "mod": _division, "floordiv": _division, "minimum": _minmax, "maximum": _minmax,
+    "div": _division, "mod": _division, "floordiv": _division, "powi": _division,
+    "minimum": _minmax, "maximum": _minmax,
     "and": _logical, "or": _logical,
     "not": lambda g, op, a, arr: f"np.logical_not({a[0]})" if arr else f"not {a[0]}",
     "isnan": lambda g, op, a, arr: f"np.isnan({a[0]})",

@@ -35,11 +35,13 @@ class CheckFailed(AdError, ValueError):
 
 
 @njit(cache=True, inline="always")
-def ix(i, n):
+def ix(i, n, where=INDEX):
     """An index checked against its axis's length n (negative indices wrap later, as in
-    NumPy): numba does not check bounds, so an index past the end would read other memory."""
+    NumPy): numba does not check bounds, so an index past the end would read other memory.
+    `where`: the message, the user's file:line in front (a constant: it costs nothing until
+    it is raised)."""
     if i >= n or i < -n:
-        raise IndexError(INDEX)
+        raise IndexError(where)
     return i
 
 
@@ -60,6 +62,13 @@ def fmod(a, b):
 def ffloordiv(a, b):
     """NumPy's float `//` (+-inf or nan at b = 0) for `floordiv` with `ieee`."""
     return a // b
+
+
+@njit(cache=True, error_model="numpy")
+def fpow(a, b):
+    """NumPy's float ** int for `powi` with `ieee` (lowered array powers), the exponent
+    passed as a float: 0.0 ** -1 = inf instead of raising ZeroDivisionError."""
+    return a ** b
 
 
 @njit(cache=True)

@@ -58,6 +58,8 @@ class Specialization:
     reads: tuple[Read, ...] = ()   # the globals it baked in (frontend/reads.py)
     stages: dict[str, Function] | None = None
     generated: str | None = None
+    listings: dict[str, str] = field(default_factory=dict)
+    """Backend-specific forms of the program besides `source` (LLVM: "llvm_ir")."""
     rebuild: Callable[[], "Specialization"] | None = None   # for `stages`/`generated`
     time_first_call: bool = False   # ADCOMPILE_TIME_PASSES: report the first call's time
 
@@ -80,10 +82,22 @@ class Specialization:
             raise InternalError("a compiled program has neither its IR nor a way to rebuild it")
         again = self.rebuild()
         self.stages, self.generated = again.ir, again.source
+        self.listings = again.listings
 
     def box(self, vals) -> list:
         """The primal results among `vals` typed as NumPy 2 would (results.py)."""
         return box(self.boxes, vals)
+
+    def listing(self, name: str, what: str) -> str:
+        """One of `listings` (the LLVM IR: "llvm_ir"), or a precise error naming `what`."""
+        if self.stages is None and self.rebuild is not None:   # loaded from the disk cache
+            self._rebuild()
+        text = self.listings.get(name)
+        if text is None:
+            raise AdError(f"{what} was compiled by a backend without a '{name}' listing",
+                          hint="compile it with backend=\"llvm\" to see its LLVM IR; "
+                               ".source shows the generated code on every backend")
+        return text
 
     def stale(self) -> bool:
         """Has a global this program read changed since it was compiled?"""
@@ -195,7 +209,7 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     backend = get_backend(options.backend)
     t0 = time.perf_counter()
     try:
-        call, source = backend.build(stages["backend"], name)
+        call, source, listings = backend.build(stages["backend"], name)
     except AdError:
         raise
     except Exception as e:
@@ -204,7 +218,8 @@ def compile_stages(stages: dict[str, Function], name: str, options: CompileOptio
     report(options, "backend build", name, t0,
            "  (numba compiles at the first call)" if backend.name == "numba" else "")
     return Specialization(call, Interface.of(stages["primal"], stages["backend"]), name,
-                          boxes(stages["primal"]), stages=stages, generated=source)
+                          boxes(stages["primal"]), stages=stages, generated=source,
+                          listings=listings)
 
 
 def specialize(func, sig, transform, options: CompileOptions) -> Specialization:

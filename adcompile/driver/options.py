@@ -3,6 +3,7 @@
 every cache key, so no pass reads the environment and changing a setting is never ignored.
 
 Environment spellings (each overridable by a keyword of the API):
+- `ADCOMPILE_BACKEND=numba|llvm`: the backend when the API is not given one;
 - `ADCOMPILE_LOWER_ARRAYS=1`: lower whole-array ops to loops for numba too (LLVM always does);
 - `ADCOMPILE_CLEANUP=0`: skip the cleanup passes (to measure what they buy);
 - `ADCOMPILE_TAPE_LIMIT=2GB|off`: tape bytes above which reverse mode checkpoints a loop;
@@ -20,7 +21,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from ..backends import get_backend
+from ..backends import BACKENDS, get_backend
 from ..checkpointing import DEFAULT_TAPE_LIMIT, parse_memory
 from ..errors import AdError
 
@@ -79,8 +80,8 @@ class CompileOptions:
         return "all" in self.print_after or stage in self.print_after
 
 
-_ENV_KEYS = ("ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP", "ADCOMPILE_TAPE_LIMIT",
-             "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES", "ADCOMPILE_CHECK_TAPES",
+_ENV_KEYS = ("ADCOMPILE_BACKEND", "ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP",
+             "ADCOMPILE_TAPE_LIMIT", "ADCOMPILE_PRINT_AFTER", "ADCOMPILE_TIME_PASSES", "ADCOMPILE_CHECK_TAPES",
              "ADCOMPILE_DISK_CACHE")
 
 
@@ -88,8 +89,13 @@ _ENV_KEYS = ("ADCOMPILE_LOWER_ARRAYS", "ADCOMPILE_CLEANUP", "ADCOMPILE_TAPE_LIMI
 def _from_env(values: tuple) -> CompileOptions:
     """Parsed once per distinct setting: API calls such as `jvp(...)` read the environment on
     every call, so this stays a dictionary lookup."""
-    flag, cleanup, limit, want, timing, guard, disk = (v or "" for v in values)
+    backend, flag, cleanup, limit, want, timing, guard, disk = (v or "" for v in values)
+    backend = backend.strip() or CompileOptions.backend
+    if backend not in BACKENDS:
+        raise AdError(f"ADCOMPILE_BACKEND={backend!r} is not a backend",
+                      hint=f"set it to one of: {', '.join(BACKENDS)} (or unset it)")
     return CompileOptions(
+        backend=backend,
         lower_arrays=(flag == "1") if flag in ("0", "1") else None,
         cleanup=cleanup != "0",
         tape_limit=parse_tape_limit(limit or DEFAULT_TAPE_LIMIT),

@@ -305,6 +305,8 @@ def _check(op, vals, env):
             raise UnboundLocalError(op.attrs["message"])
         if op.attrs["kind"] == "overflow":
             raise OverflowError(op.attrs["message"])
+        if op.attrs["kind"] == "zerodiv":
+            raise ZeroDivisionError(op.attrs["message"])
         raise ValueError(op.attrs["message"])
     return []
 

@@ -105,7 +105,8 @@ _CHECKED = Attr((bool,), doc="reverse mode: a push whose tape was not reserved f
 _GUARDED = Attr((bool,), doc="check_tapes (a debug option): a push beyond the tape's room "
                              "(unchecked pushes trust the reservation) or a pop from an empty "
                              "tape stops the program with an internal error instead")
-_IEEE = Attr((bool,), doc="NumPy's float division (x / 0 = +-inf, 0 / 0 = nan; also // and %) "
+_IEEE = Attr((bool,), doc="NumPy's float division (x / 0 = +-inf, 0 / 0 = nan; also // and %, "
+                           "and 0.0 ** -n = inf for an integer power) "
                            "where a backend's scalar operator raises ZeroDivisionError (numba, "
                            "as Python): set by derivative rules and by lower_arrays for array "
                            "divisions")
@@ -246,7 +247,7 @@ for _names, _kind, _rule, _ops in ((FLOAT_UNARY, "unary", _float_unary, ("x",)),
         _reg(_n, _kind, _rule, _ops, _scalar_traits(_n),
              dict(_EW_ATTRS, ieee=_IEEE) if _n in ("div", "mod", "floordiv") else _EW_ATTRS)
 _reg("not", "logical", _not, ("x",), _scalar_traits("not"), _EW_ATTRS)
-_reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), _EW_ATTRS)
+_reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), dict(_EW_ATTRS, ieee=_IEEE))
 for _n in ("isnan", "isinf", "isfinite"):
     _reg(_n, "predicate", _isx, ("x",), _EW, _EW_ATTRS)
 _reg("select", "select", _select, ("cond", "x", "y"), _EW, _EW_ATTRS)
@@ -463,12 +464,12 @@ _reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF, {"guarded": _GUARDED})
 # which error a failed `check` raises: a shape mismatch, an invalid value (ValueError), or a
 # local variable read where it was never assigned (UnboundLocalError, as CPython), or a float
 # that does not fit an int64 (OverflowError)
-CHECK_KINDS = ("shape", "value", "unbound", "overflow")
+CHECK_KINDS = ("shape", "value", "unbound", "overflow", "zerodiv")
 
 
 def _check_op(ts, attrs):
     _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
-           attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=shape|value|unbound}")
+           attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=" + "|".join(CHECK_KINDS) + "}")
     return []
 
 
@@ -476,8 +477,8 @@ def _check_op(ts, attrs):
 # reductions); false stops the program with `message`
 _reg("check", "check", _check_op, ("cond",), _EFF,
      {"message": Attr((str,), True, "the error raised"),
-      "kind": Attr((str,), True, "'shape', 'value', 'unbound' or 'overflow': which "
-                                         "error class")})
+      "kind": Attr((str,), True, "'shape', 'value', 'unbound', 'overflow' or 'zerodiv': "
+                                         "which error class")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

@@ -147,10 +147,10 @@ class _LazyView:
 
 def element_attrs(op: Op) -> dict:
     """The attributes of the scalar op computing one element of whole-array `op`: a float
-    array division (/, //, %) is NumPy's, IEEE (x / 0 = inf), also where the scalar operator
-    raises (numba)."""
-    if op.prim in ("div", "mod", "floordiv") and isinstance(op.results[0].type, ArrayType) and \
-            op.results[0].type.dtype.is_float:
+    array division (/, //, %) and integer power are NumPy's, IEEE (x / 0 = inf,
+    0.0 ** -1 = inf), also where the scalar operator raises (numba, scalar_semantics)."""
+    if op.prim in ("div", "mod", "floordiv", "powi") and \
+            isinstance(op.results[0].type, ArrayType) and op.results[0].type.dtype.is_float:
         return dict(op.attrs, ieee=True)
     return op.attrs
 
@@ -404,7 +404,7 @@ class _Lowerer:
         step = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum",
                 "min": "minimum"}[p]
         flags = {"reassoc": True} if t.is_float and step in ("add", "mul") else {}
-        if axis is None:
+        if axis is None or not _is_array(y):   # all axes, or the only axis of a vector
             def body(be: _Emit, ivs, vals):
                 return [be(step, vals[0], self.element(be, x, ivs, dims), name="acc", **flags)]
             (acc,) = _nest(e, dims, [init], body)

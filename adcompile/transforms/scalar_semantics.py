@@ -6,8 +6,10 @@ same instructions a backend would emit for the op itself:
   on ints `select(x < y, x, y)`;
 - `sign`: floats `select(isnan(x), x, select(x < 0, -1, select(x > 0, 1, 0)))`, ints
   `(x > 0) - (x < 0)`; `abs` of an int: `select(x < 0, -x, x)`;
-- integer `floordiv`, `mod` and `div` stop the program with "integer division by zero" (a
-  `check` before the op) unless the divisor is a non-zero constant.
+- scalar `floordiv`, `mod` and `div` by zero stop the program with Python's ZeroDivisionError
+  (a `check` of kind "zerodiv" before the op, unless the divisor is a non-zero constant): on
+  integers always, on floats unless the op is `ieee` (derivative code, array elements), as
+  numba's scalar operators do; so does a float to a negative integer power of 0.0 (`powi`).
 Float `mod`/`floordiv` stay ops: their exact form needs a C remainder, which is no primitive.
 """
 from __future__ import annotations
@@ -46,10 +48,16 @@ def _expand(e: Builder, op: Op, consts: dict[int, object]) -> Value | None:
     if p == "abs" and t.is_int:
         x = xs[0]
         return e("select", e("lt", x, e.c(0, t)), e("neg", x), x, name=y.name)
-    if p in ("floordiv", "mod", "div") and t.is_int and not consts.get(xs[1].id):
-        ok = e("ne", xs[1], e.c(0, t))
-        Builder(e.block, e.loc).op("check", [ok], [], {"message": messages.INT_DIV_ZERO,
-                                                       "kind": "value"})
+    if p in ("floordiv", "mod", "div") and not consts.get(xs[1].id) and \
+            (t.is_int or (t.is_float and not op.attrs.get("ieee"))):
+        ok = e("ne", xs[1], e.c(0, xs[1].type))
+        text = (messages.INT_DIV_ZERO if t.is_int else messages.FLOAT_DIV_ZERO)[p]
+        Builder(e.block, e.loc).op("check", [ok], [], {"message": text, "kind": "zerodiv"})
+    if p == "powi" and t.is_float and not op.attrs.get("ieee"):
+        x, n = xs
+        ok = e("or", e("ne", x, e.c(0, x.type)), e("ge", n, e.c(0, n.type)))
+        Builder(e.block, e.loc).op("check", [ok], [], {"message": messages.ZERO_NEGATIVE_POWER,
+                                                       "kind": "zerodiv"})
     return None
 
 

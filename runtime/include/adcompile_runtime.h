@@ -29,7 +29,7 @@ extern "C" {
 #define ADC_ERR_SHAPE 1    /* argument length/shape mismatch, or arrays that do not broadcast */
 #define ADC_ERR_INDEX 2    /* index out of bounds */
 #define ADC_ERR_ALLOC 3    /* memory allocation failed */
-#define ADC_ERR_VALUE 4    /* invalid value: integer division by zero, negative array size,
+#define ADC_ERR_VALUE 4    /* invalid value: negative array size,
                               range step 0, reduction of an empty array */
 #define ADC_ERR_INTERNAL 5 /* runtime misuse or a bug in generated code */
 #define ADC_ERR_TAPE_BUDGET 6 /* reverse mode's tape for a loop would exceed the limit the
@@ -37,6 +37,8 @@ extern "C" {
 #define ADC_ERR_UNBOUND 7  /* a local variable read where it was never assigned (the loop or
                               branch that assigns it did not run), as Python's UnboundLocalError */
 #define ADC_ERR_OVERFLOW 8 /* int() of a float that is infinite or does not fit in int64 */
+#define ADC_ERR_ZERO_DIVISION 9 /* a scalar /, // or % by zero where Python raises
+                                   ZeroDivisionError (integers; Python floats) */
 
 /* Messages recorded by adc_fail are truncated to ADC_MESSAGE_MAX - 1 bytes. */
 #define ADC_MESSAGE_MAX 512

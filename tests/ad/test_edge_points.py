@@ -12,8 +12,8 @@ gives nan). Every row is checked
 - finite differences of the Python function, for rows marked `smooth` (the function is
   differentiable there, so the table itself is checked).
 
-Rows with `raises` give the exception the numba backend raises (as CPython does) for the
-value: scalar division by zero. Rows with `domain` are math domain errors, where CPython raises
+Rows with `raises` give the exception both backends raise (as CPython does) for the value:
+scalar division by zero. Rows with `domain` are math domain errors, where CPython raises
 ValueError and compiled code gives C's value (docs/subset.md). Each function is compiled once per backend and mode (the
 objects are cached by function) and evaluated at all its points.
 """
@@ -328,7 +328,7 @@ def test_interpreter_value(row: Row):
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_backend(row: Row, backend: str):
     nums = float_args(row.at)
-    if row.raises is not None and backend == "numba":
+    if row.raises is not None:
         with pytest.raises(row.raises):
             jitted(row.fn, backend)(*row.at)
         with pytest.raises(row.raises):

@@ -70,21 +70,21 @@ def _expected(mode, f, args, rng):
     """(extra inputs, expected outputs) of one program, from the numba backend."""
     nums = _floats(args)
     if mode == "primal":
-        out = ad.jit(f)(*args)
+        out = ad.jit(f, backend="numba")(*args)
         return [], list(out) if isinstance(out, tuple) else [out]
     if mode == "grad":
-        v, g = ad.value_and_grad(f, argnums=tuple(nums))(*args)
+        v, g = ad.value_and_grad(f, argnums=tuple(nums), backend="numba")(*args)
         return [], [v] + list(g)
     if mode == "jvp":
         dots = [_like(args[i], rng) for i in nums]
         tang = [None] * len(args)
         for i, d in zip(nums, dots):
             tang[i] = d
-        out, dout = ad.jvp(f, args, tang)
+        out, dout = ad.jvp(f, args, tang, backend="numba")
         outs = list(out) if isinstance(out, tuple) else [out]
         douts = list(dout) if isinstance(dout, tuple) else [dout]
         return dots, outs + douts
-    out, f_vjp = ad.vjp(f, *args)
+    out, f_vjp = ad.vjp(f, *args, backend="numba")
     outs = list(out) if isinstance(out, tuple) else [out]
     cots = [_like(o if isinstance(o, np.ndarray) else float(o), rng) for o in outs]
     grads = f_vjp(tuple(cots) if isinstance(out, tuple) else cots[0])

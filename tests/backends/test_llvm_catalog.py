@@ -75,6 +75,6 @@ def test_catalog_program_on_llvm(name):
     if len(outs) == 1 and not isinstance(outs[0], ArrayType) and scalar_of(outs[0]).is_float:
         nums = tuple(i for i, on in enumerate(active) if on)
         g_llvm = ad.grad(f, argnums=nums, backend="llvm")(*fresh(args))
-        g_numba = ad.grad(f, argnums=nums)(*fresh(args))
+        g_numba = ad.grad(f, argnums=nums, backend="numba")(*fresh(args))
         for g, w in zip(g_llvm, g_numba):
             assert_close(g, w, rtol, atol, f"{name}: llvm grad vs numba grad")

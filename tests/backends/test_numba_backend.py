@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import adcompile
 from adcompile.api import Compiled
@@ -44,13 +45,13 @@ def _setup_lines(src: str) -> list[str]:
 
 
 def test_element_writes_in_a_loop_copy_nothing():
-    jf = adcompile.jit(fill)
+    jf = adcompile.jit(fill, backend="numba")
     np.testing.assert_allclose(jf(50), fill(50))
     assert _setup_lines(jf.source) == []
 
 
 def test_writing_an_argument_copies_it_once_and_leaves_the_caller_alone():
-    jf = adcompile.jit(scale_arg)
+    jf = adcompile.jit(scale_arg, backend="numba")
     x = np.arange(5.0)
     out = jf(x, 3.0)
     np.testing.assert_allclose(out, np.arange(5.0) * 3)
@@ -62,12 +63,12 @@ def test_writing_an_argument_copies_it_once_and_leaves_the_caller_alone():
 
 
 def test_write_through_alias_is_seen_by_the_other_name():
-    assert adcompile.jit(alias_write)(np.ones(3)) == 42.0
+    assert adcompile.jit(alias_write, backend="numba")(np.ones(3)) == 42.0
 
 
 def test_old_version_still_live_gets_exactly_one_copy_outside_the_loop():
     x = np.arange(1.0, 5.0)
-    jf = adcompile.jit(keeps_old_version)
+    jf = adcompile.jit(keeps_old_version, backend="numba")
     assert jf(x) == keeps_old_version(x)
     src = jf.source.splitlines()
     loop = next(i for i, ln in enumerate(src) if ln.strip().startswith("for"))
@@ -104,7 +105,7 @@ def test_second_process_loads_from_disk_cache(tmp_path):
         import sys, numpy as np
         sys.path.insert(0, {str(tmp_path)!r})
         import adcompile, user_mod
-        f = adcompile.jit(user_mod.work)
+        f = adcompile.jit(user_mod.work, backend="numba")
         assert f(np.ones(4), 3) == 12.0
         disp = f._last.call
         print(sum(disp.stats.cache_hits.values()),
@@ -153,3 +154,30 @@ def test_lowered_array_floordiv_and_mod_by_zero_are_numpys():
     got = adcompile.jit(floor_ratio, options=opts)(x, y)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def _read_at(x, i):
+    return x[i] * 2.0
+
+
+def _write_at(x, i):
+    y = x.copy()
+    y[i] = 1.0
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
+@pytest.mark.parametrize("fn,line", [(_read_at, "return x[i] * 2.0"), (_write_at, "y[i] = 1.0")])
+def test_index_errors_name_the_users_line(backend, fn, line):
+    """numba does not check bounds itself: the generated check raises IndexError with the
+    file:line of the subscript, as the LLVM kernel does."""
+    import inspect
+    src, first = inspect.getsourcelines(fn)
+    lineno = first + next(k for k, text in enumerate(src) if line in text)
+    f = adcompile.jit(fn, backend=backend)
+    with pytest.raises(IndexError) as e:
+        f(np.arange(3.0), 3)
+    assert str(e.value).splitlines()[0] == f"{__file__}:{lineno}: index out of bounds"
+    with pytest.raises(IndexError):
+        f(np.arange(3.0), -4)
+    assert np.all(f(np.arange(3.0), -3) == fn(np.arange(3.0), -3))

@@ -27,3 +27,19 @@ def test_backend_lowers_every_primitive(name, lowered):
 def test_unknown_backends_are_rejected_at_the_api():
     with pytest.raises(AdError, match="unknown backend 'cuda2'"):
         CompileOptions(backend="cuda2")
+
+
+def test_the_default_backend_comes_from_ADCOMPILE_BACKEND():
+    assert CompileOptions.from_env({}).backend == CompileOptions.backend
+    for name in BACKENDS:
+        assert CompileOptions.from_env({"ADCOMPILE_BACKEND": name}).backend == name
+        # a keyword of the API wins over the environment
+        other = next(b for b in BACKENDS if b != name)
+        assert CompileOptions.from_env({"ADCOMPILE_BACKEND": name},
+                                       backend=other).backend == other
+
+
+def test_an_unknown_ADCOMPILE_BACKEND_is_named():
+    with pytest.raises(AdError, match="ADCOMPILE_BACKEND='cuda2' is not a backend") as e:
+        CompileOptions.from_env({"ADCOMPILE_BACKEND": "cuda2"})
+    assert "numba" in e.value.hint and "llvm" in e.value.hint

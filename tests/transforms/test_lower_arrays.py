@@ -118,7 +118,7 @@ def _grad_case(x, w):
 def test_lowered_gradients_equal_the_array_form(monkeypatch):
     x, w = rng.normal(size=50), rng.normal(size=50)
     lowered = ad.grad(_grad_case, argnums=(0, 1), backend="llvm")(x, w)
-    want = ad.grad(_grad_case, argnums=(0, 1))(x, w)           # numba: array form
+    want = ad.grad(_grad_case, argnums=(0, 1), backend="numba")(x, w)   # array form
     for g, r in zip(lowered, want):
         np.testing.assert_allclose(g, r, rtol=1e-12)
 
