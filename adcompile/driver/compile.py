@@ -159,7 +159,8 @@ def _build_ir(func, sig, transform, options: CompileOptions
         with watching() as seen:
             stages, reads = _run_stages(func, sig, transform, options)
     finally:
-        _BUILDING.remove(sources)
+        # by identity: nested builds hold equal (dataclass ==) but distinct Sources
+        del _BUILDING[next(i for i, b in enumerate(_BUILDING) if b is sources)]
     sources.functions = seen
     return stages, reads, sources
 

@@ -409,7 +409,9 @@ class _Lowerer:
                 return [be(step, vals[0], self.element(be, x, ivs, dims), name="acc", **flags)]
             (acc,) = _nest(e, dims, [init], body)
             if p == "mean":
-                acc = e("div", acc, e("cast", self._size(e, dims), to=t.name), name=y.name)
+                # NumPy's mean of nothing is nan (a warning), never ZeroDivisionError
+                acc = e("div", acc, e("cast", self._size(e, dims), to=t.name), name=y.name,
+                        ieee=True)
             return acc
         odims = [d for k, d in enumerate(dims) if k != axis]
         if axis == len(dims) - 1:   # contiguous: a scalar accumulator per output element
@@ -420,7 +422,7 @@ class _Lowerer:
                 (acc,) = _nest(be, [last], [init], lambda ie, jv, a: [ie(
                     step, a[0], self.element(ie, x, ivs + jv, dims), name="acc", **flags)])
                 if p == "mean":
-                    acc = be("div", acc, be("cast", last, to=t.name), name=y.name)
+                    acc = be("div", acc, be("cast", last, to=t.name), name=y.name, ieee=True)
                 return [be("setitem", vals[0], acc, *ivs, inbounds=True, name=y.name)]
             (res,) = _nest(e, odims, [out], row)
             self.dims[res.id] = odims
@@ -436,7 +438,7 @@ class _Lowerer:
         if p == "mean":
             n = e("cast", dims[axis], to=t.name)
             def scale(be: _Emit, ivs, vals):
-                q = be("div", be("getitem", vals[0], *ivs, inbounds=True), n)
+                q = be("div", be("getitem", vals[0], *ivs, inbounds=True), n, ieee=True)
                 return [be("setitem", vals[0], q, *ivs, inbounds=True, name=y.name)]
             (res,) = _nest(e, odims, [res], scale)
         self.dims[res.id] = odims

@@ -144,18 +144,6 @@ class _Simplifier:
                 if idx is not None:   # c = q[:, j]; c[i] is q[i, j]
                     op.operands = [d.operands[0]] + idx
                     return None
-        if p == "setitem":
-            idx = [v.id for v in xs[2:]]
-            d = self.defs.get(xs[0].id)
-            if d is not None and d.prim == "setitem" and [v.id for v in d.operands[2:]] == idx:
-                # a[i] = z; a[i] = v: the first write is overwritten (reverse mode's
-                # `y_bar[i] = 0` before `y_bar[i] = t_bar` restores it)
-                op.operands = [d.operands[0]] + xs[1:]
-                xs = op.operands
-            r = self.defs.get(xs[1].id)
-            if r is not None and r.prim == "getitem" and r.operands[0] is xs[0] and \
-                    [v.id for v in r.operands[1:]] == idx:
-                return same(xs[0])       # a[i] = a[i]
         if p == "setslice" and set(op.attrs) == {"spec"}:
             # q[:, j] = setitem(q[:, j], v, i) is q[i, j] = v (a write through a column view)
             w = self.defs.get(xs[1].id)
