@@ -15,22 +15,7 @@ import pytest
 import adcompile
 from adcompile.backends import llvm_backend
 
-
-def heat(u0, alpha, data, steps):
-    n = u0.shape[0]
-    u = u0.copy()
-    new = np.empty(n)
-    for t in range(steps):
-        new[0] = u[0]
-        new[n - 1] = u[n - 1]
-        for i in range(1, n - 1):
-            new[i] = u[i] + alpha * (u[i - 1] - 2.0 * u[i] + u[i + 1])
-        u, new = new, u
-    s = 0.0
-    for i in range(n):
-        d = u[i] - data[i]
-        s += d * d
-    return 0.5 * s
+from ..stencils import heat
 
 
 def packed_lower(icf, c, k):

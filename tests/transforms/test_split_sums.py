@@ -12,6 +12,8 @@ from adcompile.ir.printer import print_function
 from adcompile.ir.verifier import verify
 from adcompile.transforms.split_sums import split_sums
 
+from ..stencils import heat
+
 HEAD = """func @f(%a: f64[:], %b: f64[:], %k: f64) -> (f64[:], f64[:]) {
   %c1: i64 = const() {type='i64', value=1}
   %z: f64 = const() {type='f64', value=0.0}
@@ -79,23 +81,6 @@ def test_user_loops_keep_their_order():
     """Only adjoint loops: the primal's own sums keep CPython's order of additions."""
     fn = split_sums(_fn(STENCIL, attrs="checkpoint_sqrt=True"))
     assert _loops(fn) == 1
-
-
-def heat(u0, alpha, data, steps):
-    n = u0.shape[0]
-    u = u0.copy()
-    new = np.empty(n)
-    for t in range(steps):
-        new[0] = u[0]
-        new[n - 1] = u[n - 1]
-        for i in range(1, n - 1):
-            new[i] = u[i] + alpha * (u[i - 1] - 2.0 * u[i] + u[i + 1])
-        u, new = new, u
-    s = 0.0
-    for i in range(n):
-        d = u[i] - data[i]
-        s += d * d
-    return 0.5 * s
 
 
 @pytest.mark.parametrize("backend", ["numba", "llvm"])
