@@ -6,13 +6,15 @@ from .checkpointing import checkpointed
 from .custom import custom_jvp, custom_vjp
 from .derivatives import grad, hessian, hvp, jacfwd, jacfwd_rows, jacrev, jvp, value_and_grad, vjp
 from .driver.options import CompileOptions
-from .errors import AdError, InternalError, NonDifferentiable, TypeInferenceError, UnsupportedSyntax
+from .errors import (AdError, ConvergenceError, InternalError, NonDifferentiable,
+                     TypeInferenceError, UnsupportedSyntax)
+from .implicit import custom_root, fixed_point
 
 # `adcompile.TypeError` names type problems in user code; it is not in `__all__`, so that
 # `from adcompile import *` leaves the builtin TypeError alone.
 TypeError = TypeInferenceError
 
 __all__ = ["__version__", "CompileOptions", "AdError", "UnsupportedSyntax", "TypeInferenceError",
-           "NonDifferentiable", "InternalError", "jit", "interpret", "show_ir", "Compiled",
+           "NonDifferentiable", "InternalError", "ConvergenceError", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
            "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
            "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp"]

@@ -103,6 +103,22 @@ class TapeBudgetExceeded(AdError, MemoryError):
                     "memory=\"50MB\"), or raise ADCOMPILE_TAPE_LIMIT")
 
 
+class ConvergenceError(AdError, ArithmeticError):
+    """An iterative solve inside a derivative (the linear system of an implicit derivative)
+    stopped before meeting its tolerance: its derivative would be wrong, so it is an error,
+    with the residual that was reached."""
+
+    default_hint = ("solve the inner problem more accurately (smaller tol), allow more "
+                    "iterations (maxiter=...), or choose another linear solver (solve=...)")
+
+
+def format_detail(message: str, detail) -> str:
+    """A run-time `check` message with its '{detail}' filled in (a residual, say)."""
+    if detail is None or "{detail}" not in message:
+        return message
+    return message.replace("{detail}", f"{float(detail):.3e}")
+
+
 class InternalError(AdError):
     """A bug in adcompile; the message names the pass and the user's line."""
 

@@ -26,6 +26,7 @@ class ErrorCode(IntEnum):
     UNBOUND = 7        # a local variable read where it was never assigned (a loop ran 0 times)
     OVERFLOW = 8       # a float converted to an integer does not fit in int64 (or is infinite)
     ZERO_DIVISION = 9  # a scalar /, //, % by zero where Python raises ZeroDivisionError
+    CONVERGENCE = 10   # an iterative solve inside a derivative missed its tolerance
 
 
 OK = ErrorCode.OK
@@ -38,10 +39,12 @@ ERR_TAPE_BUDGET = ErrorCode.TAPE_BUDGET
 ERR_UNBOUND = ErrorCode.UNBOUND
 ERR_OVERFLOW = ErrorCode.OVERFLOW
 ERR_ZERO_DIVISION = ErrorCode.ZERO_DIVISION
+ERR_CONVERGENCE = ErrorCode.CONVERGENCE
 
 # which code a lowered `check` op returns, by its `kind`
 CHECK_CODES = {"shape": ERR_SHAPE, "value": ERR_VALUE, "unbound": ERR_UNBOUND,
-               "overflow": ERR_OVERFLOW, "zerodiv": ERR_ZERO_DIVISION}
+               "overflow": ERR_OVERFLOW, "zerodiv": ERR_ZERO_DIVISION,
+               "convergence": ERR_CONVERGENCE}
 
 # how each IR scalar type is spelled in the generated C header, and its size in memory
 # (bool is one byte everywhere outside registers)

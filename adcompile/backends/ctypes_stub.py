@@ -24,11 +24,14 @@ _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
 _NUMPY = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 # the ADC_ERR_* codes of adcompile_runtime.h (a test compares them with adcompile's table)
 ERROR_NAMES = {0: "OK", 1: "SHAPE", 2: "INDEX", 3: "ALLOC", 4: "VALUE", 5: "INTERNAL",
-               6: "TAPE_BUDGET", 7: "UNBOUND", 8: "OVERFLOW", 9: "ZERO_DIVISION"}
+               6: "TAPE_BUDGET", 7: "UNBOUND", 8: "OVERFLOW", 9: "ZERO_DIVISION",
+               10: "CONVERGENCE"}
 _ERROR_HINTS = {
     "UNBOUND": "a variable of the model was read where no assignment to it had run (a loop "
                "that ran zero times, a branch not taken)",
     "ZERO_DIVISION": "the message names the line of the model that divided by zero",
+    "CONVERGENCE": "an iterative linear solve of an implicit derivative missed its tolerance: "
+                   "solve the inner problem more accurately or allow more iterations",
     "OVERFLOW": "a float converted to an integer was nan, infinite or outside the int64 range",
     "SHAPE": "compare the arrays' lengths with the function's documentation in the header",
     "INDEX": "the message names the line of the model that indexed out of range",

@@ -21,10 +21,11 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .._version import __version__
-from ..errors import AdError, InternalError, TapeBudgetExceeded
+from ..errors import AdError, ConvergenceError, InternalError, TapeBudgetExceeded
 from ..ir.core import Function
-from .abi import (ERR_ALLOC, ERR_INDEX, ERR_INTERNAL, ERR_OVERFLOW, ERR_SHAPE,
-                  ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE, ERR_ZERO_DIVISION, type_spec)
+from .abi import (ERR_ALLOC, ERR_CONVERGENCE, ERR_INDEX, ERR_INTERNAL, ERR_OVERFLOW,
+                  ERR_SHAPE, ERR_TAPE_BUDGET, ERR_UNBOUND, ERR_VALUE, ERR_ZERO_DIVISION,
+                  type_spec)
 from .cache import cache_dir as _cache_dir
 from .ctypes_stub import bind
 from .llvm_codegen import LOWERS, FunctionCodegen  # noqa: F401  (LOWERS: the registry's)
@@ -81,7 +82,11 @@ class KernelZeroDivisionError(KernelError, ZeroDivisionError):
     default_hint = "a divisor is zero at this line (Python raises here too)"
 
 
-_ERRORS = {ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError,
+class KernelConvergenceError(KernelError, ConvergenceError):
+    default_hint = ConvergenceError.default_hint
+
+
+_ERRORS = {ERR_CONVERGENCE: KernelConvergenceError, ERR_INTERNAL: KernelInternalError, ERR_INDEX: KernelIndexError,
            ERR_VALUE: KernelValueError, ERR_SHAPE: KernelValueError,
            ERR_ALLOC: KernelMemoryError, ERR_TAPE_BUDGET: KernelTapeBudget,
            ERR_UNBOUND: KernelUnboundLocalError, ERR_OVERFLOW: KernelOverflowError,

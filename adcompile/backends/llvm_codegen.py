@@ -77,10 +77,11 @@ class FunctionCodegen:
         self._loc = fn.loc
 
     # -- module-level helpers ----------------------------------------------------------------
-    def declare(self, name: str, ret: ir.Type, args: list[ir.Type], noalias_ret=False):
+    def declare(self, name: str, ret: ir.Type, args: list[ir.Type], noalias_ret=False,
+                var_arg=False):
         g = self.module.globals.get(name)
         if g is None:
-            g = ir.Function(self.module, ir.FunctionType(ret, args), name)
+            g = ir.Function(self.module, ir.FunctionType(ret, args, var_arg=var_arg), name)
             if noalias_ret:
                 g.return_value.add_attribute("noalias")
         return g
@@ -164,16 +165,25 @@ class FunctionCodegen:
                 t.shape[k] = dp
 
     # -- errors --------------------------------------------------------------------------------
-    def fail_if(self, cond: ir.Value, code: int, what: str) -> None:
-        """Branch to a block that reports `what` (at the current user line) and returns."""
+    def fail_if(self, cond: ir.Value, code: int, what: str,
+                detail: ir.Value | None = None) -> None:
+        """Branch to a block that reports `what` (at the current user line) and returns;
+        '{detail}' in `what` shows the f64 `detail` (the runtime formats it)."""
         loc = self._loc
         where = f"{loc.filename}:{loc.line}: " if loc else ""
         bad = self.func.append_basic_block("fail")
         ok = self.func.append_basic_block("ok")
         self.b.cbranch(cond, bad, ok)
         self.b.position_at_end(bad)
-        fail = self.declare("adc_fail", I32, [PTR, I32, PTR])
-        self.b.call(fail, [self.ctx, ir.Constant(I32, code), self.cstring(where + what)])
+        text = where + what
+        if detail is not None and "{detail}" in text:
+            head, tail = text.split("{detail}", 1)
+            failf = self.declare("adc__failf", I32, [PTR, I32, PTR], var_arg=True)
+            self.b.call(failf, [self.ctx, ir.Constant(I32, code), self.cstring("%s%.3e%s"),
+                                self.cstring(head), detail, self.cstring(tail)])
+        else:
+            fail = self.declare("adc_fail", I32, [PTR, I32, PTR])
+            self.b.call(fail, [self.ctx, ir.Constant(I32, code), self.cstring(text)])
         self.b.ret(ir.Constant(I32, code))
         self.b.position_at_end(ok)
 
@@ -556,7 +566,8 @@ def _setitem(g, op):
 
 def _check(g, op):
     cond = g.get(op.operands[0])
-    g.fail_if(g.b.not_(cond), CHECK_CODES[op.attrs["kind"]], op.attrs["message"])
+    detail = g.get(op.operands[1]) if len(op.operands) > 1 else None
+    g.fail_if(g.b.not_(cond), CHECK_CODES[op.attrs["kind"]], op.attrs["message"], detail)
     return []
 
 

@@ -109,9 +109,10 @@ class NumbaCodegen(StructuredEmitter):
         self.emit(depth, f"if not {self.names[op.operands[0]]}:")
         where = f"{op.loc.filename}:{op.loc.line}: " if op.loc is not None else ""
         err = {"unbound": "UnboundLocalError", "overflow": "OverflowError",
-               "zerodiv": "ZeroDivisionError"}.get(
+               "zerodiv": "ZeroDivisionError", "convergence": "rt.ConvergenceFailed"}.get(
             op.attrs["kind"], "rt.CheckFailed")
-        self.emit(depth + 1, f"raise {err}({where + op.attrs['message']!r})")
+        detail = f", {self.names[op.operands[1]]}" if len(op.operands) > 1 else ""
+        self.emit(depth + 1, f"raise {err}({where + op.attrs['message']!r}{detail})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:
         self.emit(depth, f"if {self.names[op.operands[0]]} > {op.attrs['limit']}:")

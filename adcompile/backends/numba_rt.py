@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..errors import AdError, TapeBoundsError, TapeBudgetExceeded  # noqa: F401  (raised by generated code)
+from ..errors import AdError, ConvergenceError, TapeBoundsError, TapeBudgetExceeded, format_detail  # noqa: F401  (raised by generated code)
 from ..messages import INDEX, MATMUL
 
 # shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
@@ -32,6 +32,14 @@ class CheckFailed(AdError, ValueError):
     power of an int...): a ValueError as NumPy raises, with the user's line in front."""
 
     default_hint = "the values passed at run time do not fit what this line needs"
+
+
+class ConvergenceFailed(ConvergenceError):
+    """Raised by generated code with the residual reached as a second argument (numba passes
+    run-time exception arguments through)."""
+
+    def __init__(self, message: str, detail=None):
+        super().__init__(format_detail(message, detail))
 
 
 @njit(cache=True, inline="always")

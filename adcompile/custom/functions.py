@@ -47,6 +47,12 @@ class CustomFunction:
     def __call__(self, *args):
         return self.fun(*args)
 
+    def rule_for(self, kind: str, arg_types: list):
+        """The rule of `kind` ('jvp', 'fwd', 'bwd') for a call with these IR argument types
+        (the rule's own flat arguments). User rules are one function for every type;
+        generated rules (implicit roots) are made per type."""
+        return {"jvp": self.jvp_rule, "fwd": self.fwd, "bwd": self.bwd}[kind]
+
     def require_rules(self, loc=None) -> None:
         """A function declared with custom rules is never silently differentiated as written:
         differentiating it before its rules are defined is an error."""

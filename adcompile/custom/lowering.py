@@ -64,7 +64,7 @@ def rule_ir(cf: CustomFunction, kind: str, arg_types: list, nouts: int, nres: in
     """The IR of a rule wrapper for these argument types (returns flattened). `expect`: the
     types the rule's derivative outputs must fit (jvp: the outputs' tangents; bwd: the
     arguments), checked here so a mistake names the user's rule, not the generated wrapper."""
-    rule = {"jvp": cf.jvp_rule, "fwd": cf.fwd, "bwd": cf.bwd}[kind]
+    rule = cf.rule_for(kind, list(arg_types))
     if rule is None:
         raise AdError(f"'{cf.__name__}' has no {kind} rule", None,
                       "define it with defjvp/defvjp before differentiating")

@@ -674,6 +674,11 @@ def lower_call(lw, node) -> Any:
         return handler(lw, args, kw, node)
     if isinstance(obj, CustomFunction):
         return lower_custom(lw, obj, node)
+    own = getattr(type(obj), "__adcompile_lower__", None)
+    if own is not None:   # an adcompile object that lowers its own calls (diagnostics)
+        args = [_lower_arg(lw, a) for a in node.args]
+        return own(obj, lw, args, {k.arg: _lower_arg(lw, k.value) for k in node.keywords},
+                   node)
     while getattr(obj, "__adcompile__", False) and not hasattr(obj, "__adcompile_call__"):
         obj = obj.py_func     # a jit object: what it compiles
     hook = getattr(obj, "__adcompile_call__", None)

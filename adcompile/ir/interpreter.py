@@ -301,6 +301,10 @@ def _tape_pop(op, vals, env):
 
 def _check(op, vals, env):
     if not vals[0]:
+        if op.attrs["kind"] == "convergence":
+            from ..errors import ConvergenceError, format_detail
+            raise ConvergenceError(format_detail(op.attrs["message"],
+                                                 vals[1] if len(vals) > 1 else None), op.loc)
         if op.attrs["kind"] == "unbound":
             raise UnboundLocalError(op.attrs["message"])
         if op.attrs["kind"] == "overflow":

@@ -17,6 +17,7 @@ from .slices import SliceSpec
 from .traits import Trait
 from .types import (
     BOOL,
+    F64,
     I64,
     SCALARS,
     ArrayType,
@@ -464,21 +465,22 @@ _reg("tape_pop", "tape", _tape_pop, ("tape",), _EFF, {"guarded": _GUARDED})
 # which error a failed `check` raises: a shape mismatch, an invalid value (ValueError), or a
 # local variable read where it was never assigned (UnboundLocalError, as CPython), or a float
 # that does not fit an int64 (OverflowError)
-CHECK_KINDS = ("shape", "value", "unbound", "overflow", "zerodiv")
+CHECK_KINDS = ("shape", "value", "unbound", "overflow", "zerodiv", "convergence")
 
 
 def _check_op(ts, attrs):
-    _check(ts == [BOOL] and isinstance(attrs.get("message"), str) and
+    _check(ts in ([BOOL], [BOOL, F64]) and isinstance(attrs.get("message"), str) and
            attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=" + "|".join(CHECK_KINDS) + "}")
     return []
 
 
 # a run-time condition that lowered array code must meet (broadcastable extents, non-empty
 # reductions); false stops the program with `message`
-_reg("check", "check", _check_op, ("cond",), _EFF,
-     {"message": Attr((str,), True, "the error raised"),
-      "kind": Attr((str,), True, "'shape', 'value', 'unbound', 'overflow' or 'zerodiv': "
-                                         "which error class")})
+_reg("check", "check", _check_op, ("cond", "?detail"), _EFF,
+     {"message": Attr((str,), True, "the error raised; '{detail}' in it is replaced by the "
+                                    "optional f64 operand (an achieved residual, say)"),
+      "kind": Attr((str,), True, "'shape', 'value', 'unbound', 'overflow', 'zerodiv' or "
+                                 "'convergence': which error class")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

@@ -39,6 +39,8 @@ extern "C" {
 #define ADC_ERR_OVERFLOW 8 /* int() of a float that is infinite or does not fit in int64 */
 #define ADC_ERR_ZERO_DIVISION 9 /* a scalar /, // or % by zero where Python raises
                                    ZeroDivisionError (integers; Python floats) */
+#define ADC_ERR_CONVERGENCE 10 /* an iterative linear solve inside a derivative (an implicit
+                                   derivative's adjoint) stopped above its tolerance */
 
 /* Messages recorded by adc_fail are truncated to ADC_MESSAGE_MAX - 1 bytes. */
 #define ADC_MESSAGE_MAX 512

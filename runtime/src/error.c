@@ -55,6 +55,10 @@ const char *adc_strerror(int code)
         return "local variable read before it was assigned";
     case ADC_ERR_OVERFLOW:
         return "float does not fit in an int64";
+    case ADC_ERR_ZERO_DIVISION:
+        return "division by zero";
+    case ADC_ERR_CONVERGENCE:
+        return "an iterative solve inside a derivative did not converge";
     default:
         return "unknown error code";
     }
