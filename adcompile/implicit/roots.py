@@ -70,7 +70,8 @@ class ImplicitRoot(CustomFunction):
     kind = "custom_root"
 
     def __init__(self, solver, optimality, *, solve: str, tol: float, maxiter: int | None,
-                 check_tol: float | None, restart: int, fixed_map=None):
+                 check_tol: float | None, restart: int, root_tol: float | None = 1e-6,
+                 fixed_map=None):
         n = _positional_count(solver, "the solver")
         if n < 1:
             raise TypeInferenceError(f"the solver '{solver.__name__}' takes no arguments",
@@ -98,6 +99,7 @@ class ImplicitRoot(CustomFunction):
         self.maxiter = int(maxiter) if maxiter is not None else _DEFAULT_MAXITER
         self.check_tol = float(check_tol) if check_tol is not None else max(100 * tol, 1e-8)
         self.restart = int(restart)
+        self.root_tol = None if root_tol is None else float(root_tol)
         self.nparams = n - 1
         self._generated: dict[tuple, dict] = {}
         # what the rule-neutral parts of the compiler test for: this function has all rules
@@ -185,9 +187,25 @@ class ImplicitRoot(CustomFunction):
                                                     self.maxiter), loc),
               "require_bwd": Requirement(msg.format("adjoint", method, self.check_tol,
                                                     self.maxiter), loc)}
+        root_msg = (f"the solver {where} returned x with a relative residual "
+                    "‖F(x)‖/‖F(x_init)‖ of {detail}, above root_tol="
+                    f"{self.root_tol!r}: the implicit derivative holds only at a root")
+        ns["require_root"] = Requirement(root_msg, loc)
         import adcompile
         ns["adcompile"] = adcompile
         src = []
+        call = f"solver(x_init{''.join(', ' + p for p in ps)})"
+        solve_x = f"    x = {call}\n"
+        if self.root_tol is not None:
+            F = "optimality"
+            solve_x += (f"    f0 = {F}(x_init{''.join(', ' + p for p in ps)})\n"
+                        f"    f1 = {F}({args})\n"
+                        "    r0 = np.sqrt(np.sum(f0 * f0))\n"
+                        "    r1 = np.sqrt(np.sum(f1 * f1))\n"
+                        "    rel = r1\n"
+                        "    if r0 > 0.0:\n"
+                        "        rel = r1 / r0\n"
+                        f"    require_root(r1 == 0.0 or rel <= {self.root_tol!r}, rel)\n")
         if self.fixed_map is not None:
             src.append(f"def optimality({args}):\n    return x - T({args})\n")
         src.append(f"def F_x({args}, v):\n"
@@ -217,13 +235,13 @@ class ImplicitRoot(CustomFunction):
         src.append(f"def jvp_rule(primals, tangents):\n"
                    f"    {_lhs(['x_init'] + ps)} = primals\n"
                    f"    {_lhs(['t_init'] + ts_)} = tangents\n"
-                   f"    x = solver(x_init{''.join(', ' + p for p in ps)})\n"
+                   + solve_x +
                    f"    _, b = adcompile.jvp(optimality, {_tup(['x'] + ps)}, "
                    f"{_tup(tangents)})\n"
                    f"    x_dot = solve_fwd({args}, -b)\n"
                    f"    return x, x_dot\n")
         src.append(f"def fwd_rule(x_init{''.join(', ' + p for p in ps)}):\n"
-                   f"    x = solver(x_init{''.join(', ' + p for p in ps)})\n"
+                   + solve_x +
                    f"    return x, {_tup(['x'] + ps)}\n")
         zero = "0.0" if scalar else "np.zeros_like(x)"
         cots = [f"-c[{i + 1}]" if fl else "0.0" for i, fl in enumerate(floats)]
@@ -245,7 +263,8 @@ class ImplicitRoot(CustomFunction):
 
 
 def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
-                maxiter: int | None = None, check_tol: float | None = None, restart: int = 30):
+                maxiter: int | None = None, check_tol: float | None = None, restart: int = 30,
+                root_tol: float | None = 1e-6):
     """Decorate `solver(x_init, *params) -> x` whose result satisfies
     `optimality(x, *params) == 0`: derivatives of its calls (inside grad, vjp, jvp of any
     compiled function) come from the implicit function theorem, not from its iterations.
@@ -254,6 +273,9 @@ def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
     definite, e.g. F a gradient; 'bicgstab' or 'gmres' for any nonsingular ∂F/∂x; 'dense'
     forms it, 1-d x). tol: its relative tolerance; maxiter: its iteration limit; check_tol:
     the true relative residual above which the derivative raises ConvergenceError.
+    root_tol: the derivative also raises ConvergenceError when the solver's x has
+    ‖F(x)‖ > root_tol·‖F(x_init)‖ (the implicit derivative holds only at a root); None skips
+    that check.
     """
     if not callable(optimality):
         raise TypeInferenceError("custom_root(optimality) needs the optimality function",
@@ -261,13 +283,13 @@ def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
 
     def decorate(solver) -> ImplicitRoot:
         return ImplicitRoot(solver, optimality, solve=solve, tol=tol, maxiter=maxiter,
-                            check_tol=check_tol, restart=restart)
+                            check_tol=check_tol, restart=restart, root_tol=root_tol)
     return decorate
 
 
 def fixed_point(T, *, solve: str = "fixed_point", tol: float = 1e-10,
                 maxiter: int | None = None, check_tol: float | None = None,
-                restart: int = 30):
+                restart: int = 30, root_tol: float | None = 1e-6):
     """Decorate `solver(x_init, *params) -> x` whose result satisfies `x = T(x, *params)`:
     as `custom_root` with optimality `x - T(x, *params)`. solve='fixed_point' (the default)
     solves the derivative's linear system by the fixed-point iteration of T's own Jacobian
@@ -286,7 +308,8 @@ def fixed_point(T, *, solve: str = "fixed_point", tol: float = 1e-10,
                 f"the solver '{solver.__name__}' takes {m}", _loc_of(T),
                 "T(x, *params) takes the iterate and the solver's own params")
         root = ImplicitRoot(solver, T, solve=solve, tol=tol, maxiter=maxiter,
-                            check_tol=check_tol, restart=restart, fixed_map=T)
+                            check_tol=check_tol, restart=restart, root_tol=root_tol,
+                            fixed_map=T)
         return root
     return decorate
 

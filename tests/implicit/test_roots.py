@@ -211,3 +211,37 @@ def test_bad_input():
         return np.sum(s(np.ones(3), a))
     with pytest.raises(adcompile.TypeError, match="must be square"):
         adcompile.grad(outer, backend="llvm")(1.0)
+
+
+def short_gd(w0, lam, A, y):
+    w = w0
+    for it in range(5):
+        w = w - 1e-3 * ridge_F(w, lam, A, y)
+    return w
+
+
+def test_inner_solver_that_stopped_early_raises():
+    outer = _outer(adcompile.custom_root(ridge_F, solve="cg")(short_gd))
+    with pytest.raises(adcompile.ConvergenceError, match="short_gd.*relative residual"):
+        adcompile.grad(outer, backend="llvm")(LAM, A, Y, AV, YV)
+    loose = _outer(adcompile.custom_root(ridge_F, solve="cg", root_tol=None)(short_gd))
+    assert np.isfinite(adcompile.grad(loose, backend="llvm")(LAM, A, Y, AV, YV))
+
+
+def test_bilevel_example_runs(capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "examples" / "bilevel.py"
+    argv = sys.argv
+    sys.argv = [str(path), "--quick"]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:4].isdigit()]
+    assert len(rows) == 3
+    for row in rows:   # implicit, unrolled and closed form agree once the inner fit converged
+        imp, unr, exact = map(float, row[1:4])
+        assert imp == pytest.approx(exact, rel=1e-6) and unr == pytest.approx(exact, rel=1e-6)
