@@ -245,3 +245,21 @@ def test_bilevel_example_runs(capsys):
     for row in rows:   # implicit, unrolled and closed form agree once the inner fit converged
         imp, unr, exact = map(float, row[1:4])
         assert imp == pytest.approx(exact, rel=1e-6) and unr == pytest.approx(exact, rel=1e-6)
+
+
+def test_steady_state_example_and_check_grad(capsys):
+    import runpy
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "examples" / "steady_state.py"
+    mod = runpy.run_path(str(path))
+    mod["main"](["--n", "40"])
+    out = capsys.readouterr().out
+    ratio = float(out.split("max |implicit - unrolled| / max |unrolled| = ")[1].split()[0])
+    assert ratio < 1e-8
+    n = 12
+    h = 1.0 / (n + 1)
+    f = 50.0 * np.sin(np.pi * np.linspace(h, 1 - h, n)) ** 2
+    k = 1.0 + 0.3 * np.cos(np.arange(n + 1.0))
+    u_obs = np.linspace(0.0, 0.1, n)
+    report = adcompile.check_grad(mod["misfit"], k, f, u_obs, h, argnums=0)
+    assert report, report
