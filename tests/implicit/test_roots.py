@@ -263,3 +263,57 @@ def test_steady_state_example_and_check_grad(capsys):
     u_obs = np.linspace(0.0, 0.1, n)
     report = adcompile.check_grad(mod["misfit"], k, f, u_obs, h, argnums=0)
     assert report, report
+
+
+class _CountingTape(list):
+    bytes = 0
+
+    def append(self, v):
+        _CountingTape.bytes += v.nbytes if isinstance(v, np.ndarray) else 8
+        super().append(v)
+
+
+def _tape_bytes(fn, args) -> int:
+    """Bytes reverse mode records for one gradient, by running its IR with counting tapes."""
+    from adcompile.ir import interpreter
+    g = adcompile.grad(fn, backend="llvm")
+    g(*args)
+    ir = g._last.ir["backend"]
+    old = interpreter._STRUCT["tape_new"]
+    interpreter._STRUCT["tape_new"] = lambda op, vals, env: [_CountingTape()]
+    _CountingTape.bytes = 0
+    try:
+        interpreter.run_function(ir, list(args) + [1.0] * (len(ir.args) - len(args)))
+    finally:
+        interpreter._STRUCT["tape_new"] = old
+    return _CountingTape.bytes
+
+
+def iters_gd(w0, lam, A, y, iters):
+    w = w0
+    for it in range(iters):
+        w = w - 0.5 * (A.T @ (A @ w - y) + lam * w)
+    return w
+
+
+def iters_F(w, lam, A, y, iters):
+    return A.T @ (A @ w - y) + lam * w
+
+
+ITERS_ROOT = adcompile.custom_root(iters_F, solve="cg")(iters_gd)
+
+
+def iters_loss(lam, A, y, iters):
+    return np.sum(ITERS_ROOT(np.zeros(A.shape[1]), lam, A, y, iters) ** 2)
+
+
+def iters_loss_unrolled(lam, A, y, iters):
+    return np.sum(iters_gd(np.zeros(A.shape[1]), lam, A, y, iters) ** 2)
+
+
+def test_memory_does_not_grow_with_inner_iterations():
+    A_, y_ = A[:6, :3] / 3.0, Y[:6]
+    few, many = (_tape_bytes(iters_loss, (LAM, A_, y_, n)) for n in (100, 500))
+    assert few == many
+    unrolled = [_tape_bytes(iters_loss_unrolled, (LAM, A_, y_, n)) for n in (100, 500)]
+    assert unrolled[1] > 4 * unrolled[0] and unrolled[0] > few
