@@ -31,6 +31,11 @@ from .rules.common import tangent_type
 def _keeps_rule(op: Op, lanes: bool) -> bool:
     cf = REGISTRY[op.attrs["rule"]]
     cf.require_rules(op.loc)
+    if lanes and cf.kind == "custom_root":   # its iterations are not its derivative
+        raise NonDifferentiable(
+            f"'{cf.__name__}' is an implicit root (custom_root/fixed_point): vector forward "
+            "mode (jacfwd, hessian's lanes, jacfwd_rows) does not support its rule yet",
+            op.loc, "use jacrev for the Jacobian, or jvp once per direction")
     return not lanes and cf.jvp_rule is not None
 
 

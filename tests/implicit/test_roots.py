@@ -317,3 +317,20 @@ def test_memory_does_not_grow_with_inner_iterations():
     assert few == many
     unrolled = [_tape_bytes(iters_loss_unrolled, (LAM, A_, y_, n)) for n in (100, 500)]
     assert unrolled[1] > 4 * unrolled[0] and unrolled[0] > few
+
+
+def test_jacfwd_is_refused_and_jacrev_is_implicit():
+    def sq(x, a):
+        return x * x - a
+
+    @adcompile.custom_root(sq)
+    def lazy(x0, a):
+        return x0
+
+    def outer(a):
+        return lazy(np.sqrt(a), a) * 2.0
+    a = np.array([4.0, 9.0])
+    np.testing.assert_allclose(adcompile.jacrev(outer, backend="llvm")(a),
+                               np.diag(1.0 / np.sqrt(a)), rtol=1e-12)
+    with pytest.raises(adcompile.NonDifferentiable, match="implicit root"):
+        adcompile.jacfwd(outer, backend="llvm")(a)
