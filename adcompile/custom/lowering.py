@@ -78,6 +78,7 @@ def rule_ir(cf: CustomFunction, kind: str, arg_types: list, nouts: int, nres: in
 
 
 def _rule_loc(rule) -> Loc | None:
+    """Where a Python function is defined (None for one without readable source)."""
     try:
         src = get_source(rule)
         return src.loc(src.node)

@@ -22,22 +22,14 @@ import types
 import numpy as np
 
 from ..custom.functions import CustomFunction
-from ..errors import AdError, Loc, TypeInferenceError
+from ..custom.lowering import _rule_loc as _loc_of
+from ..errors import AdError, TypeInferenceError
 from ..frontend.lower import lower
-from ..frontend.source import get_source
 from ..ir.types import ArrayType, scalar_of
 from .diagnostics import Requirement
 from .linear import METHODS, solver_source
 
 _DEFAULT_MAXITER = 1000
-
-
-def _loc_of(func) -> Loc | None:
-    try:
-        src = get_source(func)
-        return src.loc(src.node)
-    except AdError:
-        return None
 
 
 def _positional_count(func, what: str) -> int:

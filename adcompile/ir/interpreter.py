@@ -333,3 +333,28 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"
+
+
+class _CountingTape(list):
+    """A tape that adds the bytes of what is pushed to its owner's total."""
+
+    def __init__(self, total: list[int]):
+        super().__init__()
+        self.total = total
+
+    def append(self, v):
+        self.total[0] += v.nbytes if isinstance(v, np.ndarray) else 8
+        super().append(v)
+
+
+def tape_bytes(fn: Function, args: list[Any]) -> int:
+    """Run `fn` and return the bytes its tapes recorded (arrays by size, scalars as 8): how
+    the tape-or-recompute and implicit-derivative measurements count memory."""
+    total = [0]
+    old = _STRUCT["tape_new"]
+    _STRUCT["tape_new"] = lambda op, vals, env: [_CountingTape(total)]
+    try:
+        run_function(fn, list(args))
+    finally:
+        _STRUCT["tape_new"] = old
+    return total[0]

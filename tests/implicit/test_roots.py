@@ -265,28 +265,13 @@ def test_steady_state_example_and_check_grad(capsys):
     assert report, report
 
 
-class _CountingTape(list):
-    bytes = 0
-
-    def append(self, v):
-        _CountingTape.bytes += v.nbytes if isinstance(v, np.ndarray) else 8
-        super().append(v)
-
-
 def _tape_bytes(fn, args) -> int:
-    """Bytes reverse mode records for one gradient, by running its IR with counting tapes."""
+    """Bytes reverse mode records for one gradient (its IR run with counting tapes)."""
     from adcompile.ir import interpreter
     g = adcompile.grad(fn, backend="llvm")
     g(*args)
     ir = g._last.ir["backend"]
-    old = interpreter._STRUCT["tape_new"]
-    interpreter._STRUCT["tape_new"] = lambda op, vals, env: [_CountingTape()]
-    _CountingTape.bytes = 0
-    try:
-        interpreter.run_function(ir, list(args) + [1.0] * (len(ir.args) - len(args)))
-    finally:
-        interpreter._STRUCT["tape_new"] = old
-    return _CountingTape.bytes
+    return interpreter.tape_bytes(ir, list(args) + [1.0] * (len(ir.args) - len(args)))
 
 
 def iters_gd(w0, lam, A, y, iters):
