@@ -10,7 +10,6 @@ with the trip counts), and prints bytes per workload and per loop trip of the ma
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 
