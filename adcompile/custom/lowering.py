@@ -77,7 +77,7 @@ def rule_ir(cf: CustomFunction, kind: str, arg_types: list, nouts: int, nres: in
     return fn
 
 
-def _rule_loc(rule) -> Loc | None:
+def source_loc(rule) -> Loc | None:
     """Where a Python function is defined (None for one without readable source)."""
     try:
         src = get_source(rule)
@@ -103,7 +103,7 @@ def _check_params(cf: CustomFunction, kind: str, rule, nargs: int) -> None:
     if not have - ndef <= want <= have:
         raise TypeInferenceError(
             f"{_rule_name(cf, kind, rule)} takes {have} parameter{'s' * (have != 1)}, but "
-            f"adcompile calls it with {want}", _rule_loc(rule),
+            f"adcompile calls it with {want}", source_loc(rule),
             f"a {kind} rule is called as {_SIGNATURES[kind]}")
 
 
@@ -119,7 +119,7 @@ def _check_results(cf: CustomFunction, kind: str, rule, got: list, nouts: int,
                    expect: list) -> None:
     """A derivative output of the wrong rank is not summed or broadcast into a different
     answer: it is an error at the rule (a scalar for an array is broadcast, as in NumPy)."""
-    loc = _rule_loc(rule)
+    loc = source_loc(rule)
     what = _rule_name(cf, kind, rule)
     if kind == "jvp":
         if len(got) != 2 * nouts:

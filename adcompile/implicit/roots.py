@@ -22,7 +22,8 @@ import types
 import numpy as np
 
 from ..custom.functions import CustomFunction
-from ..custom.lowering import _rule_loc as _loc_of
+from ..custom.lowering import source_loc as _loc_of
+from ..derivatives import jvp, vjp
 from ..errors import AdError, TypeInferenceError
 from ..frontend.lower import lower
 from ..ir.types import ArrayType, scalar_of
@@ -183,8 +184,7 @@ class ImplicitRoot(CustomFunction):
                     "‖F(x)‖/‖F(x_init)‖ of {detail}, above root_tol="
                     f"{self.root_tol!r}: the implicit derivative holds only at a root")
         ns["require_root"] = Requirement(root_msg, loc)
-        import adcompile
-        ns["adcompile"] = adcompile
+        ns["jvp"], ns["vjp"] = jvp, vjp
         src = []
         call = f"solver(x_init{''.join(', ' + p for p in ps)})"
         solve_x = f"    x = {call}\n"
@@ -201,19 +201,19 @@ class ImplicitRoot(CustomFunction):
         if self.fixed_map is not None:
             src.append(f"def optimality({args}):\n    return x - T({args})\n")
         src.append(f"def F_x({args}, v):\n"
-                   f"    _, t = adcompile.jvp(optimality, {_tup(['x'] + ps)}, "
+                   f"    _, t = jvp(optimality, {_tup(['x'] + ps)}, "
                    f"{_tup(['v'] + none)})\n    return t\n")
         src.append(f"def F_xT({args}, u):\n"
-                   f"    _, pb = adcompile.vjp(optimality, {args})\n"
+                   f"    _, pb = vjp(optimality, {args})\n"
                    f"    c = pb(u)\n    return c[0]\n")
         kw = dict(tol=self.tol, maxiter=self.maxiter, check_tol=self.check_tol,
                   restart=self.restart)
         if method == "fixed_point":
             src.append(f"def T_x({args}, v):\n"
-                       f"    _, t = adcompile.jvp(T, {_tup(['x'] + ps)}, "
+                       f"    _, t = jvp(T, {_tup(['x'] + ps)}, "
                        f"{_tup(['v'] + none)})\n    return t\n")
             src.append(f"def T_xT({args}, u):\n"
-                       f"    _, pb = adcompile.vjp(T, {args})\n"
+                       f"    _, pb = vjp(T, {args})\n"
                        f"    c = pb(u)\n    return c[0]\n")
             fwd_solve = solver_source(method, "solve_fwd", "F_x", args, fixed_map="T_x", **kw)
             bwd_solve = solver_source(method, "solve_bwd", "F_xT", args, fixed_map="T_xT",
@@ -228,7 +228,7 @@ class ImplicitRoot(CustomFunction):
                    f"    {_lhs(['x_init'] + ps)} = primals\n"
                    f"    {_lhs(['t_init'] + ts_)} = tangents\n"
                    + solve_x +
-                   f"    _, b = adcompile.jvp(optimality, {_tup(['x'] + ps)}, "
+                   f"    _, b = jvp(optimality, {_tup(['x'] + ps)}, "
                    f"{_tup(tangents)})\n"
                    f"    x_dot = solve_fwd({args}, -b)\n"
                    f"    return x, x_dot\n")
@@ -240,7 +240,7 @@ class ImplicitRoot(CustomFunction):
         src.append(f"def bwd_rule(res, g):\n"
                    f"    {_lhs(['x'] + ps)} = res\n"
                    f"    u = solve_bwd({args}, g)\n"
-                   f"    _, pb = adcompile.vjp(optimality, {args})\n"
+                   f"    _, pb = vjp(optimality, {args})\n"
                    f"    c = pb(u)\n"
                    f"    return {_tup([zero] + cots)}\n")
         text = "\n".join(src)
