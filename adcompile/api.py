@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable
 
 from .driver.compile import Specialization, build_ir, call_specialization, signatures, specialize
+from . import pickling
 from .driver.options import CompileOptions
 from .errors import AdError
 from .ir.interpreter import run_function
@@ -54,6 +55,9 @@ class Compiled:
             spec = self._specs[sig] = specialize(self.py_func, sig, None, self.options)
         self._last = spec
         return spec
+
+    def __reduce__(self):
+        return pickling.reduce(self, "jit", {"options": self.options})
 
     def __call__(self, *args, **kwargs):
         args = bind_defaults(self.py_func, args, kwargs)
