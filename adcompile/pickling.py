@@ -19,6 +19,7 @@ import importlib
 import inspect
 import linecache
 import pickle
+import sys
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -43,7 +44,14 @@ class FunctionSource:
         lines = self.source.splitlines(keepends=True)
         # mtime None: linecache.checkcache keeps the entry, so inspect.getsource finds it
         linecache.cache[filename] = (len(self.source), None, lines, filename)
-        env: dict[str, Any] = {"__name__": "__adcompile_shipped__", "__builtins__": builtins}
+        # a real module with a name fixed by the source: the disk cache finds the globals the
+        # program read again, so a second worker process loads what the first one built
+        modname = f"_adcompile_shipped_{digest}"
+        module = sys.modules.get(modname)
+        if module is None:
+            module = sys.modules[modname] = types.ModuleType(modname)
+        env = vars(module)
+        env["__builtins__"] = builtins
         for name, mod in self.modules.items():
             env[name] = importlib.import_module(mod)
         env.update(self.values)
