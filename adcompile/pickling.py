@@ -48,6 +48,8 @@ class FunctionSource:
         # program read again, so a second worker process loads what the first one built
         modname = f"_adcompile_shipped_{digest}"
         module = sys.modules.get(modname)
+        if module is not None and self.name in vars(module):   # unpickled before here
+            return vars(module)[self.name]
         if module is None:
             module = sys.modules[modname] = types.ModuleType(modname)
         env = vars(module)
