@@ -71,8 +71,31 @@ def test_dask_local_cluster():
         gn = dist.gauss_newton_product(residual, (np.array([0.5, -0.2]),),
                                        (np.array([1.0, 2.0]),), futs, client=client,
                                        backend="llvm")
+        client.run(_count_frontend)
+        again = dist.sum_value_and_grad(gmm_like, (MU, LOGS), futs, client=client,
+                                        backend="llvm")
+        counts = client.run(_frontend_calls)
     _check_gmm(value, grads)
     _check_gn(gn)
+    assert again[0] == value
+    # each worker built its programs once; later tasks unpickle f and reuse them
+    assert len(counts) == 2 and set(counts.values()) == {0}, counts
+
+
+def _count_frontend():
+    import adcompile.driver.compile as dc
+    real = dc.lower
+    calls = dc._distributed_test_calls = [0]
+
+    def counting(*a, **k):
+        calls[0] += 1
+        return real(*a, **k)
+    dc.lower = counting
+
+
+def _frontend_calls():
+    import adcompile.driver.compile as dc
+    return dc._distributed_test_calls[0]
 
 
 def test_bad_client():
