@@ -95,6 +95,9 @@ def jit(func: Callable | None = None, *, backend: str | None = None,
     return Compiled(func, backend=backend, options=options)
 
 
+pickling.register("jit", jit)
+
+
 def _py(func):
     return func.py_func if isinstance(func, Compiled) else func
 

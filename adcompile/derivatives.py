@@ -206,7 +206,7 @@ def _recorded(factory):
                 kw["checkpoint"] = parse_policy(kw.pop("checkpoint", None), kw.pop("memory", None))
             made._recipe = dict(kw, argnums=argnums)
         return made
-    return make
+    return pickling.register(factory.__name__, make)
 
 
 def _pack(tree, results):

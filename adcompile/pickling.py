@@ -140,14 +140,22 @@ def receive_function(shipped) -> Callable:
     return shipped.load() if isinstance(shipped, FunctionSource) else shipped
 
 
+FACTORIES: dict[str, Callable] = {}
+"""name -> factory (`jit`, `grad`, ...); filled by api.py and derivatives.py, which this
+module does not import (they import it)."""
+
+
+def register(name: str, factory: Callable) -> Callable:
+    FACTORIES[name] = factory
+    return factory
+
+
 def rebuild(factory: str, shipped, kwargs: dict) -> Any:
     """Unpickle: the compiled object made again by its factory, on this process."""
-    from . import api, derivatives
     func = receive_function(shipped)
     if isinstance(func, _Lazy):
         func = func.value
-    make = api.jit if factory == "jit" else getattr(derivatives, factory)
-    return make(func, **kwargs)
+    return FACTORIES[factory](func, **kwargs)
 
 
 def reduce(obj, factory: str, kwargs: dict):
