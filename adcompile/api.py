@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable
 
 from .driver.compile import Specialization, build_ir, call_specialization, signatures, specialize
+from . import pickling
 from .driver.options import CompileOptions
 from .errors import AdError
 from .ir.interpreter import run_function
@@ -55,6 +56,9 @@ class Compiled:
         self._last = spec
         return spec
 
+    def __reduce__(self):
+        return pickling.reduce(self, "jit", {"options": self.options})
+
     def __call__(self, *args, **kwargs):
         args = bind_defaults(self.py_func, args, kwargs)
         spec = self.specialize(args)
@@ -89,6 +93,9 @@ def jit(func: Callable | None = None, *, backend: str | None = None,
     if func is None:
         return lambda f: Compiled(f, backend=backend, options=options)
     return Compiled(func, backend=backend, options=options)
+
+
+pickling.register("jit", jit)
 
 
 def _py(func):

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .api import Compiled, resolve_options
+from . import pickling
 from .checkpointing import auto_policy, parse_policy
 from .directions import direction
 from .driver import programs
@@ -138,6 +139,13 @@ class Derivative:
     def __call__(self, *args, **kwargs):
         return self._call(self, bind_defaults(self.py_func, args, kwargs))
 
+    def __reduce__(self):
+        recipe = getattr(self, "_recipe", None)
+        if recipe is None:
+            raise AdError(f"adcompile.{self.what} objects do not pickle",
+                          hint="pickle the function (or a grad/jacfwd/... of it) instead")
+        return pickling.reduce(self, self.what, dict(recipe, options=self.options))
+
     def __adcompile_program__(self, sig) -> programs.Program:
         """This derivative for one signature as one IR program (for transforms of it)."""
         if self._program is None:
@@ -184,6 +192,21 @@ class Derivative:
 
     def __repr__(self) -> str:
         return f"<adcompile.{self.what} of {self.py_func.__qualname__}>"
+
+
+def _recorded(factory):
+    """Let the factory's derivative objects pickle: remember how they were made."""
+    @functools.wraps(factory)
+    def make(func=None, argnums=0, **kw):
+        made = factory(func, argnums, **kw)
+        if isinstance(made, Derivative):
+            kw.pop("backend", None)
+            kw.pop("options", None)
+            if "memory" in kw or "checkpoint" in kw:
+                kw["checkpoint"] = parse_policy(kw.pop("checkpoint", None), kw.pop("memory", None))
+            made._recipe = dict(kw, argnums=argnums)
+        return made
+    return pickling.register(factory.__name__, make)
 
 
 def _pack(tree, results):
@@ -282,6 +305,7 @@ def _gradient_program(argnums, checkpoint, with_value: bool):
     return program
 
 
+@_recorded
 def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
          backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
@@ -302,6 +326,7 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
                       _gradient_program(argnums, checkpoint, False))
 
 
+@_recorded
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
                    backend: str | None = None, checkpoint=None, memory=None,
          options: CompileOptions | None = None):
@@ -443,6 +468,7 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     return _typed_out(fn, list(res[:n])), _typed_out(fn, list(res[n:]))
 
 
+@_recorded
 def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
@@ -538,6 +564,7 @@ def _check_rows(self, sp: Specialization, nums) -> None:
     done.add(id(sp))
 
 
+@_recorded
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Jacobian by reverse mode: one reverse pass per output element."""
@@ -612,6 +639,7 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     return (g[0], h[0]) if k == 1 else (g, h)
 
 
+@_recorded
 def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
             checkpoint=None, memory=None, options: CompileOptions | None = None):
     """Dense Hessian of a scalar function w.r.t. one argument, column by column with
