@@ -31,11 +31,9 @@ class Coloring:
         return s
 
 
-def _greedy(adj: sps.csr_matrix, degree: np.ndarray) -> tuple[np.ndarray, int]:
-    """Greedy colouring of the graph `adj` (symmetric, diagonal ignored), largest degree
-    first; ties keep index order so the result is deterministic."""
+def _greedy(adj: sps.csr_matrix, order: np.ndarray) -> tuple[np.ndarray, int]:
+    """Greedy colouring of the graph `adj` (symmetric, diagonal ignored) in `order`."""
     n = adj.shape[0]
-    order = np.argsort(-degree, kind="stable")
     colors = np.full(n, -1, dtype=np.int64)
     ptr, ind = adj.indptr, adj.indices
     mark = np.full(n + 1, -1, dtype=np.int64)   # mark[c] == v: colour c is used next to v
@@ -51,9 +49,15 @@ def _greedy(adj: sps.csr_matrix, degree: np.ndarray) -> tuple[np.ndarray, int]:
 
 def column_coloring(pattern) -> Coloring:
     """Distance-2 column colouring for forward mode (one tangent lane per colour)."""
-    p = sps.csr_matrix(pattern, dtype=bool).astype(np.int8)
+    p = sps.csc_matrix(pattern, dtype=bool).astype(np.int8)
     adj = (p.T @ p).tocsr()
-    return Coloring("column", *_greedy(adj, np.diff(adj.indptr)))
+    # three orders, the fewest colours kept: largest-first (most neighbours), most rows
+    # first, and the columns' own order (parameters laid out block by block, as BA's
+    # cameras | points | weights, keep their blocks together: block ordering)
+    orders = (np.argsort(-np.diff(adj.indptr), kind="stable"),
+              np.argsort(-np.diff(p.indptr), kind="stable"), np.arange(p.shape[1]))
+    best = min((_greedy(adj, o) for o in orders), key=lambda cn: cn[1])
+    return Coloring("column", *best)
 
 
 def row_coloring(pattern) -> Coloring:
