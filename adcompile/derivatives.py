@@ -815,19 +815,23 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
         i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian")
         key, pat = _pattern(self, args, i, "jacobian")
         cols = self.__dict__.setdefault("_colorings", {})
-        if key not in cols:
-            cols[key] = coloring.column_coloring(pat)
-        col = cols[key]
         x = args[i]
-        run = _lanes_pass(self, args, i)
-        width = max(col.ncolors, 1)
-        seed = np.zeros((x.size, width), dtype=x.dtype)
-        seed[:, :col.ncolors] = col.seed(x.dtype)
-        outs = run(seed.reshape(x.shape + (width,)))
-        comp = (np.concatenate([o.reshape(-1, width) for o in outs], axis=0) if outs
-                else np.zeros((0, width)))
+        if key not in cols:
+            col = coloring.column_coloring(pat)
+            width = max(col.ncolors, 1)
+            seed = np.zeros((x.size, width), dtype=x.dtype)
+            seed[:, :col.ncolors] = col.seed(x.dtype)
+            cols[key] = (col, seed.reshape(x.shape + (width,)),
+                         coloring.decompression(pat, col))
+        col, seed, unpack = cols[key]
+        width = seed.shape[-1]
+        outs = _lanes_pass(self, args, i)(seed)
+        comp = (np.concatenate([o.reshape(-1, width) for o in outs], axis=0) if len(outs) > 1
+                else outs[0].reshape(-1, width) if outs else np.zeros((0, width)))
+        if col.ncolors == 0:
+            comp = np.zeros((comp.shape[0], 0))
         self.ncolors, self.sparsity, self.coloring = col.ncolors, pat, col
-        return coloring.decompress(pat, col, comp)
+        return unpack(comp)
     d = Derivative(func, call, "jacobian", resolve_options(backend, options))
     d.ncolors = d.sparsity = d.coloring = None
     return d

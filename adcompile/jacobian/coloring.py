@@ -78,11 +78,37 @@ def best_coloring(pattern) -> Coloring:
     return row if row.ncolors < col.ncolors else col
 
 
+@dataclass(frozen=True)
+class Decompression:
+    """Where each stored entry of the CSR pattern sits in the compressed matrix (flat
+    indices), computed once per pattern: a call is then one gather."""
+    shape: tuple[int, int]
+    indptr: np.ndarray
+    indices: np.ndarray
+    gather: np.ndarray
+    width: int
+
+    def __call__(self, compressed: np.ndarray) -> sps.csr_matrix:
+        vals = np.asarray(compressed).reshape(-1)[self.gather]
+        return sps.csr_matrix((vals, self.indices.copy(), self.indptr.copy()),
+                              shape=self.shape)
+
+
+def decompression(pattern, coloring: Coloring) -> Decompression:
+    p = sps.csr_matrix(pattern, dtype=bool)
+    p.sort_indices()
+    r = np.repeat(np.arange(p.shape[0]), np.diff(p.indptr))
+    c = p.indices
+    if coloring.mode == "column":
+        width = coloring.ncolors
+        gather = r * width + coloring.colors[c]
+    else:
+        width = p.shape[1]
+        gather = coloring.colors[r] * width + c
+    return Decompression(p.shape, p.indptr, p.indices, gather.astype(np.int64), width)
+
+
 def decompress(pattern, coloring: Coloring, compressed: np.ndarray) -> sps.csr_matrix:
     """J from its compression: J[i, j] = (J S)[i, colour j] (column mode) or (Sᵀ J)[colour i,
     j] (row mode), for every (i, j) in the pattern."""
-    p = sps.coo_matrix(pattern, dtype=bool)
-    r, c = p.row, p.col
-    b = np.asarray(compressed)
-    vals = b[r, coloring.colors[c]] if coloring.mode == "column" else b[coloring.colors[r], c]
-    return sps.csr_matrix((vals, (r, c)), shape=p.shape)
+    return decompression(pattern, coloring)(compressed)
