@@ -66,3 +66,18 @@ def test_bad_input():
         return x[0] * x[0] + x[1]
     with pytest.raises(adcompile.AdError, match="1-d array"):
         least_squares(scalar, np.ones(2))
+
+
+def test_noise_free_ba_sparse_lm():
+    from .ba_problem import ba_case, ba_flat
+    x, oc, op, _, ncam, npt = ba_case(3, 12, 60, seed=5)
+    x[ncam * 11 + npt * 3:] = 1.0   # weights at their optimum
+    feats = ba_flat(x, oc, op, np.zeros((oc.size, 2)), ncam, npt)[:2 * oc.size].reshape(-1, 2)
+    rng = np.random.default_rng(1)
+    x0 = x.copy()
+    x0[ncam * 11:ncam * 11 + npt * 3] += rng.normal(scale=1e-2, size=npt * 3)   # points
+    args = (oc, op, feats, ncam, npt)
+    res = levenberg_marquardt(ba_flat, x0, args=args, jac="sparse")
+    assert 0.5 * np.sum(ba_flat(x0, *args) ** 2) > 1.0
+    assert res.success and res.cost < 1e-12, res.message
+    assert res.jac.shape == (3 * oc.size, x.size) and res.nit < 50
