@@ -36,7 +36,9 @@ class LeastSquaresResult:
 def _solve(A, b, sparse: bool):
     if sparse:
         import scipy.sparse.linalg as spl
-        return spl.splu(A.tocsc()).solve(b)
+        # symmetric ordering and diagonal pivots: the normal equations are SPD
+        return spl.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                        options={"SymmetricMode": True}).solve(b)
     return np.linalg.solve(A, b)
 
 
