@@ -32,9 +32,9 @@ def _best(fn, reps):
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--obs", type=int, default=3200)
-    ap.add_argument("--cams", type=int, default=10)
-    ap.add_argument("--points", type=int, default=800)
+    ap.add_argument("--obs", type=int, default=1600)
+    ap.add_argument("--cams", type=int, default=8)
+    ap.add_argument("--points", type=int, default=400)
     a = ap.parse_args(argv)
     x, oc, op, _, ncam, npt = ba_case(a.cams, a.points, a.obs)
     x[ncam * 11 + npt * 3:] = 1.0
@@ -58,14 +58,14 @@ def main(argv=None) -> None:
                                                                        size=npt * 3)
     levenberg_marquardt(ba_flat, x0, args=args, jac="sparse", max_nfev=2)   # warm
     t = time.perf_counter()
-    res = levenberg_marquardt(ba_flat, x0, args=args, jac="sparse")
+    res = levenberg_marquardt(ba_flat, x0, args=args, jac="sparse", max_nfev=100)
     t_lm = time.perf_counter() - t
     print(f"adcompile LM: cost {res.cost:.6e}, {res.nit} iterations, {t_lm:.2f} s, "
           f"{t_lm / max(res.nit, 1) * 1e3:.1f} ms per iteration (Ceres, Dubrovnik-16: 48 ms)")
     from scipy.optimize import least_squares
     t = time.perf_counter()
     ref = least_squares(lambda z: f(z, *args), x0, method="trf", jac_sparsity=pat,
-                        x_scale="jac", ftol=1e-10)
+                        x_scale="jac", ftol=1e-10, max_nfev=50)
     t_sc = time.perf_counter() - t
     print(f"scipy trf + jac_sparsity (finite differences): cost {ref.cost:.6e}, "
           f"{ref.nfev} evaluations, {t_sc:.2f} s; adcompile LM {t_sc / t_lm:.1f}x faster")
