@@ -4,7 +4,8 @@ from .api import Compiled, interpret, jit, show_ir
 from .check import GradCheckReport, check_grad
 from .checkpointing import checkpointed
 from .custom import custom_jvp, custom_vjp
-from .derivatives import grad, hessian, hvp, jacfwd, jacfwd_rows, jacrev, jvp, value_and_grad, vjp
+from .derivatives import (grad, hessian, hvp, jacfwd, jacfwd_rows, jacobian, jacobian_sparsity,
+                          jacrev, jvp, value_and_grad, vjp)
 from .driver.options import CompileOptions
 from .errors import (AdError, ConvergenceError, InternalError, NonDifferentiable,
                      TypeInferenceError, UnsupportedSyntax)
@@ -17,4 +18,5 @@ TypeError = TypeInferenceError
 __all__ = ["__version__", "CompileOptions", "AdError", "UnsupportedSyntax", "TypeInferenceError",
            "NonDifferentiable", "InternalError", "ConvergenceError", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
            "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
-           "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp"]
+           "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp",
+           "jacobian", "jacobian_sparsity"]

@@ -757,3 +757,109 @@ def _vjp_call(args, kw, is_weak, as_callable):
 
 jvp.__adcompile_call__ = _jvp_call
 vjp.__adcompile_call__ = _vjp_call
+
+
+# -- sparse Jacobians ----------------------------------------------------------------------------
+def _pattern_key(args, i: int) -> tuple:
+    """What decides a pattern: the signature kinds, every shape, and the content of integer
+    (and boolean) arguments (BA's observation index arrays)."""
+    key = [_kinds(args), i]
+    for a in args:
+        arr = np.asarray(a)
+        if arr.dtype.kind in "iub":
+            key.append((arr.shape, arr.dtype.str, arr.tobytes()))
+        else:
+            key.append((arr.shape,))
+    return tuple(key)
+
+
+def _lanes_pass(self, args, i):
+    """run(seed) -> flattened output tangents of the vector-forward program for argument i."""
+    f = self.py_func
+    active = tuple(j == i for j in range(len(args)))
+    sp = specialize(f, args, JVP(active, lanes=True), self.options)
+    self._last = sp
+    k = len(sp.primal.result_types)
+
+    def run(seed):
+        res = _call(sp, tuple(args) + (seed,))
+        return [np.asarray(d) for d in res[k:]]
+    return run
+
+
+def _sparse_argnum(argnums, nargs, f, what) -> int:
+    if not isinstance(argnums, (int, np.integer)):
+        raise AdError(f"{what}: sparse Jacobians take one argument index (an int), got "
+                      f"{argnums!r}", hint="call it once per argument")
+    return _argnums(argnums, nargs, f)[0]
+
+
+def _check_float_arg(x, i, what):
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise AdError(f"{what}: argument {i} must be a float array, got "
+                      f"{type(x).__name__}{'' if not isinstance(x, np.ndarray) else ' ' + str(x.dtype)}",
+                      hint="pass the differentiated argument as a float64 NumPy array")
+
+
+def _pattern(self, args, i, what):
+    cache = self.__dict__.setdefault("_patterns", {})
+    key = _pattern_key(args, i)
+    if key not in cache:
+        from .jacobian import sparsity
+        _check_float_arg(args[i], i, what)
+        _active_mask(self.py_func, args, (i,))
+        cache[key] = sparsity.nan_pattern(_lanes_pass(self, args, i), np.shape(args[i]))
+    return key, cache[key]
+
+
+def jacobian_sparsity(func: Callable, argnums: int = 0, *, backend: str | None = None,
+                      options: CompileOptions | None = None):
+    """The Jacobian's sparsity pattern at the given arguments as a boolean
+    scipy.sparse.csr_matrix (rows: the flattened outputs in order, columns: the flattened
+    argument `argnums`), from compiled vector-forward passes with NaN seeds
+    (adcompile/jacobian/sparsity.py: exact at the point; a branch on a float contributes the
+    side taken). Cached per signature and per content of the integer arguments."""
+    _argnums_spec(argnums, "jacobian_sparsity", single_only=True)
+
+    def call(self, args):
+        i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian_sparsity")
+        return _pattern(self, args, i, "jacobian_sparsity")[1].copy()
+    return Derivative(func, call, "jacobian_sparsity", resolve_options(backend, options))
+
+
+def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
+             backend: str | None = None, options: CompileOptions | None = None):
+    """The Jacobian of `func` in argument `argnums`. sparse=False: jacfwd's dense array.
+    sparse=True: a scipy.sparse.csr_matrix (flattened outputs x flattened argument) from one
+    vector-forward pass with one lane per colour of a distance-2 column colouring of the
+    pattern (`jacobian_sparsity`); `.ncolors` and `.sparsity` describe the last call. The
+    pattern and colouring are cached per signature and per content of integer arguments."""
+    if not sparse:
+        return jacfwd(func, argnums, backend=backend, options=options)
+    _argnums_spec(argnums, "jacobian", single_only=True)
+
+    def call(self, args):
+        from .jacobian import coloring
+        i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian")
+        key, pat = _pattern(self, args, i, "jacobian")
+        cols = self.__dict__.setdefault("_colorings", {})
+        x = args[i]
+        if key not in cols:
+            col = coloring.column_coloring(pat)
+            width = max(col.ncolors, 1)
+            seed = np.zeros((x.size, width), dtype=x.dtype)
+            seed[:, :col.ncolors] = col.seed(x.dtype)
+            cols[key] = (col, seed.reshape(x.shape + (width,)),
+                         coloring.decompression(pat, col))
+        col, seed, unpack = cols[key]
+        width = seed.shape[-1]
+        outs = _lanes_pass(self, args, i)(seed)
+        comp = (np.concatenate([o.reshape(-1, width) for o in outs], axis=0) if len(outs) > 1
+                else outs[0].reshape(-1, width) if outs else np.zeros((0, width)))
+        if col.ncolors == 0:
+            comp = np.zeros((comp.shape[0], 0))
+        self.ncolors, self.sparsity, self.coloring = col.ncolors, pat, col
+        return unpack(comp)
+    d = Derivative(func, call, "jacobian", resolve_options(backend, options))
+    d.ncolors = d.sparsity = d.coloring = None
+    return d

@@ -1,0 +1,163 @@
+"""Nonlinear least squares on compiled Jacobians: Levenberg-Marquardt and Gauss-Newton for
+min 0.5 * ||residual(x, *args)||^2.
+
+The Jacobian is adcompile's own: coloured sparse (`jacobian(sparse=True)`, normal equations
+factorised by scipy.sparse.linalg.splu) or dense (`jacfwd`, numpy.linalg). The result has
+scipy.optimize.least_squares' fields so code written for scipy reads it unchanged.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .derivatives import jacfwd, jacobian
+from .errors import AdError
+
+
+@dataclass
+class LeastSquaresResult:
+    x: np.ndarray
+    cost: float
+    fun: np.ndarray
+    jac: object
+    grad: np.ndarray
+    optimality: float
+    nfev: int
+    njev: int
+    nit: int
+    status: int
+    message: str
+    success: bool
+    history: list = field(default_factory=list)   # (iteration, cost, step norm, lambda)
+
+
+def _solve(A, b, sparse: bool):
+    if sparse:
+        import scipy.sparse.linalg as spl
+        # symmetric ordering and diagonal pivots: the normal equations are SPD
+        return spl.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                        options={"SymmetricMode": True}).solve(b)
+    return np.linalg.solve(A, b)
+
+
+def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
+                  ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
+                  max_nfev: int | None = None, verbose: int = 0) -> LeastSquaresResult:
+    """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
+    method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
+    with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
+    entries). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
+    without bound (singular normal equations)."""
+    if method not in ("lm", "gn"):
+        raise AdError(f"least_squares: unknown method {method!r}", hint='use "lm" or "gn"')
+    if jac not in ("auto", "sparse", "dense"):
+        raise AdError(f"least_squares: unknown jac {jac!r}",
+                      hint='use "auto", "sparse" or "dense" (matrix-free is not built yet)')
+    x = np.array(x0, dtype=np.float64)
+    if x.ndim != 1:
+        raise AdError(f"least_squares: x0 must be a 1-d array, got shape {x.shape}",
+                      hint="flatten the parameters (x0.ravel()) and reshape inside residual")
+    sparse = jac == "sparse" or (jac == "auto" and x.size > 100)
+    J_of = jacobian(residual, sparse=True) if sparse else jacfwd(residual)
+    from .api import jit
+    f_of = jit(residual)
+
+    def fun(x):
+        r = np.asarray(f_of(x, *args), dtype=np.float64)
+        if r.ndim != 1:
+            raise AdError(f"least_squares: residual must return a 1-d array, got shape "
+                          f"{r.shape}", hint="return the vector of residuals, not their sum")
+        return r
+
+    r = fun(x)
+    if not np.all(np.isfinite(r)):
+        raise AdError("least_squares: the residual is not finite at x0",
+                      hint="start from a point where every residual is a finite number")
+    cost = 0.5 * float(r @ r)
+    nfev, njev, nit, status = 1, 0, 0, 0
+    max_nfev = max_nfev or 100 * x.size
+    lam, history = 1e-3, []
+    import scipy.sparse as sps
+    while True:
+        t0 = time.perf_counter()
+        J = J_of(x, *args)
+        njev += 1
+        tj = time.perf_counter() - t0
+        g = J.T @ r
+        if np.max(np.abs(g), initial=0.0) <= gtol:
+            status = 1
+            break
+        A = (J.T @ J).tocsc() if sparse else J.T @ J
+        d = A.diagonal().copy()
+        d[d == 0] = 1.0
+        accepted = False
+        while nfev < max_nfev:
+            t1 = time.perf_counter()
+            if method == "lm":
+                M = A + lam * (sps.diags(d) if sparse else np.diag(d))
+            else:
+                M = A
+            try:
+                step = -_solve(M, g, sparse)
+                ok = np.all(np.isfinite(step))
+            except (np.linalg.LinAlgError, RuntimeError):
+                ok = False
+            ts = time.perf_counter() - t1
+            if not ok:
+                if method == "gn":
+                    method = "lm"   # singular Gauss-Newton system: damp it
+                lam *= 10.0
+                if lam > 1e16:
+                    status = -1
+                    break
+                continue
+            scale = 1.0
+            while True:
+                xn = x + scale * step
+                rn = fun(xn)
+                nfev += 1
+                cn = 0.5 * float(rn @ rn) if np.all(np.isfinite(rn)) else np.inf
+                if cn < cost or method == "lm" or nfev >= max_nfev or scale < 1e-8:
+                    break
+                scale *= 0.5
+            if cn < cost:
+                dc, sn = cost - cn, float(np.linalg.norm(scale * step))
+                x, r, cost = xn, rn, cn
+                lam = max(lam / 10.0, 1e-12)
+                nit += 1
+                history.append((nit, cost, sn, lam))
+                if verbose >= 2:
+                    print(f"{nit:4d}  cost {cost:.6e}  |step| {sn:.3e}  lambda {lam:.1e}  "
+                          f"jac {tj * 1e3:.2f} ms  solve {ts * 1e3:.2f} ms")
+                accepted = True
+                if dc <= ftol * max(cost + dc, 1e-300):
+                    status = 2
+                elif sn <= xtol * (xtol + np.linalg.norm(x)):
+                    status = 3
+                break
+            lam *= 10.0
+            if lam > 1e16:
+                status = -1
+                break
+        if status != 0 or not accepted:
+            break
+    J = J_of(x, *args)
+    njev += 1
+    g = J.T @ r
+    msgs = {1: "gtol: the gradient is small", 2: "ftol: the cost stopped decreasing",
+            3: "xtol: the step is small", 0: "max_nfev reached",
+            -1: "the damping grew without bound: the normal equations are singular"}
+    if verbose >= 1:
+        print(f"least_squares: {msgs[status]}; cost {cost:.6e} after {nit} iterations")
+    return LeastSquaresResult(x, cost, r, J, np.asarray(g), float(np.max(np.abs(g), initial=0)),
+                              nfev, njev, nit, status, msgs[status], status > 0, history)
+
+
+def levenberg_marquardt(residual, x0, args=(), **kw) -> LeastSquaresResult:
+    return least_squares(residual, x0, args, method="lm", **kw)
+
+
+def gauss_newton(residual, x0, args=(), **kw) -> LeastSquaresResult:
+    return least_squares(residual, x0, args, method="gn", **kw)

@@ -1,0 +1,83 @@
+"""adcompile.solvers: convergence to known solutions and agreement with scipy."""
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+from scipy.optimize import least_squares as scipy_lsq  # noqa: E402
+
+import adcompile  # noqa: E402
+from adcompile.solvers import gauss_newton, least_squares, levenberg_marquardt  # noqa: E402
+
+
+def rosenbrock(x):
+    r = np.empty(2 * (x.shape[0] - 1))
+    for i in range(x.shape[0] - 1):
+        r[2 * i] = 10.0 * (x[i + 1] - x[i] * x[i])
+        r[2 * i + 1] = 1.0 - x[i]
+    return r
+
+
+def expfit(p, t, y):
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+
+@pytest.mark.parametrize("jac", ["dense", "sparse"])
+def test_rosenbrock(jac):
+    x0 = np.full(6, -1.2)
+    res = levenberg_marquardt(rosenbrock, x0, jac=jac)
+    assert res.success and res.cost < 1e-20
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-8)
+
+
+def test_expfit_gn_agrees_with_scipy():
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.sin(7 * t)
+    p0 = np.array([1.0, 1.0, 0.0])
+    res = gauss_newton(expfit, p0, args=(t, y))
+    ref = scipy_lsq(lambda p: expfit(p, t, y), p0, method="lm", xtol=1e-14, ftol=1e-14)
+    assert res.success
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-8)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-6)
+    lm = levenberg_marquardt(expfit, p0, args=(t, y))
+    np.testing.assert_allclose(lm.cost, ref.cost, rtol=1e-8)
+
+
+def test_singular_reports_status():
+    def degenerate(x):
+        r = np.empty(2)
+        r[0] = (x[0] + x[1]) - 1.0
+        r[1] = 2.0 * (x[0] + x[1]) + 1.0
+        return r
+    res = least_squares(degenerate, np.zeros(2), jac="dense", method="gn")
+    assert res.status in (-1, 1, 2, 3) and np.isfinite(res.cost)
+    # min over s = x0 + x1 of (s - 1)^2 + (2s + 1)^2: s = -0.2, residuals (-1.2, 0.6)
+    np.testing.assert_allclose(res.cost, 0.9, rtol=1e-8)
+    np.testing.assert_allclose(res.x.sum(), -0.2, rtol=1e-6)
+
+
+def test_bad_input():
+    with pytest.raises(adcompile.AdError, match="1-d"):
+        least_squares(rosenbrock, np.ones((2, 3)))
+    with pytest.raises(adcompile.AdError, match="not finite"):
+        least_squares(expfit, np.array([1.0, 1.0, 0.0]),
+                      args=(np.array([0.0, 1.0]), np.array([np.nan, 1.0])))
+
+    def scalar(x):
+        return x[0] * x[0] + x[1]
+    with pytest.raises(adcompile.AdError, match="1-d array"):
+        least_squares(scalar, np.ones(2))
+
+
+def test_noise_free_ba_sparse_lm():
+    from .ba_problem import ba_case, ba_flat
+    x, oc, op, _, ncam, npt = ba_case(3, 12, 60, seed=5)
+    x[ncam * 11 + npt * 3:] = 1.0   # weights at their optimum
+    feats = ba_flat(x, oc, op, np.zeros((oc.size, 2)), ncam, npt)[:2 * oc.size].reshape(-1, 2)
+    rng = np.random.default_rng(1)
+    x0 = x.copy()
+    x0[ncam * 11:ncam * 11 + npt * 3] += rng.normal(scale=1e-2, size=npt * 3)   # points
+    args = (oc, op, feats, ncam, npt)
+    res = levenberg_marquardt(ba_flat, x0, args=args, jac="sparse")
+    assert 0.5 * np.sum(ba_flat(x0, *args) ** 2) > 1.0
+    assert res.success and res.cost < 1e-12, res.message
+    assert res.jac.shape == (3 * oc.size, x.size) and res.nit < 50

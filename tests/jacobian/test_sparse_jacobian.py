@@ -1,0 +1,131 @@
+"""Sparsity patterns, colourings and coloured sparse Jacobians (adcompile.jacobian_sparsity,
+adcompile.jacobian(sparse=True)), against hand-written patterns, dense jacfwd and central
+finite differences."""
+import numpy as np
+import pytest
+
+sps = pytest.importorskip("scipy.sparse")
+
+import adcompile  # noqa: E402
+from adcompile.jacobian.coloring import (  # noqa: E402
+    best_coloring, column_coloring, decompress, row_coloring)
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from .ba_problem import ba_case, ba_flat, ba_true_pattern  # noqa: E402
+
+
+def _synthetic_ba_pattern(ncam, npt, nobs, cam, pt, weights, seed=0):
+    rng = np.random.default_rng(seed)
+    oc, op = rng.integers(0, ncam, nobs), rng.integers(0, npt, nobs)
+    k = cam + pt
+    base = ncam * cam
+    cols = np.concatenate([oc[:, None] * cam + np.arange(cam), base + op[:, None] * pt
+                           + np.arange(pt)], axis=1)
+    if weights:
+        cols = np.concatenate([cols, (base + npt * pt + np.arange(nobs))[:, None]], axis=1)
+        k += 1
+    rows = np.repeat(np.arange(2 * nobs), k)
+    cols = np.repeat(cols, 2, axis=0).ravel()
+    ncol = base + npt * pt + (nobs if weights else 0)
+    nrow = 2 * nobs
+    if weights:
+        rows = np.concatenate([rows, 2 * nobs + np.arange(nobs)])
+        cols = np.concatenate([cols, base + npt * pt + np.arange(nobs)])
+        nrow += nobs
+    return sps.csr_matrix((np.ones(rows.size, bool), (rows, cols)), shape=(nrow, ncol))
+
+
+def _valid_column_coloring(pattern, col):
+    p = sps.csr_matrix(pattern)
+    for i in range(p.shape[0]):
+        c = col.colors[p.indices[p.indptr[i]:p.indptr[i + 1]]]
+        assert np.unique(c).size == c.size, f"row {i}: two columns of one colour"
+
+
+@pytest.mark.parametrize("nobs", [500, 5000])
+def test_adbench_ba_colours(nobs):
+    p = _synthetic_ba_pattern(49, 800, nobs, 11, 3, True)   # ba1: 49 cameras
+    col = column_coloring(p)
+    assert col.ncolors <= 15
+    _valid_column_coloring(p, col)
+
+
+@pytest.mark.parametrize("nobs", [500, 5000])
+def test_bal_colours(nobs):
+    p = _synthetic_ba_pattern(16, 600, nobs, 9, 3, False)
+    col = best_coloring(p)
+    assert col.mode == "column" and col.ncolors <= 12
+    _valid_column_coloring(p, col)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.floats(0.05, 0.6), st.integers(0, 2**31))
+def test_coloring_recovers_random_matrices(m, n, density, seed):
+    rng = np.random.default_rng(seed)
+    J = sps.random(m, n, density=density, random_state=rng, format="csr")
+    J.data += 1.0   # no explicit zeros
+    pat = J.astype(bool)
+    for c in (column_coloring(pat), row_coloring(pat), best_coloring(pat)):
+        dense = J.toarray()
+        comp = dense @ c.seed() if c.mode == "column" else c.seed().T @ dense
+        assert c.ncolors <= (n if c.mode == "column" else m)
+        np.testing.assert_array_equal(decompress(pat, c, comp).toarray(), dense)
+
+
+@pytest.fixture(scope="module")
+def ba_derivs():
+    return (adcompile.jacobian_sparsity(ba_flat), adcompile.jacobian(ba_flat, sparse=True),
+            adcompile.jacfwd(ba_flat))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ba_pattern_exact_and_jacobian(ba_derivs, seed):
+    pat_of, jac, dense = ba_derivs
+    args = ba_case(4, 9, 25 + 10 * seed, seed)
+    x, oc, op, _, ncam, npt = args
+    pat = pat_of(*args)
+    truth = ba_true_pattern(oc, op, ncam, npt)
+    assert pat.dtype == bool and pat.shape == truth.shape
+    assert (pat != truth).nnz == 0
+    J = jac(*args)
+    assert isinstance(J, sps.csr_matrix) and 0 < jac.ncolors <= 15
+    assert (jac.sparsity != truth).nnz == 0
+    D = dense(*args)
+    np.testing.assert_allclose(J.toarray(), D, rtol=1e-12, atol=1e-12)
+    # independent check: central differences along a random direction
+    v = np.random.default_rng(seed).normal(size=x.size) * 1e-3
+    h = 1e-5
+    fd = (ba_flat(x + h * v, *args[1:]) - ba_flat(x - h * v, *args[1:])) / (2 * h)
+    np.testing.assert_allclose(J @ v, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
+def stencil(u, k):
+    """An array-output program with a float branch, an index argument and a window sum."""
+    n = u.shape[0]
+    out = np.empty(n + 1)
+    for i in range(n):
+        left = u[i - 1] if i > 0 else 0.0
+        right = u[(i + k) % n]
+        if u[i] > 0.0:
+            out[i] = u[i] * right - np.sin(left)
+        else:
+            out[i] = left * left
+    out[n] = (u[0] + u[1] + u[2]) ** 2
+    return out
+
+
+def test_stencil_matches_jacfwd():
+    u = np.random.default_rng(3).normal(size=40)
+    jac = adcompile.jacobian(stencil, sparse=True)
+    for k in (1, 5):
+        J = jac(u, k)
+        np.testing.assert_allclose(J.toarray(), adcompile.jacfwd(stencil)(u, k), rtol=1e-13)
+        assert jac.ncolors <= 6
+        assert jac.sparsity[u.size].nnz == 3
+
+
+def test_bad_arguments():
+    with pytest.raises(adcompile.AdError, match="one argument index"):
+        adcompile.jacobian(stencil, argnums=(0,), sparse=True)
+    with pytest.raises(adcompile.AdError, match="float array"):
+        adcompile.jacobian_sparsity(stencil, argnums=1)(np.ones(4), 1)
