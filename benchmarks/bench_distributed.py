@@ -8,7 +8,7 @@ import numpy as np
 from dask import distributed
 
 from adcompile import distributed as dist
-from tests.distributed.models import gmm_like
+from tests.distribution.models import gmm_like
 
 RNG = np.random.default_rng(0)
 MU, LOGS = RNG.normal(size=3), RNG.normal(size=3) * 0.1

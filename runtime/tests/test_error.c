@@ -15,7 +15,9 @@ static void test_strerror(void)
     CHECK(strstr(adc_strerror(ADC_ERR_VALUE), "invalid value") != NULL);
     CHECK_STREQ(adc_strerror(ADC_ERR_INTERNAL), "internal error");
     CHECK_STREQ(adc_strerror(-1), "unknown error code");
-    CHECK_STREQ(adc_strerror(9), "unknown error code");
+    CHECK_STREQ(adc_strerror(ADC_ERR_ZERO_DIVISION), "division by zero");
+    CHECK(strstr(adc_strerror(ADC_ERR_CONVERGENCE), "did not converge") != NULL);
+    CHECK_STREQ(adc_strerror(11), "unknown error code");
     CHECK(strstr(adc_strerror(ADC_ERR_OVERFLOW), "int64") != NULL);
     CHECK(strstr(adc_strerror(ADC_ERR_UNBOUND), "before it was assigned") != NULL);
     CHECK(strstr(adc_strerror(ADC_ERR_TAPE_BUDGET), "--checkpoint") != NULL);

@@ -14,7 +14,7 @@ import pytest
 
 import adcompile as ad
 from adcompile import distributed as dist
-from tests.distributed.models import gmm_like, residual
+from tests.distribution.models import gmm_like, residual
 
 os.environ.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
