@@ -329,7 +329,7 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
 @_recorded
 def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
                    backend: str | None = None, checkpoint=None, memory=None,
-         options: CompileOptions | None = None):
+                   options: CompileOptions | None = None):
     """(value, gradient) in one reverse pass; `checkpoint`/`memory` as for `grad`."""
     _argnums_spec(argnums, "value_and_grad")
     checkpoint = parse_policy(checkpoint, memory)
