@@ -16,6 +16,7 @@ from .errors import AdError
 from .ir.interpreter import run_function
 from .ir.printer import print_function
 from .results import box_call, boxes
+from .frontend.env import unflatten
 from .signature import bind_defaults, signature_of
 
 
@@ -42,6 +43,7 @@ class Compiled:
         self.options = resolve_options(backend, options)
         self._last: Specialization | None = None
         self._specs: dict[tuple, Specialization] = {}   # a front for the driver's cache
+        self._trees: dict[int, tuple] = {}   # id(spec) -> nested results of a derivative
         functools.update_wrapper(self, func, updated=())
 
     @property
@@ -53,6 +55,10 @@ class Compiled:
         spec = self._specs.get(sig)
         if spec is None or self.options.observes or spec.stale():
             spec = self._specs[sig] = specialize(self.py_func, sig, None, self.options)
+            program = getattr(self.py_func, "__adcompile_program__", None)
+            tree = program(sig).tree if program is not None else None
+            if tree is not None and any(t is not None for t in tree):
+                self._trees[id(spec)] = tree   # jit(jacrev(f)) nests as jacrev(f) does
         self._last = spec
         return spec
 
@@ -62,7 +68,9 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         args = bind_defaults(self.py_func, args, kwargs)
         spec = self.specialize(args)
-        return box_call(spec.primal, spec.boxes, call_specialization(spec, args))
+        out = box_call(spec.primal, spec.boxes, call_specialization(spec, args))
+        tree = self._trees.get(id(spec))
+        return out if tree is None else unflatten(tree, list(out))
 
     @property
     def source(self) -> str:

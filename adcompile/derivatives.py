@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import warnings
 import weakref
 from typing import Callable, Sequence
@@ -24,12 +25,14 @@ from .driver.compile import Specialization, call_specialization
 from .driver.compile import specialize as _specialize
 from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
-from .errors import AdError, NonDifferentiable, TapeBudgetExceeded, TypeInferenceError
+from .errors import (AdError, NestedTupleReturn, NonDifferentiable, TapeBudgetExceeded,
+                     TypeInferenceError)
 from .frontend.env import unflatten
 from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
 from .jacobian import assemble, row_check, seeds
+from . import trees
 from .results import box, boxes
 from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
 
@@ -232,7 +235,7 @@ def _grad_call(self, args, argnums, checkpoint, what):
         try:
             res = _call(sp, tuple(args) + cots)
             self._last = sp
-            return sp.boxes[0](res[0]), tuple(_like(g, args[i]) for g, i in zip(res[1:], nums))
+            return sp.boxes[0](res[0]), _in_order(res[1:], nums, args)
         except TapeBudgetExceeded:
             pass   # this call's loops are too long for store-all: the slow path retries
     f = self.py_func
@@ -244,7 +247,32 @@ def _grad_call(self, args, argnums, checkpoint, what):
     if sp is specialize(f, args, VJP(active, checkpoint=checkpoint), self.options):
         t = sp.primal.result_types[0]
         self._fast[key] = (sp, nums, (1.0 if t.name == "f64" else np.float32(1.0),))
-    return sp.boxes[0](outs[0]), tuple(_like(g, args[i]) for g, i in zip(grads, nums))
+    return sp.boxes[0](outs[0]), _in_order(grads, nums, args)
+
+
+def _in_order(grads, nums, args) -> tuple:
+    """The gradients of a reverse pass (one per active argument, in argument order) in the
+    order of `nums` (argnums=(1, 0) asks for them backwards), each like its argument."""
+    by_arg = dict(zip(sorted(nums), grads))
+    return tuple(_like(by_arg[i], args[i]) for i in nums)
+
+
+def _grad_tuple_call(self, args, argnums, checkpoint, what):
+    """_grad_call for arguments that are tuples: the flat function's gradient, nested as each
+    differentiated argument is (a tuple of gradients for a tuple argument)."""
+    f = self.py_func
+    nums = _argnums(argnums, len(args), f)
+    fl = trees.flat_call(f, args)
+    lnums = fl.leaf_nums(nums)
+    sp, outs, grads, _ = _vjp_run(fl.g, fl.args, lnums, need_scalar=True, what=what,
+                                  options=self.options, checkpoint=checkpoint)
+    self._last = sp
+    return sp.boxes[0](outs[0]), tuple(fl.nest_args(list(_in_order(grads, lnums, fl.args)),
+                                                    nums))
+
+
+def _has_tuples(args) -> bool:
+    return any(isinstance(a, tuple) for a in args)
 
 
 def _call_vjp(func, args, active, checkpoint, options, call_args):
@@ -300,8 +328,9 @@ def _gradient_program(argnums, checkpoint, with_value: bool):
     def program(self, sig):
         f = self.py_func
         active = _active_of(f, sig, _argnums(argnums, len(sig), f))
+        nums = _argnums(argnums, len(sig), f)
         return programs.gradient(f, sig, active, isinstance(argnums, int), with_value,
-                                 checkpoint, self.options, self.what)
+                                 checkpoint, self.options, self.what, nums)
     return program
 
 
@@ -320,7 +349,8 @@ def grad(func: Callable | None = None, argnums: int | Sequence[int] = 0, *,
     single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
-        _, out = _grad_call(self, args, argnums, checkpoint, "grad")
+        _, out = (_grad_tuple_call if _has_tuples(args) else _grad_call)(
+            self, args, argnums, checkpoint, "grad")
         return out[0] if single else out
     return Derivative(func, call, "grad", resolve_options(backend, options),
                       _gradient_program(argnums, checkpoint, False))
@@ -339,7 +369,8 @@ def value_and_grad(func: Callable | None = None, argnums: int | Sequence[int] = 
     single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
-        value, g = _grad_call(self, args, argnums, checkpoint, "value_and_grad")
+        value, g = (_grad_tuple_call if _has_tuples(args) else _grad_call)(
+            self, args, argnums, checkpoint, "value_and_grad")
         return value, (g[0] if single else g)
     return Derivative(func, call, "value_and_grad", resolve_options(backend, options),
                       _gradient_program(argnums, checkpoint, True))
@@ -361,12 +392,23 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     f = unwrap(func)
     given = len(primals)   # cotangents for these; arguments left to their defaults get none
     primals = bind_defaults(f, primals)
+    plain = type(f) is types.FunctionType
+    if plain and _has_tuples(primals):
+        return _vjp_nested(trees.flat_call(f, primals), given, backend, checkpoint, memory,
+                           options)
     sig = signature_of(f, primals)
     nums = tuple(i for i, s in enumerate(sig) if scalar_of(s.type).is_float)
     active = tuple(i in nums for i in range(len(primals)))
-    checkpoint = parse_policy(checkpoint, memory)
+    policy = parse_policy(checkpoint, memory)
     opts = resolve_options(backend, options)
-    held = [specialize(f, primals, VJP(active, checkpoint=checkpoint), opts)]
+    try:
+        held = [specialize(f, primals, VJP(active, checkpoint=policy), opts)]
+    except NestedTupleReturn:
+        if not plain:
+            raise
+        return _vjp_nested(trees.flat_call(f, primals, nested=True), given, backend,
+                           checkpoint, memory, options)
+    checkpoint = policy
     fn = held[0].primal
 
     def run(call_args):
@@ -410,6 +452,116 @@ def vjp(func: Callable, *primals, backend: str | None = None, checkpoint=None, m
     return _typed_out(fn, list(first)), f_vjp
 
 
+def _vjp_nested(fl: "trees.Flat", given: int, backend, checkpoint, memory, options):
+    """vjp of a function taking tuples or returning nested tuples: the flat function's vjp,
+    the output and the argument cotangents nested as the user's function has them (a None
+    leaf for an integer or boolean leaf)."""
+    out, flat_vjp = vjp(fl.g, *fl.args, backend=backend, checkpoint=checkpoint, memory=memory,
+                        options=options)
+    several = fl.out_tree is not None
+
+    def f_vjp(cotangent):
+        cots = fl.flatten_like_out(cotangent, "the cotangent")
+        grads = flat_vjp(tuple(cots) if several else cots[0])
+        return tuple(fl.nest_args(list(grads), range(len(fl.in_trees))))[:given]
+    f_vjp.source = flat_vjp.source
+    if hasattr(flat_vjp, "llvm_ir"):
+        f_vjp.llvm_ir = flat_vjp.llvm_ir
+    return fl.unflatten_out(list(out) if several else [out]), f_vjp
+
+
+def _hessian_nested(self, fl: "trees.Flat", i: int, checkpoint):
+    """hessian for a tuple argument or tuple/array outputs, as JAX nests it: per output leaf
+    (nested as the outputs), per leaf a and leaf b of argument i (nested as it, twice),
+    d2 out / d a d b of shape out.shape + a.shape + b.shape. Each output entry's Hessian is
+    the Hessian of the flat function's weighted sum with one-hot weights, column by column
+    with Hessian-vector products."""
+    f = self.py_func
+    leaves = fl.args
+    lnums = list(fl.spans[i])
+    _active_mask(fl.g, leaves, lnums)
+    if fl.out_tree is None:   # one output: its weight is a constant one
+        out_vals = [_compiled_primal(fl.g, leaves, self.options)]
+    else:
+        out_vals = list(_compiled_primal(fl.g, leaves, self.options))
+    dts = [np.asarray(v).dtype if np.asarray(v).dtype.kind == "f" else np.dtype(np.float64)
+           for v in out_vals]
+    weighted = trees.generated(f, fl.in_trees, fl.out_tree, weights=True)
+    blocks = []
+    for o, v in enumerate(out_vals):
+        per_entry = []   # per output entry: H[a][b] as a flat list over (a, b)
+        for e in seeds.unit_vectors(np.shape(v), dts[o]):
+            ws = tuple(e if q == o else _zero_like(out_vals[q], dts[q])
+                       for q in range(len(out_vals)))
+            hab = []
+            cols = {b: [] for b in lnums}
+            for b in lnums:
+                dt = np.asarray(leaves[b]).dtype
+                for u in seeds.unit_vectors(np.shape(leaves[b]), dt):
+                    tangents = [None] * (len(leaves) + len(ws))
+                    for a in lnums:
+                        tangents[a] = u if a == b else _zero_like(leaves[a], dt)
+                    _, hv = hvp(weighted, tuple(leaves) + ws, tuple(tangents),
+                                checkpoint=checkpoint, options=self.options)
+                    cols[b].append(hv if len(lnums) > 1 else (hv,))
+            for ai, a in enumerate(lnums):
+                for b in lnums:
+                    c = [np.asarray(col[ai]).reshape(-1) for col in cols[b]]
+                    shape = np.shape(leaves[a]) + np.shape(leaves[b])
+                    hab.append(np.stack(c, axis=-1).reshape(shape) if c else
+                               np.zeros(shape, np.asarray(leaves[a]).dtype))
+            per_entry.append(hab)
+        shape = np.shape(v)
+        full = [np.stack([p[k] for p in per_entry]).reshape(shape + per_entry[0][k].shape)
+                if per_entry else np.zeros(shape) for k in range(len(lnums) ** 2)]
+        if not shape:
+            full = [_like_hessian(h) for h in full]
+        rows = iter(full)
+        blocks.append(fl.nest_args([fl.nest_args([next(rows) for _ in lnums], [i])[0]
+                                    for _ in lnums], [i])[0])
+    active = tuple(j in lnums for j in range(len(leaves))) + (False,) * len(out_vals)
+    self._last = specialize(weighted, tuple(leaves) + tuple(
+        _zero_like(v, dt) for v, dt in zip(out_vals, dts)), HVP(active, checkpoint),
+        self.options)
+    return fl.unflatten_out(blocks)
+
+
+def _like_hessian(h: np.ndarray):
+    """A scalar output's second derivative in two scalars is a float, as hessian gives it."""
+    return float(h) if h.ndim == 0 else h
+
+
+def _jvp_nested(f, primals: tuple, tangents: tuple, backend, options):
+    """jvp with tuple primals (tangents nested as they are, None for a whole argument or a
+    leaf held fixed), or of a function returning nested tuples: the flat function's jvp."""
+    fl = trees.flat_call(f, primals, nested=True)
+    flat_t = []
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        tree = fl.in_trees[i]
+        if t is None:
+            flat_t += [None] * len(fl.spans[i])
+            continue
+        if tree is not None and not trees.fits(t, tree):
+            raise AdError(f"jvp: the tangent of argument {i} must be nested as the argument, "
+                          f"{trees.show(tree)}; got {trees.show(trees.treedef(t))}",
+                          hint="pass one tangent per leaf of the tuple (None to hold one fixed)")
+        flat_t += trees.leaves_as(t, tree)
+    out, dot = jvp(fl.g, fl.args, tuple(flat_t), backend=backend, options=options)
+    several = fl.out_tree is not None
+    return (fl.unflatten_out(list(out) if several else [out]),
+            fl.unflatten_out(list(dot) if several else [dot]))
+
+
+def _zero_like(v, dt):
+    return np.zeros(np.shape(v), dt) if isinstance(v, np.ndarray) else np.zeros(1, dt)[0]
+
+
+def _outputs_of(fl: "trees.Flat", fn) -> None:
+    """A call that needed no flat function: its outputs' nesting is the compiled primal's."""
+    if fl.is_identity:
+        fl.out_tree = tuple([None] * len(fn.result_types)) if fn.returns_tuple else None
+
+
 def _compiled_primal(f, primals, options: CompileOptions):
     return _call(specialize(f, primals, None, options), tuple(primals))
 
@@ -444,6 +596,9 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
     """(f(*primals), directional derivative along `tangents`); None tangents are zero."""
     f = unwrap(func)
     primals, tangents = _primals_and_tangents(f, primals, tangents, "jvp")
+    plain = type(f) is types.FunctionType
+    if plain and (_has_tuples(primals) or _has_tuples(tangents)):
+        return _jvp_nested(f, primals, tangents, backend, options)
     active = tuple(t is not None for t in tangents)
     opts = resolve_options(backend, options)
     table = _JVP_FAST.setdefault(f, {})
@@ -458,7 +613,12 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
                 raise NonDifferentiable(f"argument {i} is not a float, so its tangent must be "
                                         "None", None,
                                         "integer and boolean arguments have no tangent")
-        sp = specialize(f, primals, JVP(active), opts)
+        try:
+            sp = specialize(f, primals, JVP(active), opts)
+        except NestedTupleReturn:
+            if not plain:
+                raise
+            return _jvp_nested(f, primals, tangents, backend, options)
         hit = table[key] = (sp, [scalar_of(s.type).np_dtype for s in sig])
     sp, dtypes = hit
     fn = sp.primal
@@ -472,25 +632,15 @@ def jvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
 def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Dense Jacobian by vector forward mode: all input directions in one pass per argument.
-    Shape: output shape + argument shape (a tuple over outputs if f returns a tuple)."""
+    Shape: output shape + argument shape; nested as JAX nests it (the outputs' nesting
+    outside, a tuple over a tuple `argnums` inside, a tuple argument's nesting innermost)."""
     _argnums_spec(argnums, "jacfwd")
     single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
-        _active_mask(f, args, nums)
-        jacs = []
-        for i in nums:
-            active = tuple(j == i for j in range(len(args)))
-            sp = specialize(f, args, JVP(active, lanes=True), self.options)
-            self._last = sp
-            res = _call(sp, tuple(args) + (seeds.identity_lanes(args[i]),))
-            fn = sp.primal
-            k = len(fn.result_types)
-            jacs.append(_out(fn, [assemble.from_lanes(o, d, args[i])
-                                  for o, d in zip(res[:k], res[k:])]))
-        return jacs[0] if single else tuple(jacs)
+        return trees.retrying(f, args, lambda fl: _jacfwd_flat(self, fl, nums, single))
 
     def program(self, sig):
         f = self.py_func
@@ -498,6 +648,28 @@ def jacfwd(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
         _active_of(f, sig, nums)
         return programs.jacobian_forward(f, sig, nums, single, self.options, "jacfwd")
     return Derivative(func, call, "jacfwd", resolve_options(backend, options), program)
+
+
+def _jacfwd_flat(self, fl: "trees.Flat", nums, single: bool):
+    """jacfwd of the flat call: per differentiated leaf one vector-forward pass."""
+    g, leaves = fl.g, fl.args
+    lnums = fl.leaf_nums(nums)
+    _active_mask(g, leaves, lnums)
+    cols = []     # per differentiated leaf: d out / d leaf for every output
+    fn = None
+    for i in lnums:
+        active = tuple(j == i for j in range(len(leaves)))
+        sp = specialize(g, leaves, JVP(active, lanes=True), self.options)
+        self._last = sp
+        res = _call(sp, tuple(leaves) + (seeds.identity_lanes(leaves[i]),))
+        fn = sp.primal
+        k = len(fn.result_types)
+        cols.append([assemble.from_lanes(o, d, leaves[i])
+                     for o, d in zip(res[:k], res[k:])])
+    fn = fn if fn is not None else specialize(g, leaves, None, self.options).primal
+    _outputs_of(fl, fn)
+    table = [[c[o] for c in cols] for o in range(len(fn.result_types))]
+    return fl.nest(table, nums, single)
 
 
 def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
@@ -567,35 +739,15 @@ def _check_rows(self, sp: Specialization, nums) -> None:
 @_recorded
 def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
-    """Dense Jacobian by reverse mode: one reverse pass per output element."""
+    """Dense Jacobian by reverse mode: one reverse pass per output element; nested as
+    jacfwd's."""
     _argnums_spec(argnums, "jacrev")
     single = not isinstance(argnums, (tuple, list))
 
     def call(self, args):
         f = self.py_func
         nums = _argnums(argnums, len(args), f)
-        active = _active_mask(f, args, nums)
-        sp = specialize(f, args, VJP(active), self.options)
-        self._last = sp
-        fn = sp.primal
-        outs = fn.result_types
-        if fn.returns_tuple or not scalar_of(outs[0]).is_float:
-            raise TypeInferenceError("jacrev needs a function returning one float scalar or "
-                                     "array", fn.loc, "use jacfwd, or split the outputs")
-        t = outs[0]
-        probe = _call(sp, tuple(args) + (np.zeros(1, scalar_of(t).np_dtype)[0] if
-                                         not isinstance(t, ArrayType) else None,)) \
-            if not isinstance(t, ArrayType) else None
-        out_val = probe[0] if probe is not None else _compiled_primal(f, args, self.options)
-        out_shape = np.shape(out_val)
-        rows = [[] for _ in nums]
-        for c in seeds.unit_vectors(out_shape, scalar_of(t).np_dtype):
-            sp, res = _call_vjp(f, args, active, None, self.options,
-                                tuple(args) + (c,))
-            for r, g in zip(rows, res[1:]):
-                r.append(np.asarray(g))
-        jacs = [assemble.from_rows(r, out_shape, args[i]) for r, i in zip(rows, nums)]
-        return jacs[0] if single else tuple(jacs)
+        return trees.retrying(f, args, lambda fl: _jacrev_flat(self, fl, nums, single))
 
     def program(self, sig):
         f = self.py_func
@@ -603,6 +755,48 @@ def jacrev(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | N
         _active_of(f, sig, nums)
         return programs.jacobian_reverse(f, sig, nums, single, self.options, "jacrev")
     return Derivative(func, call, "jacrev", resolve_options(backend, options), program)
+
+
+def _jacrev_flat(self, fl: "trees.Flat", nums, single: bool):
+    """jacrev of the flat call: one reverse pass per output entry."""
+    f = self.py_func
+    g, leaves = fl.g, fl.args
+    lnums = fl.leaf_nums(nums)
+    active = _active_mask(g, leaves, lnums)
+    sp = specialize(g, leaves, VJP(active), self.options)
+    self._last = sp
+    fn = sp.primal
+    _outputs_of(fl, fn)
+    outs = fn.result_types
+    for o, t in enumerate(outs):
+        if not scalar_of(t).is_float:
+            kind = "an integer" if scalar_of(t).is_int else "a boolean"
+            which = f"output {o}" if fn.returns_tuple else "the output"
+            raise NonDifferentiable(
+                f"jacrev: {which} of '{f.__name__}' is {kind} {t}; it has no derivative",
+                fn.loc, "return float values, or leave that output out of the function "
+                "you differentiate")
+    dts = [scalar_of(t).np_dtype for t in outs]
+    if all(not isinstance(t, ArrayType) for t in outs):   # one compile: the vjp itself
+        zeros = tuple(np.zeros(1, dt)[0] for dt in dts)
+        out_vals = list(_call(sp, tuple(leaves) + zeros)[:len(outs)])
+    else:
+        out_vals = _compiled_primal(g, leaves, self.options)
+        out_vals = list(out_vals) if fn.returns_tuple else [out_vals]
+    shapes = [np.shape(v) for v in out_vals]
+    order = sorted(lnums)
+    table = []
+    for o in range(len(outs)):
+        rows = {i: [] for i in lnums}
+        for c in seeds.unit_vectors(shapes[o], dts[o]):
+            cots = tuple(c if q == o else _zero_like(out_vals[q], dts[q])
+                         for q in range(len(outs)))
+            sp, res = _call_vjp(g, leaves, active, None, self.options,
+                                tuple(leaves) + cots)
+            for i, gr in zip(order, res[len(outs):]):
+                rows[i].append(np.asarray(gr))
+        table.append([assemble.from_rows(rows[i], shapes[o], leaves[i]) for i in lnums])
+    return fl.nest(table, nums, single)
 
 
 def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str | None = None,
@@ -651,6 +845,18 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
     def call(self, args):
         f = self.py_func
         (i,) = _argnums(argnums, len(args), f)
+        if type(f) is types.FunctionType:
+            if _has_tuples(args):
+                return _hessian_nested(self, trees.flat_call(f, args, nested=True), i,
+                                       checkpoint)
+            active = tuple(j == i for j in range(len(args)))
+            try:
+                fn = specialize(f, args, HVP(active, checkpoint), self.options).primal
+            except NestedTupleReturn:
+                fn = None
+            if fn is None or fn.returns_tuple or isinstance(fn.result_types[0], ArrayType):
+                return _hessian_nested(self, trees.flat_call(f, args, nested=True), i,
+                                       checkpoint)
         x = args[i]
         dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
         cols = [hvp(f, args, seeds.basis_tangent(args, i, e), checkpoint=checkpoint,

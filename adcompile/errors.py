@@ -91,6 +91,11 @@ class TypeInferenceError(AdError, builtins.TypeError):
                     "numbers and NumPy arrays, one type per variable")
 
 
+class NestedTupleReturn(TypeInferenceError):
+    """The entry function returns a tuple of tuples: the derivative API then differentiates
+    its flat function instead (adcompile/trees.py), which catches this."""
+
+
 class NonDifferentiable(AdError):
     """A derivative was requested through something that has none."""
 

@@ -156,19 +156,60 @@ def check_arity(func, args: tuple) -> None:
 
 
 def bind_defaults(func, args: tuple, kwargs: dict | None = None) -> tuple:
-    """Fill trailing arguments from the function's defaults (positional calls only), after
-    checking that `func` is a plain function and the count fits."""
+    """The call's arguments as one positional tuple, bound as Python binds them: keyword
+    arguments go to their parameters, trailing parameters left out take their defaults.
+    Checks first that `func` is a plain function and that the call fits its parameters."""
     func = user_function(func)
     if type(func) is not types.FunctionType:
         require_function(func)
     if kwargs:
-        names = ", ".join(f"{k}=" for k in kwargs)
-        raise TypeInferenceError(f"compiled '{func.__name__}' was called with keyword "
-                                 f"arguments ({names})",
-                                 hint="pass every argument positionally, in order")
+        args = _bind_keywords(func, tuple(args), kwargs)
     check_arity(func, args)
     defaults = func.__defaults__ or ()
     nparams = func.__code__.co_argcount
     if len(args) < nparams and len(args) >= nparams - len(defaults):
         args = tuple(args) + tuple(defaults[len(args) - (nparams - len(defaults)):])
     return tuple(args)
+
+
+def _bind_keywords(func, args: tuple, kwargs: dict) -> tuple:
+    """Positional arguments, then each parameter by name (its default where not given): the
+    compiled code takes arguments by position. A mistake is named as Python would name it,
+    as a TypeInferenceError at the function (not a raw TypeError from the call machinery)."""
+    code = func.__code__
+    params = list(code.co_varnames[:code.co_argcount])
+    name = func.__name__
+
+    def fail(msg: str):
+        try:
+            src = get_source(func)
+            loc = src.loc(src.node)
+        except Exception:   # noqa: BLE001 - the message names the function either way
+            loc = None
+        return TypeInferenceError(f"'{name}' {msg}", loc,
+                                  f"'{name}' takes ({', '.join(params)}); pass each once, "
+                                  "by position or by name")
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or code.co_kwonlyargcount:
+        return args + tuple(kwargs.values())   # the frontend rejects such signatures by name
+    if len(args) > len(params):
+        raise fail(f"takes {len(params)} argument{'s' * (len(params) != 1)}, but "
+                   f"{len(args)} were given positionally")
+    for k in kwargs:
+        if k not in params:
+            raise fail(f"got an unexpected keyword argument '{k}'")
+        if params.index(k) < len(args):
+            raise fail(f"got multiple values for argument '{k}'")
+    defaults = func.__defaults__ or ()
+    first_default = len(params) - len(defaults)
+    out = list(args)
+    for j in range(len(args), len(params)):
+        p = params[j]
+        if p in kwargs:
+            out.append(kwargs[p])
+        elif j >= first_default:
+            out.append(defaults[j - first_default])
+        else:
+            missing = [q for q in params[j:first_default] if q not in kwargs]
+            raise fail(f"is missing the argument{'s' * (len(missing) > 1)} "
+                       f"{', '.join(repr(m) for m in missing)}")
+    return tuple(out)

@@ -53,15 +53,22 @@ def _scalar_output(primal: Function, what: str, name: str):
 
 
 def gradient(f, sig, active: tuple[bool, ...], single: bool, with_value: bool,
-             checkpoint, options: CompileOptions, what: str) -> Program:
-    """`grad` (or `value_and_grad`) of scalar `f`: the reverse program with a unit cotangent."""
+             checkpoint, options: CompileOptions, what: str,
+             order: tuple[int, ...] | None = None) -> Program:
+    """`grad` (or `value_and_grad`) of scalar `f`: the reverse program with a unit cotangent.
+    `order`: the argnums as given (the reverse pass returns the gradients in argument order;
+    argnums=(1, 0) asks for them backwards)."""
     stages = build_ir(f, sig, VJP(active, checkpoint=checkpoint), options)
     t = _scalar_output(stages["primal"], what, f.__name__)
     grads = None if single else (None,) * sum(active)
     tree = (None, grads) if with_value else grads
+    pos = {i: k for k, i in enumerate(sorted(order))} if order is not None else None
+
+    def pick(r):
+        gs = r[1:] if pos is None else [r[1 + pos[i]] for i in order]
+        return [r[0]] + list(gs) if with_value else list(gs)
     return _wrap(f"{f.__name__}_{what}", stages["optimized"], len(sig),
-                 lambda b: [b.const(1.0, t, name="one")],
-                 lambda r: r if with_value else r[1:], tree)
+                 lambda b: [b.const(1.0, t, name="one")], pick, tree)
 
 
 def forward(f, sig, active: tuple[bool, ...], options: CompileOptions) -> Program:
@@ -117,7 +124,7 @@ def jacobian_forward(f, sig, nums: tuple[int, ...], single: bool, options: Compi
     args = [Value(f"a{i}", s.type) for i, s in enumerate(sig)]
     body = Block([])
     b = Builder(body, None)
-    flat, trees = [], []
+    per_arg, k, returns_tuple = [], 0, False
     for i in nums:
         t = sig[i].type
         if isinstance(t, ArrayType) and t.ndim != 1:
@@ -139,10 +146,13 @@ def jacobian_forward(f, sig, nums: tuple[int, ...], single: bool, options: Compi
                     if lanes.type.ndim > 1 else b("getitem", lanes, b.const(0, I64),
                                                   name=lanes.name)
             jac.append(lanes)
-        flat += jac
-        trees.append(tuple([None] * k) if primal.returns_tuple else None)
+        per_arg.append(jac)
+        returns_tuple = primal.returns_tuple
+    # JAX's nesting: the outputs outside, a tuple over argnums inside each
+    flat = [per_arg[a][o] for o in range(k) for a in range(len(nums))]
+    inner = None if single else (None,) * len(nums)
+    tree = tuple([inner] * k) if returns_tuple else inner
     b.op("return", flat, [])
-    tree = trees[0] if single else tuple(trees)
     fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], b.loc,
                   tree is not None)
     return Program(fn, tree)
@@ -162,8 +172,9 @@ def _counted(b: Builder, n: Value, inits: list[Value], body) -> list[Value]:
 def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: CompileOptions,
                      what: str) -> Program:
     """`jacrev` as one program: the pullback run once per output element with a unit
-    cotangent, each run's argument cotangents one row of the Jacobian (shape: output shape +
-    argument shape, as from Python)."""
+    cotangent (zero on the other outputs), each run's argument cotangents one row of the
+    Jacobian (shape: output shape + argument shape, as from Python). A tuple output gives a
+    tuple over outputs, each a tuple over argnums when `nums` is a tuple (JAX's nesting)."""
     active = tuple(j in nums for j in range(len(sig)))
     for i in nums:
         t = sig[i].type
@@ -174,22 +185,44 @@ def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: Compi
     stages = build_ir(f, sig, VJP(active), options)
     inner, primal_fn = stages["optimized"], stages["primal"]
     outs = primal_fn.result_types
-    if primal_fn.returns_tuple or len(outs) != 1 or not scalar_of(outs[0]).is_float or \
-            (isinstance(outs[0], ArrayType) and outs[0].ndim != 1):
+    if not outs or any(not scalar_of(t).is_float or (isinstance(t, ArrayType) and t.ndim != 1)
+                       for t in outs):
         shown = ", ".join(str(t) for t in outs) or "nothing"
         raise TypeInferenceError(
-            f"a compiled {what} needs a function returning one float scalar or 1-d array; "
-            f"'{f.__name__}' returns ({shown})", primal_fn.loc,
+            f"a compiled {what} needs a function returning float scalars or 1-d arrays (or a "
+            f"tuple of them); '{f.__name__}' returns ({shown})", primal_fn.loc,
             f"call {what} from Python, or use jacfwd")
-    t = outs[0]
-    dt = scalar_of(t)
     args = [Value(a.name, a.type) for a in inner.args[:len(sig)]]
     body = Block([])
     b = Builder(body, inner.loc)
-    if not isinstance(t, ArrayType):      # one output: the gradient
-        jac = inline_function(inner, body, args + [b.const(1.0, dt, name="one")])[1:]
-    else:
-        y = inline_function(primal_fn, body, args)[0]
+    ys = inline_function(primal_fn, body, args) if any(isinstance(t, ArrayType)
+                                                        for t in outs) else []
+    pos = {i: k for k, i in enumerate(sorted(nums))}
+    k = len(outs)
+
+    def cotangents(cb: Builder, o: int, seed: Value) -> list[Value]:
+        """The pullback's cotangents: `seed` for output o, zeros for the others."""
+        cots = []
+        for q, t in enumerate(outs):
+            dt = scalar_of(t)
+            if q == o:
+                cots.append(seed)
+            elif isinstance(t, ArrayType):
+                cots.append(cb("zeros", cb("dim", ys[q], axis=0, name="m"), dtype=dt.name,
+                               name="zero_bar"))
+            else:
+                cots.append(cb.const(0.0, dt, name="zero_bar"))
+        return cots
+
+    flat = []
+    for o, t in enumerate(outs):
+        dt = scalar_of(t)
+        if not isinstance(t, ArrayType):      # a scalar output: one pass gives its gradient
+            seed = b.const(1.0, dt, name="one")
+            grads = inline_function(inner, body, args + cotangents(b, o, seed))[k:]
+            flat += [grads[pos[i]] for i in nums]
+            continue
+        y = ys[o]
         m = b("dim", y, axis=0, name="m")
         starts = []
         for i in nums:
@@ -198,10 +231,11 @@ def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: Compi
                            else [])
             starts.append(b("zeros", *shape, dtype=scalar_of(x).name, name="jac"))
 
-        def row(lb: Builder, r: Value, jacs: list[Value]) -> list[Value]:
+        def row(lb: Builder, r: Value, jacs: list[Value], o=o, m=m, dt=dt, y=y) -> list[Value]:
             seed = lb("zeros", m, dtype=dt.name, name=f"{y.name}_bar")
             seed = lb("setitem", seed, lb.const(1.0, dt, name="one"), r, name=seed.name)
-            grads = inline_function(inner, lb.block, args + [seed])[1:]
+            grads = inline_function(inner, lb.block, args + cotangents(lb, o, seed))[k:]
+            grads = [grads[pos[i]] for i in nums]
             # the pullback's tapes are empty again after each run: made once, before the loop
             # (reverse mode over this program shadows tapes made at its top level)
             made = [op for op in lb.block.ops if op.prim == "tape_new" and not op.operands]
@@ -213,13 +247,14 @@ def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: Compi
                     out.append(lb("setitem", jac, g, r, name=jac.name))
                     continue
                 n = lb("dim", g, axis=0, name="n")
-                out += _counted(lb, n, [jac], lambda cb, j, cur: [cb(
+                out += _counted(lb, n, [jac], lambda cb, j, cur, g=g, jac=jac: [cb(
                     "setitem", cur[0], cb("getitem", g, j, name=g.name), r, j,
                     name=jac.name)])
             return out
-        jac = _counted(b, m, starts, row)
-    b.op("return", list(jac), [])
-    tree = None if single else (None,) * len(nums)
-    fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in jac], inner.loc,
+        flat += _counted(b, m, starts, row)
+    b.op("return", list(flat), [])
+    inner_tree = None if single else (None,) * len(nums)
+    tree = tuple([inner_tree] * k) if primal_fn.returns_tuple else inner_tree
+    fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], inner.loc,
                   tree is not None)
     return Program(fn, tree)

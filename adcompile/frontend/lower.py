@@ -19,7 +19,7 @@ from typing import Any, Callable
 import gast
 
 from ..checkpointing import checkpointed, parse_memory
-from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
+from ..errors import AdError, NestedTupleReturn, TypeInferenceError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
@@ -295,8 +295,9 @@ class Lowerer(ExprLowerer):
             tree = _treedef(value)
             if self.depth == 0 and not getattr(self, "flatten_returns", False):
                 raise self.error(s.value, "a compiled function cannot return nested tuples",
-                                 "return a flat tuple of numbers and arrays",
-                                 TypeInferenceError)
+                                 "return a flat tuple of numbers and arrays (the derivative "
+                                 "API, jacfwd/jacrev/vjp/jvp/hessian, accepts nested ones)",
+                                 NestedTupleReturn)
             if self.ret_tree is not None and self.ret_tree != tree:
                 raise self.error(s, "this return gives a different tuple structure than an "
                                  "earlier one", "", TypeInferenceError)
@@ -1071,21 +1072,23 @@ RECURSION_LIMIT = 20000
 
 
 def lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool = False,
-          reads: list | None = None) -> Function:
+          reads: list | None = None, tree_out: list | None = None) -> Function:
     """Lower a Python function for one argument signature into a verified-ready IR Function.
-    `reads`, if given, receives the globals and closure cells the program depends on."""
+    `reads`, if given, receives the globals and closure cells the program depends on;
+    `tree_out` (with `flatten_returns`) the nesting of a returned tuple of tuples (None for
+    a flat tuple or one value)."""
     old = sys.getrecursionlimit()
     if old >= RECURSION_LIMIT:
-        return _lower(func, arg_types, weak, flatten_returns, reads)
+        return _lower(func, arg_types, weak, flatten_returns, reads, tree_out)
     sys.setrecursionlimit(RECURSION_LIMIT)
     try:
-        return _lower(func, arg_types, weak, flatten_returns, reads)
+        return _lower(func, arg_types, weak, flatten_returns, reads, tree_out)
     finally:
         sys.setrecursionlimit(old)
 
 
 def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool,
-           reads: list | None) -> Function:
+           reads: list | None, tree_out: list | None = None) -> Function:
     src = get_source(func)
     ctx = Context()
     lw = Lowerer(src, ctx, Block())
@@ -1103,6 +1106,8 @@ def _lower(func, arg_types: list[Type], weak: list[bool], flatten_returns: bool,
     fn = lw.lower_function(args)
     if reads is not None:
         reads.extend(ctx.reads.values())
+    if tree_out is not None:
+        tree_out.append(lw.ret_tree)
     return fn
 
 

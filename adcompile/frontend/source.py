@@ -54,8 +54,8 @@ def watching() -> Iterator[list]:
     _WATCHERS.append(seen)
     try:
         yield seen
-    finally:
-        _WATCHERS.remove(seen)
+    finally:   # by identity: an equal list of an enclosing block is not this one
+        del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is seen)]
 
 
 def get_source(func) -> SourceInfo:
