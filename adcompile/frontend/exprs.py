@@ -31,6 +31,7 @@ from ..ir.types import (
 )
 from . import reads, unbound
 from . import aliasing
+from . import fancy
 from .calls import call_builtin, lower_call
 from .env import Global, Method, Poison, describe
 
@@ -487,7 +488,10 @@ class ExprLowerer:
         if not isinstance(base, Value) or not isinstance(base.type, ArrayType):
             raise self.error(node, f"cannot index {describe(base)}",
                              "only arrays and tuples can be indexed", TypeInferenceError)
-        spec, operands = self.index_spec(base, node.slice, node)
+        raw = fancy.lower_parts(self, node.slice)
+        if fancy.is_fancy(raw):   # an index array or a mask: a gather (frontend/fancy.py)
+            return fancy.Fancy(self, node).read(base, raw)
+        spec, operands = self.index_spec(base, node.slice, node, raw)
         if spec is None:
             out = self.emit("getitem", [base] + operands, name=base.name + "_i")
             if isinstance(out.type, ArrayType):   # a row: a view in NumPy
@@ -496,8 +500,10 @@ class ExprLowerer:
         out = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
         return aliasing.note_view(self, base, out, "getslice", spec, tuple(operands))
 
-    def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
-        """(None, indices) for plain element/row access, else (slice spec, operands)."""
+    def index_spec(self, base: Value, sl, node, pre: list | None = None
+                   ) -> tuple[str | None, list[Value]]:
+        """(None, indices) for plain element/row access, else (slice spec, operands).
+        `pre`: the parts already lowered (fancy.lower_parts), so none is lowered twice."""
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
         if not parts:
             raise self.error(node, "indexing with an empty tuple (x[()]) is not supported",
@@ -508,7 +514,7 @@ class ExprLowerer:
                              f"{base.type.ndim}-d array",
                              "use at most one index per dimension", TypeInferenceError)
         spec, operands, any_slice = [], [], False
-        for p in parts:
+        for k, p in enumerate(parts):
             if isinstance(p, gast.Slice):
                 any_slice = True
                 flags = ""
@@ -527,7 +533,7 @@ class ExprLowerer:
                     operands.append(v)
                 spec.append("s" + flags)
             else:
-                v = self.lower_expr(p)
+                v = pre[k] if pre is not None else self.lower_expr(p)
                 if isinstance(v, Value) and isinstance(v.type, ArrayType):
                     raise self.error(p, "indexing with an array (fancy indexing) is not "
                                      "supported", "loop over the indices instead")
@@ -576,10 +582,14 @@ class ExprLowerer:
         if not isinstance(arr, Value) or not isinstance(arr.type, ArrayType):
             raise self.error(target, f"cannot assign into {describe(arr)} '{name}'",
                              "only arrays support element assignment", TypeInferenceError)
-        spec, operands = self.index_spec(arr, sl, target)
+        raw = fancy.lower_parts(self, sl)
         if not isinstance(value, Value):
             raise self.error(target, f"cannot store {describe(value)} into an array", "",
                              TypeInferenceError)
+        if fancy.is_fancy(raw):   # x[idx] = v, x[mask] = v: a scatter (frontend/fancy.py)
+            self.write_array(arr, fancy.Fancy(self, target).write(arr, raw, value), target)
+            return
+        spec, operands = self.index_spec(arr, sl, target, raw)
         value = self.to_dtype(value, arr.type.dtype)
         if spec is None:
             room = arr.type.ndim - len(operands)
