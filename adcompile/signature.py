@@ -17,6 +17,20 @@ from .frontend.source import get_source
 from .ir.types import BOOL, F64, I64, ArrayType, Type, from_numpy_dtype
 
 
+# integer arrays of these dtypes (index arrays from real data: int32, uint8, ...) are passed
+# as int64 copies (`widened`): the same values, and arguments are never written back
+NARROW_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint8, np.uint16,
+                                          np.uint32))
+
+
+def widened(args: tuple) -> tuple:
+    """The call's arguments with narrow integer arrays as int64 arrays."""
+    if not any(type(a) is np.ndarray and a.dtype in NARROW_INTS for a in args):
+        return args
+    return tuple(a.astype(np.int64) if type(a) is np.ndarray and a.dtype in NARROW_INTS
+                 else a for a in args)
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     type: Type
@@ -57,11 +71,14 @@ def arg_spec(func, index: int, value) -> ArgSpec:
                          "differ from ndarray's: * is a matrix product, masks are ignored)",
                          "pass np.asarray(x) and use @ for matrix products")
     if isinstance(value, np.ndarray):
+        if value.dtype in NARROW_INTS and 0 <= value.ndim <= 3:
+            return ArgSpec(ArrayType(I64, value.ndim), False)   # read as int64, see widened
         dt = from_numpy_dtype(value.dtype)
         if dt is not None and 0 <= value.ndim <= 3:
             return ArgSpec(ArrayType(dt, value.ndim), False)
         what = f"an array of dtype {value.dtype}" if dt is None else f"a {value.ndim}-d array"
-        hint = ("convert it with .astype(np.float64) (supported: float64, float32, int64, bool)"
+        hint = ("convert it with .astype(np.float64) (supported: float64, float32, int64, bool; "
+                "int8 to int32 and uint8 to uint32 arrays are read as int64)"
                 if dt is None else "arrays of 0 to 3 dimensions are supported")
         raise _arg_error(func, index, f"argument {_argname(func, index)} is {what}", hint)
     if isinstance(value, (list, tuple)):
@@ -169,7 +186,7 @@ def bind_defaults(func, args: tuple, kwargs: dict | None = None) -> tuple:
     nparams = func.__code__.co_argcount
     if len(args) < nparams and len(args) >= nparams - len(defaults):
         args = tuple(args) + tuple(defaults[len(args) - (nparams - len(defaults)):])
-    return tuple(args)
+    return widened(tuple(args))
 
 
 def _bind_keywords(func, args: tuple, kwargs: dict) -> tuple:

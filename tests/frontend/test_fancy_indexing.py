@@ -165,3 +165,17 @@ def test_out_of_bounds_and_shape_errors():
         ad.jit(gather_pair, backend="llvm")(T, IDX, J[:2])
     with pytest.raises(ad.TypeInferenceError, match="integers or booleans"):
         ad.interpret(gather, T, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("dt", [np.int32, np.uint8, np.int16])
+def test_narrow_index_dtypes(dt):
+    idx = np.array([3, 0, 3], dtype=dt)
+    want = gather(T, idx)
+    np.testing.assert_allclose(ad.jit(gather, backend="llvm")(T, idx), want)
+    np.testing.assert_allclose(ad.interpret(gather, T, idx), want)
+    g = ad.grad(lambda_free_loss, backend="llvm")(T, idx)
+    ref = np.zeros_like(T)
+    np.add.at(ref, idx.astype(np.int64), 2 * T[idx])
+    np.testing.assert_allclose(g, ref)
+    with pytest.raises(ad.TypeInferenceError, match="uint64"):
+        ad.jit(gather, backend="llvm")(T, idx.astype(np.uint64))

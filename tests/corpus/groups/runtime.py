@@ -109,7 +109,10 @@ for b in ("numba", "llvm"):
                        lambda: (np.array([True, False]),), R),
         same_as_python(f"float32_array_{b}", WHOLE[b], whole,
                        lambda: (np.ones(3, dtype=np.float32),), R),
-        rejects(f"int32_array_{b}", lambda b=b: TOTAL[b](np.ones(3, dtype=np.int32)),
+        # int32/uint8 (index) arrays are read as int64 copies
+        same_as_python(f"int32_array_{b}", TOTAL[b], total,
+                       lambda: (np.arange(3, dtype=np.int32),), R),
+        rejects(f"float16_array_{b}", lambda b=b: TOTAL[b](np.ones(3, dtype=np.float16)),
                 TypeInferenceError, R),
         rejects(f"complex_scalar_{b}", lambda b=b: SCALE[b](1j), TypeInferenceError, R,
                 "complex"),
