@@ -582,13 +582,88 @@ def _inner(lw, args, kw, node):
 
 @_reg(np.linalg.norm)
 def _norm(lw, args, kw, node):
-    _nargs(lw, args, kw, node, 1, 1)
+    """np.linalg.norm(x, ord=None, axis=None): vector norms (ord None/2, 1, inf, -inf, a
+    number p >= 1) of a 1-d array or along `axis`; matrix norms of a 2-d array ('fro'/None,
+    1, inf, -1, -inf: max/min column or row abs sums). The spectral and nuclear norms need an
+    SVD and are rejected by name. Built from reductions, so both modes differentiate it."""
+    what = "np.linalg.norm"
+    if len(args) > 3:
+        raise lw.error(node, f"{what}() takes 1 to 3 arguments, got {len(args)}", "",
+                       TypeInferenceError)
+    for k in kw:
+        if k not in ("ord", "axis"):
+            raise lw.error(node, f"{what}() does not support the keyword '{k}' in compiled "
+                           "code", "supported: ord=, axis=", UnsupportedSyntax)
     x = _val(lw, args[0], node)
     if not isinstance(x.type, ArrayType):
         return _abs(lw, [x], {}, node)
+    order = kw.get("ord", args[1] if len(args) > 1 else None)
+    axis_v = kw.get("axis", args[2] if len(args) > 2 else None)
+    if isinstance(order, Value):
+        known = lw.known(order)
+        if known is None or isinstance(known, bool):
+            raise lw.error(node, f"{what}(): ord must be a constant (None, 1, 2, np.inf, "
+                           "-np.inf, a number, or 'fro')", "write ord as a literal or "
+                           "np.inf", TypeInferenceError)
+        order = float(known)
+    if order is not None and not isinstance(order, (float, str)):
+        raise lw.error(node, f"{what}(): unsupported ord {describe(order)}",
+                       "ord may be None, 1, 2, np.inf, -np.inf, a number, or 'fro'",
+                       TypeInferenceError)
+    nd = x.type.ndim
+    axis = None
+    if axis_v is not None:
+        k = lw.known(axis_v) if isinstance(axis_v, Value) else None
+        if not isinstance(k, int) or isinstance(k, bool) or not -nd <= k < nd:
+            raise lw.error(node, f"{what}(): axis must be an integer constant in range for a "
+                           f"{nd}-d array (a tuple of axes is not supported)", "e.g. axis=1",
+                           TypeInferenceError)
+        axis = k % nd
     x = lw.to_dtype(x, _float_of(x))
-    sq = lw.emit("mul", [x, x], name="sq")
-    return lw.emit("sqrt", [lw.emit("sum", [sq], {"axis": None}, name="ss")], name="norm")
+    dt = x.type.dtype
+
+    def red(prim, v, ax):
+        return lw.emit(prim, [v], {"axis": ax}, name="norm")
+
+    def absx():
+        return lw.emit("abs", [x], name="absx")
+    if nd == 1 or axis is not None:     # vector norms
+        if order == "fro" or isinstance(order, str):
+            raise lw.error(node, f"{what}(): ord={order!r} is a matrix norm; this is a vector "
+                           "norm (a 1-d array or axis=)", "use ord=None/1/2/np.inf",
+                           TypeInferenceError)
+        if order is None or order == 2.0:
+            return lw.emit("sqrt", [red("sum", lw.emit("mul", [x, x], name="sq"), axis)],
+                           name="norm")
+        if order == 1.0:
+            return red("sum", absx(), axis)
+        if order == float("inf"):
+            return red("max", absx(), axis)
+        if order == float("-inf"):
+            return red("min", absx(), axis)
+        if order >= 1.0:
+            p = lw.const(order, dt, weak=False, name="p")
+            s = red("sum", lw.emit("pow", [absx(), p], name="absp"), axis)
+            return lw.emit("pow", [s, lw.const(1.0 / order, dt, weak=False, name="inv_p")],
+                           name="norm")
+        raise lw.error(node, f"{what}(): ord={order:g} is not supported in compiled code "
+                       "(not a norm for p < 1; ord=0 counts nonzeros and has no derivative)",
+                       "use ord=1, 2, np.inf, -np.inf or p >= 1", UnsupportedSyntax)
+    if nd != 2:
+        raise lw.error(node, f"{what}() of a {nd}-d array needs axis= (NumPy: a vector norm "
+                       "of a 1-d array, a matrix norm of a 2-d one)", "pass axis=k",
+                       TypeInferenceError)
+    if order is None or order == "fro":
+        sq = lw.emit("mul", [x, x], name="sq")
+        return lw.emit("sqrt", [red("sum", sq, None)], name="norm")
+    if order in (1.0, -1.0, float("inf"), float("-inf")):
+        sums = red("sum", absx(), 0 if abs(order) == 1.0 else 1)   # column / row sums
+        return red("max" if order > 0 else "min", sums, None)
+    shown = order if isinstance(order, str) else f"{order:g}"
+    raise lw.error(node, f"{what}(): the matrix norm ord={shown!r} is not supported in "
+                   "compiled code (ord=2/-2 and 'nuc' need singular values)",
+                   "use ord='fro', 1, -1, np.inf or -np.inf, or pass the norm in",
+                   UnsupportedSyntax)
 
 
 @_reg(np.transpose)
@@ -644,6 +719,8 @@ def _method(lw, m: Method, args, kw, node):
 
 # -- entry ----------------------------------------------------------------------------------------
 def _lower_arg(lw, node):
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        return node.value    # a string option (np.linalg.norm's ord='fro'); handlers check
     if isinstance(node, gast.List):
         return [_lower_arg(lw, e) for e in node.elts]
     if isinstance(node, gast.Starred):
