@@ -23,6 +23,7 @@ from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
 from . import aliasing
+from .einsum import lower_einsum
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -664,6 +665,11 @@ def _norm(lw, args, kw, node):
                    "compiled code (ord=2/-2 and 'nuc' need singular values)",
                    "use ord='fro', 1, -1, np.inf or -np.inf, or pass the norm in",
                    UnsupportedSyntax)
+
+
+@_reg(np.einsum)
+def _einsum(lw, args, kw, node):
+    return lower_einsum(lw, args, kw, node)
 
 
 @_reg(np.transpose)

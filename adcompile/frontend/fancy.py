@@ -54,7 +54,7 @@ def lower_parts(lw, sl) -> list[Any]:
 
 
 # -- loop building ----------------------------------------------------------------------------
-def _loop(b: Builder, n: Value, inits: list[Value],
+def loop(b: Builder, n: Value, inits: list[Value],
           body: Callable[[Builder, Value, list[Value]], list[Value]]) -> list[Value]:
     """`for i in range(n)` carrying `inits`; `body(builder, i, carried) -> next values`."""
     i = Value("k", I64)
@@ -67,17 +67,17 @@ def _loop(b: Builder, n: Value, inits: list[Value],
     return op.results
 
 
-def _nest(b: Builder, extents: list[Value], inits: list[Value], body) -> list[Value]:
+def nest(b: Builder, extents: list[Value], inits: list[Value], body) -> list[Value]:
     """Loops over every multi-index of `extents` (C order); body(b, idxs, carried)."""
     def level(lb: Builder, d: int, idxs: list[Value], carried: list[Value]) -> list[Value]:
         if d == len(extents):
             return body(lb, idxs, carried)
-        return _loop(lb, extents[d], carried,
+        return loop(lb, extents[d], carried,
                      lambda cb, i, cur: level(cb, d + 1, idxs + [i], cur))
     return level(b, 0, [], inits)
 
 
-def _if(b: Builder, cond: Value, carried: list[Value], then) -> list[Value]:
+def if_(b: Builder, cond: Value, carried: list[Value], then) -> list[Value]:
     """`carried = then(carried) if cond else carried`."""
     yes, no = Block([]), Block([])
     yb = Builder(yes, b.loc)
@@ -168,7 +168,7 @@ class Fancy:
         def body(lb, idxs, cur):
             m = lb("getitem", mask, *idxs, name="m")
             return [lb("add", cur[0], lb("select", m, one, zero, name="c"), name="count")]
-        return _nest(b, _dims(b, mask), [zero], body)[0]
+        return nest(b, _dims(b, mask), [zero], body)[0]
 
     def mask_to_index(self, mask: Value) -> Value:
         """The positions where a 1-d mask holds, as an i64 array (np.nonzero(mask)[0])."""
@@ -179,10 +179,10 @@ class Fancy:
 
         def body(lb, i, cur):
             m = lb("getitem", mask, i, name="m")
-            return _if(lb, m, cur, lambda tb, c: [
+            return if_(lb, m, cur, lambda tb, c: [
                 tb("setitem", c[0], i, c[1], name="where", inbounds=True),
                 tb("add", c[1], one, name="pos")])
-        return _loop(b, b("dim", mask, axis=0, name="n"), [out, b.const(0, I64)], body)[0]
+        return loop(b, b("dim", mask, axis=0, name="n"), [out, b.const(0, I64)], body)[0]
 
     # -- the layout of an indexed read/write ------------------------------------------------
     def plan(self, base: Value, parts: list[Part]):
@@ -240,7 +240,7 @@ class Fancy:
             v = lb("getitem", base, *self.element_index(lb, parts, layout, idxs),
                    name=base.name + "_e")
             return [lb("setitem", cur[0], v, *idxs, name=out.name, inbounds=True)]
-        return _nest(b, ext, [out], body)[0]
+        return nest(b, ext, [out], body)[0]
 
     def read_masked(self, base: Value, mask: Value) -> Value:
         self.check_mask_shape(base, mask, list(range(base.type.ndim)))
@@ -251,11 +251,11 @@ class Fancy:
 
         def body(lb, idxs, cur):
             m = lb("getitem", mask, *idxs, name="m")
-            return _if(lb, m, cur, lambda tb, c: [
+            return if_(lb, m, cur, lambda tb, c: [
                 tb("setitem", c[0], tb("getitem", base, *idxs, name=base.name + "_e"), c[1],
                    name=out.name, inbounds=True),
                 tb("add", c[1], one, name="pos")])
-        return _nest(b, _dims(b, mask), [out, b.const(0, I64)], body)[0]
+        return nest(b, _dims(b, mask), [out, b.const(0, I64)], body)[0]
 
     # -- writes -------------------------------------------------------------------------------
     def value_reader(self, value: Value, ext: list[Value]):
@@ -300,7 +300,7 @@ class Fancy:
         def body(lb, idxs, cur):
             at = self.element_index(lb, parts, layout, idxs)
             return [lb("setitem", cur[0], get(lb, idxs), *at, name=base.name)]
-        return _nest(b, ext, [base], body)[0]
+        return nest(b, ext, [base], body)[0]
 
     def write_masked(self, base: Value, mask: Value, value: Value) -> Value:
         self.check_mask_shape(base, mask, list(range(base.type.ndim)))
@@ -312,7 +312,7 @@ class Fancy:
                 old = lb("getitem", cur[0], *idxs, name=base.name + "_e", inbounds=True)
                 new = lb("select", m, value, old, name=base.name + "_e")
                 return [lb("setitem", cur[0], new, *idxs, name=base.name, inbounds=True)]
-            return _nest(b, dims, [base], body)[0]
+            return nest(b, dims, [base], body)[0]
         if value.type.ndim != 1:
             raise self.error("x[mask] = v takes a scalar v or a 1-d array of the selected "
                              "count", "write x[mask] = v with v a number, or v of shape "
@@ -325,8 +325,8 @@ class Fancy:
 
         def body(lb, idxs, cur):
             m = lb("getitem", mask, *idxs, name="m")
-            return _if(lb, m, cur, lambda tb, c: [
+            return if_(lb, m, cur, lambda tb, c: [
                 tb("setitem", c[0], tb("getitem", value, c[1], name=value.name + "_e",
                                        inbounds=True), *idxs, name=base.name, inbounds=True),
                 tb("add", c[1], one, name="pos")])
-        return _nest(b, dims, [base, b.const(0, I64)], body)[0]
+        return nest(b, dims, [base, b.const(0, I64)], body)[0]
