@@ -24,6 +24,7 @@ from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
 from . import aliasing
 from .einsum import lower_einsum
+from . import sorting
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -670,6 +671,26 @@ def _norm(lw, args, kw, node):
 @_reg(np.einsum)
 def _einsum(lw, args, kw, node):
     return lower_einsum(lw, args, kw, node)
+
+
+@_reg(np.sort)
+def _sort(lw, args, kw, node):
+    return sorting.lower_sort(lw, args, kw, node, arg=False)
+
+
+@_reg(np.argsort)
+def _argsort(lw, args, kw, node):
+    return sorting.lower_sort(lw, args, kw, node, arg=True)
+
+
+@_reg(np.searchsorted)
+def _searchsorted(lw, args, kw, node):
+    return sorting.lower_searchsorted(lw, args, kw, node)
+
+
+@_reg(np.interp)
+def _interp(lw, args, kw, node):
+    return sorting.lower_interp(lw, args, kw, node)
 
 
 @_reg(np.transpose)
