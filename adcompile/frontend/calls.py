@@ -23,6 +23,7 @@ from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
 from . import aliasing
+from . import einsum
 from .einsum import lower_einsum
 from . import sorting
 from .env import Global, Method, describe, unflatten
@@ -693,6 +694,21 @@ def _interp(lw, args, kw, node):
     return sorting.lower_interp(lw, args, kw, node)
 
 
+@_reg(np.vdot)
+def _vdot(lw, args, kw, node):
+    return einsum.lower_vdot(lw, args, kw, node)
+
+
+@_reg(np.tensordot)
+def _tensordot(lw, args, kw, node):
+    return einsum.lower_tensordot(lw, args, kw, node)
+
+
+@_reg(np.cross)
+def _cross(lw, args, kw, node):
+    return einsum.lower_cross(lw, args, kw, node)
+
+
 @_reg(np.transpose)
 def _transpose(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 1)
@@ -750,6 +766,8 @@ def _lower_arg(lw, node):
         return node.value    # a string option (np.linalg.norm's ord='fro'); handlers check
     if isinstance(node, gast.List):
         return [_lower_arg(lw, e) for e in node.elts]
+    if isinstance(node, gast.Tuple) and any(isinstance(e, gast.List) for e in node.elts):
+        return tuple(_lower_arg(lw, e) for e in node.elts)   # tensordot's axes=([1], [0])
     if isinstance(node, gast.Starred):
         raise lw.error(node, "*args in calls are not supported", "pass arguments explicitly")
     return lw.lower_expr(node)

@@ -80,3 +80,31 @@ def test_einsum_errors():
         ad.jit(mm, backend="llvm")(A, B[:2])
     with pytest.raises(ad.TypeInferenceError, match="must be a 2-d array"):
         ad.interpret(mm, V3, B)
+
+
+def vdot(a, b):
+    return np.vdot(a, b)
+
+
+def tensordot1(a, b):
+    return np.tensordot(a, b, 1)
+
+
+def tensordot_lists(a, b):
+    return np.tensordot(a, b, axes=([0], [1]))
+
+
+def cross(a, b):
+    return np.cross(a, b)
+
+
+M23 = R.normal(size=(2, 3))
+MORE = [(vdot, (M23, R.normal(size=(2, 3)))), (tensordot1, (M23, B)),
+        (tensordot_lists, (M23, R.normal(size=(4, 2)))), (cross, (V3, W3))]
+
+
+@pytest.mark.parametrize("f,args", MORE, ids=[c[0].__name__ for c in MORE])
+def test_products_built_on_einsum(f, args):
+    test_einsum(f, args)
+    np.testing.assert_allclose(ad.jacrev(f, backend="llvm")(*args),
+                               ad.jacfwd(f, backend="llvm")(*args))
