@@ -22,7 +22,8 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
-from . import aliasing
+from . import aliasing, reductions
+from .callargs import float_of, fname, nargs, val
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -41,39 +42,7 @@ def _reg(*objs, name: str | None = None):
     return deco
 
 
-def _fname(node) -> str:
-    """The callee as the user wrote it (`np.linalg.norm`), for messages."""
-    f = node.func if isinstance(node, gast.Call) else node
-    parts = []
-    while isinstance(f, gast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if not isinstance(f, gast.Name):
-        return "function"
-    return ".".join([f.id] + parts[::-1])
-
-
-def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
-    if not lo <= len(args) <= hi:
-        want = str(lo) if lo == hi else f"{lo} to {hi}"
-        raise lw.error(node, f"{_fname(node)}() takes {want} arguments, got {len(args)}", "",
-                       TypeInferenceError)
-    for k in kw:
-        if k not in allowed_kw:
-            raise lw.error(node, f"{_fname(node)}() does not support the keyword '{k}' in "
-                           "compiled code", "", UnsupportedSyntax)
-
-
-def _val(lw, v, node) -> Value:
-    if not isinstance(v, Value):
-        raise lw.error(node, f"{_fname(node)}() expects numbers or arrays, got {describe(v)}", "",
-                       TypeInferenceError)
-    return v
-
-
-def _float_of(v: Value) -> ScalarType:
-    dt = scalar_of(v.type)
-    return dt if dt.is_float else F64
+_fname, _nargs, _val, _float_of = fname, nargs, val, float_of
 
 
 # -- elementwise math -----------------------------------------------------------------------------
@@ -508,36 +477,10 @@ def _array(lw, args, kw, node):
 
 
 # -- reductions and linear algebra ----------------------------------------------------------------
-def _reduce(prim: str) -> Handler:
-    def h(lw, args, kw, node):
-        _nargs(lw, args, kw, node, 1, 2, ("axis",))
-        x = _val(lw, args[0], node)
-        if not isinstance(x.type, ArrayType):
-            return x if prim != "mean" else lw.to_dtype(x, _float_of(x))
-        ax = kw.get("axis", args[1] if len(args) > 1 else None)
-        axis = None
-        if ax is not None:
-            axis = lw.known(ax) if isinstance(ax, Value) else None
-            if not isinstance(axis, int) or isinstance(axis, bool):
-                raise lw.error(node, "axis must be an integer constant", "e.g. axis=0",
-                               TypeInferenceError)
-            if not -x.type.ndim <= axis < x.type.ndim:
-                raise lw.error(node, f"axis {axis} is out of range for a {x.type.ndim}-d array",
-                               "", TypeInferenceError)
-            axis %= x.type.ndim
-        if scalar_of(x.type) == BOOL:
-            x = lw.to_dtype(x, I64)
-        if prim == "mean":
-            x = lw.to_dtype(x, _float_of(x))
-        return lw.emit(prim, [x], {"axis": axis}, name=prim)
-    return h
-
-
-_reg(np.sum, name="sum")(_reduce("sum"))
-_reg(np.prod, name="prod")(_reduce("prod"))
-_reg(np.max, np.amax, name="max")(_reduce("max"))
-_reg(np.min, np.amin, name="min")(_reduce("min"))
-_reg(np.mean, name="mean")(_reduce("mean"))
+# -- breadth: reductions with axis tuples and keepdims, statistics, scans (reductions.py) -----
+for _name, _h in reductions.CALLS.items():
+    _reg(getattr(np, _name), name=_name if _name in reductions.METHODS else None)(_h)
+_reduce = reductions.reduction
 
 
 @_reg(builtins.sum)
@@ -629,6 +572,9 @@ _METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "m
 
 
 def _method(lw, m: Method, args, kw, node):
+    extra = reductions.METHODS.get(m.name)
+    if extra is not None:
+        return extra(lw, [m.obj] + args, kw, node)
     if m.name in _METHODS:
         return NAMED[_METHODS[m.name]](lw, [m.obj] + args, kw, node)
     if m.name == "astype":

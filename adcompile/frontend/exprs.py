@@ -487,7 +487,10 @@ class ExprLowerer:
         if not isinstance(base, Value) or not isinstance(base.type, ArrayType):
             raise self.error(node, f"cannot index {describe(base)}",
                              "only arrays and tuples can be indexed", TypeInferenceError)
-        spec, operands = self.index_spec(base, node.slice, node)
+        nones: list[int] = []
+        spec, operands = self.index_spec(base, node.slice, node, nones)
+        if nones:   # breadth: x[:, None] / np.newaxis, a view with size-1 axes added
+            return self.newaxis_view(base, spec, operands, nones)
         if spec is None:
             out = self.emit("getitem", [base] + operands, name=base.name + "_i")
             if isinstance(out.type, ArrayType):   # a row: a view in NumPy
@@ -496,13 +499,40 @@ class ExprLowerer:
         out = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
         return aliasing.note_view(self, base, out, "getslice", spec, tuple(operands))
 
-    def index_spec(self, base: Value, sl, node) -> tuple[str | None, list[Value]]:
-        """(None, indices) for plain element/row access, else (slice spec, operands)."""
+    def newaxis_view(self, base: Value, spec, operands, nones: list[int]) -> Value:
+        """`base[spec]` with size-1 axes inserted at `nones` (result positions, ascending):
+        a view of `base`, so writes through it reach `base` as in NumPy."""
+        if spec is not None:
+            v = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+            aliasing.note_view(self, base, v, "getslice", spec, tuple(operands))
+        elif operands:
+            v = self.emit("getitem", [base] + operands, name=base.name + "_i")
+            if isinstance(v.type, ArrayType):
+                aliasing.note_view(self, base, v, "getitem", None, tuple(operands))
+        else:
+            v = base
+        out = v
+        for a in nones:
+            out = self.emit("expand", [out], {"axis": a}, name=base.name + "_e")
+        if not isinstance(v.type, ArrayType):
+            return out    # a new array holding one element (NumPy: a view of it; written
+                          # through rarely: a write reaches the copy only)
+        return aliasing.note_newaxis_view(self, v, out, tuple(nones))
+
+    def index_spec(self, base: Value, sl, node, nones: list[int] | None = None
+                   ) -> tuple[str | None, list[Value]]:
+        """(None, indices) for plain element/row access, else (slice spec, operands).
+        With `nones` (a list to fill), `None`/`np.newaxis` parts are allowed: their positions
+        in the result go there and the spec indexes only the other parts."""
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
         if not parts:
             raise self.error(node, "indexing with an empty tuple (x[()]) is not supported",
                              "read a 0-d array's value with np.sum(x), or pass float(x) "
                              "from Python", UnsupportedSyntax)
+        if nones is not None:
+            parts = self._expand_newaxis(base, parts, node, nones)
+            if not parts:
+                return None, []
         if len(parts) > base.type.ndim:
             raise self.error(node, f"too many indices ({len(parts)}) for a "
                              f"{base.type.ndim}-d array",
@@ -542,6 +572,45 @@ class ExprLowerer:
                 operands.append(self.to_int(v, p))
                 spec.append("i")
         return (",".join(spec) if any_slice else None), operands
+
+    def _expand_newaxis(self, base: Value, parts, node, nones: list[int]) -> list:
+        """The index parts without `None`s and with `...` as full slices; the result axes of
+        the `None`s into `nones`."""
+        def is_none(p):
+            if isinstance(p, gast.Constant) and p.value is None:
+                return True
+            if not (isinstance(p, gast.Attribute) and p.attr == "newaxis"):
+                return False
+            mod = self.lower_expr(p.value)
+            return isinstance(mod, Global) and getattr(mod.obj, "newaxis", 0) is None
+        ell = [k for k, p in enumerate(parts) if isinstance(p, gast.Constant) and
+               p.value is Ellipsis]
+        if len(ell) > 1:
+            raise self.error(node, "an index can only have a single ellipsis ('...')", "",
+                             TypeInferenceError)
+        real = [p for p in parts if not is_none(p) and not (isinstance(p, gast.Constant) and
+                                                          p.value is Ellipsis)]
+        if ell:
+            fill = max(base.type.ndim - len(real), 0)
+            full = [gast.Slice(lower=None, upper=None, step=None) for _ in range(fill)]
+            parts = parts[:ell[0]] + full + parts[ell[0] + 1:]
+        out, pos = [], 0
+        for p in parts:
+            if is_none(p):
+                nones.append(pos)
+                pos += 1
+                continue
+            out.append(p)
+            pos += isinstance(p, gast.Slice)
+        if nones and len(out) > base.type.ndim:
+            raise self.error(node, f"too many indices ({len(out)}) for a "
+                             f"{base.type.ndim}-d array",
+                             "use at most one index per dimension", TypeInferenceError)
+        if nones and base.type.ndim + len(nones) - sum(not isinstance(p, gast.Slice)
+                                                        for p in out) > 4:
+            raise self.error(node, "arrays of more than 4 dimensions are not supported", "",
+                             TypeInferenceError)
+        return out
 
     def store_subscript(self, target, value: Any) -> None:
         # x[i][j] = v is x[i, j] = v when the inner subscript is a plain index
