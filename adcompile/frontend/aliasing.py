@@ -93,6 +93,26 @@ class NewAxisView:
 
 
 @dataclass(frozen=True)
+class MapView:
+    """breadth: a view that is a function of its whole base (a reshape, a permutation of
+    axes): `read(lw, base)` makes it, `back(lw, view)` turns it into the base's shape."""
+
+    base: int
+    prim: str
+    forward: Callable
+    back: Callable
+
+    def bases(self) -> tuple[int, ...]:
+        return (self.base,)
+
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
+        return self.forward(lw, base_new)
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        return [(self.base, self.back(lw, new))]
+
+
+@dataclass(frozen=True)
 class ChoiceView:
     """A name that is object `then` where `cond` holds and object `other` where it does not
     (either may be None: an object nothing else reaches)."""
@@ -156,7 +176,7 @@ class Stale:
 
 def is_lazy(rec) -> bool:
     """Views that are a pure function of their base (re-readable at any time)."""
-    return isinstance(rec, (IndexView, TransposeView, NewAxisView))
+    return isinstance(rec, (IndexView, TransposeView, NewAxisView, MapView))
 
 
 def reachable(env: Env, key: int) -> bool:
@@ -252,6 +272,18 @@ def note_newaxis_view(lw, base: Value, view: Value, axes: tuple[int, ...]) -> Va
         env.vars[f"obj.{bkey}"] = base
         env.keys[f"obj.{bkey}"] = bkey
     env.views[ensure_key(env, view)] = NewAxisView(bkey, axes)
+    return view
+
+
+def note_map_view(lw, base: Value, view: Value, prim: str, forward: Callable,
+                  back: Callable) -> Value:
+    """Record that `view` = forward(base), written back as back(view) (see `MapView`)."""
+    env = lw.env
+    bkey = ensure_key(env, base)
+    if not env.holders(bkey) and current(lw, bkey) is None:
+        env.vars[f"obj.{bkey}"] = base
+        env.keys[f"obj.{bkey}"] = bkey
+    env.views[ensure_key(env, view)] = MapView(bkey, prim, forward, back)
     return view
 
 

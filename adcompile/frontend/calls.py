@@ -22,7 +22,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
-from . import aliasing, reductions
+from . import aliasing, reductions, shapes
 from .callargs import float_of, fname, nargs, val
 from .env import Global, Method, describe, unflatten
 from .source import get_source
@@ -572,7 +572,7 @@ _METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "m
 
 
 def _method(lw, m: Method, args, kw, node):
-    extra = reductions.METHODS.get(m.name)
+    extra = reductions.METHODS.get(m.name) or shapes.METHODS.get(m.name)
     if extra is not None:
         return extra(lw, [m.obj] + args, kw, node)
     if m.name in _METHODS:
@@ -850,3 +850,10 @@ def inline_call_values(lw, func, node, values: list[Value]) -> Any:
     if child.ret_tree is not None:
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]
+
+
+# -- breadth (issue 16): shape functions (shapes.py), registered last: they replace the
+# one-argument np.transpose above
+for _name, _h in shapes.CALLS.items():
+    if getattr(np, _name, None) is not None:
+        _reg(getattr(np, _name), name=_name)(_h)

@@ -447,10 +447,8 @@ class ExprLowerer:
                 self.ctx.weak.update(d.id for d in dims)
                 return dims
             if a == "T":
-                if base.type.ndim > 2:   # NumPy reverses every axis; transpose swaps two
-                    raise self.error(node, f".T of a {base.type.ndim}-d array is not "
-                                     "supported", "index the axes explicitly in a loop",
-                                     TypeInferenceError)
+                if base.type.ndim > 2:   # NumPy reverses every axis (breadth: permute)
+                    return self.call_named("transpose", [base], node)
                 if base.type.ndim < 2:
                     return base
                 return aliasing.note_view(self, base, self.emit("transpose", [base],

@@ -97,6 +97,89 @@ def i_write_through(v):
     return w
 
 
+# -- shape functions ----------------------------------------------------------------------------
+def s_reshape(x):
+    return x.reshape(3, 4) * np.reshape(x, (-1, 3))[:, :1].reshape(4)[None, :3].reshape(3, 1)
+
+
+def s_ravel_flatten(x):
+    return x.ravel() * x.flatten() + np.ravel(x.T)
+
+
+def s_transpose_axes(x):
+    return np.transpose(x, (2, 0, 1)) * x.T.sum(axis=0)[None, :, :].transpose(0, 2, 1)[:, :, :1]
+
+
+def s_swapaxes(x):
+    return np.swapaxes(x, 0, 2) * x.swapaxes(0, 2)[:, :, :1], x.swapaxes(-1, 1)
+
+
+def s_reshape_write(x):
+    y = x * 1.0
+    z = y.reshape(3, 4)
+    z[1, 2] = z[0, 0] * z[2, 3]
+    t = np.transpose(y.reshape(2, 3, 2), (1, 0, 2))
+    t[0, 1, 1] = 3.0 * t[2, 1, 0]
+    return y
+
+
+def s_concatenate(x, y):
+    return np.concatenate((x, y * y), axis=1), np.concatenate([x, y], axis=-2)
+
+
+def s_stack(x, y):
+    return np.stack([x, y], axis=1), np.stack((x, 2.0 * y))
+
+
+def s_hvstack(x, y):
+    return np.hstack((x, y)), np.vstack((x, y)), np.hstack((x[0], y[1])), np.vstack((x[0], y[0]))
+
+
+def s_tile_repeat(x):
+    return np.tile(x, (2, 3)), np.tile(x[0], 2), np.repeat(x, 3, axis=1), np.repeat(x, 2)
+
+
+def s_flip_roll(x):
+    return np.flip(x, axis=0) * x, np.flip(x), np.roll(x, 2), np.roll(x, -1, axis=1)
+
+
+def s_broadcast_to(v):
+    return np.broadcast_to(v, (3, 4)) * np.broadcast_to(v[:, None], (4, 2))[:3, :1]
+
+
+def s_linspace(a, b):
+    return np.linspace(a, b, 7) ** 2, np.linspace(a, b, 4, endpoint=False)
+
+
+def s_tril_triu(x):
+    return np.tril(x), np.triu(x, 1) * x, np.tril(x, -1)
+
+
+def s_outer_kron(a, b):
+    return np.outer(a, b), np.kron(a, b)
+
+
+def s_kron2(a, b):
+    return np.kron(a, b)
+
+
+def s_trace_diag(x):
+    return np.trace(x) * np.diag(x), np.diag(x, 1), x.diagonal(-1), x.trace(1)
+
+
+def s_diag_matrix(v):
+    return np.diag(v) @ np.diag(v, -1)[1:, :-1]
+
+
+def s_select(x):
+    return np.select([x > 0.5, x < -0.5], [x * 2.0, x * x], 0.0)
+
+
+def s_4d(x):
+    y = x[:, :, None, :] * x[:, None, :, :]
+    return np.sum(y * y, axis=(1, 2)), np.transpose(y, (3, 2, 1, 0)).reshape(-1)
+
+
 # --- the table --------------------------------------------------------------------------------
 def _mat(rng, *shape):
     return rng.uniform(-1.0, 1.0, shape)
@@ -129,4 +212,23 @@ ROWS = {
     "i_pairwise": (lambda r: (_mat(r, 3, 2),), True),
     "i_ellipsis": (lambda r: (_mat(r, 2, 3),), True),
     "i_write_through": (lambda r: (_mat(r, 4),), True),
+    "s_reshape": (lambda r: (_mat(r, 2, 6),), True),
+    "s_ravel_flatten": (lambda r: (_mat(r, 3, 2),), True),
+    "s_transpose_axes": (lambda r: (_mat(r, 2, 3, 4),), True),
+    "s_swapaxes": (lambda r: (_mat(r, 2, 3, 4),), True),
+    "s_reshape_write": (lambda r: (_mat(r, 12),), True),
+    "s_concatenate": (lambda r: (_mat(r, 2, 3), _mat(r, 2, 3)), True),
+    "s_stack": (lambda r: (_mat(r, 2, 3), _mat(r, 2, 3)), True),
+    "s_hvstack": (lambda r: (_mat(r, 2, 3), _mat(r, 2, 3)), True),
+    "s_tile_repeat": (lambda r: (_mat(r, 2, 3),), True),
+    "s_flip_roll": (lambda r: (_mat(r, 3, 4),), True),
+    "s_broadcast_to": (lambda r: (_mat(r, 4),), True),
+    "s_linspace": (lambda r: (0.3, 1.7), True),
+    "s_tril_triu": (lambda r: (_mat(r, 3, 4),), True),
+    "s_outer_kron": (lambda r: (_mat(r, 3), _mat(r, 2)), True),
+    "s_kron2": (lambda r: (_mat(r, 2, 3), _mat(r, 2, 2)), True),
+    "s_trace_diag": (lambda r: (_mat(r, 3, 4),), True),
+    "s_diag_matrix": (lambda r: (_mat(r, 3),), True),
+    "s_select": (lambda r: (_mat(r, 3, 4),), True),
+    "s_4d": (lambda r: (_mat(r, 2, 3, 2),), True),
 }
