@@ -22,7 +22,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
-from . import aliasing, reductions, shapes
+from . import aliasing, elementwise, reductions, shapes
 from .callargs import float_of, fname, nargs, val
 from .env import Global, Method, describe, unflatten
 from .source import get_source
@@ -610,6 +610,9 @@ def lower_call(lw, node) -> Any:
     if not isinstance(f, Global):
         raise lw.error(node.func, f"{describe(f)} is not callable", "", TypeInferenceError)
     obj = f.obj
+    text = float_of_text(lw, f, node)
+    if text is not None:
+        return text
     try:
         handler = CALLS.get(obj)
     except TypeError:
@@ -857,3 +860,30 @@ def inline_call_values(lw, func, node, values: list[Value]) -> Any:
 for _name, _h in shapes.CALLS.items():
     if getattr(np, _name, None) is not None:
         _reg(getattr(np, _name), name=_name)(_h)
+for _name, _h in elementwise.CALLS.items():
+    if getattr(np, _name, None) is not None and getattr(np, _name) not in CALLS:
+        _reg(getattr(np, _name))(_h)
+_reg(builtins.round)(elementwise.builtin_round)
+_FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
+                "+infinity": math.inf, "-infinity": -math.inf, "nan": math.nan,
+                "+nan": math.nan, "-nan": math.nan}
+
+
+def float_of_text(lw, f, node):
+    """float('inf'), float('nan'), np.float64('-inf'): the one use of a string in compiled
+    code, a constant (None: not such a call)."""
+    if f.obj not in (builtins.float, np.float64, np.float32) or len(node.args) != 1 or \
+            node.keywords or not isinstance(node.args[0], gast.Constant) or \
+            not isinstance(node.args[0].value, str):
+        return None
+    text = node.args[0].value.strip().lower()
+    if text not in _FLOAT_WORDS:
+        try:
+            value = float(text)
+        except ValueError:
+            raise lw.error(node, f"could not convert string to float: {node.args[0].value!r}",
+                           "", TypeInferenceError) from None
+    else:
+        value = _FLOAT_WORDS[text]
+    dt = F32 if f.obj is np.float32 else F64
+    return lw.const(value, dt, weak=f.obj is builtins.float)

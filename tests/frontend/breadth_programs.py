@@ -180,6 +180,38 @@ def s_4d(x):
     return np.sum(y * y, axis=(1, 2)), np.transpose(y, (3, 2, 1, 0)).reshape(-1)
 
 
+# -- elementwise ---------------------------------------------------------------------------------
+def u_logaddexp(a, b):
+    return np.logaddexp(a, b), np.logaddexp(a, a), np.logaddexp2(a, b)
+
+
+def u_sinc_cbrt_exp2(x):
+    return np.sinc(x), np.sinc(x * 0.0), np.cbrt(x + 2.0), np.exp2(x)
+
+
+def u_round(x):
+    return np.round(x) * x, np.rint(x * 3.0) + np.around(x, 1) * x, np.round(x, decimals=-1)
+
+
+def u_ufuncs(x, y):
+    return (np.add(x, y), np.subtract(x, y) * np.multiply(x, y), np.divide(x, y + 3.0),
+            np.power(x * x + 1.0, y), np.mod(x + 5.0, 1.3), np.remainder(x, 0.7) * y,
+            np.negative(x) * np.reciprocal(y + 3.0))
+
+
+def u_float_words(x):
+    lo = float('-inf')
+    for i in range(x.shape[0]):
+        lo = max(lo, x[i])
+    big = 1.0 if min(math.inf, np.float64('inf')) > 1e300 else 0.0
+    return x * lo + big + np.deg2rad(x)
+
+
+def u_predicates(x, y):
+    return (np.greater(x, y), np.logical_and(x > 0, y > 0), np.logical_xor(x > 0, y > 0),
+            np.isclose(x, x + 1e-9), np.allclose(x, y), round(1.5) + round(-2.5))
+
+
 # --- the table --------------------------------------------------------------------------------
 def _mat(rng, *shape):
     return rng.uniform(-1.0, 1.0, shape)
@@ -231,4 +263,10 @@ ROWS = {
     "s_diag_matrix": (lambda r: (_mat(r, 3),), True),
     "s_select": (lambda r: (_mat(r, 3, 4),), True),
     "s_4d": (lambda r: (_mat(r, 2, 3, 2),), True),
+    "u_logaddexp": (lambda r: (_mat(r, 5), _mat(r, 5)), True),
+    "u_sinc_cbrt_exp2": (lambda r: (_mat(r, 5),), True),
+    "u_round": (lambda r: (np.array([-1.32, -0.61, 0.23, 0.77, 1.12]),), True),
+    "u_ufuncs": (lambda r: (_mat(r, 5), _mat(r, 5)), True),
+    "u_float_words": (lambda r: (_mat(r, 4),), True),
+    "u_predicates": (lambda r: (_mat(r, 5), _mat(r, 5)), False),
 }
