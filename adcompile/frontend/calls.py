@@ -571,6 +571,9 @@ _METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "m
             "copy": "copy", "dot": "matmul"}
 
 
+METHOD_NAMES = tuple(_METHODS) + ("astype", "transpose")
+
+
 def _method(lw, m: Method, args, kw, node):
     extra = reductions.METHODS.get(m.name) or shapes.METHODS.get(m.name)
     if extra is not None:
