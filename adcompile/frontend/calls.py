@@ -588,7 +588,8 @@ def _method(lw, m: Method, args, kw, node):
     if m.name == "transpose":
         return _transpose(lw, [m.obj], kw, node)
     raise lw.error(node, f"the array method '.{m.name}()' is not supported",
-                   "supported: .sum() .prod() .max() .min() .mean() .copy() .dot() .astype()")
+                   "supported: " + " ".join(f".{n}()" for n in sorted(
+                       set(METHOD_NAMES) | set(reductions.METHODS) | set(shapes.METHODS))))
 
 
 # -- entry ----------------------------------------------------------------------------------------
