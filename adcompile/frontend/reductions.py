@@ -53,7 +53,7 @@ def reduce_axes(lw, prim: str, x: Value, axes: tuple[int, ...] | None, keepdims:
     """`prim` (sum, prod, max, min, mean) over `axes` (None: all), one axis at a time from
     the last, NumPy's result shape."""
     nd = x.type.ndim
-    if axes is None or len(axes) == nd:
+    if axes is None or len(axes) == nd > 1:
         r = lw.emit(prim, [x], {"axis": None}, name=name or prim)
     else:
         r = x
