@@ -109,6 +109,22 @@ def _predicate(lw, prim, v, node):
     return lw.emit(prim, [lw.to_dtype(v, _float_of(v))], name=prim)
 
 
+def _math_predicate(prim: str) -> Handler:
+    """math.isnan and friends take scalars only, as every math function."""
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 1)
+        v = _val(lw, args[0], node)
+        if isinstance(v.type, ArrayType):
+            raise lw.error(node, f"{_fname(node)}() takes a scalar, got an array",
+                           f"use np.{prim} for arrays", TypeInferenceError)
+        return _predicate(lw, prim, v, node)
+    return h
+
+
+for _prim in ("isnan", "isinf", "isfinite"):
+    _reg(getattr(math, _prim))(_math_predicate(_prim))
+
+
 @_reg(builtins.abs, np.abs, np.absolute)
 def _abs(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 1)
@@ -408,6 +424,9 @@ def _full_like(lw, args, kw, node):
 def _arange(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 3, ("dtype",))
     vals = [_val(lw, a, node) for a in args]
+    if any(isinstance(v.type, ArrayType) for v in vals):
+        raise lw.error(node, f"{_fname(node)}() takes scalar bounds, got an array", "",
+                       TypeInferenceError)
     if len(vals) == 1:
         vals = [lw.const(0, I64)] + vals
     if len(vals) == 2:
