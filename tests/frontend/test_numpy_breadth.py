@@ -1,5 +1,6 @@
 """The NumPy breadth of the subset (issue 16), one row per function of
-`breadth_programs.ROWS`: the value against NumPy on the interpreter, LLVM and numba; for
+`breadth_programs.ROWS`: the value against NumPy on the interpreter, LLVM and numba (for
+differentiable rows, numba's value is the primal its vjp returns: one compile less); for
 float results, forward mode against central finite differences (LLVM), reverse mode
 against them (numba), and the dot-product test <J v, w> == <v, J^T w> between LLVM's
 forward and both backends' reverse mode. Sizes are tiny: each row costs a few compiles.
@@ -39,7 +40,8 @@ def test_value(name):
     want = f(*fresh(args))
     _same(ad.interpret(f, *args), want, f"{name}: interpreter")
     _same(ad.jit(f, backend="llvm")(*args), want, f"{name}: llvm")
-    _same(ad.jit(f, backend="numba")(*args), want, f"{name}: numba")
+    if not P.ROWS[name][1]:   # differentiable rows check numba's value in its vjp (one compile)
+        _same(ad.jit(f, backend="numba")(*args), want, f"{name}: numba")
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if P.ROWS[n][1]])
@@ -58,7 +60,9 @@ def test_derivatives(name):
     lhs = sum(inner(j, c) for j, c in zip(parts(jv), ws))
     fd_rhs = sum(inner(want, c) for want, c in zip(fd, ws))
     for backend in ("llvm", "numba"):
-        _, pullback = ad.vjp(f, *args, backend=backend)
+        value, pullback = ad.vjp(f, *args, backend=backend)
+        if backend == "numba":
+            _same(value, f(*fresh(args)), f"{name}: numba (the primal of its vjp)")
         cts = pullback(w)
         rhs = sum(inner(c, d) for c, d in zip(cts, v) if c is not None)
         assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs)), \
