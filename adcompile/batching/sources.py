@@ -14,10 +14,12 @@ from typing import Callable, Sequence
 from ..api import Compiled, resolve_options
 from ..derivatives import Derivative, unwrap
 from ..driver import programs
+from ..driver.compile import call_specialization, specialize
 from ..driver.options import CompileOptions
+from ..frontend.env import unflatten
 from ..errors import AdError
 from ..ir.types import scalar_of
-from ..signature import ArgSpec, user_function
+from ..signature import ArgSpec, arg_spec, user_function
 
 
 def _nparams(f) -> int:
@@ -29,12 +31,30 @@ def _nums(argnums, n: int) -> tuple[int, ...]:
     return tuple(i % n for i in nums)
 
 
-class pushforward:   # noqa: N801 - named like the API's transforms
+class _ProgramObject:
+    """Callable from Python (one instance, through the compile driver) and from a batch."""
+
+    __adcompile__ = True
+
+    def program(self, sig) -> tuple[programs.Program, tuple[int | None, ...]]:
+        raise NotImplementedError
+
+    def __adcompile_program__(self, sig) -> programs.Program:
+        return self.program(sig)[0]
+
+    def __call__(self, *args):
+        sig = tuple(arg_spec(self.py_func, i, a) for i, a in enumerate(args))
+        sp = specialize(self, sig, None, self.options)
+        tree = self.program(sig)[0].tree
+        res = call_specialization(sp, args)
+        res = list(res) if isinstance(res, tuple) else [res]
+        return res[0] if tree is None else unflatten(tree, res)
+
+
+class pushforward(_ProgramObject):   # noqa: N801 - named like the API's transforms
     """`pushforward(f, argnums)(*primals, *tangents) -> (f(*primals), tangents of f)`: the
     program of `jvp(f, primals, tangents)` with tangents for the float arguments `argnums`
     (default: every float argument), as an object `batch` can hold."""
-
-    __adcompile__ = True
 
     def __init__(self, f: Callable, argnums: int | Sequence[int] | None = None, *,
                  backend: str | None = None, options: CompileOptions | None = None):
@@ -57,12 +77,10 @@ class pushforward:   # noqa: N801 - named like the API's transforms
         return prog, (None,) * len(prog.fn.result_types)
 
 
-class pullback:   # noqa: N801 - named like the API's transforms
+class pullback(_ProgramObject):   # noqa: N801 - named like the API's transforms
     """`pullback(f, argnums)(*primals, *cotangents) -> cotangents of argnums`: the program of
     `vjp(f, *primals)[1](cotangents)`, one cotangent per float output of f, as an object
     `batch` can hold. Batched, the cotangents of shared arguments are summed."""
-
-    __adcompile__ = True
 
     def __init__(self, f: Callable, argnums: int | Sequence[int] | None = None, *,
                  backend: str | None = None, options: CompileOptions | None = None):
