@@ -168,7 +168,7 @@ def generate(fn: Function, name: str, layout: KernelLayout | None = None) -> Cud
         body,
         "\n".join(inst),
         "",
-        "#ifdef __CUDACC__",
+        "#if defined(__CUDACC__) && !defined(ADC_HOST_ONLY)",
         f"extern \"C\" __global__ void {name}_kernel({plist}) {{",
         "    int64_t slot = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;",
         "    int64_t stride = (int64_t)gridDim.x * blockDim.x;",
