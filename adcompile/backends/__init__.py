@@ -49,6 +49,9 @@ BACKENDS: dict[str, BackendSpec] = {b.name: b for b in (
     BackendSpec("cuda", "cuda_backend", True,
                 "CUDA C (__host__ __device__ program + __global__ batched kernel); called from "
                 "Python it runs the same code built for the host"),
+    BackendSpec("numba_cuda", "numba_cuda_backend", True,
+                "a self-contained numba-cuda kernel (one thread per instance), launched by "
+                "adcompile.batch(..., target=\"cuda\")"),
 )}
 
 

@@ -312,7 +312,7 @@ class CudaCodegen(StructuredEmitter):
         if p == "select":
             return f"{a[0]} ? {a[1]} : {a[2]}"
         if p == "cast":
-            src, dst = ins[0], t
+            dst = t
             if dst.is_bool:
                 return f"({a[0]} != 0)"
             return f"({C_SCALAR[dst.name]}){a[0]}"
