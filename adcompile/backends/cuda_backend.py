@@ -112,6 +112,17 @@ def ptx(source: CudaSource, arch: str, out: Path | None = None) -> str:
         return dst.read_text()
 
 
+def ptx_file(cu: Path, arch: str, out: Path) -> Path:
+    """PTX of every kernel in the file `cu` (next to adcompile_device.cuh or kernels/)."""
+    nv = nvcc()
+    if not nv:
+        raise AdError("PTX needs nvcc (the CUDA toolkit)",
+                      hint="install the CUDA toolkit or set ADCOMPILE_NVCC")
+    _run([nv, "-ptx", f"-arch={arch}", "-O3", "-I", str(kernels_dir()), "-o", str(out),
+          str(cu)])
+    return out
+
+
 _C = {"int64_t": ctypes.c_int64, "double": ctypes.c_double, "float": ctypes.c_float,
       "bool": ctypes.c_bool}
 

@@ -268,7 +268,6 @@ class CudaCodegen(StructuredEmitter):
         p = op.prim
         a = [self.names[v] for v in op.operands]
         t = op.result.type
-        ins = [scalar_of(v.type) for v in op.operands]
         if any(isinstance(v.type, ArrayType) for v in op.operands) or isinstance(t, ArrayType):
             raise NotImplementedError(f"CUDA backend: '{p}' on arrays (lower_arrays lowers it)")
         f32 = t.name == "f32"

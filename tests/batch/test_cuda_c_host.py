@@ -18,7 +18,7 @@ import pytest
 
 import adcompile as ad
 from adcompile.backends import cuda_backend
-from adcompile.backends.cuda_kernel import KernelLayout, generate
+from adcompile.backends.cuda_kernel import KernelLayout
 from adcompile.derivatives import specialize
 from adcompile.driver.compile import build_ir
 from adcompile.driver.options import CompileOptions
@@ -117,3 +117,91 @@ def test_catalog_on_the_cuda_c_host_build(setup, name):
                     np.testing.assert_allclose(got[k][i], w, rtol=rtol, atol=atol * scale,
                                                err_msg=f"{name} {mode} instance {i} result "
                                                        f"{k} vs {what}")
+
+
+# -- the batch layout: shared arguments, sums, errors, PTX --------------------------------------
+def _particle_batch():
+    import batch_models as bm
+    g = ad.grad(bm.particle, argnums=(0, 1), backend="llvm")
+    return g, ad.batch(g, in_axes=(0, None))
+
+
+_HOST: dict = {}
+
+
+def _host_kernel(b, args):
+    """The batch's CUDA C (shared k, its adjoint summed with adc_atomic_add) on the host."""
+    from adcompile.batching.cuda import lowered
+    if "k" not in _HOST:
+        fn, layout, _, _ = lowered(b, args)
+        _HOST["k"] = cuda_backend.host_kernels([(fn, "particle_grad_batch", layout)])[0]
+    return _HOST["k"]
+
+
+def test_shared_adjoints_are_summed_by_the_cuda_c_kernel():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(7, 3))
+    k = np.array([1.3, 0.2, 0.01])   # 100 steps of a while loop per instance
+    g, b = _particle_batch()
+    kern = _host_kernel(b, (X, k))
+    assert kern.layout.reduce == (None, 1)
+    gx, gk = kern.run([X, k], len(X))
+    cx, ck = b(X, k)
+    np.testing.assert_allclose(gx, cx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gk, ck, rtol=1e-12)
+
+
+def test_a_scratch_slice_too_small_is_an_error_not_a_wrong_result(monkeypatch):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(2, 3))
+    k = np.array([1.3, 0.2, 1e-4])   # 10^4 steps: tapes larger than the slice
+    g, b = _particle_batch()
+    kern = _host_kernel(b, (X, k))
+    monkeypatch.setattr(cuda_backend, "HOST_SCRATCH_MAX", 1 << 16)
+    monkeypatch.setattr(cuda_backend, "HOST_SCRATCH", 1 << 16)
+    with pytest.raises(MemoryError, match="scratch_per_thread"):
+        kern.run([X, k], len(X))
+    monkeypatch.undo()
+    gx, gk = kern.run([X, k], len(X))   # the host retries with larger slices
+    np.testing.assert_allclose(gx[1], g(X[1], k)[0], rtol=1e-12)
+
+
+def test_jit_on_the_cuda_backend_runs_the_host_build():
+    import batch_models as bm
+    x, k = np.array([0.3, -0.2, 0.5]), np.array([1.3, 0.2, 0.05])
+    got = ad.grad(bm.particle, argnums=(0, 1), backend="cuda")(x, k)
+    want = ad.grad(bm.particle, argnums=(0, 1), backend="llvm")(x, k)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(a, w, rtol=1e-13)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_the_kernel_compiles_to_ptx(arch):
+    rng = np.random.default_rng(5)
+    X, k = rng.normal(size=(4, 3)), np.array([1.3, 0.2, 0.01])
+    from adcompile.batching.cuda import cuda_source
+    src = cuda_source(_particle_batch()[1], (X, k), "particle_grad_batch")
+    assert "__global__ void particle_grad_batch_kernel" in src.cu
+    assert "particle_grad_batch_kernel(" in src.cuh and "scratch_per_thread" in src.cuh
+    text = cuda_backend.ptx(src, arch)
+    assert f".target {arch}" in text and ".entry particle_grad_batch_kernel" in text
+    assert "atom.global.add.f64" in text   # the shared adjoint's sum
+
+
+def test_cli_builds_cuda_kernels(tmp_path):
+    from pathlib import Path
+
+    from adcompile.cli import main
+    model = Path(__file__).resolve().parents[2] / "benchmarks" / "batch_models.py"
+    rc = main(["build", f"{model}:particle", "--mode", "primal,grad", "--signature",
+               "f64[:], f64[:]", "--target", "cuda", "--shared", "k", "--out", str(tmp_path)])
+    assert rc == 0
+    cu = (tmp_path / "particle.cu").read_text()
+    cuh = (tmp_path / "particle.cuh").read_text()
+    assert "particle_grad_kernel" in cu and "adc_atomic_add(&out2[e]" in cu
+    assert "the adjoint of shared argument 'k' summed over the batch" in cuh
+    assert (tmp_path / "adcompile_device.cuh").exists()
+    if shutil.which("nvcc"):
+        for arch in ("sm_80", "sm_90"):
+            assert f".target {arch}" in (tmp_path / f"particle.{arch}.ptx").read_text()
