@@ -28,7 +28,7 @@ from typing import Callable
 
 from .. import messages
 from ..ir.core import Block, Function, Op, Value
-from ..ir.types import ArrayType, ScalarType, TapeType, scalar_of
+from ..ir.types import ArrayType, ScalarType, TapeType
 from ..ir.views import ForOp, IfOp, WhileOp
 from .abi import CHECK_CODES, ErrorCode
 from .text.emitter import Names, StructuredEmitter, Syntax
