@@ -10,6 +10,7 @@ instance for scale.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,15 @@ import batch_models as bm  # noqa: E402
 
 import adcompile as ad  # noqa: E402
 from adcompile.batching.api import cpu_threads  # noqa: E402
+
+
+def cores_used(fn) -> float:
+    """Process CPU time over wall time of one call: how many cores the call kept busy (on a
+    loaded machine the speed-up can stay near 1 while this shows the chunks ran in parallel)."""
+    t, w = os.times(), time.perf_counter()
+    fn()
+    t2, w2 = os.times(), time.perf_counter()
+    return (t2.user - t.user + t2.system - t.system) / (w2 - w)
 
 
 def best(fn, repeat=5):
@@ -61,6 +71,7 @@ def main() -> None:
             b(*args)   # compile
             one = best(lambda: b.single_threaded(*args))
             many = best(lambda: b(*args))
+            busy = cores_used(lambda: b(*args))
             m = 200
             small = tuple(a[:m] if isinstance(ax, int) or ax == 0 else a
                           for a, ax in zip(args, axes if isinstance(axes, tuple)
@@ -71,7 +82,7 @@ def main() -> None:
                                      else a for i, a in enumerate(small)])
                                  for j in range(m)], 2) / m
             print(f"{name:<46} {be:<6} 1 thread {one * 1e3:9.2f} ms  all threads "
-                  f"{many * 1e3:9.2f} ms  speed-up {one / many:5.2f}x  "
+                  f"{many * 1e3:9.2f} ms  speed-up {one / many:5.2f}x  cores busy {busy:4.2f}  "
                   f"(Python loop {loop * 1e6:7.2f} us/instance, batch "
                   f"{many / opts.n * 1e9:7.1f} ns/instance)")
 
