@@ -620,6 +620,13 @@ def _lower_arg(lw, node):
     return lw.lower_expr(node)
 
 
+def _lower_option(lw, node):
+    """A keyword option: string constants stay Python strings (method="lm")."""
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        return node.value
+    return _lower_arg(lw, node)
+
+
 def lower_call(lw, node) -> Any:
     f = lw.lower_expr(node.func)
     for k in node.keywords:
@@ -650,6 +657,12 @@ def lower_call(lw, node) -> Any:
     if own is not None:   # an adcompile object that lowers its own calls (diagnostics)
         args = [_lower_arg(lw, a) for a in node.args]
         return own(obj, lw, args, {k.arg: _lower_arg(lw, k.value) for k in node.keywords},
+                   node)
+    own = getattr(obj, "__adcompile_lower__", None) if isinstance(
+        obj, pytypes.FunctionType) else None
+    if own is not None:   # an adcompile function with a compiled form (solvers)
+        args = [_lower_arg(lw, a) for a in node.args]
+        return own(lw, args, {k.arg: _lower_option(lw, k.value) for k in node.keywords},
                    node)
     while getattr(obj, "__adcompile__", False) and not hasattr(obj, "__adcompile_call__"):
         obj = obj.py_func     # a jit object: what it compiles
@@ -834,6 +847,11 @@ def lower_custom(lw, cf, node) -> Any:
     if node.keywords or not all(isinstance(a, Value) for a in args):
         raise lw.error(node, f"'{cf.__name__}' has custom derivative rules: call it with "
                        "positional number/array arguments", "", TypeInferenceError)
+    return lower_custom_values(lw, cf, args, node)
+
+
+def lower_custom_values(lw, cf, args: list[Value], node) -> Any:
+    """`lower_custom` with the arguments already lowered (adcompile's own callers)."""
     region = Block([Value(a.name, a.type) for a in args])
     outer_block = lw.block
     lw.block = region

@@ -430,6 +430,9 @@ class ExprLowerer:
     # -- attributes -----------------------------------------------------------------------------
     def expr_Attribute(self, node) -> Any:
         base = self.lower_expr(node.value)
+        own = getattr(type(base), "__adcompile_attr__", None)
+        if own is not None:   # a compile-time record of values (a fit's result)
+            return own(base, self, node.attr, node)
         if isinstance(base, Global):
             if not hasattr(base.obj, node.attr):
                 raise self.error(node, f"'{_objname(base.obj)}' has no attribute "

@@ -55,7 +55,8 @@ def watching() -> Iterator[list]:
     try:
         yield seen
     finally:
-        _WATCHERS.remove(seen)
+        # by identity: nested builds' lists are often equal (the same callees)
+        del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is seen)]
 
 
 def get_source(func) -> SourceInfo:
