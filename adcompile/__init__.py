@@ -1,6 +1,7 @@
 """adcompile: a source-to-source automatic-differentiation compiler for numeric Python."""
 from ._version import __version__
 from .api import Compiled, interpret, jit, show_ir
+from .batching import batch, pullback, pushforward
 from .check import GradCheckReport, check_grad
 from .checkpointing import checkpointed
 from .custom import custom_jvp, custom_vjp
@@ -19,4 +20,6 @@ __all__ = ["__version__", "CompileOptions", "AdError", "UnsupportedSyntax", "Typ
            "NonDifferentiable", "InternalError", "ConvergenceError", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
            "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
            "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp",
-           "jacobian", "jacobian_sparsity"]
+           "jacobian", "jacobian_sparsity",
+           # batches (adcompile/batching)
+           "batch", "pushforward", "pullback"]

@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--signature", default=None,
                    help='argument types, e.g. "f64[:], f64, i64" (default: the function\'s '
                         "annotations)")
-    b.add_argument("--target", dest="device", default="cpu", choices=["cpu"],
-                   help="code target (cpu)")
+    b.add_argument("--target", dest="device", default="cpu", choices=["cpu", "cuda"],
+                   help="code target: cpu (a C library) or cuda (.cu, .cuh and PTX for "
+                        "sm_80/sm_90: one GPU thread per instance)")
+    b.add_argument("--shared", default=None, metavar="NAMES",
+                   help="cuda: comma-separated parameters passed once for the whole batch "
+                        "(their adjoints are summed); the others are batched")
     b.add_argument("--cpu", default="host",
                    help="LLVM CPU name: host (default, fastest here) or e.g. x86-64 for a "
                         "portable artifact")
@@ -156,6 +160,17 @@ def _build(ns, func, modes, argnums, checkpoint) -> int:
     specs = parse_signature(ns.signature, func) if ns.signature is not None else \
         signature_from_annotations(func)
     t0 = time.perf_counter()
+    if ns.device == "cuda":
+        from .cuda_build import build_cuda
+        files = build_cuda(func, specs, modes, Path(ns.out), ns.name, argnums, checkpoint,
+                           ns.shared)
+        for path in files.values():
+            print(path)
+        if "sm_80" not in files:
+            print("nvcc not found: no PTX written (compile the .cu with nvcc)", file=sys.stderr)
+        print(f"built {', '.join(modes)} of {func.__name__} for CUDA in "
+              f"{time.perf_counter() - t0:.2f} s", file=sys.stderr)
+        return 0
     files = build_library(func, specs, modes, Path(ns.out), ns.name, argnums,
                           not ns.no_bounds_check, ns.cpu, checkpoint)
     dt = time.perf_counter() - t0

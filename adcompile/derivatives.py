@@ -31,7 +31,7 @@ from .frontend.env import unflatten
 from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
-from .jacobian import assemble, row_check, seeds
+from .jacobian import assemble, seeds
 from . import trees
 from .results import box, boxes
 from .signature import ArgSpec, bind_defaults, require_function, signature_of, user_function
@@ -672,6 +672,7 @@ def _jacfwd_flat(self, fl: "trees.Flat", nums, single: bool):
     return fl.nest(table, nums, single)
 
 
+@_recorded
 def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: str | None = None,
            options: CompileOptions | None = None):
     """Row-wise Jacobians of a function whose row i of every output depends only on row i of
@@ -715,24 +716,21 @@ def jacfwd_rows(func: Callable, argnums: int | Sequence[int] = 0, *, backend: st
             blocks = assemble.split_lanes(d, widths)
             per_out.append(blocks[0] if single else tuple(blocks))
         return _out(fn, per_out)
-    return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options))
+
+    def program(self, sig):
+        f = self.py_func
+        nums = _argnums(argnums, len(sig), f)
+        _active_of(f, sig, nums)
+        return programs.jacobian_rows(f, sig, nums, single, self.options, "jacfwd_rows")
+    return Derivative(func, call, "jacfwd_rows", resolve_options(backend, options), program)
 
 
 def _check_rows(self, sp: Specialization, nums) -> None:
-    """Refuse a function whose output row i reads other rows of the arguments: the shared
-    row seed would fold those terms into row i's own columns (checked once per program)."""
+    """Row independence, checked once per program (see programs.require_row_independence)."""
     done = self.__dict__.setdefault("_rows_checked", set())
     if id(sp) in done:
         return
-    where = row_check.cross_row_use(sp.ir["primal"], list(nums))
-    if where is not None:
-        raise AdError(f"jacfwd_rows: an output row of '{self.py_func.__name__}' depends on "
-                      "other rows of the differentiated arguments; the row-wise Jacobian "
-                      "would add those terms into the row's own columns",
-                      where if where is not True else sp.ir["primal"].loc,
-                      "use adcompile.jacfwd for the full Jacobian, or make output row i read "
-                      "only row i (x[i, j] with i the loop index) and carry nothing from one "
-                      "row to the next")
+    programs.require_row_independence(self.py_func, sp.ir["primal"], nums)
     done.add(id(sp))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .derivatives import jacfwd, jacobian
 from .errors import AdError
+from .implicit.least_squares import lower as lower_least_squares
 
 
 @dataclass
@@ -153,6 +154,9 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         print(f"least_squares: {msgs[status]}; cost {cost:.6e} after {nit} iterations")
     return LeastSquaresResult(x, cost, r, J, np.asarray(g), float(np.max(np.abs(g), initial=0)),
                               nfev, njev, nit, status, msgs[status], status > 0, history)
+
+
+least_squares.__adcompile_lower__ = lower_least_squares
 
 
 def levenberg_marquardt(residual, x0, args=(), **kw) -> LeastSquaresResult:

@@ -31,11 +31,8 @@ from .rules.common import tangent_type
 def _keeps_rule(op: Op, lanes: bool) -> bool:
     cf = REGISTRY[op.attrs["rule"]]
     cf.require_rules(op.loc)
-    if lanes and cf.kind == "custom_root":   # its iterations are not its derivative
-        raise NonDifferentiable(
-            f"'{cf.__name__}' is an implicit root (custom_root/fixed_point): vector forward "
-            "mode (jacfwd, hessian's lanes, jacfwd_rows) does not support its rule yet",
-            op.loc, "use jacrev for the Jacobian, or jvp once per direction")
+    if cf.kind == "custom_root":   # its iterations are not its derivative: always the rule
+        return True
     return not lanes and cf.jvp_rule is not None
 
 
@@ -161,11 +158,12 @@ class Forward:
         cf = REGISTRY[op.attrs["rule"]]
         e = Emitter(dst, op.loc)
         dots = [self.tangent_or_zero(e, a) for a in op.operands]
-        fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots],
-                     len(op.results),
-                     expect=[tangent_type(r.type, self.lanes) for r in op.results])
+        # after reverse mode (forward over reverse) trailing results are the fwd rule's
+        # residuals: their tangents are those of the outputs and arguments they stand for
+        n = len(op.results) - op.attrs.get("nres", 0)
+        fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots], n,
+                     expect=[tangent_type(r.type, self.lanes) for r in op.results[:n]])
         vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
-        n = len(op.results)
         if len(vals) != 2 * n:
             raise TypeInferenceError(f"the JVP rule of '{cf.__name__}' must return "
                                      "(outputs, output tangents)", op.loc,
@@ -175,6 +173,17 @@ class Forward:
                 check_extents(e, d, r, cf, "jvp", f"a tangent for output {i}",
                               "the output")
                 self.dot[r.id] = self.fit(e, d, r)
+        if n == len(op.results):
+            return
+        sources = cf.residual_sources(len(op.operands), n)
+        if sources is None or len(sources) != len(op.results) - n:
+            raise NonDifferentiable(f"forward mode over reverse mode of '{cf.__name__}' "
+                                    "needs the tangents of its fwd rule's residuals", op.loc,
+                                    "give it a custom_jvp rule, or use reverse mode only")
+        for r, (what, k) in zip(op.results[n:], sources):
+            if r.id in self.varied:
+                src = op.results[k] if what == "out" else op.operands[k]
+                self.dot[r.id] = self.tangent_or_zero(e, src)
 
     def zero(self, e: Emitter, v: Value) -> Value:
         return e.zeros_like(v, self.L if self.lanes else None, name=v.name + "_dot")

@@ -45,6 +45,13 @@ BACKENDS: dict[str, BackendSpec] = {b.name: b for b in (
                 "readable Python source compiled by numba.njit (NumPy array form kept)"),
     BackendSpec("llvm", "llvm_backend", True,
                 "LLVM IR through llvmlite, linked with the C runtime into a shared library"),
+    # -- batched derivative kernels (issue 13): CUDA C over the same lowered IR ------------
+    BackendSpec("cuda", "cuda_backend", True,
+                "CUDA C (__host__ __device__ program + __global__ batched kernel); called from "
+                "Python it runs the same code built for the host"),
+    BackendSpec("numba_cuda", "numba_cuda_backend", True,
+                "a self-contained numba-cuda kernel (one thread per instance), launched by "
+                "adcompile.batch(..., target=\"cuda\")"),
 )}
 
 

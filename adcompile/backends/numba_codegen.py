@@ -327,6 +327,17 @@ def _transpose(g, op, a, arr) -> str:
     return f"np.ascontiguousarray(np.transpose({a[0]}, (1, 0, {rest})))"
 
 
+def _reshape(g, op, a, arr) -> str:   # breadth (issue 16)
+    dims = ", ".join(a[1:]) + ("," if len(a) == 2 else "")
+    return f"np.ascontiguousarray({a[0]}).reshape(({dims}))"
+
+
+def _permute(g, op, a, arr) -> str:
+    axes = tuple(op.attrs["axes"])
+    full = axes + tuple(range(len(axes), op.operands[0].type.ndim))
+    return f"np.ascontiguousarray(np.transpose({a[0]}, {full!r}))"
+
+
 _EXPR: dict[str, Callable] = {
     "undef": _undef,
     "neg": lambda g, op, a, arr: f"-{a[0]}",
@@ -365,6 +376,7 @@ _EXPR: dict[str, Callable] = {
     "transpose": _transpose,
     "sum_to": _sum_to, "broadcast_like": _broadcast_like, "lmatmul": _lmatmul,
     "expand": lambda g, op, a, arr: f"np.expand_dims({a[0]}, {op.attrs['axis']})",
+    "reshape": _reshape, "permute": _permute,
 }
 
 _STATEMENTS: dict[str, Callable] = {

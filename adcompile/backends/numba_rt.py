@@ -287,6 +287,20 @@ def sum_to3(g, like):
     return np.ascontiguousarray(out)
 
 
+@njit(cache=True)
+def sum_to4(g, like):   # breadth (issue 16): 4-d intermediates (x[:, :, None] * ..., tile)
+    out = g
+    if like.shape[0] == 1 and g.shape[0] != 1:
+        out = np.expand_dims(np.sum(out, axis=0), 0)
+    if like.shape[1] == 1 and out.shape[1] != 1:
+        out = np.expand_dims(np.sum(out, axis=1), 1)
+    if like.shape[2] == 1 and out.shape[2] != 1:
+        out = np.expand_dims(np.sum(out, axis=2), 2)
+    if like.shape[3] == 1 and out.shape[3] != 1:
+        out = np.expand_dims(np.sum(out, axis=3), 3)
+    return np.ascontiguousarray(out)
+
+
 def _make_lanes(kernel, side: str, nd_other: int):
     @njit(cache=True)
     def f(a, b):

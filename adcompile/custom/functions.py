@@ -53,6 +53,12 @@ class CustomFunction:
         generated rules (implicit roots) are made per type."""
         return {"jvp": self.jvp_rule, "fwd": self.fwd, "bwd": self.bwd}[kind]
 
+    def residual_sources(self, nargs: int, nouts: int) -> list[tuple[str, int]] | None:
+        """What each residual of the fwd rule is, as ('out', k) or ('arg', k), when known:
+        forward mode over reverse mode then takes their tangents from those values. None:
+        a user's residuals are opaque."""
+        return None
+
     def require_rules(self, loc=None) -> None:
         """A function declared with custom rules is never silently differentiated as written:
         differentiating it before its rules are defined is an error."""

@@ -17,9 +17,10 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Value
 from ..ir.types import I64, ArrayType, scalar_of
 from ..ir.walk import inline_function
+from ..jacobian import row_check
 from .compile import build_ir
 from .options import CompileOptions
-from .transforms import JVP, VJP
+from .transforms import JVP, VJP, SeedUnsupported
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,100 @@ def jacobian_reverse(f, sig, nums: tuple[int, ...], single: bool, options: Compi
     b.op("return", list(flat), [])
     inner_tree = None if single else (None,) * len(nums)
     tree = tuple([inner_tree] * k) if primal_fn.returns_tuple else inner_tree
+    fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], inner.loc,
+                  tree is not None)
+    return Program(fn, tree)
+
+
+def require_row_independence(f, primal: Function, nums) -> None:
+    """Refuse a function whose output row i reads other rows of the arguments: the shared
+    row seed would fold those terms into row i's own columns."""
+    where = row_check.cross_row_use(primal, list(nums))
+    if where is not None:
+        raise AdError(f"jacfwd_rows: an output row of '{f.__name__}' depends on "
+                      "other rows of the differentiated arguments; the row-wise Jacobian "
+                      "would add those terms into the row's own columns",
+                      where if where is not True else primal.loc,
+                      "use adcompile.jacfwd for the full Jacobian, or make output row i read "
+                      "only row i (x[i, j] with i the loop index) and carry nothing from one "
+                      "row to the next")
+
+
+def _row_seeds(b: Builder, args: list[Value], nums) -> list[Value]:
+    """The row-block seeds in the program (the array form of `seeds.row_block_lanes`):
+    argument k's entry (r, j) drives lane offset_k + j in every row r."""
+    widths = [b("dim", args[i], axis=1, name="m") for i in nums]
+    total = widths[0]
+    for w in widths[1:]:
+        total = b("add", total, w, name="lanes")
+    seeds_, off = [], b.const(0, I64, name="off")
+    for i, w in zip(nums, widths):
+        x = args[i]
+        dt = scalar_of(x.type)
+        n = b("dim", x, axis=0, name="n")
+        s = b("zeros", n, w, total, dtype=dt.name, name=f"{x.name}_seed")
+        one = b.const(1.0, dt, name="one")
+
+        def row(rb: Builder, r: Value, cur: list[Value], w=w, off=off, one=one):
+            return _counted(rb, w, cur, lambda cb, j, c: [cb(
+                "setitem", c[0], one, r, j, cb("add", off, j, name="lane"),
+                name=c[0].name)])
+        seeds_.append(_counted(b, n, [s], row)[0])
+        off = b("add", off, w, name="off")
+    return seeds_
+
+
+def jacobian_rows(f, sig, nums: tuple[int, ...], single: bool, options: CompileOptions,
+                  what: str) -> Program:
+    """`jacfwd_rows` as one program: vector forward mode with the row-wise identity seed
+    (computed where it is read when the function reads its arguments by element, else built
+    in the program), each output's lanes split per argument."""
+    active = tuple(j in nums for j in range(len(sig)))
+    for i in nums:
+        t = sig[i].type
+        if not isinstance(t, ArrayType) or t.ndim != 2:
+            raise AdError(f"{what}: argument {i} must be a 2-d (rows, columns) array, got "
+                          f"{t}", hint="use jacfwd for other shapes")
+    try:
+        stages = build_ir(f, sig, JVP(active, lanes=True, seed_rows=True), options)
+        seeded = True
+    except SeedUnsupported:   # whole-array use of an argument: the seed as an array
+        stages = build_ir(f, sig, JVP(active, lanes=True), options)
+        seeded = False
+    inner, primal_fn = stages["optimized"], stages["primal"]
+    require_row_independence(f, primal_fn, nums)
+    args = [Value(a.name, a.type) for a in inner.args[:len(sig)]]
+    body = Block([])
+    b = Builder(body, inner.loc)
+    extra = [] if seeded else _row_seeds(b, args, nums)
+    res = inline_function(inner, body, args + extra)
+    k = len(primal_fn.result_types)
+    rows = b("dim", args[nums[0]], axis=0, name="n")
+    flat, trees = [], []
+    for lanes in res[k:]:
+        if lanes.type.ndim < 2:
+            raise AdError(f"{what} needs outputs whose first axis is the rows of the "
+                          "arguments", primal_fn.loc, "return per-row results, shape (n, ...)")
+        same = b("eq", b("dim", lanes, axis=0, name="n_out"), rows, name="same_rows")
+        b.op("check", [same], [], {"message": f"{what} needs outputs whose first axis is the "
+                                   "rows of the arguments", "kind": "shape"})
+        if single:
+            flat.append(lanes)
+            continue
+        off = b.const(0, I64, name="off")
+        full = ",".join(["s000"] * (lanes.type.ndim - 1))
+        for i in nums:
+            w = b("dim", args[i], axis=1, name="m")
+            end = b("add", off, w, name="end")
+            block = b("getslice", lanes, off, end, spec=f"{full},s110", name=lanes.name)
+            flat.append(b("copy", block, name=lanes.name))
+            off = end
+        trees.append((None,) * len(nums))
+    b.op("return", flat, [])
+    if single:
+        tree = tuple([None] * k) if primal_fn.returns_tuple else None
+    else:
+        tree = tuple(trees) if primal_fn.returns_tuple else trees[0]
     fn = Function(f"{f.__name__}_{what}", args, body, [v.type for v in flat], inner.loc,
                   tree is not None)
     return Program(fn, tree)

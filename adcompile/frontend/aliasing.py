@@ -21,6 +21,7 @@ from typing import Any, Callable
 from ..errors import TypeInferenceError
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
+from ..ir.types import I64
 from .env import Env, Poison, fresh_key
 
 Current = Callable[[int], "Value | None"]
@@ -65,6 +66,50 @@ class TransposeView:
 
     def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
         return [(self.base, lw.emit("transpose", [new], name=new.name + "T"))]
+
+
+@dataclass(frozen=True)
+class NewAxisView:
+    """breadth: `base[:, None]`: `base` with size-1 axes inserted at `axes` (result
+    positions, ascending); written back by reading index 0 of those axes."""
+
+    base: int
+    axes: tuple[int, ...]
+
+    def bases(self) -> tuple[int, ...]:
+        return (self.base,)
+
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
+        out = base_new
+        for a in self.axes:
+            out = lw.emit("expand", [out], {"axis": a}, name=name)
+        return out
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        spec = ",".join("i" if k in self.axes else "s000" for k in range(max(self.axes) + 1))
+        zeros = [lw.const(0, I64) for _ in self.axes]
+        return [(self.base, lw.emit("getslice", [new, *zeros], {"spec": spec},
+                                    name=new.name))]
+
+
+@dataclass(frozen=True)
+class MapView:
+    """breadth: a view that is a function of its whole base (a reshape, a permutation of
+    axes): `read(lw, base)` makes it, `back(lw, view)` turns it into the base's shape."""
+
+    base: int
+    prim: str
+    forward: Callable
+    back: Callable
+
+    def bases(self) -> tuple[int, ...]:
+        return (self.base,)
+
+    def read(self, lw, base_key: int, base_new: Value, cur, name: str = "view") -> Value:
+        return self.forward(lw, base_new)
+
+    def write_back(self, lw, new: Value, current: Current) -> list[tuple[int, Value]]:
+        return [(self.base, self.back(lw, new))]
 
 
 @dataclass(frozen=True)
@@ -131,7 +176,7 @@ class Stale:
 
 def is_lazy(rec) -> bool:
     """Views that are a pure function of their base (re-readable at any time)."""
-    return isinstance(rec, (IndexView, TransposeView))
+    return isinstance(rec, (IndexView, TransposeView, NewAxisView, MapView))
 
 
 def reachable(env: Env, key: int) -> bool:
@@ -216,6 +261,29 @@ def note_view(lw, base: Value, view: Value, prim: str, spec: str | None = None,
     vkey = ensure_key(env, view)
     env.views[vkey] = TransposeView(bkey) if prim == "transpose" else \
         IndexView(bkey, prim, spec, tuple(operands))
+    return view
+
+
+def note_newaxis_view(lw, base: Value, view: Value, axes: tuple[int, ...]) -> Value:
+    """Record that `view` is `base` with size-1 axes at `axes` (x[:, None])."""
+    env = lw.env
+    bkey = ensure_key(env, base)
+    if not env.holders(bkey) and current(lw, bkey) is None:
+        env.vars[f"obj.{bkey}"] = base
+        env.keys[f"obj.{bkey}"] = bkey
+    env.views[ensure_key(env, view)] = NewAxisView(bkey, axes)
+    return view
+
+
+def note_map_view(lw, base: Value, view: Value, prim: str, forward: Callable,
+                  back: Callable) -> Value:
+    """Record that `view` = forward(base), written back as back(view) (see `MapView`)."""
+    env = lw.env
+    bkey = ensure_key(env, base)
+    if not env.holders(bkey) and current(lw, bkey) is None:
+        env.vars[f"obj.{bkey}"] = base
+        env.keys[f"obj.{bkey}"] = bkey
+    env.views[ensure_key(env, view)] = MapView(bkey, prim, forward, back)
     return view
 
 

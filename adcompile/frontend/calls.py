@@ -22,10 +22,11 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
-from . import aliasing
+from . import aliasing, elementwise, reductions, shapes
 from . import einsum
 from .einsum import lower_einsum
 from . import sorting
+from .callargs import float_of, fname, nargs, val
 from .env import Global, Method, describe, unflatten
 from .source import get_source
 
@@ -44,39 +45,7 @@ def _reg(*objs, name: str | None = None):
     return deco
 
 
-def _fname(node) -> str:
-    """The callee as the user wrote it (`np.linalg.norm`), for messages."""
-    f = node.func if isinstance(node, gast.Call) else node
-    parts = []
-    while isinstance(f, gast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if not isinstance(f, gast.Name):
-        return "function"
-    return ".".join([f.id] + parts[::-1])
-
-
-def _nargs(lw, args, kw, node, lo: int, hi: int, allowed_kw=()) -> None:
-    if not lo <= len(args) <= hi:
-        want = str(lo) if lo == hi else f"{lo} to {hi}"
-        raise lw.error(node, f"{_fname(node)}() takes {want} arguments, got {len(args)}", "",
-                       TypeInferenceError)
-    for k in kw:
-        if k not in allowed_kw:
-            raise lw.error(node, f"{_fname(node)}() does not support the keyword '{k}' in "
-                           "compiled code", "", UnsupportedSyntax)
-
-
-def _val(lw, v, node) -> Value:
-    if not isinstance(v, Value):
-        raise lw.error(node, f"{_fname(node)}() expects numbers or arrays, got {describe(v)}", "",
-                       TypeInferenceError)
-    return v
-
-
-def _float_of(v: Value) -> ScalarType:
-    dt = scalar_of(v.type)
-    return dt if dt.is_float else F64
+_fname, _nargs, _val, _float_of = fname, nargs, val, float_of
 
 
 # -- elementwise math -----------------------------------------------------------------------------
@@ -141,6 +110,22 @@ def _isfinite(lw, args, kw, node):
 def _predicate(lw, prim, v, node):
     v = _val(lw, v, node)
     return lw.emit(prim, [lw.to_dtype(v, _float_of(v))], name=prim)
+
+
+def _math_predicate(prim: str) -> Handler:
+    """math.isnan and friends take scalars only, as every math function."""
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, 1)
+        v = _val(lw, args[0], node)
+        if isinstance(v.type, ArrayType):
+            raise lw.error(node, f"{_fname(node)}() takes a scalar, got an array",
+                           f"use np.{prim} for arrays", TypeInferenceError)
+        return _predicate(lw, prim, v, node)
+    return h
+
+
+for _prim in ("isnan", "isinf", "isfinite"):
+    _reg(getattr(math, _prim))(_math_predicate(_prim))
 
 
 @_reg(builtins.abs, np.abs, np.absolute)
@@ -442,6 +427,9 @@ def _full_like(lw, args, kw, node):
 def _arange(lw, args, kw, node):
     _nargs(lw, args, kw, node, 1, 3, ("dtype",))
     vals = [_val(lw, a, node) for a in args]
+    if any(isinstance(v.type, ArrayType) for v in vals):
+        raise lw.error(node, f"{_fname(node)}() takes scalar bounds, got an array", "",
+                       TypeInferenceError)
     if len(vals) == 1:
         vals = [lw.const(0, I64)] + vals
     if len(vals) == 2:
@@ -511,36 +499,10 @@ def _array(lw, args, kw, node):
 
 
 # -- reductions and linear algebra ----------------------------------------------------------------
-def _reduce(prim: str) -> Handler:
-    def h(lw, args, kw, node):
-        _nargs(lw, args, kw, node, 1, 2, ("axis",))
-        x = _val(lw, args[0], node)
-        if not isinstance(x.type, ArrayType):
-            return x if prim != "mean" else lw.to_dtype(x, _float_of(x))
-        ax = kw.get("axis", args[1] if len(args) > 1 else None)
-        axis = None
-        if ax is not None:
-            axis = lw.known(ax) if isinstance(ax, Value) else None
-            if not isinstance(axis, int) or isinstance(axis, bool):
-                raise lw.error(node, "axis must be an integer constant", "e.g. axis=0",
-                               TypeInferenceError)
-            if not -x.type.ndim <= axis < x.type.ndim:
-                raise lw.error(node, f"axis {axis} is out of range for a {x.type.ndim}-d array",
-                               "", TypeInferenceError)
-            axis %= x.type.ndim
-        if scalar_of(x.type) == BOOL:
-            x = lw.to_dtype(x, I64)
-        if prim == "mean":
-            x = lw.to_dtype(x, _float_of(x))
-        return lw.emit(prim, [x], {"axis": axis}, name=prim)
-    return h
-
-
-_reg(np.sum, name="sum")(_reduce("sum"))
-_reg(np.prod, name="prod")(_reduce("prod"))
-_reg(np.max, np.amax, name="max")(_reduce("max"))
-_reg(np.min, np.amin, name="min")(_reduce("min"))
-_reg(np.mean, name="mean")(_reduce("mean"))
+# -- breadth: reductions with axis tuples and keepdims, statistics, scans (reductions.py) -----
+for _name, _h in reductions.CALLS.items():
+    _reg(getattr(np, _name), name=_name if _name in reductions.METHODS else None)(_h)
+_reduce = reductions.reduction
 
 
 @_reg(builtins.sum)
@@ -746,7 +708,13 @@ _METHODS = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "mean": "m
             "copy": "copy", "dot": "matmul"}
 
 
+METHOD_NAMES = tuple(_METHODS) + ("astype", "transpose")
+
+
 def _method(lw, m: Method, args, kw, node):
+    extra = reductions.METHODS.get(m.name) or shapes.METHODS.get(m.name)
+    if extra is not None:
+        return extra(lw, [m.obj] + args, kw, node)
     if m.name in _METHODS:
         return NAMED[_METHODS[m.name]](lw, [m.obj] + args, kw, node)
     if m.name == "astype":
@@ -757,7 +725,8 @@ def _method(lw, m: Method, args, kw, node):
     if m.name == "transpose":
         return _transpose(lw, [m.obj], kw, node)
     raise lw.error(node, f"the array method '.{m.name}()' is not supported",
-                   "supported: .sum() .prod() .max() .min() .mean() .copy() .dot() .astype()")
+                   "supported: " + " ".join(f".{n}()" for n in sorted(
+                       set(METHOD_NAMES) | set(reductions.METHODS) | set(shapes.METHODS))))
 
 
 # -- entry ----------------------------------------------------------------------------------------
@@ -773,6 +742,13 @@ def _lower_arg(lw, node):
     return lw.lower_expr(node)
 
 
+def _lower_option(lw, node):
+    """A keyword option: string constants stay Python strings (method="lm")."""
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        return node.value
+    return _lower_arg(lw, node)
+
+
 def lower_call(lw, node) -> Any:
     f = lw.lower_expr(node.func)
     for k in node.keywords:
@@ -786,6 +762,9 @@ def lower_call(lw, node) -> Any:
     if not isinstance(f, Global):
         raise lw.error(node.func, f"{describe(f)} is not callable", "", TypeInferenceError)
     obj = f.obj
+    text = float_of_text(lw, f, node)
+    if text is not None:
+        return text
     try:
         handler = CALLS.get(obj)
     except TypeError:
@@ -800,6 +779,12 @@ def lower_call(lw, node) -> Any:
     if own is not None:   # an adcompile object that lowers its own calls (diagnostics)
         args = [_lower_arg(lw, a) for a in node.args]
         return own(obj, lw, args, {k.arg: _lower_arg(lw, k.value) for k in node.keywords},
+                   node)
+    own = getattr(obj, "__adcompile_lower__", None) if isinstance(
+        obj, pytypes.FunctionType) else None
+    if own is not None:   # an adcompile function with a compiled form (solvers)
+        args = [_lower_arg(lw, a) for a in node.args]
+        return own(lw, args, {k.arg: _lower_option(lw, k.value) for k in node.keywords},
                    node)
     while getattr(obj, "__adcompile__", False) and not hasattr(obj, "__adcompile_call__"):
         obj = obj.py_func     # a jit object: what it compiles
@@ -984,6 +969,11 @@ def lower_custom(lw, cf, node) -> Any:
     if node.keywords or not all(isinstance(a, Value) for a in args):
         raise lw.error(node, f"'{cf.__name__}' has custom derivative rules: call it with "
                        "positional number/array arguments", "", TypeInferenceError)
+    return lower_custom_values(lw, cf, args, node)
+
+
+def lower_custom_values(lw, cf, args: list[Value], node) -> Any:
+    """`lower_custom` with the arguments already lowered (adcompile's own callers)."""
     region = Block([Value(a.name, a.type) for a in args])
     outer_block = lw.block
     lw.block = region
@@ -1026,3 +1016,37 @@ def inline_call_values(lw, func, node, values: list[Value]) -> Any:
     if child.ret_tree is not None:
         return unflatten(child.ret_tree, results)
     return tuple(results) if child.ret_tuple else results[0]
+
+
+# -- breadth (issue 16): shape functions (shapes.py), registered last: they replace the
+# one-argument np.transpose above
+for _name, _h in shapes.CALLS.items():
+    if getattr(np, _name, None) is not None:
+        _reg(getattr(np, _name), name=_name)(_h)
+for _name, _h in elementwise.CALLS.items():
+    if getattr(np, _name, None) is not None and getattr(np, _name) not in CALLS:
+        _reg(getattr(np, _name))(_h)
+_reg(builtins.round)(elementwise.builtin_round)
+_FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
+                "+infinity": math.inf, "-infinity": -math.inf, "nan": math.nan,
+                "+nan": math.nan, "-nan": math.nan}
+
+
+def float_of_text(lw, f, node):
+    """float('inf'), float('nan'), np.float64('-inf'): the one use of a string in compiled
+    code, a constant (None: not such a call)."""
+    if f.obj not in (builtins.float, np.float64, np.float32) or len(node.args) != 1 or \
+            node.keywords or not isinstance(node.args[0], gast.Constant) or \
+            not isinstance(node.args[0].value, str):
+        return None
+    text = node.args[0].value.strip().lower()
+    if text not in _FLOAT_WORDS:
+        try:
+            value = float(text)
+        except ValueError:
+            raise lw.error(node, f"could not convert string to float: {node.args[0].value!r}",
+                           "", TypeInferenceError) from None
+    else:
+        value = _FLOAT_WORDS[text]
+    dt = F32 if f.obj is np.float32 else F64
+    return lw.const(value, dt, weak=f.obj is builtins.float)

@@ -431,6 +431,9 @@ class ExprLowerer:
     # -- attributes -----------------------------------------------------------------------------
     def expr_Attribute(self, node) -> Any:
         base = self.lower_expr(node.value)
+        own = getattr(type(base), "__adcompile_attr__", None)
+        if own is not None:   # a compile-time record of values (a fit's result)
+            return own(base, self, node.attr, node)
         if isinstance(base, Global):
             if not hasattr(base.obj, node.attr):
                 raise self.error(node, f"'{_objname(base.obj)}' has no attribute "
@@ -448,10 +451,8 @@ class ExprLowerer:
                 self.ctx.weak.update(d.id for d in dims)
                 return dims
             if a == "T":
-                if base.type.ndim > 2:   # NumPy reverses every axis; transpose swaps two
-                    raise self.error(node, f".T of a {base.type.ndim}-d array is not "
-                                     "supported", "index the axes explicitly in a loop",
-                                     TypeInferenceError)
+                if base.type.ndim > 2:   # NumPy reverses every axis (breadth: permute)
+                    return self.call_named("transpose", [base], node)
                 if base.type.ndim < 2:
                     return base
                 return aliasing.note_view(self, base, self.emit("transpose", [base],
@@ -491,7 +492,10 @@ class ExprLowerer:
         raw = fancy.lower_parts(self, node.slice)
         if fancy.is_fancy(raw):   # an index array or a mask: a gather (frontend/fancy.py)
             return fancy.Fancy(self, node).read(base, raw)
-        spec, operands = self.index_spec(base, node.slice, node, raw)
+        nones: list[int] = []
+        spec, operands = self.index_spec(base, node.slice, node, nones, fancy.plain(raw))
+        if nones:   # breadth: x[:, None] / np.newaxis, a view with size-1 axes added
+            return self.newaxis_view(base, spec, operands, nones)
         if spec is None:
             out = self.emit("getitem", [base] + operands, name=base.name + "_i")
             if isinstance(out.type, ArrayType):   # a row: a view in NumPy
@@ -500,15 +504,42 @@ class ExprLowerer:
         out = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
         return aliasing.note_view(self, base, out, "getslice", spec, tuple(operands))
 
-    def index_spec(self, base: Value, sl, node, pre: list | None = None
-                   ) -> tuple[str | None, list[Value]]:
+    def newaxis_view(self, base: Value, spec, operands, nones: list[int]) -> Value:
+        """`base[spec]` with size-1 axes inserted at `nones` (result positions, ascending):
+        a view of `base`, so writes through it reach `base` as in NumPy."""
+        if spec is not None:
+            v = self.emit("getslice", [base] + operands, {"spec": spec}, name=base.name + "_s")
+            aliasing.note_view(self, base, v, "getslice", spec, tuple(operands))
+        elif operands:
+            v = self.emit("getitem", [base] + operands, name=base.name + "_i")
+            if isinstance(v.type, ArrayType):
+                aliasing.note_view(self, base, v, "getitem", None, tuple(operands))
+        else:
+            v = base
+        out = v
+        for a in nones:
+            out = self.emit("expand", [out], {"axis": a}, name=base.name + "_e")
+        if not isinstance(v.type, ArrayType):
+            return out    # a new array holding one element (NumPy: a view of it; written
+                          # through rarely: a write reaches the copy only)
+        return aliasing.note_newaxis_view(self, v, out, tuple(nones))
+
+    def index_spec(self, base: Value, sl, node, nones: list[int] | None = None,
+                   pre: list | None = None) -> tuple[str | None, list[Value]]:
         """(None, indices) for plain element/row access, else (slice spec, operands).
-        `pre`: the parts already lowered (fancy.lower_parts), so none is lowered twice."""
+        With `nones` (a list to fill), `None`/`np.newaxis` parts are allowed: their positions
+        in the result go there and the spec indexes only the other parts. `pre`: the parts
+        already lowered (fancy.lower_parts, when none is None or `...`), so none is lowered
+        twice."""
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
         if not parts:
             raise self.error(node, "indexing with an empty tuple (x[()]) is not supported",
                              "read a 0-d array's value with np.sum(x), or pass float(x) "
                              "from Python", UnsupportedSyntax)
+        if nones is not None:
+            parts = self._expand_newaxis(base, parts, node, nones)
+            if not parts:
+                return None, []
         if len(parts) > base.type.ndim:
             raise self.error(node, f"too many indices ({len(parts)}) for a "
                              f"{base.type.ndim}-d array",
@@ -548,6 +579,45 @@ class ExprLowerer:
                 operands.append(self.to_int(v, p))
                 spec.append("i")
         return (",".join(spec) if any_slice else None), operands
+
+    def _expand_newaxis(self, base: Value, parts, node, nones: list[int]) -> list:
+        """The index parts without `None`s and with `...` as full slices; the result axes of
+        the `None`s into `nones`."""
+        def is_none(p):
+            if isinstance(p, gast.Constant) and p.value is None:
+                return True
+            if not (isinstance(p, gast.Attribute) and p.attr == "newaxis"):
+                return False
+            mod = self.lower_expr(p.value)
+            return isinstance(mod, Global) and getattr(mod.obj, "newaxis", 0) is None
+        ell = [k for k, p in enumerate(parts) if isinstance(p, gast.Constant) and
+               p.value is Ellipsis]
+        if len(ell) > 1:
+            raise self.error(node, "an index can only have a single ellipsis ('...')", "",
+                             TypeInferenceError)
+        real = [p for p in parts if not is_none(p) and not (isinstance(p, gast.Constant) and
+                                                          p.value is Ellipsis)]
+        if ell:
+            fill = max(base.type.ndim - len(real), 0)
+            full = [gast.Slice(lower=None, upper=None, step=None) for _ in range(fill)]
+            parts = parts[:ell[0]] + full + parts[ell[0] + 1:]
+        out, pos = [], 0
+        for p in parts:
+            if is_none(p):
+                nones.append(pos)
+                pos += 1
+                continue
+            out.append(p)
+            pos += isinstance(p, gast.Slice)
+        if nones and len(out) > base.type.ndim:
+            raise self.error(node, f"too many indices ({len(out)}) for a "
+                             f"{base.type.ndim}-d array",
+                             "use at most one index per dimension", TypeInferenceError)
+        if nones and base.type.ndim + len(nones) - sum(not isinstance(p, gast.Slice)
+                                                        for p in out) > 4:
+            raise self.error(node, "arrays of more than 4 dimensions are not supported", "",
+                             TypeInferenceError)
+        return out
 
     def store_subscript(self, target, value: Any) -> None:
         # x[i][j] = v is x[i, j] = v when the inner subscript is a plain index
@@ -589,7 +659,7 @@ class ExprLowerer:
         if fancy.is_fancy(raw):   # x[idx] = v, x[mask] = v: a scatter (frontend/fancy.py)
             self.write_array(arr, fancy.Fancy(self, target).write(arr, raw, value), target)
             return
-        spec, operands = self.index_spec(arr, sl, target, raw)
+        spec, operands = self.index_spec(arr, sl, target, pre=fancy.plain(raw))
         value = self.to_dtype(value, arr.type.dtype)
         if spec is None:
             room = arr.type.ndim - len(operands)

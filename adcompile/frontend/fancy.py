@@ -47,10 +47,26 @@ def is_fancy(parts: list[Any]) -> bool:
     return any(isinstance(p, Value) and isinstance(p.type, ArrayType) for p in parts)
 
 
+def _marker(n) -> bool:
+    """A part that is not a value: a slice, `None`, `...`, `np.newaxis` (kept as its node)."""
+    return isinstance(n, gast.Slice) or (isinstance(n, gast.Constant) and (
+        n.value is None or n.value is Ellipsis)) or (isinstance(n, gast.Attribute) and
+                                                     n.attr == "newaxis")
+
+
 def lower_parts(lw, sl) -> list[Any]:
-    """The index parts of a subscript, each lowered once (a Slice node stays a node)."""
+    """The index parts of a subscript, each lowered once (slices, None, ... and np.newaxis
+    stay nodes)."""
     nodes = sl.elts if isinstance(sl, gast.Tuple) else [sl]
-    return [n if isinstance(n, gast.Slice) else lw.lower_expr(n) for n in nodes]
+    return [n if _marker(n) else lw.lower_expr(n) for n in nodes]
+
+
+def plain(parts: list[Any]) -> list[Any] | None:
+    """The lowered parts for index_spec when they line up with its parts (no None, `...`
+    or np.newaxis, which it expands); else None (it lowers them itself)."""
+    if any(isinstance(p, gast.AST) and not isinstance(p, gast.Slice) for p in parts):
+        return None
+    return parts
 
 
 # -- loop building ----------------------------------------------------------------------------
@@ -129,9 +145,9 @@ class Fancy:
                     raise self.error(f"arrays used as indices must be integers or booleans, "
                                      f"got {p.type} (NumPy raises IndexError)",
                                      "convert with .astype(np.int64)", TypeInferenceError)
-            elif p is None:
-                raise self.error("np.newaxis/None together with an index array is not "
-                                 "supported")
+            elif p is None or isinstance(p, gast.AST):
+                raise self.error("np.newaxis/None or '...' together with an index array is "
+                                 "not supported", "index in two steps")
             elif isinstance(p, Value) and p.type == BOOL:
                 raise self.error("a boolean scalar index is not supported with an index array",
                                  cls=TypeInferenceError)

@@ -624,7 +624,7 @@ class Lowerer(ExprLowerer):
         for _ in range(MAX_TYPE_ITERS + 2):
             attempt = self._loop_attempt(kind, carried, types, body, bounds, test, range_info,
                                          brk, cont, target, loc, objects)
-            end_env, new_carried, new_types = attempt[0], attempt[1], attempt[2]
+            new_carried, new_types = attempt[1], attempt[2]
             new_objects = objects.join(attempt[5])
             if new_carried == carried and new_types == types and new_objects == objects:
                 break

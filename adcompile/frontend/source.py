@@ -54,7 +54,8 @@ def watching() -> Iterator[list]:
     _WATCHERS.append(seen)
     try:
         yield seen
-    finally:   # by identity: an equal list of an enclosing block is not this one
+    finally:
+        # by identity: nested builds' lists are often equal (the same callees)
         del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is seen)]
 
 

@@ -53,6 +53,15 @@ def _lhs(xs: list[str]) -> str:
     return ", ".join(xs) + ("," if len(xs) == 1 else "")
 
 
+def _ndim(t) -> int:
+    return t.ndim if isinstance(t, ArrayType) else 0
+
+
+def _lane_index(ndim: int) -> str:
+    """Subscript of lane `l` of a tangent whose primal has `ndim` axes."""
+    return ", ".join([":"] * ndim + ["l"])
+
+
 def _describe(t) -> str:
     return f"a {t.ndim}-d {t.dtype} array" if isinstance(t, ArrayType) else f"a {t} scalar"
 
@@ -109,6 +118,11 @@ class ImplicitRoot(CustomFunction):
     def require_rules(self, loc=None) -> None:
         return None
 
+    def residual_sources(self, nargs: int, nouts: int) -> list[tuple[str, int]]:
+        """The fwd rule's residuals are (x, *params): the output and the arguments after
+        x_init."""
+        return [("out", 0)] + [("arg", k) for k in range(1, nargs)]
+
     # -- rules per signature ---------------------------------------------------------------
     def rule_for(self, kind: str, arg_types: list):
         k = 1 + self.nparams
@@ -118,10 +132,12 @@ class ImplicitRoot(CustomFunction):
             primal = arg_types
         else:   # bwd: residuals (x, *params) then the output's cotangent
             primal = arg_types[:k]
-        key = tuple(str(t) for t in primal)
+        # vector forward mode (jacfwd): every tangent has one trailing lane axis more
+        lanes = kind == "jvp" and _ndim(arg_types[k]) == _ndim(arg_types[0]) + 1
+        key = tuple(str(t) for t in primal) + (("lanes",) if lanes else ())
         rules = self._generated.get(key)
         if rules is None:
-            rules = self._generated[key] = self._generate(list(primal))
+            rules = self._generated[key] = self._generate(list(primal), lanes)
         return rules[kind]
 
     def _check_types(self, ts: list) -> None:
@@ -156,8 +172,9 @@ class ImplicitRoot(CustomFunction):
                 f"{_describe(x)}", _loc_of(self.fun),
                 "use solve='bicgstab' or 'cg' (any shape), or solve for x.ravel()")
 
-    def _generate(self, ts: list) -> dict:
-        """Rule functions for one signature (x_init, *params), from generated source."""
+    def _generate(self, ts: list, lanes: bool = False) -> dict:
+        """Rule functions for one signature (x_init, *params), from generated source; with
+        `lanes`, the JVP rule solves once per tangent lane (vector forward mode)."""
         self._check_types(ts)
         P = self.nparams
         ps = [f"p{i}" for i in range(P)]
@@ -224,14 +241,31 @@ class ImplicitRoot(CustomFunction):
         src.append(fwd_solve.replace("require(", "require_fwd("))
         src.append(bwd_solve.replace("require(", "require_bwd("))
         tangents = ["x * 0.0"] + [t if fl else "None" for t, fl in zip(ts_, floats)]
-        src.append(f"def jvp_rule(primals, tangents):\n"
-                   f"    {_lhs(['x_init'] + ps)} = primals\n"
-                   f"    {_lhs(['t_init'] + ts_)} = tangents\n"
-                   + solve_x +
-                   f"    _, b = jvp(optimality, {_tup(['x'] + ps)}, "
-                   f"{_tup(tangents)})\n"
-                   f"    x_dot = solve_fwd({args}, -b)\n"
-                   f"    return x, x_dot\n")
+        if not lanes:
+            src.append(f"def jvp_rule(primals, tangents):\n"
+                       f"    {_lhs(['x_init'] + ps)} = primals\n"
+                       f"    {_lhs(['t_init'] + ts_)} = tangents\n"
+                       + solve_x +
+                       f"    _, b = jvp(optimality, {_tup(['x'] + ps)}, "
+                       f"{_tup(tangents)})\n"
+                       f"    x_dot = solve_fwd({args}, -b)\n"
+                       f"    return x, x_dot\n")
+        else:   # one solve per lane: lane l of every tangent is one direction
+            lane = [f"{t}[{_lane_index(_ndim(p))}]" if fl else "None"
+                    for t, p, fl in zip(ts_, ts[1:], floats)]
+            nx = _ndim(ts[0])
+            shape = "(" + "".join(f"x.shape[{d}], " for d in range(nx)) + "L)"
+            src.append(f"def jvp_rule(primals, tangents):\n"
+                       f"    {_lhs(['x_init'] + ps)} = primals\n"
+                       f"    {_lhs(['t_init'] + ts_)} = tangents\n"
+                       + solve_x +
+                       f"    L = t_init.shape[{nx}]\n"
+                       f"    x_dot = np.zeros({shape})\n"
+                       f"    for l in range(L):\n"
+                       f"        _, b = jvp(optimality, {_tup(['x'] + ps)}, "
+                       f"{_tup(['x * 0.0'] + lane)})\n"
+                       f"        x_dot[{_lane_index(nx)}] = solve_fwd({args}, -b)\n"
+                       f"    return x, x_dot\n")
         src.append(f"def fwd_rule(x_init{''.join(', ' + p for p in ps)}):\n"
                    + solve_x +
                    f"    return x, {_tup(['x'] + ps)}\n")

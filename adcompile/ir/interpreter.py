@@ -273,6 +273,16 @@ def _expand(op, vals, env):
     return [np.expand_dims(np.asarray(vals[0]), op.attrs["axis"])]
 
 
+def _reshape(op, vals, env):   # breadth (issue 16)
+    return [np.array(np.reshape(vals[0], tuple(int(d) for d in vals[1:])))]
+
+
+def _permute(op, vals, env):
+    axes = tuple(op.attrs["axes"])
+    x = vals[0]
+    return [np.ascontiguousarray(np.transpose(x, axes + tuple(range(len(axes), x.ndim))))]
+
+
 def _lmatmul(op, vals, env):
     a, b = (np.asarray(v) for v in vals)
     if op.attrs["lanes"] == "a":
@@ -329,7 +339,8 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
            "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: [],
-           "tape_budget": _tape_budget, "check": _check}
+           "tape_budget": _tape_budget, "check": _check,
+           "reshape": _reshape, "permute": _permute}
 
 MISSING = sorted(set(PRIMITIVES) - set(IMPL) - set(_STRUCT) - {"yield", "condition", "return"})
 assert not MISSING, f"interpreter lacks rules for {MISSING}"

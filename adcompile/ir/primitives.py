@@ -384,6 +384,28 @@ _reg("matmul", "linalg", _matmul, ("a", "b"), _READ)
 _reg("transpose", "array", _transpose, ("array",), (Trait.PURE, Trait.SHARES_STORAGE))
 
 
+# -- breadth (issue 16): shape functions -------------------------------------------------------
+def _reshape(ts, attrs):
+    # the leading axes of x become `dims` (C order); the frontend checks the sizes agree
+    _check(len(ts) >= 2 and isinstance(ts[0], ArrayType) and all(t == I64 for t in ts[1:]),
+           "reshape expects (array, *i64 dims)")
+    return [ArrayType(ts[0].dtype, len(ts) - 1)]
+
+
+def _permute(ts, attrs):
+    # the leading len(axes) axes permuted (output axis j is input axis axes[j]); trailing
+    # axes (a tangent-lane axis) stay last
+    axes = attrs["axes"]
+    _check(len(ts) == 1 and isinstance(ts[0], ArrayType) and len(axes) <= ts[0].ndim and
+           sorted(axes) == list(range(len(axes))), "permute expects an array and a permutation")
+    return [ts[0]]
+
+
+_reg("reshape", "array", _reshape, ("array", "*dims"), (Trait.PURE, Trait.SHARES_STORAGE))
+_reg("permute", "array", _permute, ("array",), (Trait.PURE, Trait.SHARES_STORAGE),
+     {"axes": Attr((tuple,), True, "output axis j is input axis axes[j]")})
+
+
 # -- helpers that derivative code needs ----------------------------------------------------------
 def _sum_to(ts, attrs):
     g, like = ts

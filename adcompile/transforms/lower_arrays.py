@@ -43,7 +43,7 @@ from ..ir.walk import replace_uses
 
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
 FILLS = ("zeros", "ones", "full")
-VIEWS = ("getslice", "getitem", "transpose", "expand", "broadcast_like")
+VIEWS = ("getslice", "getitem", "transpose", "expand", "broadcast_like", "reshape", "permute")
 # what this pass leaves for the backend, besides scalar ops and control flow
 MEMORY_OPS = ("empty", "dim", "size", "copy", "getitem", "setitem")
 # the array primitives that no longer occur after it (element getitem/setitem stay)
@@ -102,7 +102,7 @@ def _fuses_into(user: Op, v: Value) -> bool:
     only its extents."""
     if _elementwise(user) or _lowerable_reduce(user) or user.prim in ("dim", "size"):
         return True
-    if user.prim in ("sum_to", "transpose", "expand", "broadcast_like"):
+    if user.prim in ("sum_to", "transpose", "expand", "broadcast_like", "reshape", "permute"):
         return user.operands[0] is v
     if user.prim == "getslice":   # index parts read the source with getitem directly
         return user.operands[0] is v and "i" not in user.attrs["spec"].split(",")
@@ -601,6 +601,19 @@ class _Lowerer:
             xd = self.extents(e, x) if _is_array(x) else []
             return _LazyView(xd[:axis] + [e.c(1)] + xd[axis:], lambda be, ivs: self.element(
                 be, x, ivs[:axis] + ivs[axis + 1:], xd))
+        if p == "reshape":
+            return self.reshape_view(e, op)
+        if p == "permute":
+            axes = list(op.attrs["axes"])
+            xd = self.extents(e, x)
+            r = len(axes)
+
+            def at_permuted(be, ivs):
+                idx = list(ivs)
+                for j, a in enumerate(axes):
+                    idx[a] = ivs[j]
+                return self.element(be, x, idx, xd)
+            return _LazyView([xd[a] for a in axes] + xd[r:], at_permuted)
         # broadcast_like(x, like[, lanes])
         if not _is_array(op.results[0]):
             return x
@@ -611,6 +624,24 @@ class _Lowerer:
         if _is_array(x):
             self.check_broadcasts_to(e, self.extents(e, x), dims)
         return _LazyView(dims, lambda be, ivs: self.element(be, x, ivs, dims))
+
+    def reshape_view(self, e: _Emit, op: Op) -> _LazyView:
+        """breadth: x read in C order under new extents: the flat index of the result's
+        element, split back into x's indices (the frontend checked that the sizes agree)."""
+        x, dims = op.operands[0], list(op.operands[1:])
+        xd = self.extents(e, x)
+
+        def at(be, ivs):
+            flat = ivs[0]
+            for d, i in zip(dims[1:], ivs[1:]):
+                flat = be("add", be("mul", flat, d, name="flat"), i, name="flat")
+            idx = []
+            for d in reversed(xd[1:]):
+                idx.append(be("mod", flat, d, name="r"))
+                flat = be("floordiv", flat, d, name="q")
+            idx.append(flat)
+            return self.element(be, x, idx[::-1], xd)
+        return _LazyView(dims, at)
 
     def store(self, e: _Emit, op: Op) -> Value:
         """setslice / a row write x[i] = v: a loop nest of element writes, v broadcast to the

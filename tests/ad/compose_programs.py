@@ -107,6 +107,24 @@ def rows(p):
 ROWS = adcompile.jacfwd_rows(rows)
 
 
+def per_row(P, W):
+    n = P.shape[0]
+    r = np.empty((n, 2))
+    for i in range(n):
+        a = P[i, 0] * W[i, 1] + math.sin(P[i, 2])
+        r[i, 0] = a * a
+        r[i, 1] = math.exp(0.1 * P[i, 1]) * W[i, 0]
+    return r
+
+
+ROWS2 = adcompile.jacfwd_rows(per_row, argnums=(0, 1))
+
+
+def calls_rows(P, W):
+    jp, jw = ROWS2(P, W)
+    return np.sum(jp * jp) + np.sum(jw)
+
+
 def cube(x):
     return x ** 3
 

@@ -23,6 +23,11 @@ float32 programs use looser tolerances; their finite-difference reference runs t
 float64 copies of the inputs.  grad, value_and_grad, jacrev and vjp (all float arguments
 active) share one reverse-mode compile, and hessian / hvp one forward-over-reverse compile.
 
+jvp, vjp and grad run on the default backend (numba); jacfwd, jacrev, hessian and hvp on
+LLVM (`DENSE`), whose compiles are ~10x faster: they are IR transforms shared by both
+backends, and numba's lane and forward-over-reverse code is covered by test_compose.py and
+test_forward_inplace.py.
+
 A check that fails because of an open adcompile bug is listed in `KNOWN_BUGS` (strict: the
 test fails once the check passes, so that the entry gets removed); the other checks of that
 program still run and must pass.
@@ -49,6 +54,7 @@ from ._util import (Checks, abs_inner, assert_close, assert_dot, fd_directional,
 
 catalog = load_sibling("catalog")
 CATALOG = catalog.CATALOG
+DENSE = "llvm"   # backend of the dense-Jacobian and Hessian checks (see the module)
 
 # rtol / atol-scale per dtype and check
 TOL = {
@@ -195,7 +201,7 @@ def run_case(c) -> None:
         # one argument only: vector forward mode compiles are the slowest of all, and the
         # jvp check above already runs every float argument active at once
         i = jac_arg
-        J = ad.jacfwd(f, argnums=i)(*fresh(args))
+        J = ad.jacfwd(f, argnums=i, backend=DENSE)(*fresh(args))
         Js = list(J) if tuple_out else [J]
         assert len(Js) == len(out_shapes)
         rtf, atf = tol["fd"]
@@ -206,7 +212,7 @@ def run_case(c) -> None:
         state["jacfwd"] = J
 
     def jacrev():
-        jr = ad.jacrev(f, argnums=floats)(*fresh(args))
+        jr = ad.jacrev(f, argnums=floats, backend=DENSE)(*fresh(args))
         assert isinstance(jr, tuple) and len(jr) == len(floats)
         rtf, atf = tol["fd"]
         for i, Jr in zip(floats, jr):
@@ -226,7 +232,7 @@ def run_case(c) -> None:
     def hessian():
         i = floats[0]
         x = args[i]
-        H = ad.hessian(f, argnums=i)(*fresh(args))
+        H = ad.hessian(f, argnums=i, backend=DENSE)(*fresh(args))
         shape = np.shape(x)
         assert np.shape(H) == shape + shape, np.shape(H)
         n = int(np.prod(shape)) if shape else 1
@@ -235,7 +241,7 @@ def run_case(c) -> None:
         assert_close(Hm, Hm.T, rt, at, "Hessian symmetry")
         # finite differences of the compiled gradient
         h = 1e-5
-        gfun = ad.grad(f, argnums=floats)
+        gfun = ad.grad(f, argnums=floats, backend=DENSE)
         cols = []
         for k in range(n):
             e = np.zeros(n)
@@ -254,7 +260,7 @@ def run_case(c) -> None:
         v = random_like(rng, x)
         t = [None] * len(args)
         t[i] = v
-        g, hv = ad.hvp(f, fresh(args), t)
+        g, hv = ad.hvp(f, fresh(args), t, backend=DENSE)
         rt, at = tol["jac"]
         assert_close(np.asarray(hv, np.float64).reshape(-1),
                      Hm @ np.asarray(v, np.float64).reshape(-1), rt * 100, at, "hvp vs H @ v")
@@ -267,7 +273,7 @@ def run_case(c) -> None:
             t = [None] * len(args)
             for j, v in zip(floats, vs):
                 t[j] = v
-            gs, hvs = ad.hvp(f, fresh(args), t)
+            gs, hvs = ad.hvp(f, fresh(args), t, backend=DENSE)
             assert isinstance(gs, tuple) and isinstance(hvs, tuple)
             assert len(gs) == len(hvs) == len(floats)
             gp = gfun(*shift(args, floats, vs, h))

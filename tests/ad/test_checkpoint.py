@@ -105,7 +105,7 @@ U0 = np.linspace(0.0, 1.0, 16) ** 2
 @pytest.mark.parametrize("backend", ["numba", "llvm"])
 def test_compiled_checkpointing_matches_store_all(backend):
     want = ad.grad(_sim, argnums=(0, 1), backend=backend)(U0, 0.1, 41)
-    for pol in ("sqrt", ("snapshots", 3, 2)):
+    for pol in ("sqrt", ("snapshots", 3, 2)) if backend == "llvm" else (("snapshots", 3, 2),):
         got = ad.grad(_sim, argnums=(0, 1), backend=backend, checkpoint=pol)(U0, 0.1, 41)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-15)
         assert got[1] == pytest.approx(want[1], rel=1e-13)
@@ -226,14 +226,17 @@ def _marked_memory(u0, alpha, steps):
 def test_binomial_matches_store_all(backend):
     """The revolve schedule: snapshots pushed and popped as the reverse sweep goes, each
     restored state advanced in a private copy; gradients equal store-all's bit for bit."""
-    for fn, steps in ((_sim, 41), (_unmarked, 23)):
+    # every schedule on LLVM; numba (compiles ~10x slower) runs one of each kind
+    full = backend == "llvm"
+    for fn, steps in ((_sim, 41), (_unmarked, 23)) if full else ((_sim, 41),):
         want = ad.grad(fn, argnums=(0, 1), backend=backend)(U0, 0.1, steps)
-        for pol in (("binomial", 1), ("binomial", 3), ("binomial", "1KB")):
+        for pol in (("binomial", 1), ("binomial", 3), ("binomial", "1KB")) if full else \
+                (("binomial", 3),):
             got = ad.grad(fn, argnums=(0, 1), backend=backend, checkpoint=pol)(U0, 0.1, steps)
             np.testing.assert_array_equal(got[0], want[0])
             assert got[1] == want[1], pol
     want = ad.grad(_unmarked, argnums=(0, 1), backend=backend)(U0, 0.1, 23)
-    for fn in (_marked_binomial, _marked_memory):
+    for fn in (_marked_binomial, _marked_memory) if full else (_marked_binomial,):
         got = ad.grad(fn, argnums=(0, 1), backend=backend)(U0, 0.1, 23)
         np.testing.assert_array_equal(got[0], want[0])
         assert got[1] == want[1]

@@ -441,11 +441,6 @@ def bad_float_index(x, t):
     return x[t]  # ERR
 
 
-def bad_transpose_3d(a):
-    # NumPy's .T reverses all three axes
-    return a.T  # ERR
-
-
 def bad_bool_index(x, b):
     # NumPy: x[True] is a mask adding an axis, not x[1]
     return x[b]  # ERR

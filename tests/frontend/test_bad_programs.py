@@ -147,7 +147,6 @@ CASES = [
     ("bad_math_on_array", lambda: (f1(),), T, ()),
     ("bad_float_index", lambda: (f1(), 1.0), T, ()),
     ("bad_bool_index", lambda: (f1(), True), T, ()),
-    ("bad_transpose_3d", lambda: (np.ones((2, 3, 4)),), T, ()),
     ("bad_if_on_array", lambda: (f1(),), T, ()),
     ("bad_if_on_array_compare", lambda: (f1(),), T, ()),
     ("bad_unpack_scalar", lambda: (1.0,), T, ()),

@@ -98,9 +98,29 @@ def vjp_expand(rv, e, op, g):
     rv.accumulate(e, x, e("sum", g, axis=op.attrs["axis"], name=x.name + "_bar"))
 
 
+# breadth (issue 16): reshape and permute (linear; the adjoint is the inverse shape change)
+def jvp_reshape(fw, e, op, d, name):
+    dims = list(op.operands[1:]) + ([fw.L] if fw.lanes else [])
+    return e("reshape", d[0], *dims, name=name)
+
+
+def vjp_reshape(rv, e, op, g):
+    x = rv.primal_at(op.operands[0])
+    dims = [e("dim", x, axis=k, name="n") for k in range(x.type.ndim)]
+    rv.accumulate(e, op.operands[0], e("reshape", g, *dims, name=x.name + "_bar"))
+
+
+def vjp_permute(rv, e, op, g):
+    axes = op.attrs["axes"]
+    inverse = tuple(sorted(range(len(axes)), key=lambda j: axes[j]))
+    rv.accumulate(e, op.operands[0], e("permute", g, axes=inverse,
+                                       name=op.operands[0].name + "_bar"))
+
+
 JVP = {"copy": same_op("copy"), "cast": jvp_cast, "transpose": same_op("transpose"),
        "select": jvp_select, "full": jvp_full, "sum_to": jvp_sum_to,
-       "broadcast_like": jvp_broadcast_like, "expand": jvp_expand}
+       "broadcast_like": jvp_broadcast_like, "expand": jvp_expand,
+       "reshape": jvp_reshape, "permute": same_op("permute")}
 VJP = {"copy": vjp_copy, "cast": vjp_cast, "transpose": vjp_transpose, "select": vjp_select,
        "full": vjp_full, "sum_to": vjp_sum_to, "broadcast_like": vjp_broadcast_like,
-       "expand": vjp_expand}
+       "expand": vjp_expand, "reshape": vjp_reshape, "permute": vjp_permute}

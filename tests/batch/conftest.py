@@ -1,0 +1,5 @@
+"""The batch tests' models (benchmarks/batch_models.py: the benchmark times the same ones)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
