@@ -528,11 +528,11 @@ class Lowerer(ExprLowerer):
         attrs = {}
         if _is_checkpointed(self, it):
             it, attrs = self._checkpoint_attrs(it)
-        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name)
-                and isinstance(self.resolve(it.func.id, it.func), Global)
-                and self.resolve(it.func.id, it.func).obj is range):
-            raise self.error(it, "only 'for ... in range(...)' loops are supported",
-                             "iterate over indices: for i in range(len(x)): v = x[i]")
+        if not self._is_builtin_call(it, range):
+            s = self._for_over_items(s, it)
+            if s is None:   # a tuple, unrolled
+                return
+            it = s.iter
         if not isinstance(s.target, gast.Name):
             raise self.error(s.target, "the loop variable must be a single name", "")
         if it.keywords or not 1 <= len(it.args) <= 3:
@@ -549,6 +549,94 @@ class Lowerer(ExprLowerer):
             self._for_as_while(s, lb, ub, step, attrs)
         else:
             self._lower_loop(s, "for", s.body, [lb, ub, step], attrs=attrs)
+
+    def _is_builtin_call(self, it, fn) -> bool:
+        return (isinstance(it, gast.Call) and isinstance(it.func, gast.Name)
+                and isinstance(self.resolve(it.func.id, it.func), Global)
+                and self.resolve(it.func.id, it.func).obj is fn)
+
+    def _for_over_items(self, s, it):
+        """`for v in x`, `for i, v in enumerate(x[, start])`, `for a, b in zip(x, y, ...)`
+        as a loop over indices: the iterables are evaluated once, before the loop (as
+        Python does), and each item is read at the top of the body (`v = x[k]`: a row view
+        for an n-d array). Returns the `for ... in range(...)` statement to lower."""
+        k = self._fresh_name("k")
+        def name(n, ctx=gast.Load):
+            return gast.copy_location(gast.Name(n, ctx(), None, None), it)
+
+        def assign(target, value):
+            return gast.copy_location(gast.Assign([target], value, None), it)
+
+        def call(fn, *args):
+            return gast.copy_location(gast.Call(name(fn), list(args), []), it)
+
+        def item(src):
+            return gast.copy_location(gast.Subscript(name(src), name(k), gast.Load()), it)
+
+        pre, items, index_target = [], [], None
+        if self._is_builtin_call(it, enumerate):
+            if len(it.args) != 1 or any(kw.arg != "start" for kw in it.keywords) or \
+                    len(it.keywords) > 1:
+                raise self.error(it, "enumerate() takes one iterable and an optional start=",
+                                 "for i, v in enumerate(x):")
+            if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == 2):
+                raise self.error(s.target, "unpack enumerate() into two names",
+                                 "for i, v in enumerate(x):")
+            sources = [it.args[0]]
+            index_target, targets = s.target.elts[0], [s.target.elts[1]]
+            start = it.keywords[0].value if it.keywords else None
+        elif self._is_builtin_call(it, zip):
+            if it.keywords or not it.args:
+                raise self.error(it, "zip() takes one or more iterables", "")
+            if not (isinstance(s.target, gast.Tuple) and len(s.target.elts) == len(it.args)):
+                raise self.error(s.target, f"unpack zip() of {len(it.args)} iterables into "
+                                 f"{len(it.args)} names", "for a, b in zip(x, y):")
+            sources, targets = list(it.args), list(s.target.elts)
+        else:
+            sources, targets = [it], [s.target]
+        for src in sources:
+            held = self._fresh_name("it")
+            pre.append(assign(name(held, gast.Store), src))
+            items.append(held)
+        # the loop bound: the shortest iterable (zip), else its length
+        n = call("len", name(items[0]))
+        for held in items[1:]:
+            n = call("min", n, call("len", name(held)))
+        for st, src in zip(pre, sources):
+            self.lower_stmt(st)
+            held = self.env.vars.get(st.targets[0].id)
+            if isinstance(held, tuple) and len(sources) == 1 and index_target is None:
+                return self._unroll_tuple(s, held, targets[0], items[0], assign, name)
+            if isinstance(held, Value) and not isinstance(held.type, ArrayType):
+                raise self.error(src, "a for loop iterates over range(), an array, a tuple, "
+                                 "enumerate() or zip(); this is a scalar",
+                                 "for i in range(n): ...", TypeInferenceError)
+        body = [assign(t, item(h)) for t, h in zip(targets, items)]
+        if index_target is not None:
+            value = name(k) if start is None else gast.copy_location(
+                gast.BinOp(name(k), gast.Add(), start), it)
+            body.insert(0, assign(index_target, value))
+        loop = gast.copy_location(gast.For(name(k, gast.Store), call("range", n),
+                                           body + list(s.body), [], None), s)
+        return loop
+
+    def _unroll_tuple(self, s, held: tuple, target, src: str, assign, name):
+        """`for a in (x, y, ...)`: the body once per entry (the entries may differ in type,
+        so there is no loop to build)."""
+        if _has_exit(s.body):
+            raise self.error(s, "break/continue in a loop over a tuple is not supported",
+                             "loop over range(len(t)) with entries of one type, or unroll "
+                             "it by hand")
+        for j in range(len(held)):
+            const = gast.copy_location(gast.Constant(j, None), s.iter)
+            self.lower_stmt(assign(target, gast.copy_location(
+                gast.Subscript(name(src), const, gast.Load()), s.iter)))
+            self.lower_body(s.body)
+        return None
+
+    def _fresh_name(self, what: str) -> str:
+        self._fresh = getattr(self, "_fresh", 0) + 1
+        return f"_{what}{self._fresh}"
 
     def _checkpoint_attrs(self, it) -> tuple:
         """`adcompile.checkpointed(range(...), every=k | snapshots=s[, levels=2] | binomial=s
