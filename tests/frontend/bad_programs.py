@@ -258,20 +258,6 @@ def _mutual_b(n):
     return bad_mutual_a(n - 1) * 2.0  # ERR
 
 
-def bad_iterate_array(x):
-    s = 0.0
-    for v in x:  # ERR
-        s += v
-    return s
-
-
-def bad_iterate_tuple(x):
-    s = 0.0
-    for v in (x, 2.0 * x):  # ERR
-        s += v
-    return s
-
-
 def bad_slice_runtime_step(x, k):
     y = x[::k]  # ERR
     return y

@@ -112,8 +112,6 @@ CASES = [
     ("bad_os_module", lambda: (1.0,), S, ()),
     ("bad_recursion", lambda: (5,), S, ()),
     ("bad_mutual_a", lambda: (5,), S, ("_mutual_b",)),
-    ("bad_iterate_array", lambda: (f1(),), S, ()),
-    ("bad_iterate_tuple", lambda: (1.0,), S, ()),
     ("bad_slice_runtime_step", lambda: (f1(), 2), S, ()),
     ("bad_error_in_helper", lambda: (1.0,), S, ("_helper_with_print",)),
     ("bad_double_star_call", lambda: (1.0,), S, ()),
