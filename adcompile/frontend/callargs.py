@@ -104,3 +104,19 @@ def axes_of(lw, v, ndim: int, node) -> tuple[int, ...] | None:
         raise lw.error(node, f"{fname(node)}(): repeated axis in {tuple(axes)}", "",
                        TypeInferenceError)
     return tuple(sorted(axes))
+
+
+def registrar(calls: dict, methods: dict | None = None, method: bool = False):
+    """A decorator factory filling a module's call table (and, with `method=True` per
+    entry, its array-method table): `_reg("sum", "nansum")(handler)`."""
+    default = method
+
+    def reg(*names: str, method: bool = default):
+        def deco(fn):
+            for n in names:
+                calls[n] = fn
+                if method and methods is not None:
+                    methods[n] = fn
+            return fn
+        return deco
+    return reg

@@ -18,17 +18,12 @@ import gast
 from ..errors import TypeInferenceError, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import BOOL, F64, I64, ArrayType, scalar_of
-from .callargs import arg, const_int, fname, nargs, val
+from .callargs import registrar, arg, const_int, fname, nargs, val
 
 CALLS: dict[str, Any] = {}      # numpy attribute name -> handler
 
 
-def _reg(*names: str):
-    def deco(fn):
-        for n in names:
-            CALLS[n] = fn
-        return fn
-    return deco
+_reg = registrar(CALLS)
 
 
 def _floats(lw, args, node):

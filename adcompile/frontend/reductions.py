@@ -17,21 +17,14 @@ from ..errors import TypeInferenceError
 from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, I64, ArrayType, scalar_of
-from .callargs import arg, array, axes_of, axis_of, const_bool, const_int, float_of, fname, \
+from .callargs import registrar, arg, array, axes_of, axis_of, const_bool, const_int, float_of, fname, \
     nargs, val
 
 CALLS: dict[str, Any] = {}      # numpy attribute name -> handler
 METHODS: dict[str, Any] = {}    # array method name -> handler (called with the array first)
 
 
-def _reg(*names: str, method: bool = True):
-    def deco(fn):
-        for n in names:
-            CALLS[n] = fn
-            if method:
-                METHODS[n] = fn
-        return fn
-    return deco
+_reg = registrar(CALLS, METHODS, method=True)
 
 
 # -- building blocks -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Value
 from ..ir.types import BOOL, F64, I64, ArrayType, scalar_of
 from . import aliasing
-from .callargs import arg, array, axis_of, const_int, fname, nargs, val
+from .callargs import registrar, arg, array, axis_of, const_int, fname, nargs, val
 from .env import describe
 
 CALLS: dict[str, Any] = {}      # numpy attribute name -> handler
@@ -28,14 +28,7 @@ METHODS: dict[str, Any] = {}    # array method name -> handler (called with the 
 MAX_NDIM = 4
 
 
-def _reg(*names: str, method: bool = False):
-    def deco(fn):
-        for n in names:
-            CALLS[n] = fn
-            if method:
-                METHODS[n] = fn
-        return fn
-    return deco
+_reg = registrar(CALLS, METHODS, method=False)
 
 
 def dims_of(lw, x: Value) -> list[Value]:
