@@ -8,7 +8,7 @@ from .custom import custom_jvp, custom_vjp
 from .derivatives import (grad, hessian, hvp, jacfwd, jacfwd_rows, jacobian, jacobian_sparsity,
                           jacrev, jvp, value_and_grad, vjp)
 from .driver.options import CompileOptions
-from .errors import (AdError, ConvergenceError, InternalError, NonDifferentiable,
+from .errors import (AdError, ConvergenceError, ConvergenceWarning, InternalError, NonDifferentiable,
                      TypeInferenceError, UnsupportedSyntax)
 from .implicit import custom_root, fixed_point
 
@@ -17,7 +17,7 @@ from .implicit import custom_root, fixed_point
 TypeError = TypeInferenceError
 
 __all__ = ["__version__", "CompileOptions", "AdError", "UnsupportedSyntax", "TypeInferenceError",
-           "NonDifferentiable", "InternalError", "ConvergenceError", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
+           "NonDifferentiable", "InternalError", "ConvergenceError", "ConvergenceWarning", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
            "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
            "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp",
            "jacobian", "jacobian_sparsity",

@@ -117,6 +117,18 @@ class ConvergenceError(AdError, ArithmeticError):
                     "iterations (maxiter=...), or choose another linear solver (solve=...)")
 
 
+class ConvergenceWarning(RuntimeWarning):
+    """The same failure as ConvergenceError, reported without stopping: the derivative was
+    built with on_failure="warn", so its value comes back, less accurate than asked for.
+    The message holds the residual reached."""
+
+
+def warn_convergence(message: str, detail=None, stacklevel: int = 2) -> None:
+    """Issue a ConvergenceWarning for a failed run-time requirement (all backends)."""
+    import warnings
+    warnings.warn(format_detail(message, detail), ConvergenceWarning, stacklevel=stacklevel + 1)
+
+
 def format_detail(message: str, detail) -> str:
     """A run-time `check` message with its '{detail}' filled in (a residual, say)."""
     if detail is None or "{detail}" not in message:

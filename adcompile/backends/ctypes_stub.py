@@ -11,6 +11,7 @@ them into fresh NumPy arrays before freeing `ctx`.
 import ctypes
 import numbers
 import sys
+import warnings
 
 import numpy as np
 
@@ -18,6 +19,8 @@ import numpy as np
 # itself never imports adcompile (it needs only NumPy)
 _errors = sys.modules.get("adcompile.errors")
 _Base = _errors.AdError if _errors is not None else Exception
+# a check built to warn (on_failure="warn") that failed: the results come back with this warning
+_Warning = _errors.ConvergenceWarning if _errors is not None else RuntimeWarning
 
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_int8}
@@ -135,6 +138,10 @@ def bind(lib, symbol, args, outs, returns_tuple, make_error=_default_error, name
     lib.adc_ctx_message.restype = ctypes.c_char_p
     lib.adc_ctx_peak_bytes.argtypes = [ctypes.c_void_p]
     lib.adc_ctx_peak_bytes.restype = ctypes.c_int64
+    lib.adc_ctx_warnings.argtypes = [ctypes.c_void_p]
+    lib.adc_ctx_warnings.restype = ctypes.c_int64
+    lib.adc_ctx_warning.argtypes = [ctypes.c_void_p]
+    lib.adc_ctx_warning.restype = ctypes.c_char_p
 
     def call(*values):
         if len(values) != len(args):
@@ -168,6 +175,11 @@ def bind(lib, symbol, args, outs, returns_tuple, make_error=_default_error, name
                 raise make_error(rc, lib.adc_ctx_message(ctx).decode("utf-8", "replace"))
             results = [_fetch(*s) for s in slots]
             call.peak_bytes = lib.adc_ctx_peak_bytes(ctx)
+            nwarn = lib.adc_ctx_warnings(ctx)
+            if nwarn:
+                text = lib.adc_ctx_warning(ctx).decode("utf-8", "replace")
+                more = " (and %d more warnings in this call)" % (nwarn - 1) if nwarn > 1 else ""
+                warnings.warn(text + more, _Warning, stacklevel=2)
         finally:
             lib.adc_ctx_free(ctx)
         if returns_tuple:

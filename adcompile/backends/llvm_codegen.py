@@ -187,6 +187,25 @@ class FunctionCodegen:
         self.b.ret(ir.Constant(I32, code))
         self.b.position_at_end(ok)
 
+    def warn_if(self, cond: ir.Value, what: str, detail: ir.Value | None = None) -> None:
+        """As `fail_if`, but the program goes on: the runtime records the warning in the
+        context (the Python binding turns it into a ConvergenceWarning)."""
+        loc = self._loc
+        text = (f"{loc.filename}:{loc.line}: " if loc else "") + what
+        bad = self.func.append_basic_block("warn")
+        ok = self.func.append_basic_block("ok")
+        self.b.cbranch(cond, bad, ok)
+        self.b.position_at_end(bad)
+        warnf = self.declare("adc__warnf", ir.VoidType(), [PTR, PTR], var_arg=True)
+        if detail is not None and "{detail}" in text:
+            head, tail = text.split("{detail}", 1)
+            args = [self.cstring("%s%.3e%s"), self.cstring(head), detail, self.cstring(tail)]
+        else:
+            args = [self.cstring("%s"), self.cstring(text)]
+        self.b.call(warnf, [self.ctx] + args)
+        self.b.branch(ok)
+        self.b.position_at_end(ok)
+
     # -- values --------------------------------------------------------------------------------
     def get(self, v: Value):
         return self.vals[v.id]
@@ -567,7 +586,10 @@ def _setitem(g, op):
 def _check(g, op):
     cond = g.get(op.operands[0])
     detail = g.get(op.operands[1]) if len(op.operands) > 1 else None
-    g.fail_if(g.b.not_(cond), CHECK_CODES[op.attrs["kind"]], op.attrs["message"], detail)
+    if op.attrs.get("warn"):
+        g.warn_if(g.b.not_(cond), op.attrs["message"], detail)
+    else:
+        g.fail_if(g.b.not_(cond), CHECK_CODES[op.attrs["kind"]], op.attrs["message"], detail)
     return []
 
 

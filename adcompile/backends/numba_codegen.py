@@ -112,6 +112,10 @@ class NumbaCodegen(StructuredEmitter):
                "zerodiv": "ZeroDivisionError", "convergence": "rt.ConvergenceFailed"}.get(
             op.attrs["kind"], "rt.CheckFailed")
         detail = f", {self.names[op.operands[1]]}" if len(op.operands) > 1 else ""
+        if op.attrs.get("warn"):
+            self.emit(depth + 1, f"rt.warn_convergence({where + op.attrs['message']!r}"
+                                 f"{detail or ', 0.0'})")
+            return
         self.emit(depth + 1, f"raise {err}({where + op.attrs['message']!r}{detail})")
 
     def _tape_budget(self, op: Op, depth: int) -> None:

@@ -4,10 +4,12 @@ scalar IEEE division (numba's `/` raises ZeroDivisionError).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit
 
 from ..errors import AdError, ConvergenceError, TapeBoundsError, TapeBudgetExceeded, format_detail  # noqa: F401  (raised by generated code)
+from ..errors import warn_convergence as _warn
 from ..messages import INDEX, MATMUL
 
 # shapes are checked as NumPy does (ValueError): the loops below would otherwise read past
@@ -40,6 +42,14 @@ class ConvergenceFailed(ConvergenceError):
 
     def __init__(self, message: str, detail=None):
         super().__init__(format_detail(message, detail))
+
+
+@njit(cache=True)
+def warn_convergence(message, detail):
+    """A failed check built with on_failure="warn": a ConvergenceWarning from compiled code
+    (object mode only on this path; the program goes on)."""
+    with numba.objmode():
+        _warn(message, detail, 4)
 
 
 @njit(cache=True, inline="always")

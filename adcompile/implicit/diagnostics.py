@@ -3,11 +3,13 @@
 `require(cond, detail)` in a generated rule lowers to one `check` op of kind
 'convergence' whose message shows `detail` (the residual reached): every backend stops the
 program with `ConvergenceError` there, so a derivative built on an unconverged solve is never
-returned. Called from Python (the interpreter path of a rule) it checks the same.
+returned. With `warn` (on_failure="warn") the check reports a `ConvergenceWarning` with the
+same message and the program goes on (CUDA kernels have no warning channel: they stop).
+Called from Python (the interpreter path of a rule) it checks the same.
 """
 from __future__ import annotations
 
-from ..errors import ConvergenceError, Loc, TypeInferenceError, format_detail
+from ..errors import ConvergenceError, Loc, TypeInferenceError, format_detail, warn_convergence
 from ..ir.builder import Builder
 from ..ir.core import Value
 from ..ir.types import BOOL, F64, ArrayType
@@ -17,12 +19,17 @@ class Requirement:
     """A named condition: `message` holds '{detail}' for the value reached; `loc` is where
     the error points (the user's solver, not the generated rule)."""
 
-    def __init__(self, message: str, loc: Loc | None = None):
+    def __init__(self, message: str, loc: Loc | None = None, warn: bool = False):
         self.message = message
         self.loc = loc
+        self.warn = warn
 
     def __call__(self, cond, detail) -> None:
-        if not cond:
+        if cond:
+            return
+        if self.warn:
+            warn_convergence(self.message, detail)
+        else:
             raise ConvergenceError(format_detail(self.message, detail), self.loc)
 
     def __adcompile_lower__(self, lw, args, kw, node):
@@ -36,5 +43,6 @@ class Requirement:
         if detail.type != F64:
             detail = lw.emit("cast", [detail], {"to": "f64"}, name="detail")
         Builder(lw.block, self.loc or lw.src.loc(node)).op(
-            "check", [cond, detail], [], {"message": self.message, "kind": "convergence"})
+            "check", [cond, detail], [],
+            {"message": self.message, "kind": "convergence", **({"warn": True} if self.warn else {})})
         return None

@@ -127,7 +127,7 @@ def _root(residual, nparams: int, kw: dict) -> ImplicitRoot:
         ns[name].__name__ = f"least_squares_of_{residual.__name__}"
     root = ImplicitRoot(ns["lsq_solver"], ns["lsq_optimality"], solve="cg",
                         tol=kw["tol"], maxiter=None, check_tol=None, restart=30,
-                        root_tol=None)
+                        root_tol=None, on_failure=kw["on_failure"])
     _ROOTS[key] = root
     return root
 
@@ -156,7 +156,7 @@ class FitValues:
 
 
 _KW = {"method": "lm", "jac": "dense", "ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10,
-       "max_nfev": 200, "verbose": 0, "tol": 1e-10}
+       "max_nfev": 200, "verbose": 0, "tol": 1e-10, "on_failure": "raise"}
 
 
 def lower(lw, args, kw, node):

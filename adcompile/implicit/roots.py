@@ -31,6 +31,8 @@ from .diagnostics import Requirement
 from .linear import METHODS, solver_source
 
 _DEFAULT_MAXITER = 1000
+# what a derivative does when its linear solve (or the solver's root) misses its tolerance
+ON_FAILURE = ("raise", "warn")
 
 
 def _positional_count(func, what: str) -> int:
@@ -73,7 +75,7 @@ class ImplicitRoot(CustomFunction):
 
     def __init__(self, solver, optimality, *, solve: str, tol: float, maxiter: int | None,
                  check_tol: float | None, restart: int, root_tol: float | None = 1e-6,
-                 fixed_map=None):
+                 fixed_map=None, on_failure: str = "raise"):
         n = _positional_count(solver, "the solver")
         if n < 1:
             raise TypeInferenceError(f"the solver '{solver.__name__}' takes no arguments",
@@ -93,7 +95,13 @@ class ImplicitRoot(CustomFunction):
                           f"choose one of: {', '.join(valid)}")
         if not tol > 0:
             raise AdError(f"tol must be positive, got {tol!r}", None, "e.g. tol=1e-10")
+        if on_failure not in ON_FAILURE:
+            raise AdError(f"on_failure must be one of {', '.join(map(repr, ON_FAILURE))}, got "
+                          f"{on_failure!r} (for '{solver.__name__}')", None,
+                          "'raise' stops with ConvergenceError; 'warn' returns the derivative "
+                          "with a ConvergenceWarning")
         super().__init__(solver)
+        self.on_failure = on_failure
         self.optimality = optimality
         self.fixed_map = fixed_map
         self.solve = solve
@@ -185,6 +193,7 @@ class ImplicitRoot(CustomFunction):
         scalar = not isinstance(ts[0], ArrayType)
         method = "scalar" if scalar else self.solve
         loc = _loc_of(self.fun)
+        warn = self.on_failure == "warn"
         where = (f"'{self.__name__}' (optimality '{self.optimality.__name__}')"
                  if self.fixed_map is None else
                  f"'{self.__name__}' (fixed point of '{self.fixed_map.__name__}')")
@@ -194,13 +203,13 @@ class ImplicitRoot(CustomFunction):
         ns = {"np": np, "math": math, "solver": self.fun, "optimality": self.optimality,
               "T": self.fixed_map,
               "require_fwd": Requirement(msg.format("tangent", method, self.check_tol,
-                                                    self.maxiter), loc),
+                                                    self.maxiter), loc, warn),
               "require_bwd": Requirement(msg.format("adjoint", method, self.check_tol,
-                                                    self.maxiter), loc)}
+                                                    self.maxiter), loc, warn)}
         root_msg = (f"the solver {where} returned x with a relative residual "
                     "‖F(x)‖/‖F(x_init)‖ of {detail}, above root_tol="
                     f"{self.root_tol!r}: the implicit derivative holds only at a root")
-        ns["require_root"] = Requirement(root_msg, loc)
+        ns["require_root"] = Requirement(root_msg, loc, warn)
         ns["jvp"], ns["vjp"] = jvp, vjp
         src = []
         call = f"solver(x_init{''.join(', ' + p for p in ps)})"
@@ -290,7 +299,7 @@ class ImplicitRoot(CustomFunction):
 
 def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
                 maxiter: int | None = None, check_tol: float | None = None, restart: int = 30,
-                root_tol: float | None = 1e-6):
+                root_tol: float | None = 1e-6, on_failure: str = "raise"):
     """Decorate `solver(x_init, *params) -> x` whose result satisfies
     `optimality(x, *params) == 0`: derivatives of its calls (inside grad, vjp, jvp of any
     compiled function) come from the implicit function theorem, not from its iterations.
@@ -301,7 +310,8 @@ def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
     the true relative residual above which the derivative raises ConvergenceError.
     root_tol: the derivative also raises ConvergenceError when the solver's x has
     ‖F(x)‖ > root_tol·‖F(x_init)‖ (the implicit derivative holds only at a root); None skips
-    that check.
+    that check. on_failure: 'raise' (ConvergenceError) or 'warn' (a ConvergenceWarning with the
+    residual reached, and the derivative is returned; CUDA kernels always stop).
     """
     if not callable(optimality):
         raise TypeInferenceError("custom_root(optimality) needs the optimality function",
@@ -309,13 +319,14 @@ def custom_root(optimality, *, solve: str = "bicgstab", tol: float = 1e-10,
 
     def decorate(solver) -> ImplicitRoot:
         return ImplicitRoot(solver, optimality, solve=solve, tol=tol, maxiter=maxiter,
-                            check_tol=check_tol, restart=restart, root_tol=root_tol)
+                            check_tol=check_tol, restart=restart, root_tol=root_tol,
+                            on_failure=on_failure)
     return decorate
 
 
 def fixed_point(T, *, solve: str = "fixed_point", tol: float = 1e-10,
                 maxiter: int | None = None, check_tol: float | None = None,
-                restart: int = 30, root_tol: float | None = 1e-6):
+                restart: int = 30, root_tol: float | None = 1e-6, on_failure: str = "raise"):
     """Decorate `solver(x_init, *params) -> x` whose result satisfies `x = T(x, *params)`:
     as `custom_root` with optimality `x - T(x, *params)`. solve='fixed_point' (the default)
     solves the derivative's linear system by the fixed-point iteration of T's own Jacobian
@@ -335,7 +346,7 @@ def fixed_point(T, *, solve: str = "fixed_point", tol: float = 1e-10,
                 "T(x, *params) takes the iterate and the solver's own params")
         root = ImplicitRoot(solver, T, solve=solve, tol=tol, maxiter=maxiter,
                             check_tol=check_tol, restart=restart, root_tol=root_tol,
-                            fixed_map=T)
+                            fixed_map=T, on_failure=on_failure)
         return root
     return decorate
 

@@ -311,6 +311,10 @@ def _tape_pop(op, vals, env):
 
 def _check(op, vals, env):
     if not vals[0]:
+        if op.attrs.get("warn"):
+            from ..errors import warn_convergence
+            warn_convergence(op.attrs["message"], vals[1] if len(vals) > 1 else None, 3)
+            return []
         if op.attrs["kind"] == "convergence":
             from ..errors import ConvergenceError, format_detail
             raise ConvergenceError(format_detail(op.attrs["message"],

@@ -493,6 +493,8 @@ CHECK_KINDS = ("shape", "value", "unbound", "overflow", "zerodiv", "convergence"
 def _check_op(ts, attrs):
     _check(ts in ([BOOL], [BOOL, F64]) and isinstance(attrs.get("message"), str) and
            attrs.get("kind") in CHECK_KINDS, "check(bool) {message=str, kind=" + "|".join(CHECK_KINDS) + "}")
+    _check(not attrs.get("warn") or attrs["kind"] == "convergence",
+           "check {warn=true} is for kind 'convergence' only")
     return []
 
 
@@ -502,7 +504,9 @@ _reg("check", "check", _check_op, ("cond", "?detail"), _EFF,
      {"message": Attr((str,), True, "the error raised; '{detail}' in it is replaced by the "
                                     "optional f64 operand (an achieved residual, say)"),
       "kind": Attr((str,), True, "'shape', 'value', 'unbound', 'overflow', 'zerodiv' or "
-                                 "'convergence': which error class")})
+                                 "'convergence': which error class"),
+      "warn": Attr((bool,), False, "report a failed 'convergence' check as a "
+                                   "ConvergenceWarning and go on (on_failure='warn')")})
 
 # ops with an effect (on a tape, or stopping the program): never removed or reordered
 EFFECTFUL = frozenset(n for n, p in PRIMITIVES.items() if Trait.EFFECT in p.traits)

@@ -96,6 +96,23 @@ int adc_last_error_code(void);
 /* Clears the calling thread's last error (not the errors recorded in contexts). */
 void adc_clear_error(void);
 
+/* Warnings: a check the program was built to report without stopping (an implicit derivative's
+ * linear solve that missed its tolerance under on_failure="warn") records its message and the
+ * call goes on; its results are then less accurate than asked for. */
+
+/* Number of warnings recorded in ctx; 0 for NULL. */
+int64_t adc_ctx_warnings(const adc_ctx *ctx);
+
+/* The first warning recorded in ctx; "" if none (or ctx is NULL). Valid until adc_ctx_free. */
+const char *adc_ctx_warning(const adc_ctx *ctx);
+
+/* The last warning recorded in the calling thread; "" if none. Valid until the next warning or
+ * adc_clear_warning in this thread. */
+const char *adc_last_warning(void);
+
+/* Clears the calling thread's last warning. */
+void adc_clear_warning(void);
+
 /* Static description of an error code, e.g. "array length or shape mismatch"; codes the runtime
  * does not know give "unknown error code". Never NULL. */
 const char *adc_strerror(int code);

@@ -15,9 +15,10 @@
 #error "adcompile runtime: no thread-local storage keyword known for this compiler"
 #endif
 
-/* The only global state of the runtime: one slot per thread. */
+/* The only global state of the runtime: one error and one warning slot per thread. */
 static ADC_THREAD_LOCAL int tls_code;
 static ADC_THREAD_LOCAL char tls_message[ADC_MESSAGE_MAX];
+static ADC_THREAD_LOCAL char tls_warning[ADC_MESSAGE_MAX];
 
 /* Copies src into dst (ADC_MESSAGE_MAX bytes), truncating; src may overlap dst. */
 static void copy_message(char *dst, const char *src)
@@ -90,6 +91,22 @@ int adc__failf(adc_ctx *ctx, int code, const char *fmt, ...)
     return adc_fail(ctx, code, buf);
 }
 
+void adc__warnf(adc_ctx *ctx, const char *fmt, ...)
+{
+    char buf[ADC_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        buf[0] = '\0';
+    va_end(ap);
+    if (ctx) {
+        if (ctx->warnings == 0)
+            copy_message(ctx->warning, buf);
+        ctx->warnings++;
+    }
+    copy_message(tls_warning, buf);
+}
+
 static void format_shape(char *out, size_t cap, int64_t ndim, const int64_t *dims)
 {
     size_t used = 0;
@@ -121,6 +138,26 @@ int adc_ctx_error(const adc_ctx *ctx)
 const char *adc_ctx_message(const adc_ctx *ctx)
 {
     return ctx ? ctx->message : "";
+}
+
+int64_t adc_ctx_warnings(const adc_ctx *ctx)
+{
+    return ctx ? ctx->warnings : 0;
+}
+
+const char *adc_ctx_warning(const adc_ctx *ctx)
+{
+    return ctx && ctx->warnings ? ctx->warning : "";
+}
+
+const char *adc_last_warning(void)
+{
+    return tls_warning;
+}
+
+void adc_clear_warning(void)
+{
+    tls_warning[0] = '\0';
 }
 
 const char *adc_last_error(void)

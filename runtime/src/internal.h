@@ -29,6 +29,8 @@ struct adc_ctx {
     int64_t peak;                 /* see adc_ctx_peak_bytes */
     int error;                    /* last code recorded by adc_fail */
     char message[ADC_MESSAGE_MAX];
+    int64_t warnings;             /* see adc_ctx_warnings */
+    char warning[ADC_MESSAGE_MAX];  /* the first warning recorded */
 };
 
 /* Adds delta (may be negative) to the bytes held by ctx and updates the peak; ctx may be NULL. */
@@ -43,6 +45,9 @@ static inline void adc__account(adc_ctx *ctx, int64_t delta)
 
 /* adc_fail with a printf-style message. */
 ADC_HIDDEN int adc__failf(adc_ctx *ctx, int code, const char *fmt, ...) ADC_PRINTF(3, 4);
+
+/* Records a warning (printf-style) in ctx and in the calling thread; the program goes on. */
+ADC_HIDDEN void adc__warnf(adc_ctx *ctx, const char *fmt, ...) ADC_PRINTF(2, 3);
 
 /* Free every tape / snapshot store in ctx's lists (used by adc_ctx_free). */
 ADC_HIDDEN void adc__tapes_free_all(adc_ctx *ctx);

@@ -144,6 +144,18 @@ static void test_fail_shape(void)
     adc_ctx_free(ctx);
 }
 
+static void test_no_warnings(void)
+{
+    adc_ctx *ctx = adc_ctx_new();
+    CHECK(adc_ctx_warnings(ctx) == 0);
+    CHECK_STREQ(adc_ctx_warning(ctx), "");
+    CHECK(adc_ctx_warnings(NULL) == 0);
+    CHECK_STREQ(adc_ctx_warning(NULL), "");
+    adc_clear_warning();
+    CHECK_STREQ(adc_last_warning(), "");
+    adc_ctx_free(ctx);
+}
+
 static void test_version(void)
 {
     CHECK_STREQ(adc_runtime_version(), "0.1.0");
@@ -157,6 +169,7 @@ int main(void)
     test_long_message();
     test_runtime_messages();
     test_fail_shape();
+    test_no_warnings();
     test_version();
     return CHECK_RESULT();
 }

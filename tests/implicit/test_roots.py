@@ -189,6 +189,44 @@ def test_unconverged_linear_solve_raises_with_residual():
     assert outer(LAM, A, Y, AV, YV) > 0   # the primal is unaffected
 
 
+@pytest.mark.parametrize("backend", ["llvm", "numba", "interpret"])
+def test_unconverged_linear_solve_warns_by_option(backend):
+    """on_failure="warn": the gradient comes back with a ConvergenceWarning naming the solver
+    and the residual reached; it is the inaccurate gradient of a 1-step CG (not the exact one),
+    and a converged solve with the same option warns nothing."""
+    root = adcompile.custom_root(ridge_F, solve="cg", maxiter=1, on_failure="warn")(ridge_gd)
+    outer = _outer(root)
+
+    def gradient(o):
+        if backend != "interpret":
+            return adcompile.grad(o, backend=backend)(LAM, A, Y, AV, YV)
+        g = adcompile.grad(o)
+
+        def use(lam, A, y, Av, yv):
+            return g(lam, A, y, Av, yv)
+        return adcompile.interpret(use, LAM, A, Y, AV, YV)
+    with pytest.warns(adcompile.ConvergenceWarning,
+                      match=r"adjoint linear solve \(cg\).*'ridge_gd'.*relative residual of "
+                            r"[0-9.]+e[-+][0-9]+ \(required") as rec:
+        g = gradient(outer)
+    assert len(rec) == 1
+    rel = float(str(rec[0].message).split("relative residual of ")[1].split()[0])
+    assert rel > 1e-8   # the residual reported is the one that missed check_tol
+    _, exact = ridge_closed_form(LAM)
+    assert np.isfinite(g) and abs(g - exact) > 1e-8 * abs(exact)
+    good = _outer(adcompile.custom_root(ridge_F, solve="cg", on_failure="warn")(ridge_gd))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gradient(good) == pytest.approx(exact, rel=1e-8)
+
+
+def test_inner_solver_that_stopped_early_warns_by_option():
+    outer = _outer(adcompile.custom_root(ridge_F, solve="cg", on_failure="warn")(short_gd))
+    with pytest.warns(adcompile.ConvergenceWarning, match="short_gd.*relative residual"):
+        assert np.isfinite(adcompile.grad(outer, backend="llvm")(LAM, A, Y, AV, YV))
+
+
 def test_bad_input():
     def two(x, a):
         return x - a
@@ -199,6 +237,8 @@ def test_bad_input():
         adcompile.custom_root(two)(three)
     with pytest.raises(adcompile.AdError, match="unknown linear solver"):
         adcompile.custom_root(two, solve="lu")(lambda x0, a: x0)
+    with pytest.raises(adcompile.AdError, match="on_failure must be one of 'raise', 'warn'"):
+        adcompile.custom_root(two, on_failure="ignore")(lambda x0, a: x0)
 
     def not_square(x, a):
         return np.sum(x) - a
