@@ -22,8 +22,8 @@ from .signature import bind_defaults, signature_of
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                    "how-it-works.md")
-_REGION = re.compile(r"(<!-- BEGIN GENERATED: ir (\S+) -->\n)(.*?)(<!-- END GENERATED: ir \2 -->)",
-                     re.S)
+_REGION = re.compile(r"(<!-- BEGIN GENERATED: ir (\S+) -->\n)(.*?)"
+                     r"(<!-- END GENERATED: ir \2 -->)", re.DOTALL)
 
 
 def example(x):

@@ -18,7 +18,7 @@ from adcompile import distributed, docgen, solvers
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 RUNNABLE = ("getting-started.md", "how-it-works.md", "performance.md")
-_BLOCK = re.compile(r"^```python[ \t]*(\S*)[ \t]*\n(.*?)^```", re.S | re.M)
+_BLOCK = re.compile(r"^```python[ \t]*(\S*)[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _read(page: str) -> str:
@@ -64,7 +64,7 @@ def _public(module) -> list[str]:
 
 
 def _sections(text: str) -> set[str]:
-    return set(re.findall(r"^#{2,4} `([\w.]+)`", text, re.M))
+    return set(re.findall(r"^#{2,4} `([\w.]+)`", text, re.MULTILINE))
 
 
 def test_every_public_name_has_an_api_section():
