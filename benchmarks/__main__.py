@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--quick", action="store_true")
     r.add_argument("--tools", default="adcompile,jax,torch,autograd")
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--gmm", default=None, help="GMM sizes d:K,d:K,... (default: the grid)")
     r.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     a = p.parse_args(argv)
     # Thread counts must be fixed before numba / XLA are imported.
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                           f"intra_op_parallelism_threads={a.threads}")
     from .suite import run_suite
-    return run_suite(a.tools.split(","), quick=a.quick, out=a.out)
+    sizes = (None if a.gmm is None
+             else [tuple(int(v) for v in s.split(":")) for s in a.gmm.split(",")])
+    return run_suite(a.tools.split(","), quick=a.quick, out=a.out, sizes=sizes)
 
 
 if __name__ == "__main__":

@@ -141,10 +141,13 @@ def machine() -> str:
             + ", ".join(vers))
 
 
-def run_suite(tools: list[str], quick: bool, out: str) -> int:
-    sizes = [(2, 5)] if quick else [(d, K) for d in (2, 10, 20, 32, 64) for K in (5, 10, 25, 50, 100)]
+def run_suite(tools: list[str], quick: bool, out: str,
+              sizes: list[tuple[int, int]] | None = None) -> int:
+    grid = [(d, K) for d in (2, 10, 20, 32, 64) for K in (5, 10, 25, 50, 100)]
+    sizes = sizes or ([(2, 5)] if quick else grid)
     lines = ["# adbench suite: GMM gradient (plain loops), n=1000", "", machine(), "",
-             "| d | K | tool | grad min ms | grad median ms | J/F | ratio to adcompile | compile s |",
+             ("| d | K | tool | grad min ms | grad median ms | J/F | ratio to adcompile "
+              "| compile s |"),
              "|---|---|---|---|---|---|---|---|"]
     for d, K in sizes:
         args = gmm_args(d, K, 1000)
