@@ -1,6 +1,7 @@
 """The adbench suite: workloads, peers, cross-check, timing, markdown tables."""
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
 import platform
@@ -133,9 +134,8 @@ def machine() -> str:
     vers = []
     for mod in ("numpy", "numba", "llvmlite", "jax", "autograd", "torch"):
         try:
-            m = __import__(mod)
-            vers.append(f"{mod} {getattr(m, '__version__', '?')}")
-        except ImportError:
+            vers.append(f"{mod} {importlib.metadata.version(mod)}")
+        except importlib.metadata.PackageNotFoundError:
             vers.append(f"{mod} missing")
     return (f"{cpu}, {os.cpu_count()} cores, python {platform.python_version()}, "
             + ", ".join(vers))
