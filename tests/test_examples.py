@@ -1,0 +1,24 @@
+"""The examples under examples/ run at small size (`--quick`) and print correct derivatives."""
+import runpy
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name: str, capsys) -> str:
+    argv = sys.argv
+    sys.argv = [str(EXAMPLES / name), "--quick"]
+    try:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    finally:
+        sys.argv = argv
+    return capsys.readouterr().out
+
+
+def test_quickstart_runs(capsys):
+    out = run_example("quickstart.py", capsys)
+    jvp = next(line.split() for line in out.splitlines() if line.startswith("jvp "))
+    assert float(jvp[2]) == float(jvp[-1])   # jvp along ones == sum of the reverse gradient
+    assert "PASSED" in out
+    assert "def rosen_vjp" in out
