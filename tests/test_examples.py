@@ -22,3 +22,12 @@ def test_quickstart_runs(capsys):
     assert float(jvp[2]) == float(jvp[-1])   # jvp along ones == sum of the reverse gradient
     assert "PASSED" in out
     assert "def rosen_vjp" in out
+
+
+def test_curve_fit_matches_scipy(capsys):
+    out = run_example("curve_fit.py", capsys)
+    diff = next(line for line in out.splitlines() if line.startswith("max |params difference|"))
+    assert float(diff.split()[-1]) < 1e-6
+    costs = [float(line.split("cost")[1].split()[0]) for line in out.splitlines()
+             if line.startswith(("adcompile lm", "scipy lm"))]
+    assert abs(costs[0] - costs[1]) <= 1e-8 * costs[1]
