@@ -39,3 +39,11 @@ def test_hypergradient_matches_fd_and_store_all(capsys):
     assert float(rel[5]) < 1e-5 and float(rel[7]) < 1e-5
     diff = next(line for line in out.splitlines() if line.startswith("checkpointed vs store-all"))
     assert float(diff.split()[-1]) <= 1e-12
+
+
+def test_heat_inverse_recovers_field(capsys):
+    out = run_example("heat_inverse.py", capsys)
+    rel = next(line for line in out.splitlines() if line.startswith("relative error"))
+    assert float(rel.split()[-1]) < 1e-2
+    misfit = next(line.split() for line in out.splitlines() if line.startswith("misfit before"))
+    assert float(misfit[4]) < 1e-6 * float(misfit[2])
