@@ -47,3 +47,11 @@ def test_heat_inverse_recovers_field(capsys):
     assert float(rel.split()[-1]) < 1e-2
     misfit = next(line.split() for line in out.splitlines() if line.startswith("misfit before"))
     assert float(misfit[4]) < 1e-6 * float(misfit[2])
+
+
+def test_cuda_batched_cpu_fallback_matches_loop(capsys):
+    out = run_example("cuda_batched.py", capsys)
+    lines = out.splitlines()
+    per = next(line for line in lines if line.startswith("max rel difference per-particle"))
+    shared = next(line for line in lines if line.startswith("max rel difference shared"))
+    assert float(per.split()[-1]) < 1e-12 and float(shared.split()[-1]) < 1e-12
