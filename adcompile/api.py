@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable
 
 from .driver.compile import Specialization, build_ir, call_specialization, signatures, specialize
+from .driver import shipping
 from . import pickling
 from .driver.options import CompileOptions
 from .errors import AdError
@@ -104,6 +105,7 @@ def jit(func: Callable | None = None, *, backend: str | None = None,
 
 
 pickling.register("jit", jit)
+pickling.SHIPPING.update(export=shipping.export, install=shipping.install)
 
 
 def _py(func):

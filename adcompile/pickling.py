@@ -6,10 +6,10 @@ as a *recipe*: the factory that made it (`jit`, `grad`, ...), its keyword argume
 `CompileOptions`, and the user function, by reference when it is importable, otherwise as
 its source text plus the globals it reads (modules by name, other values by value).
 
-On the worker, the recipe rebuilds the object; its first call per signature goes through
-the compile driver, whose disk cache (shared `ADCOMPILE_CACHE_DIR`, or the worker's own
-after its first build) loads the built program without the frontend or the passes. Shipping
-the built artifact bytes inside the pickle is not done yet (see docs/distributed.md).
+On the worker, the recipe rebuilds the object. Programs this process built on the LLVM
+backend travel with it as artifact bytes (driver/shipping.py): the worker calls them without
+the frontend, the passes or a compiler. Others go through the compile driver, whose disk
+cache (shared `ADCOMPILE_CACHE_DIR`, or the worker's own after its first build) loads them.
 """
 from __future__ import annotations
 
@@ -145,19 +145,30 @@ FACTORIES: dict[str, Callable] = {}
 module does not import (they import it)."""
 
 
+SHIPPING: dict[str, Callable] = {}
+"""'export'(func, options) -> built programs, 'install'(func, options, programs): set by
+api.py from driver/shipping.py (this module stays below the driver)."""
+
+
 def register(name: str, factory: Callable) -> Callable:
     FACTORIES[name] = factory
     return factory
 
 
-def rebuild(factory: str, shipped, kwargs: dict) -> Any:
-    """Unpickle: the compiled object made again by its factory, on this process."""
+def rebuild(factory: str, shipped, kwargs: dict, programs: list = ()) -> Any:
+    """Unpickle: the compiled object made again by its factory, on this process, with the
+    programs built for it elsewhere installed."""
     func = receive_function(shipped)
     if isinstance(func, _Lazy):
         func = func.value
-    return FACTORIES[factory](func, **kwargs)
+    obj = FACTORIES[factory](func, **kwargs)
+    if programs and "install" in SHIPPING:
+        SHIPPING["install"](obj.py_func, obj.options, programs)
+    return obj
 
 
 def reduce(obj, factory: str, kwargs: dict):
     """The `__reduce__` of a compiled object made by `factory(func, **kwargs)`."""
-    return (rebuild, (factory, ship_function(obj.py_func), kwargs))
+    export = SHIPPING.get("export")
+    programs = export(obj.py_func, obj.options) if export is not None else []
+    return (rebuild, (factory, ship_function(obj.py_func), kwargs, programs))

@@ -62,6 +62,7 @@ class Specialization:
     """Backend-specific forms of the program besides `source` (LLVM: "llvm_ir")."""
     rebuild: Callable[[], "Specialization"] | None = None   # for `stages`/`generated`
     time_first_call: bool = False   # ADCOMPILE_TIME_PASSES: report the first call's time
+    artifact: dict | None = None   # where the backend left it (backends/reload.py), if known
 
     @property
     def ir(self) -> dict[str, Function]:
@@ -115,7 +116,7 @@ class Sources:
 
 
 _STAGES: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
-_BUILT: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+BUILT: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
 _BUILDING: list[Sources] = []   # the builds under way, outermost first
 
 
@@ -227,7 +228,7 @@ def specialize(func, sig, transform, options: CompileOptions) -> Specialization:
     """The compiled program of `func` for this signature, transform and options (cached in
     memory, then on disk)."""
     key = (tuple(sig), transform, options.key)
-    table = _BUILT.setdefault(func, {})
+    table = BUILT.setdefault(func, {})
     got = table.get(key)
     if got is None or (options.observes and got.observed is not options) or got.stale():
         check_backend(func, sig, options.backend,
@@ -255,6 +256,12 @@ def _compile(func, sig, transform, options: CompileOptions, name: str
     got = compile_stages(stages, name, options)
     got.reads = reads
     return got, sources
+
+
+def compile_program(func, sig, transform, options: CompileOptions, name: str
+                    ) -> Specialization:
+    """Build one program from source (the frontend, the passes, the backend)."""
+    return _compile(func, sig, transform, options, name)[0]
 
 
 def _disk_key(func, sig, transform, options: CompileOptions, name: str) -> str | None:
@@ -285,12 +292,12 @@ def _from_disk(key: str, func, sig, transform, options: CompileOptions, name: st
             raise AdError(f"'{name}' no longer exists, so its IR cannot be rebuilt")
         return _compile(f, sig, transform, options, name)[0]
     return Specialization(hit.call, hit.interface, name, boxes(hit.interface),
-                          reads=hit.reads, rebuild=rebuild)
+                          reads=hit.reads, rebuild=rebuild, artifact=hit.facts)
 
 
 def signatures(func, transform, options: CompileOptions) -> list[tuple]:
     """The signatures `func` has been compiled for, with this transform and these options."""
-    return [k[0] for k in _BUILT.get(func, {}) if k[1] == transform and k[2] == options.key]
+    return [k[0] for k in BUILT.get(func, {}) if k[1] == transform and k[2] == options.key]
 
 
 def call_specialization(spec: Specialization, args) -> Any:

@@ -71,6 +71,7 @@ class Hit:
     call: Callable
     interface: Interface
     reads: tuple[Read, ...]
+    facts: dict | None = None   # the backend's artifact facts (backends/reload.py)
 
 
 # -- the key -------------------------------------------------------------------------------------
@@ -113,7 +114,7 @@ def stamp(backend: str) -> str:
     mtime of every source file, so an edited checkout never reuses old programs), Python,
     NumPy, the backend's toolchain and the CPU the code was optimised for."""
     h = hashlib.sha256()
-    for part in (__version__, sys.version, np.__version__, _toolchain(backend), _cpu()):
+    for part in (__version__, sys.version, np.__version__, _toolchain(backend), cpu_description()):
         h.update(part.encode() + b"\0")
     pkg = Path(__file__).resolve().parents[1]
     for root in (pkg, pkg.parent / "runtime", pkg / "_runtime"):
@@ -147,7 +148,7 @@ def _toolchain(backend: str) -> str:
     return backend
 
 
-def _cpu() -> str:
+def cpu_description() -> str:
     info = ""
     try:
         with open("/proc/cpuinfo") as fh:
@@ -293,7 +294,8 @@ def lookup(key: str, func, backend: str) -> Hit | None:
             if reads is None:
                 continue
             interface = Interface.from_json(entry["interface"])
-            return Hit(reload.load(backend, entry["artifact"]), interface, reads)
+            return Hit(reload.load(backend, entry["artifact"]), interface, reads,
+                       entry["artifact"])
         except Exception:   # noqa: BLE001 - a partial, corrupt or foreign entry is a miss
             continue
     return None
