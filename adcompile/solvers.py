@@ -16,9 +16,14 @@ from .derivatives import jacfwd, jacobian
 from .errors import AdError
 from .implicit.least_squares import lower as lower_least_squares
 
+__all__ = ["LeastSquaresResult", "least_squares", "levenberg_marquardt", "gauss_newton"]
+
 
 @dataclass
 class LeastSquaresResult:
+    """What `least_squares` returns: scipy.optimize.OptimizeResult's fields for
+    least_squares, plus `history` (one (iteration, cost, step norm, lambda) row per step)."""
+
     x: np.ndarray
     cost: float
     fun: np.ndarray
@@ -160,8 +165,11 @@ least_squares.__adcompile_lower__ = lower_least_squares
 
 
 def levenberg_marquardt(residual, x0, args=(), **kw) -> LeastSquaresResult:
+    """`least_squares(..., method="lm")`: normal equations damped by λ, adapted per step."""
     return least_squares(residual, x0, args, method="lm", **kw)
 
 
 def gauss_newton(residual, x0, args=(), **kw) -> LeastSquaresResult:
+    """`least_squares(..., method="gn")`: undamped normal equations, step halved until the
+    cost decreases (damped as LM when the system is singular)."""
     return least_squares(residual, x0, args, method="gn", **kw)

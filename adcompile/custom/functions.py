@@ -71,16 +71,26 @@ class CustomFunction:
 
 
 class custom_jvp(CustomFunction):
+    """A function with a user JVP rule: decorate `f`, then `@f.defjvp` a rule
+    `rule(primals, tangents) -> (out, out_dot)` in the supported subset. Forward mode calls
+    the rule; reverse mode transposes it (it must be linear in the tangents)."""
+
     kind = "custom_jvp"
 
     def defjvp(self, rule):
+        """Register `rule(primals, tangents) -> (out, out_dot)`; returns it (a decorator)."""
         self.jvp_rule = rule
         return rule
 
 
 class custom_vjp(CustomFunction):
+    """A function with a user reverse rule: decorate `f`, then `f.defvjp(fwd, bwd)` with
+    `fwd(*args) -> (out, residuals)` and `bwd(residuals, out_bar) -> (arg_bar, ...)`, both
+    in the supported subset. Forward mode differentiates the primal body instead."""
+
     kind = "custom_vjp"
 
     def defvjp(self, fwd, bwd):
+        """Register the fwd/bwd pair; returns the function."""
         self.fwd, self.bwd = fwd, bwd
         return self
