@@ -146,7 +146,7 @@ def run_suite(tools: list[str], quick: bool, out: str,
     grid = [(d, K) for d in (2, 10, 20, 32, 64) for K in (5, 10, 25, 50, 100)]
     sizes = sizes or ([(2, 5)] if quick else grid)
     lines = ["# adbench suite: GMM gradient (plain loops), n=1000", "", machine(), "",
-             ("| d | K | tool | grad min ms | grad median ms | J/F | ratio to adcompile "
+             (f"| d | K | tool | grad min ms | grad median ms | J/F | ratio to {tools[0]} "
               "| compile s |"),
              "|---|---|---|---|---|---|---|---|"]
     for d, K in sizes:
