@@ -76,6 +76,13 @@ def get_source(func) -> SourceInfo:
             f"cannot read the source of {getattr(func, '__name__', func)!r}: {e}",
             hint="adcompile compiles Python source: define the function in a .py file "
                  "(not in an interactive prompt or with exec)") from None
+    filename = inspect.getsourcefile(func) or code.co_filename
+    if getattr(func, "__name__", "") == "<lambda>":
+        # inspect gives the whole lines around a lambda (a for/if/call): never a function
+        raise UnsupportedSyntax(
+            "a lambda cannot be compiled or differentiated (adcompile compiles 'def' functions)",
+            Loc(filename, first, 0, None, raw_lines[0].rstrip("\n") if raw_lines else ""),
+            "define it with def at module level (def f(x): return ...) and pass that")
     raw = "".join(raw_lines)
     dedented = textwrap.dedent(raw)
     indent = 0
@@ -85,7 +92,6 @@ def get_source(func) -> SourceInfo:
             break
     tree = gast.parse(dedented)
     node = next((n for n in tree.body if isinstance(n, gast.FunctionDef)), None)
-    filename = inspect.getsourcefile(func) or code.co_filename
     if node is None and tree.body and isinstance(tree.body[0], gast.AsyncFunctionDef):
         info = SourceInfo(func, tree.body[0], filename, first, indent,
                           [ln.rstrip("\n") for ln in raw_lines])

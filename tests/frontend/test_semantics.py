@@ -479,3 +479,14 @@ def test_tuple_bound_on_one_path_of_an_if(fn, a):
 def test_tuple_maybe_unbound_is_refused():
     with pytest.raises(adcompile.TypeInferenceError, match="'tp1' may be used before"):
         adcompile.interpret(_tuple_maybe_unbound, 2.0, np.ones(2))
+
+
+def test_lambda_is_a_precise_error_at_its_line():
+    """grad/jit of a lambda (here inside a for line, which inspect returns whole) is an
+    UnsupportedSyntax at the lambda's line, never a parser traceback."""
+    import adcompile
+    for _ in range(1): g = adcompile.grad(lambda x: x * x, backend="llvm")  # noqa: E701
+    with pytest.raises(adcompile.UnsupportedSyntax, match="a lambda cannot be compiled") as e:
+        g(3.0)
+    assert e.value.loc is not None and e.value.loc.filename == __file__
+    assert "lambda x: x * x" in str(e.value)
