@@ -19,6 +19,35 @@ from .implicit.least_squares import lower as lower_least_squares
 __all__ = ["LeastSquaresResult", "least_squares", "levenberg_marquardt", "gauss_newton"]
 
 
+def _linear(z):
+    return z, np.ones_like(z), np.zeros_like(z)
+
+
+def _huber(z):
+    big = z > 1.0
+    sq = np.sqrt(np.where(big, z, 1.0))
+    return (np.where(big, 2.0 * sq - 1.0, z), np.where(big, 1.0 / sq, 1.0),
+            np.where(big, -0.5 / (sq * z), 0.0))
+
+
+def _soft_l1(z):
+    t = 1.0 + z
+    return 2.0 * (np.sqrt(t) - 1.0), t ** -0.5, -0.5 * t ** -1.5
+
+
+def _cauchy(z):
+    return np.log1p(z), 1.0 / (1.0 + z), -1.0 / (1.0 + z) ** 2
+
+
+def _arctan(z):
+    return np.arctan(z), 1.0 / (1.0 + z * z), -2.0 * z / (1.0 + z * z) ** 2
+
+
+# rho(z) and its first two derivatives, z = (r / f_scale)**2 (scipy's definitions)
+_LOSSES = {"linear": _linear, "huber": _huber, "soft_l1": _soft_l1, "cauchy": _cauchy,
+           "arctan": _arctan}
+
+
 @dataclass
 class LeastSquaresResult:
     """What `least_squares` returns: scipy.optimize.OptimizeResult's fields for
@@ -50,12 +79,23 @@ def _solve(A, b, sparse: bool):
 
 def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                   ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
-                  max_nfev: int | None = None, verbose: int = 0) -> LeastSquaresResult:
+                  max_nfev: int | None = None, verbose: int = 0, loss: str = "linear",
+                  f_scale: float = 1.0) -> LeastSquaresResult:
     """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
     method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
     with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
     entries). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
-    without bound (singular normal equations)."""
+    without bound (singular normal equations).
+    loss/f_scale: robust losses as scipy defines them — "linear", "huber", "soft_l1",
+    "cauchy", "arctan" of z = (r/f_scale)**2, cost = 0.5 * f_scale**2 * sum(rho(z)); each
+    step solves the normal equations of the residuals and Jacobian rescaled by rho's first
+    and second derivatives at the current point (iteratively reweighted as scipy does, with
+    the plain IRLS weight rho' where rho' + 2 z rho'' is not positive)."""
+    if loss not in _LOSSES:
+        raise AdError(f"least_squares: unknown loss {loss!r}",
+                      hint=f"use one of: {', '.join(_LOSSES)}")
+    if not f_scale > 0:
+        raise AdError(f"least_squares: f_scale must be positive, got {f_scale!r}")
     if method not in ("lm", "gn"):
         raise AdError(f"least_squares: unknown method {method!r}", hint='use "lm" or "gn"')
     if jac not in ("auto", "sparse", "dense"):
@@ -81,17 +121,41 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
     if not np.all(np.isfinite(r)):
         raise AdError("least_squares: the residual is not finite at x0",
                       hint="start from a point where every residual is a finite number")
-    cost = 0.5 * float(r @ r)
+    rho = _LOSSES[loss]
+
+    def cost_of(r):
+        if loss == "linear":
+            return 0.5 * float(r @ r)
+        with np.errstate(over="ignore", invalid="ignore"):   # a far trial step: cost inf
+            return 0.5 * f_scale ** 2 * float(np.sum(rho((r / f_scale) ** 2)[0]))
+
+    def scaled(J, r):
+        """Residuals and Jacobian whose Gauss-Newton model is the robust cost's."""
+        if loss == "linear":
+            return J, r
+        z = (r / f_scale) ** 2
+        _, d1, d2 = rho(z)
+        # Triggs' correction rho' + 2 z rho'' where it is positive, else the classical IRLS
+        # weight rho' (huber's linear part, cauchy beyond z = 1): the gradient J^T rho' r is
+        # the same either way, the model stays positive definite
+        w = d1 + 2.0 * z * d2
+        w = np.where(w > 1e-3 * d1, w, d1)
+        sw = np.sqrt(w)
+        Js = (sps.diags(sw) @ J).tocsr() if sps.issparse(J) else J * sw[:, None]
+        return Js, r * d1 / sw
+
+    import scipy.sparse as sps
+    cost = cost_of(r)
     nfev, njev, nit, status = 1, 0, 0, 0
     max_nfev = max_nfev or 100 * x.size
     lam, history = 1e-3, []
-    import scipy.sparse as sps
     while True:
         t0 = time.perf_counter()
         J = J_of(x, *args)
         njev += 1
         tj = time.perf_counter() - t0
-        g = J.T @ r
+        J, rs = scaled(J, r)
+        g = J.T @ rs
         if np.max(np.abs(g), initial=0.0) <= gtol:
             status = 1
             break
@@ -124,7 +188,7 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                 xn = x + scale * step
                 rn = fun(xn)
                 nfev += 1
-                cn = 0.5 * float(rn @ rn) if np.all(np.isfinite(rn)) else np.inf
+                cn = cost_of(rn) if np.all(np.isfinite(rn)) else np.inf
                 if cn < cost or method == "lm" or nfev >= max_nfev or scale < 1e-8:
                     break
                 scale *= 0.5
@@ -151,7 +215,8 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
             break
     J = J_of(x, *args)
     njev += 1
-    g = J.T @ r
+    J, rs = scaled(J, r)   # as scipy: the Jacobian of the robust Gauss-Newton model
+    g = J.T @ rs
     msgs = {1: "gtol: the gradient is small", 2: "ftol: the cost stopped decreasing",
             3: "xtol: the step is small", 0: "max_nfev reached",
             -1: "the damping grew without bound: the normal equations are singular"}

@@ -81,3 +81,30 @@ def test_noise_free_ba_sparse_lm():
     assert 0.5 * np.sum(ba_flat(x0, *args) ** 2) > 1.0
     assert res.success and res.cost < 1e-12, res.message
     assert res.jac.shape == (3 * oc.size, x.size) and res.nit < 50
+
+
+@pytest.mark.parametrize("loss", ["huber", "soft_l1", "cauchy", "arctan"])
+def test_robust_losses_agree_with_scipy(loss):
+    """A decay fit with 10% gross outliers: the robust fits reach scipy's cost and
+    parameters (scipy's definitions of rho and f_scale), and stay near the truth where the
+    linear loss is pulled away."""
+    rng = np.random.default_rng(3)
+    t = np.linspace(0.0, 4.0, 80)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * rng.normal(size=t.size)
+    y[::10] += 3.0
+    p0 = np.array([1.0, 1.0, 0.0])
+    res = least_squares(expfit, p0, args=(t, y), loss=loss, f_scale=0.1, jac="dense")
+    ref = scipy_lsq(lambda p: expfit(p, t, y), p0, loss=loss, f_scale=0.1, ftol=1e-15,
+                    xtol=1e-15, gtol=1e-15)
+    assert res.success
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-10)
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-6)
+    np.testing.assert_allclose(res.grad, ref.grad, atol=1e-6)
+    plain = least_squares(expfit, p0, args=(t, y), jac="dense")
+    truth = np.array([2.5, 1.3, 0.5])
+    assert np.abs(res.x - truth).max() < 0.5 * np.abs(plain.x - truth).max()
+
+
+def test_unknown_loss_is_an_error():
+    with pytest.raises(adcompile.AdError, match="unknown loss 'l1'"):
+        least_squares(rosenbrock, np.zeros(3), loss="l1")
