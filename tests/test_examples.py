@@ -31,6 +31,12 @@ def test_curve_fit_matches_scipy(capsys):
     costs = [float(line.split("cost")[1].split()[0]) for line in out.splitlines()
              if line.startswith(("adcompile lm", "scipy lm"))]
     assert abs(costs[0] - costs[1]) <= 1e-8 * costs[1]
+    err = {k: float(line.split("max |error|")[1].split()[0]) for line in out.splitlines()
+           for k in ("linear", "soft_l1") if line.startswith(f"10% outliers, {k} loss")}
+    assert err["soft_l1"] < 0.2 * err["linear"]
+    rob = next(line for line in out.splitlines() if line.startswith("robust vs scipy"))
+    a, b = (float(v) for v in rob.split("cost ")[1].split(",")[0].split(" vs "))
+    assert abs(a - b) <= 1e-8 * b and float(rob.split()[-1]) < 1e-5
 
 
 def test_hypergradient_matches_fd_and_store_all(capsys):
