@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
 import numpy as np
 
+from . import docfiles
 from .driver.compile import build_ir
 from .driver.options import CompileOptions
 from .driver.transforms import JVP, VJP
@@ -62,27 +62,11 @@ def render(text: str) -> str:
 def update(path: str = DOC, check: bool = False) -> bool:
     """Rewrite the generated regions of docs/how-it-works.md; with `check`, only say whether
     they are current. Returns True when the file is (or now is) up to date."""
-    with open(path) as fh:
-        text = fh.read()
-    new = render(text)
-    if new == text:
-        return True
-    if check:
-        return False
-    with open(path, "w") as fh:
-        fh.write(new)
-    return True
+    return docfiles.rewrite(path, render, check)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--check" in argv:
-        ok = update(check=True)
-        if not ok:
-            print("docs/how-it-works.md is out of date: run python -m adcompile.docgen")
-        return 0 if ok else 1
-    update()
-    return 0
+    return docfiles.main(update, "docs/how-it-works.md", "adcompile.docgen", argv)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ import builtins
 import hashlib
 import math
 import os
-import sys
 import tempfile
 import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import docfiles
 from .ad import rules
 from .backends import BACKENDS, get_backend
 from .driver.options import CompileOptions
@@ -232,31 +232,17 @@ def render() -> str:
 def update(path: str = DOC, check: bool = False) -> bool:
     """Rewrite the generated part of docs/subset.md; with `check`, only say whether it is
     current. Returns True when the file is (or now is) up to date."""
-    with open(path) as fh:
-        text = fh.read()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path}: the markers {BEGIN!r} ... {END!r} are missing")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = head + render() + tail
-    if new == text:
-        return True
-    if check:
-        return False
-    with open(path, "w") as fh:
-        fh.write(new)
-    return True
+    def replaced(text: str) -> str:
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"{path}: the markers {BEGIN!r} ... {END!r} are missing")
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        return head + render() + tail
+    return docfiles.rewrite(path, replaced, check)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--check" in argv:
-        ok = update(check=True)
-        if not ok:
-            print("docs/subset.md is out of date: run python -m adcompile.subset")
-        return 0 if ok else 1
-    update()
-    return 0
+    return docfiles.main(update, "docs/subset.md", "adcompile.subset", argv)
 
 
 if __name__ == "__main__":

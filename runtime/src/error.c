@@ -80,13 +80,19 @@ int adc_fail(adc_ctx *ctx, int code, const char *message)
     return code;
 }
 
+/* printf into a message buffer (ADC_MESSAGE_MAX bytes); "" if formatting fails. */
+static void format_message(char *buf, const char *fmt, va_list ap)
+{
+    if (vsnprintf(buf, ADC_MESSAGE_MAX, fmt, ap) < 0)
+        buf[0] = '\0';
+}
+
 int adc__failf(adc_ctx *ctx, int code, const char *fmt, ...)
 {
     char buf[ADC_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
-        buf[0] = '\0';
+    format_message(buf, fmt, ap);
     va_end(ap);
     return adc_fail(ctx, code, buf);
 }
@@ -96,8 +102,7 @@ void adc__warnf(adc_ctx *ctx, const char *fmt, ...)
     char buf[ADC_MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
-        buf[0] = '\0';
+    format_message(buf, fmt, ap);
     va_end(ap);
     if (ctx) {
         if (ctx->warnings == 0)
