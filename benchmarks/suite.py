@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from suite_workloads import Grads, Skipped, Workload, all_workloads  # noqa: E402
+from suite_workloads import Grads, Skipped, Workload, all_workloads
 
 TOL = 1e-8
 NOT_INCLUDED = {
@@ -159,8 +159,8 @@ def measure(w: Workload, size: tuple[int, ...], tools: list[str], quick: bool,
 def render(w: Workload, rows: list[Row], tools: list[str]) -> list[str]:
     sz = " | ".join(w.size_names)
     lines = [f"## {w.title}", "",
-             f"| {sz} | tool | grad min ms | grad median ms | primal min ms | J/F "
-             "| ratio to adcompile | ratio to jax | compile s |",
+             (f"| {sz} | tool | grad min ms | grad median ms | primal min ms | J/F "
+              "| ratio to adcompile | ratio to jax | compile s |"),
              "|" + "---|" * (len(w.size_names) + 8)]
     by_size: dict[tuple, dict[str, Row]] = {}
     for r in rows:
@@ -168,16 +168,14 @@ def render(w: Workload, rows: list[Row], tools: list[str]) -> list[str]:
     for size, rs in by_size.items():
         cells = " | ".join(str(v) for v in size)
 
-        def base(name):
-            b = rs.get(name)
-            return b.gmin if b is not None and b.status is None else None
+        bases = [rs[b].gmin if b in rs and rs[b].status is None else None
+                 for b in ("adcompile", "jax")]
         for t in tools:
             r = rs[t]
             if r.status is not None:
                 lines.append(f"| {cells} | {t} | {r.status} | | | | | | |")
                 continue
-            ratios = [f"{r.gmin / b:.2f}" if b else "-" for b in (base("adcompile"),
-                                                                   base("jax"))]
+            ratios = [f"{r.gmin / b:.2f}" if b else "-" for b in bases]
             lines.append(f"| {cells} | {t} | {r.gmin * 1e3:.3f} | {r.gmed * 1e3:.3f} | "
                          f"{r.pmin * 1e3:.3f} | {r.gmin / r.pmin:.1f} | {ratios[0]} | "
                          f"{ratios[1]} | {r.compile_s:.2f} |")
@@ -231,12 +229,12 @@ def run_suite(tools: list[str], quick: bool, out: str,
     """sizes: the GMM sizes (d, K) instead of the grid (both GMM workloads)."""
     budget = 0.05 if quick else 0.5
     lines = ["# adbench suite" + (" (--quick)" if quick else ""), "", machine(), "",
-             f"Threads: {os.environ.get('OMP_NUM_THREADS', '?')} (OMP_NUM_THREADS, "
+             (f"Threads: {os.environ.get('OMP_NUM_THREADS', '?')} (OMP_NUM_THREADS, "
              f"NUMBA_NUM_THREADS, XLA intra-op). Gradients of all tools agree to rel. error "
              f"< {TOL:g} before any time is taken; times are the min / median of single calls "
              f"repeated for >= {budget:g} s; compile s = the first primal and gradient calls "
              "(adcompile: numba, from the disk cache when warm; the first size of a workload "
-             "compiles, later sizes reuse it). J/F = gradient min / primal min of the same tool.",
+             "compiles, later sizes reuse it). J/F = gradient min / primal min of the same tool."),
              ""]
     os.makedirs(out, exist_ok=True)
     peer_cache: dict = {}

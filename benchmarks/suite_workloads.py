@@ -14,17 +14,18 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-import adbench_objectives as abo  # noqa: E402
-import heat_stencil  # noqa: E402  (the README's main job: loss of a heat simulation)
-from bench_ad import _gmm_vectorised, _lower_index, gmm_args, gmm_objective  # noqa: E402
+import adbench_objectives as abo
+import heat_stencil  # the README's main job: the loss of a heat simulation
+from bench_ad import _gmm_vectorised, _lower_index, gmm_args, gmm_objective
 
 Grads = tuple[np.ndarray, ...]
 HEAT_POLICY = "sqrt"          # adcompile's checkpoint policy; the JAX peer segments the same way
@@ -179,26 +180,27 @@ def gmm_loop_check(args) -> dict[str, Grads]:
 
 
 def gmm_workloads() -> list[Workload]:
-    common = dict(size_names=("d", "K"), sizes=GMM_GRID, quick_sizes=[(2, 5)],
-                  make_args=lambda s: gmm_args(s[0], s[1], GMM_N),
-                  cost=lambda s: GMM_N * s[1] * s[0] * s[0] / 2,
-                  cost_label="n K d^2 / 2 (multiply-adds of the triangular products)",
-                  peer_group="gmm")
+    common: dict[str, Any] = {
+        "size_names": ("d", "K"), "sizes": GMM_GRID, "quick_sizes": [(2, 5)],
+        "make_args": lambda s: gmm_args(s[0], s[1], GMM_N),
+        "cost": lambda s: GMM_N * s[1] * s[0] * s[0] / 2,
+        "cost_label": "n K d^2 / 2 (multiply-adds of the triangular products)",
+        "peer_group": "gmm"}
     peers = ("Peers (jax.jit(value_and_grad), autograd, torch.func.grad) run the whole-array "
              "formula with the packed lower triangle placed by a one-hot matrix product.")
     return [
         Workload("gmm_loops", f"GMM gradient, plain loops (n = {GMM_N})",
                  make_tool=gmm_maker(gmm_objective),
-                 notes=["adcompile: `bench_ad.gmm_objective`, ADBench's pseudo-code as nested "
-                        "loops.", peers], **common),
+                 notes=[("adcompile: `bench_ad.gmm_objective`, ADBench's pseudo-code as nested "
+                        "loops."), peers], **common),
         Workload("gmm_numpy", f"GMM gradient, whole-array NumPy (n = {GMM_N})",
                  make_tool=gmm_maker(abo.gmm_objective_numpy), checks=gmm_loop_check,
-                 notes=["adcompile: `adbench_objectives.gmm_objective_numpy`, arrays over all "
+                 notes=[("adcompile: `adbench_objectives.gmm_objective_numpy`, arrays over all "
                         "points and components, `np.einsum` for the triangular products, the "
-                        "lower triangles filled one column slice at a time.",
-                        "Also checked against adcompile's loop-style gradient (not timed). "
+                        "lower triangles filled one column slice at a time."),
+                        ("Also checked against adcompile's loop-style gradient (not timed). "
                         "The peer rows are the measurements of the loop-style table (same "
-                        "peer code, same inputs).", peers], **common),
+                        "peer code, same inputs)."), peers], **common),
     ]
 
 
@@ -246,10 +248,10 @@ def lstm_workload() -> Workload:
         sizes=[(2, 1024), (2, 4096), (4, 1024), (4, 4096)], quick_sizes=[(2, 256)],
         make_args=lambda s: abo.lstm_inputs(s[0], s[1]), make_tool=make_lstm_tool,
         cost=lambda s: s[0] * s[1], cost_label="l c (layer-steps)",
-        notes=["adcompile: `adbench_objectives.lstm_objective` (loops over steps, layers and "
-               "bits); gradient w.r.t. main and extra parameters.",
-               "JAX: the same cell on whole rows with `lax.scan` over the steps; autograd: "
-               "the same code with a Python loop over the steps."])
+        notes=[("adcompile: `adbench_objectives.lstm_objective` (loops over steps, layers and "
+               "bits); gradient w.r.t. main and extra parameters."),
+               ("JAX: the same cell on whole rows with `lax.scan` over the steps; autograd: "
+               "the same code with a Python loop over the steps.")])
 
 
 # == heat equation, long time loop with checkpointing ============================================
@@ -324,12 +326,12 @@ def heat_workload() -> Workload:
         sizes=[(1000, 1_000), (1000, 10_000), (1000, 100_000)], quick_sizes=[(1000, 1_000)],
         make_args=heat_args, make_tool=make_heat_tool,
         cost=lambda s: s[0] * s[1], cost_label="n steps (stencil updates)",
-        notes=["adcompile: `examples/heat_stencil.py`'s `loss` (two buffers swapped each "
+        notes=[("adcompile: `examples/heat_stencil.py`'s `loss` (two buffers swapped each "
                f"step), `grad(loss, argnums=(0, 1), checkpoint=\"{HEAT_POLICY}\")`: "
-               "ceil(sqrt(steps))-step segments, one snapshot each, each segment re-run once.",
-               "JAX: `lax.scan` over segments of a `jax.checkpoint`-ed inner `lax.scan` of the "
+               "ceil(sqrt(steps))-step segments, one snapshot each, each segment re-run once."),
+               ("JAX: `lax.scan` over segments of a `jax.checkpoint`-ed inner `lax.scan` of the "
                "same length (the same schedule); autograd: a Python loop, only up to "
-               f"{AUTOGRAD_MAX_STEPS:,} steps.",
+               f"{AUTOGRAD_MAX_STEPS:,} steps."),
                "Gradient w.r.t. the initial condition u0 and the diffusion number alpha."])
 
 
