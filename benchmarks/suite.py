@@ -189,6 +189,7 @@ def plot(w: Workload, rows: list[Row], tools: list[str], out: str) -> str | None
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return None
     fig, (ax_t, ax_r) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -198,10 +199,13 @@ def plot(w: Workload, rows: list[Row], tools: list[str], out: str) -> str | None
         if not pts:
             continue
         x, tm, jf = zip(*pts)
-        ax_t.loglog(x, np.array(tm) * 1e3, "o-", label=t, lw=1, ms=4)
-        ax_r.loglog(x, jf, "o-", label=t, lw=1, ms=4)
+        style = "o-" if w.plot_lines else "o"
+        ax_t.loglog(x, np.array(tm) * 1e3, style, label=t, lw=1, ms=4, alpha=0.8)
+        ax_r.loglog(x, jf, style, label=t, lw=1, ms=4, alpha=0.8)
     ax_t.set(xlabel=w.cost_label, ylabel="gradient time, ms (min)", title=w.title)
     ax_r.set(xlabel=w.cost_label, ylabel="J/F (gradient / primal time)", title="J/F per tool")
+    ax_r.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax_r.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     for ax in (ax_t, ax_r):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
@@ -228,6 +232,7 @@ def run_suite(tools: list[str], quick: bool, out: str,
               sizes: list[tuple[int, int]] | None = None, workloads: str | None = None) -> int:
     """sizes: the GMM sizes (d, K) instead of the grid (both GMM workloads)."""
     budget = 0.05 if quick else 0.5
+    wall0, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     lines = ["# adbench suite" + (" (--quick)" if quick else ""), "", machine(), "",
              (f"Threads: {os.environ.get('OMP_NUM_THREADS', '?')} (OMP_NUM_THREADS, "
              f"NUMBA_NUM_THREADS, XLA intra-op). Gradients of all tools agree to rel. error "
@@ -259,6 +264,10 @@ def run_suite(tools: list[str], quick: bool, out: str,
         print("plots skipped: matplotlib not installed")
     else:
         lines += ["Plots: " + ", ".join(f"[{p}]({p})" for p in plots), ""]
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    lines += [(f"Run: {wall:.0f} s wall, {cpu:.0f} s CPU of this process (all threads); load "
+               f"average {load0:.2f} at the start. Wall well above CPU means the cores were "
+               "shared with other work during the run, and the times are noisier."), ""]
     lines += ["Not included:"] + [f"- {k}: {v}" for k, v in NOT_INCLUDED.items()]
     text = "\n".join(lines)
     print(text)

@@ -58,6 +58,8 @@ class Workload:
     checks: Callable[[tuple], dict[str, Grads]] = lambda args: {}
     # workloads with the same peer_group and size share their peers' measurements
     peer_group: str | None = None
+    # join a tool's points by lines (False for a grid of sizes, whose cost order zigzags)
+    plot_lines: bool = True
     notes: list[str] = field(default_factory=list)
 
 
@@ -185,7 +187,7 @@ def gmm_workloads() -> list[Workload]:
         "make_args": lambda s: gmm_args(s[0], s[1], GMM_N),
         "cost": lambda s: GMM_N * s[1] * s[0] * s[0] / 2,
         "cost_label": "n K d^2 / 2 (multiply-adds of the triangular products)",
-        "peer_group": "gmm"}
+        "peer_group": "gmm", "plot_lines": False}
     peers = ("Peers (jax.jit(value_and_grad), autograd, torch.func.grad) run the whole-array "
              "formula with the packed lower triangle placed by a one-hot matrix product.")
     return [
