@@ -1,4 +1,5 @@
-"""`python -m benchmarks run --suite adbench [--quick] [--tools ...] [--threads N] [--out DIR]`.
+"""`python -m benchmarks run --suite adbench [--quick] [--tools ...] [--threads N] [--out DIR]`;
+`python -m benchmarks plot [--out DIR]` redraws the PNGs from DIR/adbench.md.
 
 Issue 17's suite (benchmarks/suite.py, workloads in benchmarks/suite_workloads.py): the GMM
 gradient in two user styles (plain loops, whole-array NumPy), the LSTM gradient and a
@@ -26,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--workloads", default=None,
                    help="comma-separated subset of gmm_loops,gmm_numpy,lstm,heat (default: all)")
     r.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    pl = sub.add_parser("plot", help="redraw the PNGs from DIR/adbench.md")
+    pl.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     a = p.parse_args(argv)
+    if a.cmd == "plot":
+        from .suite import replot
+        return replot(a.out)
     # Thread counts must be fixed before numba / XLA are imported.
     os.environ.setdefault("NUMBA_NUM_THREADS", str(a.threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))

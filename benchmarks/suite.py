@@ -216,6 +216,40 @@ def plot(w: Workload, rows: list[Row], tools: list[str], out: str) -> str | None
     return path.name
 
 
+def rows_from_markdown(text: str) -> list[tuple[Workload, list[Row], list[str]]]:
+    """The (workload, rows, tools) of each table of an adbench.md written by run_suite, so the
+    plots can be redrawn from the committed results (`python -m benchmarks plot`)."""
+    titles = {w.title: w for w in all_workloads()}
+    out: list[tuple[Workload, list[Row], list[str]]] = []
+    for ln in text.splitlines():
+        if ln.startswith("## ") and ln[3:] in titles:
+            out.append((titles[ln[3:]], [], []))
+        elif out and ln.startswith("| ") and ln[2].isdigit():
+            w, rows, tools = out[-1]
+            cells = [c.strip() for c in ln.split("|")[1:-1]]
+            k = len(w.size_names)
+            size, tool = tuple(int(v) for v in cells[:k]), cells[k]
+            if tool not in tools:
+                tools.append(tool)
+            try:
+                gmin, gmed, pmin = (float(c) / 1e3 for c in cells[k + 1:k + 4])
+                rows.append(Row(size, tool, None, gmin, gmed, pmin, float(cells[k + 7])))
+            except ValueError:
+                rows.append(Row(size, tool, cells[k + 1]))
+    return out
+
+
+def replot(out: str) -> int:
+    tables = rows_from_markdown(Path(out, "adbench.md").read_text())
+    for w, rows, tools in tables:
+        png = plot(w, rows, tools, out)
+        if png is None:
+            print("plots skipped: matplotlib not installed")
+            return 0
+        print(Path(out, png))
+    return 0
+
+
 def select(workloads: str | None) -> list[Workload]:
     ws = all_workloads()
     if workloads is None:

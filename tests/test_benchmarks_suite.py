@@ -52,8 +52,17 @@ def test_quick_suite_table(tmp_path):
     except ImportError:
         assert "plots skipped: matplotlib not installed" in r.stdout
     else:
-        for key in ("gmm_loops", "gmm_numpy", "lstm", "heat"):
-            assert (tmp_path / f"adbench_{key}.png").stat().st_size > 1000
+        pngs = [tmp_path / f"adbench_{key}.png" for key in ("gmm_loops", "gmm_numpy", "lstm",
+                                                            "heat")]
+        assert all(p.stat().st_size > 1000 for p in pngs)
+        for p in pngs:
+            p.unlink()
+        # the plots are redrawn from the markdown alone
+        r = subprocess.run([sys.executable, "-m", "benchmarks", "plot", "--out", str(tmp_path)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                           check=False)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert all(p.stat().st_size > 1000 for p in pngs)
 
 
 def test_cross_check_is_per_argument():
@@ -65,6 +74,18 @@ def test_cross_check_is_per_argument():
     assert rel_err(ref, (ref[0].copy(), ref[1].copy())) == 0.0
     assert rel_err(ref, (ref[0], ref[1] * (1 + 1e-6))) > TOL
     assert rel_err(ref, (ref[0],)) == float("inf")
+
+
+def test_rows_from_markdown():
+    """The committed results parse back into every workload's rows (what `plot` redraws)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from suite import rows_from_markdown
+    tables = rows_from_markdown((ROOT / "benchmarks" / "results" / "adbench.md").read_text())
+    assert [w.key for w, _, _ in tables] == ["gmm_loops", "gmm_numpy", "lstm", "heat"]
+    for w, rows, tools in tables:
+        assert "adcompile" in tools
+        timed = [r for r in rows if r.status is None]
+        assert timed and all(r.gmin > 0 and r.pmin > 0 for r in timed), w.key
 
 
 def test_plot_skipped_without_matplotlib(tmp_path, monkeypatch):
