@@ -29,7 +29,9 @@ def sections(text: str) -> dict[str, list[str]]:
 
 
 def test_quick_suite_table(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the LLVM backend: cold numba compiles of the quick sizes take minutes on 2 cores
+    env = dict(os.environ, ADCOMPILE_BACKEND="llvm",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-m", "benchmarks", "run", "--quick",
                         "--tools", "adcompile,autograd,nosuchpeer", "--out", str(tmp_path)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400, check=False)
