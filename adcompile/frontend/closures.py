@@ -219,5 +219,5 @@ def after_loop(before_env, end_env, loc) -> None:
                 "it", v.where, "define it before the loop")
 
 
-__all__ = ["define_def", "define_lambda", "enter", "check_escape", "after_loop",
-           "free_names", "bound_names", "FREE"]
+__all__ = ["FREE", "after_loop", "bound_names", "check_escape", "define_def", "define_lambda",
+           "enter", "free_names"]

@@ -738,7 +738,6 @@ def _expr_desc(node) -> str:
 
 
 _EXPR_HINTS = {
-    "Lambda": "define a helper function at module level instead",
     "ListComp": "allocate an array with np.empty(n) and fill it in a loop",
     "GeneratorExp": "write the loop out explicitly",
     "Dict": "compiled code works on numbers and arrays; pass values as arguments",

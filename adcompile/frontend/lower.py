@@ -1111,7 +1111,6 @@ def _describe(node) -> str:
 
 _STMT_HINTS = {
     "ClassDef": "define classes outside the compiled function and pass numbers/arrays in",
-    "FunctionDef": "define helper functions at module level; they are inlined when called",
     "Try": "compiled code cannot catch exceptions: check the condition with 'if' instead",
     "With": "context managers are not supported in compiled code",
     "Raise": "compiled code cannot raise: return a flag value instead",

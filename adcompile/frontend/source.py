@@ -106,7 +106,7 @@ def get_source(func) -> SourceInfo:
     if node is None:
         raise UnsupportedSyntax(f"{getattr(func, '__name__', func)!r} is not a plain function "
                                 "defined with 'def'",
-                                hint="lambdas and other callables cannot be compiled")
+                                hint="classes and callable objects cannot be compiled: pass a def or a lambda")
     info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
     try:
         _CACHE[func] = info
@@ -144,7 +144,7 @@ def _body_span(code) -> tuple | None:
     return start + end
 
 
-def find_lambda(tree, code) -> "gast.Lambda | None":
+def find_lambda(tree, code) -> gast.Lambda | None:
     """The Lambda node of `tree` that `code` was compiled from, or None."""
     span = _body_span(code)
     if span is None:

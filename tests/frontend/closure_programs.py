@@ -6,11 +6,11 @@ error must point at with a `# error:` comment.
 import numpy as np
 
 C = 0.5
-TWICE = lambda v: 2.0 * v   # noqa: E731 - a lambda in a global, called from compiled code
+TWICE = lambda v: 2.0 * v
 
 
 def square_lambda(x):
-    g = lambda v: v * v   # noqa: E731
+    g = lambda v: v * v
     return g(x) + g(2.0 * x) + TWICE(x)
 
 
@@ -27,16 +27,16 @@ def euler(y, dt):
 
 
 def late_binding(x, c):
-    g = lambda v: v * c   # noqa: E731
+    g = lambda v: v * c
     a = g(x)
     c = c * 3.0           # the call below sees the new c (Python's late binding)
     return a + g(x)
 
 
 def default_is_early(x, k):
-    g = lambda v, k=k: v * k   # noqa: E731 - the default is evaluated here
+    g = lambda v, k=k: v * k
     k = k + 10.0
-    return g(x) + (lambda v: v + k)(x)
+    return g(x) + (lambda v: v + k)(x)  # noqa: PLC3002 - called where it is made
 
 
 def rk4(f, y, h):
@@ -49,7 +49,7 @@ def rk4(f, y, h):
 
 def passed_to_helper(y, k, w):
     """A closure over the array `w` and the float `k`, passed to a module-level helper."""
-    rhs = lambda u: -k * u + w * np.cos(u)   # noqa: E731
+    rhs = lambda u: -k * u + w * np.cos(u)
     for _ in range(2):
         y = rk4(rhs, y, 0.1)
     return y
@@ -81,7 +81,7 @@ def nested_levels(x):
 def defined_in_loop(x, n):
     s = 0.0
     for i in range(n):
-        h = lambda v: v * (i + 1) + s   # noqa: E731
+        h = lambda v: v * (i + 1) + s  # noqa: B023 - late binding is the point
         s = h(x)
     return s
 
@@ -96,9 +96,9 @@ def view_capture(x):
 
 
 def branches(x, flag):
-    g = lambda v: v * 2.0      # noqa: E731
+    g = lambda v: v * 2.0
     if flag > 0:
-        g = lambda v: np.exp(v) * x   # noqa: E731
+        g = lambda v: np.exp(v) * x
         y = g(x)
     else:
         y = g(x)
@@ -107,7 +107,7 @@ def branches(x, flag):
 
 def tuple_capture(x):
     t = (x, 2.0 * x)
-    g = lambda: t[0] * t[1]    # noqa: E731
+    g = lambda: t[0] * t[1]
     return g()
 
 
@@ -122,7 +122,7 @@ def function_arguments(x):
 
 def captured_in_while(x):
     s = x
-    shrink = lambda v: v * 0.5   # noqa: E731
+    shrink = lambda v: v * 0.5
     while s > 0.1:
         s = shrink(s)
     return s * x
@@ -156,7 +156,7 @@ def recursive(x):
 
 
 def returns_function(x):
-    g = lambda v: v   # noqa: E731
+    g = lambda v: v
     return g          # error: cannot be returned
 
 
@@ -183,12 +183,12 @@ def decorated(x):
 
 
 def star_args(x):
-    g = lambda v, *a: v   # error: \*args and \*\*kwargs are not supported  # noqa: E731
+    g = lambda v, *a: v   # error: \*args and \*\*kwargs are not supported
     return g(x)
 
 
 def unassigned_capture(x):
-    g = lambda v: v * later   # noqa: E731, F821
+    g = lambda v: v * later
     y = g(x)                  # error: cannot access free variable 'later'
     later = 2.0
     return y + later
@@ -196,28 +196,28 @@ def unassigned_capture(x):
 
 def after_its_loop(x):
     for i in range(3):
-        g = lambda v: v * i   # error: defined inside a loop and cannot be used after it  # noqa: E731
+        g = lambda v: v * i   # error: defined inside a loop and cannot be used after it  # noqa: B023
     return g(x)
 
 
 def one_branch(x, f):
     if f > 0:
-        g = lambda v: v   # noqa: E731
+        g = lambda v: v
     return g(x)           # error: 'g' may be used before it is assigned
 
 
 def array_default(x):
-    g = lambda v, w=np.zeros(2): v   # error: must be a number  # noqa: E731
+    g = lambda v, w=np.zeros(2): v   # error: must be a number  # noqa: B008
     return g(x)
 
 
 def not_an_array(x):
-    g = lambda v: v   # noqa: E731
+    g = lambda v: v
     return np.sin(g)  # error: got the local function '<lambda>'
 
 
 def too_many(x):
-    g = lambda v: v   # noqa: E731
+    g = lambda v: v
     return g(x, x)    # error: takes 1 arguments but 2 were given
 
 

@@ -486,5 +486,5 @@ def test_lambda_inside_a_for_line_compiles():
     is found from its code object's positions (was a precise rejection before lambdas were
     supported, tests/frontend/test_closures.py)."""
     import adcompile
-    for _ in range(1): g = adcompile.grad(lambda x: x * x, backend="llvm")  # noqa: E701
+    for _ in range(1): g = adcompile.grad(lambda x: x * x, backend="llvm")
     assert g(3.0) == 6.0
