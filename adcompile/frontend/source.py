@@ -146,24 +146,26 @@ def _body_span(code) -> tuple | None:
 
 def find_lambda(tree, code) -> gast.Lambda | None:
     """The Lambda node of `tree` that `code` was compiled from, or None."""
-    span = _body_span(code)
-    if span is None:
-        return None
+    span = _body_span(code)   # None without column tables (python -X no_debug_ranges)
     names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
     best = None
+    found = []
     for n in gast.walk(tree):
         if not isinstance(n, gast.Lambda) or n.lineno != code.co_firstlineno:
             continue
-        b = n.body
-        if (b.lineno, b.col_offset) > span[:2] or (b.end_lineno, b.end_col_offset) < span[2:]:
-            continue
         a = n.args
-        got = [x.id for x in a.posonlyargs + a.args + a.kwonlyargs]
-        if got != names:
+        if [x.id for x in a.posonlyargs + a.args + a.kwonlyargs] != names:
+            continue
+        found.append(n)
+        b = n.body
+        if span is None or (b.lineno, b.col_offset) > span[:2] or \
+                (b.end_lineno, b.end_col_offset) < span[2:]:
             continue
         if best is None or (b.lineno, b.col_offset) >= (best.body.lineno,
                                                        best.body.col_offset):
             best = n
+    if span is None and len(found) == 1:   # by its line alone, where that is unambiguous
+        return found[0]
     return best
 
 
@@ -189,6 +191,11 @@ def _lambda_source(func) -> SourceInfo:
     except SyntaxError as e:
         raise _no_source(func, f"its file does not parse now ({e.msg})") from None
     lam = find_lambda(tree, code)
+    if lam is None and _body_span(code) is None:
+        raise UnsupportedSyntax(
+            f"cannot tell which lambda of {filename}:{code.co_firstlineno} this is: Python "
+            "runs without column positions (-X no_debug_ranges)",
+            hint="put the lambda on a line of its own, or define it with def")
     if lam is None:
         raise _no_source(func, f"no lambda at {filename}:{code.co_firstlineno} matches it "
                                "(was the file edited after it was imported?)")

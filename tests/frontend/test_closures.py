@@ -196,3 +196,28 @@ def test_disk_cache_keeps_lambdas_apart(tmp_path):
         assert got.stdout.strip() == want, f"the process that {run}: {got.stdout}"
     keys = os.listdir(tmp_path / "cache" / "programs")
     assert len(keys) == 3, keys   # F, G and one key with two variants for make's lambda
+
+
+class _NoColumns:
+    """A lambda's code object as Python -X no_debug_ranges keeps it: no column positions."""
+
+    def __init__(self, code):
+        self.co_firstlineno, self.co_varnames = code.co_firstlineno, code.co_varnames
+        self.co_argcount, self.co_kwonlyargcount = code.co_argcount, code.co_kwonlyargcount
+
+    def co_positions(self):
+        return iter([(self.co_firstlineno, None, None, None)])
+
+
+def test_lambda_found_by_line_only_where_unambiguous():
+    import gast
+
+    from adcompile.frontend.source import find_lambda
+    text = "f = lambda x: x + 1.0\ng, h = (lambda x: x * 2.0), (lambda x: x * 3.0)\n"
+    tree = gast.parse(text)
+    ns: dict = {}
+    exec(compile(text, "<probe>", "exec"), ns)  # noqa: S102 - code objects of known lambdas
+    for name, col in (("f", 4), ("g", 8), ("h", 29)):
+        assert find_lambda(tree, ns[name].__code__).col_offset == col, name
+    assert find_lambda(tree, _NoColumns(ns["f"].__code__)).col_offset == 4
+    assert find_lambda(tree, _NoColumns(ns["g"].__code__)) is None   # two on its line
