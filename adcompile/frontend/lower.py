@@ -1063,6 +1063,8 @@ def _hint(name: str) -> str:
         return unbound.hint(name)
     if name.startswith(_TUPLE):
         return name.split(".", 2)[2]
+    if name.startswith(closures.FREE):
+        return name.rsplit(".", 1)[1]
     if name.startswith(RET + "."):
         return "result"
     return name

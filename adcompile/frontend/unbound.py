@@ -29,7 +29,7 @@ def is_flag(name: str) -> bool:
 
 def hint(name: str) -> str:
     """The identifier generated code uses for a flag."""
-    return name[len(PREFIX):] + "_bound"
+    return name[len(PREFIX):].rsplit(".", 1)[-1] + "_bound"   # (free.<scope>.x: x_bound)
 
 
 def track(lowerer, names: set[str], exclude: set[str]) -> None:
