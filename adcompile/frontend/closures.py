@@ -210,13 +210,14 @@ def check_escape(lw, value, node, what: str) -> None:
 
 
 def after_loop(before_env, end_env, loc) -> None:
-    """A local function defined in a loop body is not usable after the loop."""
+    """A local function defined in a loop body (also one rebinding a name that held another
+    before the loop) is not usable after the loop."""
     for n, v in end_env.vars.items():
-        if isinstance(v, LocalFunction) and not isinstance(before_env.vars.get(n),
-                                                           LocalFunction):
+        if isinstance(v, LocalFunction) and before_env.vars.get(n) is not v:
+            line = f" (line {v.where.line})" if v.where is not None else ""
             before_env.vars[n] = Poison(
-                f"the local function '{n}' is defined inside a loop and cannot be used after "
-                "it", v.where, "define it before the loop")
+                f"the local function '{n}' is defined inside a loop{line} and cannot be used "
+                "after it", None, "define it before the loop")
 
 
 __all__ = ["FREE", "after_loop", "bound_names", "check_escape", "define_def", "define_lambda",

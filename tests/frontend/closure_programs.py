@@ -196,8 +196,8 @@ def unassigned_capture(x):
 
 def after_its_loop(x):
     for i in range(3):
-        g = lambda v: v * i   # error: defined inside a loop and cannot be used after it  # noqa: B023
-    return g(x)
+        g = lambda v: v * i  # noqa: B023
+    return g(x)   # error: defined inside a loop \(line \d+\) and cannot be used after it
 
 
 def one_branch(x, f):
@@ -224,3 +224,13 @@ def too_many(x):
 ERRORS = [recursive, returns_function, in_a_tuple, writes_nonlocal, decorated, star_args,
           unassigned_capture, after_its_loop, one_branch, array_default, not_an_array, too_many]
 ERROR_ARGS = {"one_branch": (2.0, 1.0)}
+
+
+def rebound_in_loop(x):
+    g = lambda v: v
+    for _ in range(2):
+        g = lambda v: v * x
+    return g(x)   # error: defined inside a loop \(line \d+\) and cannot be used after it
+
+
+ERRORS.append(rebound_in_loop)
