@@ -128,6 +128,46 @@ def captured_in_while(x):
     return s * x
 
 
+def alias_argument(x):
+    """The argument `a` and the captured `x` are one array: a write through one is seen
+    through the other."""
+    def g(a):
+        a[0] = a[0] * 5.0
+        return x[0] * x[1]
+    return g(x) + x[0]
+
+
+def alias_view(x):
+    r = x[1:]
+
+    def g():
+        x[1] = x[1] * x[0]
+    g()
+    return r[0] + x[1]
+
+
+def alias_through_sibling(x):
+    y = x
+
+    def g():
+        y[0] = 2.0 * y[0] * y[1]
+
+    def h():
+        g()
+        return x[0]
+    return h() + y[0]
+
+
+def row_views(M):
+    def g(i):
+        row = M[i]
+        row[0] = row[1] * row[0]
+    for i in range(M.shape[0]):
+        g(i)
+    return M * 1.0
+
+
+
 PROGRAMS = {
     "square_lambda": (square_lambda, lambda: (1.5,)),
     "euler": (euler, lambda: (np.array([0.3, 1.2, -0.4]), 0.1)),
@@ -145,6 +185,10 @@ PROGRAMS = {
     "tuple_capture": (tuple_capture, lambda: (1.5,)),
     "function_arguments": (function_arguments, lambda: (1.1,)),
     "captured_in_while": (captured_in_while, lambda: (3.0,)),
+    "alias_argument": (alias_argument, lambda: (np.array([0.5, 1.5, 2.0]),)),
+    "alias_view": (alias_view, lambda: (np.array([0.5, 1.5, 2.0]),)),
+    "alias_through_sibling": (alias_through_sibling, lambda: (np.array([1.5, 2.0]),)),
+    "row_views": (row_views, lambda: (np.array([[1.0, 2.0], [3.0, -1.0]]),)),
 }
 
 
