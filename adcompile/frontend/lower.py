@@ -10,6 +10,8 @@ built. Invariants of what it emits:
 - Loop-carried values are the names whose binding changes in the body; their types are found by
   re-lowering the body until they are stable (int -> float promotion as Python does).
 - Calls to user functions are inlined; mutations of array arguments flow back to the caller.
+  Functions defined inside (nested `def`, `lambda`) are inlined too, with their captures
+  bound at each call (`closures.py`).
 """
 from __future__ import annotations
 
