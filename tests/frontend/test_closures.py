@@ -221,3 +221,18 @@ def test_lambda_found_by_line_only_where_unambiguous():
         assert find_lambda(tree, ns[name].__code__).col_offset == col, name
     assert find_lambda(tree, _NoColumns(ns["f"].__code__)).col_offset == 4
     assert find_lambda(tree, _NoColumns(ns["g"].__code__)) is None   # two on its line
+
+
+def maybe_unbound_capture(x, n):
+    for i in range(n):
+        d = x * i
+    g = lambda v: v + d
+    return g(x)
+
+
+def test_a_capture_unbound_at_run_time_raises_there():
+    f = adcompile.jit(maybe_unbound_capture, backend=BACKEND)
+    assert f(2.0, 3) == maybe_unbound_capture(2.0, 3)
+    with pytest.raises(Exception, match="cannot access free variable 'd'") as e:
+        f(2.0, 0)
+    assert isinstance(e.value, UnboundLocalError) or "UnboundLocal" in type(e.value).__name__
