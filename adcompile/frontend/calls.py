@@ -23,11 +23,11 @@ from ..ir.core import Block, Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
 from . import aliasing, elementwise, reductions, shapes
-from . import einsum
+from . import closures, einsum
 from .einsum import lower_einsum
 from . import sorting
 from .callargs import float_of, fname, nargs, val
-from .env import Global, Method, describe, unflatten
+from .env import Global, LocalFunction, Method, describe, unflatten
 from .source import get_source
 
 Handler = Callable[..., Any]
@@ -755,6 +755,8 @@ def lower_call(lw, node) -> Any:
         if k.arg is None:
             raise lw.error(node, "**kwargs in calls are not supported",
                            "pass arguments explicitly")
+    if isinstance(f, LocalFunction):
+        return inline_call(lw, f, node)
     if isinstance(f, Method):
         args = [_lower_arg(lw, a) for a in node.args]
         kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
@@ -874,37 +876,42 @@ def call_builtin(lw, name: str, args, kw, node) -> Any:
     return NAMED[name](lw, args, kw, node)
 
 
-def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
-    """Inline a user function: lower its body into the caller's current block."""
+def inline_call(lw, func, node) -> Any:
+    """Inline a user function (or a local function, `closures`): lower its body into the
+    caller's current block."""
+    local = isinstance(func, LocalFunction)
+    fname_ = func.name if local else func.__name__
     if func in lw.ctx.stack:
-        raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
+        raise lw.error(node, f"recursive call to '{fname_}' is not supported",
                        "rewrite the recursion as a loop")
-    src = get_source(func)
+    src = func.src if local else get_source(func)
     params = [a.id for a in src.node.args.args]
     child = type(lw)(src, lw.ctx, lw.block, lw.depth + 1)
+    child.closure = func if local else None
     child._check_signature(src.node)
     if len(node.args) > len(params):
-        raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
+        raise lw.error(node, f"{fname_}() takes {len(params)} arguments but "
                        f"{len(node.args)} were given", "", TypeInferenceError)
     bound: dict[str, Any] = {}
     for p, a in zip(params, node.args):
         bound[p] = _lower_arg(lw, a)
     for k in node.keywords:
         if k.arg not in params:
-            raise lw.error(node, f"{func.__name__}() has no argument '{k.arg}'", "",
+            raise lw.error(node, f"{fname_}() has no argument '{k.arg}'", "",
                            TypeInferenceError)
         if k.arg in bound:
-            raise lw.error(node, f"{func.__name__}() got two values for '{k.arg}'", "",
+            raise lw.error(node, f"{fname_}() got two values for '{k.arg}'", "",
                            TypeInferenceError)
         bound[k.arg] = _lower_arg(lw, k.value)
-    defaults = func.__defaults__ or ()
+    defaults = func.defaults if local else (func.__defaults__ or ())
     for i, p in enumerate(params):
         if p not in bound:
             j = i - (len(params) - len(defaults))
             if j < 0:
-                raise lw.error(node, f"{func.__name__}() is missing the argument '{p}'", "",
+                raise lw.error(node, f"{fname_}() is missing the argument '{p}'", "",
                                TypeInferenceError)
-            bound[p] = lw.from_python(defaults[j], node, p)
+            # a local function's defaults were evaluated where it was defined
+            bound[p] = defaults[j] if local else lw.from_python(defaults[j], node, p)
     # parameters reach the caller's objects: writes and returned arguments alias as in Python
     child.env.views, child.env.may = dict(lw.env.views), set(lw.env.may)
     entry: dict[int, Value] = {}
@@ -935,6 +942,7 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
             entry[rec.base] = base
             child.env.bind(f"arg.{rec.base}", base, key=rec.base)
             rec = lw.env.views.get(rec.base)
+    closures.enter(lw, child, func, bound, entry, node)
     lw.ctx.stack.append(func)
     child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)
