@@ -219,8 +219,8 @@ def bad_unknown_builtin(x):
     return x
 
 
-def bad_np_linalg_inv(a):
-    b = np.linalg.inv(a)  # ERR
+def bad_np_linalg_svd(a):
+    b = np.linalg.svd(a)  # ERR
     return b
 
 

@@ -106,7 +106,7 @@ CASES = [
     ("bad_open", lambda: (1.0,), S, ()),
     ("bad_sorted", lambda: (f1(),), S, ()),
     ("bad_unknown_builtin", lambda: (1.0,), S, ()),
-    ("bad_np_linalg_inv", lambda: (f2(),), S, ()),
+    ("bad_np_linalg_svd", lambda: (f2(),), S, ()),
     ("bad_np_random", lambda: (3,), S, ()),
     ("bad_unknown_module_attr", lambda: (1.0,), S, ()),
     ("bad_os_module", lambda: (1.0,), S, ()),

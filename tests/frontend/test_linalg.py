@@ -76,6 +76,10 @@ def l_in_loop(a, b):
     return np.sum(x * x)
 
 
+def f32_program(a, b):
+    return np.sum(np.linalg.solve(a, b) ** 2) + np.linalg.slogdet(a)[1]
+
+
 def _signs(v):
     """Eigenvector columns with their largest entry positive (NumPy's signs are LAPACK's)."""
     idx = np.argmax(np.abs(v), axis=0)
@@ -179,9 +183,18 @@ def test_float32_and_integer_matrices():
 
 
 def test_numba_backend():
-    np.testing.assert_allclose(ad.jit(l_solve, backend="numba")(A, B), l_solve(A, B))
+    """One numba program (its compiles are slow: the LU loops make a large function)."""
     np.testing.assert_allclose(ad.grad(l_det, backend="numba")(A),
                                np.linalg.det(A) * np.linalg.inv(A).T, rtol=1e-10)
+
+
+def test_float32_derivatives():
+    a32, b32 = A.astype(np.float32), B.astype(np.float32)
+    g = ad.grad(f32_program, argnums=(0, 1), backend="llvm")(a32, b32)
+    want = ad.grad(f32_program, argnums=(0, 1), backend="llvm")(A, B)
+    assert g[0].dtype == np.float32
+    for got, ref in zip(g, want):
+        np.testing.assert_allclose(got, ref, rtol=2e-4, atol=1e-5)
 
 
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
