@@ -645,10 +645,13 @@ def _norm(lw, args, kw, node):
     if order in (1.0, -1.0, float("inf"), float("-inf")):
         sums = red("sum", absx(), 0 if abs(order) == 1.0 else 1)   # column / row sums
         return red("max" if order > 0 else "min", sums, None)
+    if order == 2.0:
+        return inline_call_values(lw, numerics_linalg.spectral_norm, node,
+                                  [lw.to_dtype(x, dt)])
     shown = order if isinstance(order, str) else f"{order:g}"
     raise lw.error(node, f"{what}(): the matrix norm ord={shown!r} is not supported in "
-                   "compiled code (ord=2/-2 and 'nuc' need singular values)",
-                   "use ord='fro', 1, -1, np.inf or -np.inf, or pass the norm in",
+                   "compiled code (ord=-2 and 'nuc' need all singular values)",
+                   "use ord=2, 'fro', 1, -1, np.inf or -np.inf, or pass the norm in",
                    UnsupportedSyntax)
 
 

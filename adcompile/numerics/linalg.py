@@ -589,3 +589,10 @@ def tri(n, m, k):
         for j in range(min(m, max(i + k + 1, 0))):
             e[i, j] = 1.0
     return e
+
+
+def spectral_norm(a):
+    """np.linalg.norm(a, 2): the largest singular value, the square root of the largest
+    eigenvalue of a^T a (accurate: it is the largest); differentiable where it is simple."""
+    w, _ = eigh(a.T @ a)
+    return np.sqrt(max(w[w.shape[0] - 1], 0.0 * w[0]))

@@ -480,8 +480,8 @@ def bad_float16_arg(x):  # ERR
     return x[0]
 
 
-def bad_4d_array_arg(x):  # ERR
-    return x[0, 0, 0, 0]
+def bad_5d_array_arg(x):  # ERR
+    return x[0, 0, 0, 0, 0]
 
 
 def bad_undefined_name(x):

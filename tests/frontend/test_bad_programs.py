@@ -153,7 +153,7 @@ CASES = [
     ("bad_for_else", lambda: (3,), A, ()),
     ("bad_complex_literal", lambda: (1.0,), A, ()),
     ("bad_float16_arg", lambda: (np.ones(3, dtype=np.float16),), A, ()),
-    ("bad_4d_array_arg", lambda: (np.ones((2, 2, 2, 2)),), A, ()),
+    ("bad_5d_array_arg", lambda: (np.ones((2, 2, 2, 2, 2)),), A, ()),
     ("bad_undefined_name", lambda: (1.0,), A, ()),
     ("bad_unpack_length", lambda: (1.0,), A, ()),
     ("bad_method_sort", lambda: (f1(),), A, ()),
