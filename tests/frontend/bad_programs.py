@@ -222,8 +222,8 @@ def bad_unknown_builtin(x):
     return x
 
 
-def bad_np_linalg_inv(a):
-    b = np.linalg.inv(a)  # ERR
+def bad_np_linalg_svd(a):
+    b = np.linalg.svd(a)  # ERR
     return b
 
 
@@ -483,8 +483,8 @@ def bad_float16_arg(x):  # ERR
     return x[0]
 
 
-def bad_4d_array_arg(x):  # ERR
-    return x[0, 0, 0, 0]
+def bad_5d_array_arg(x):  # ERR
+    return x[0, 0, 0, 0, 0]
 
 
 def bad_undefined_name(x):
