@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import random
 import types as pytypes
 from typing import Any, Callable
 
@@ -834,6 +835,13 @@ def lower_call(lw, node) -> Any:
     module = getattr(obj, "__module__", None) or ""
     shown = (f"{module}.{name}" if module and module not in ("builtins",) else
              name if module else _fname(node))
+    if module.startswith(("numpy.random", "random")) or isinstance(
+            getattr(obj, "__self__", None), (np.random.Generator, np.random.RandomState,
+                                           random.Random)):
+        raise lw.error(node, f"call to unsupported function '{shown}': random numbers are not "
+                       "drawn in compiled code", "draw the samples in Python (rng = "
+                       "np.random.default_rng(seed); z = rng.normal(size=n)) and pass them in "
+                       "as an argument: the derivative is then the one for those samples")
     raise lw.error(node, f"call to unsupported function '{shown}'",
                    "compiled code can call math/numpy functions of the supported subset and "
                    "your own Python functions")

@@ -7,6 +7,8 @@ forward and both backends' reverse mode. Sizes are tiny: each row costs a few co
 """
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,18 @@ def test_four_dimensional_arguments_and_results():
           four_d_loss(x - h * v[0], w - h * v[1])) / (2 * h)
     np.testing.assert_allclose(jv, fd, rtol=1e-6)
     np.testing.assert_allclose(np.sum(g[0] * v[0]) + np.dot(g[1], v[1]), jv, rtol=1e-12)
+
+
+def draws_numpy(n):
+    return np.random.rand(n)
+
+
+def draws_stdlib(x):
+    return x * random.random()
+
+
+@pytest.mark.parametrize("f,arg", [(draws_numpy, 3), (draws_stdlib, 1.0)])
+def test_random_numbers_are_rejected_with_a_hint_to_pass_samples(f, arg):
+    with pytest.raises(ad.UnsupportedSyntax, match="random numbers are not drawn") as info:
+        ad.interpret(f, arg)
+    assert "pass them in" in info.value.hint and info.value.loc.line > 0
