@@ -18,7 +18,8 @@ The generated code stays inside the subset:
   into local arrays made with ``np.zeros(n)`` or ``x.copy()`` (argument arrays are never written),
   tuple returns, calls to helpers defined in the same module;
 * expressions: ``+ - * /``, unary ``-``, comparisons, ``and/or/not``, conditional expressions,
-  ``math.sin/cos/tanh``, ``math.exp(math.sin(..))``, ``math.sqrt(abs(..) + 1.0)``, ``abs``,
+  ``math.sin/cos/tanh/erf``, ``math.exp(math.sin(..))``, ``math.sqrt(abs(..) + 1.0)``,
+  ``math.hypot(.., 1.0)``, ``np.logaddexp``, ``abs``,
   ``min``, ``max``, ``len``, ``.shape[0]``, ``np.sum``;
 * aliasing (`GenConfig.allow_aliasing`): array helpers ``g0, g1`` that write into their array
   arguments and return one of them (``return v``, or ``v`` or ``w`` depending on a branch),
@@ -258,7 +259,7 @@ class GenConfig:
 
 
 FLOAT_CONSTS = ["0.5", "1.0", "2.0", "0.25", "-1.5", "3.0", "-0.75", "1.25", "0.0"]
-SQUASHERS = ["math.tanh", "math.sin", "math.cos"]
+SQUASHERS = ["math.tanh", "math.sin", "math.cos", "math.erf"]
 
 
 class _Scope:
@@ -420,7 +421,7 @@ class _Gen:
         if depth <= 0:
             return self.leaf(sc, raw)
         opts = ["leaf", "leaf", "neg", "add", "add", "sub", "mul", "mul", "div",
-                "squash", "squash", "expsin", "sqrt", "cond"]
+                "squash", "squash", "expsin", "sqrt", "cond", "hypot", "logaddexp"]
         if not self.smooth:
             opts += ["abs", "min", "max"]
         if self.helpers:
@@ -446,6 +447,10 @@ class _Gen:
             if self.smooth:
                 return f"math.sqrt({v} * {v} + 1.0)"
             return f"math.sqrt(abs({v}) + 1.0)"
+        if kind == "hypot":   # smooth: never at the origin
+            return f"math.hypot({self.expr(sc, d, raw)}, 1.0)"
+        if kind == "logaddexp":   # bounded args: log(e^a + e^b) of squashed values
+            return f"np.logaddexp({self.squashed(sc, d)}, {self.squashed(sc, d)})"
         if kind == "abs":
             return f"abs({self.expr(sc, d, raw)})"
         if kind in ("min", "max"):
