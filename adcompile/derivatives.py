@@ -27,7 +27,7 @@ from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
 from .errors import (AdError, NestedTupleReturn, NonDifferentiable, TapeBudgetExceeded,
                      TypeInferenceError)
-from .frontend.env import unflatten
+from .frontend.env import Global, unflatten
 from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
@@ -1067,3 +1067,40 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
     d = Derivative(func, call, "jacobian", resolve_options(backend, options))
     d.ncolors = d.sparsity = d.coloring = None
     return d
+
+
+# -- derivative objects built inside compiled code -------------------------------------------
+def _compile_time(lw, v, node, what: str):
+    """The Python value of a lowered argument known at compile time (a function, a
+    constant, a tuple of them), for building a derivative object while lowering."""
+    if isinstance(v, Global):
+        return v.obj
+    if isinstance(v, tuple):
+        return tuple(_compile_time(lw, x, node, what) for x in v)
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    known = lw.known(v) if isinstance(v, Value) else None
+    if known is None:
+        raise lw.error(node, f"adcompile.{what}() inside compiled code needs arguments known "
+                       "at compile time (a function and constant options)",
+                       f"build it outside: g = adcompile.{what}(f, ...) at module level, and "
+                       "call g here", TypeInferenceError)
+    return known
+
+
+def _built_while_lowering(make: Callable) -> None:
+    """Let compiled code call `make` (grad, jacfwd, ...): `adcompile.grad(h)(x)` builds the
+    derivative object at compile time, and the call of it is lowered like any derivative
+    object's (inlined)."""
+    def lower(lw, args, kw, node):
+        py_args = [_compile_time(lw, a, node, make.__name__) for a in args]
+        py_kw = {k: _compile_time(lw, v, node, make.__name__) for k, v in kw.items()}
+        try:
+            return Global(make(*py_args, **py_kw))
+        except AdError as e:
+            raise e.located(lw.src.loc(node))
+    make.__adcompile_lower__ = lower
+
+
+for _make in (grad, value_and_grad, jacfwd, jacfwd_rows, jacrev, hessian, jacobian):
+    _built_while_lowering(_make)

@@ -157,3 +157,17 @@ def scalar_recurrence(a, k):
     for i in range(10):
         s = math.sin(s) * k + 0.1 * a
     return s * s
+
+
+def builds_grad_inside(x, k):
+    g = adcompile.grad(sin_sum_k)(x, k)
+    gk = adcompile.grad(sin_sum_k, argnums=1)(x, k)
+    return np.sum(g * g) + gk
+
+
+def sin_sum_k(x, k):
+    return np.sum(np.sin(x) * k) + k * k
+
+
+def builds_grad_with_runtime_argnums(x, n):
+    return adcompile.grad(sin_sum_k, argnums=n)(x, 1.0)

@@ -176,3 +176,18 @@ def test_assembled_jacobians_are_rejected_precisely():
     X2 = np.ones((2, 2))
     with pytest.raises(AdError, match="1-d arrays"):
         ad.jit(ad.jacfwd(cp.array_update))(X2, K)
+
+
+def test_derivative_built_inside_compiled_code():
+    """adcompile.grad(h)(x) in a compiled function: the derivative is built when the function
+    is compiled, inlined, and differentiable again (second derivatives through it)."""
+    x, k = np.array([0.3, 0.5, -1.0]), 1.5
+    want = np.sum((np.cos(x) * k) ** 2) + np.sum(np.sin(x)) + 2 * k
+    assert abs(ad.interpret(cp.builds_grad_inside, x, k) - want) < 1e-12
+    assert abs(ad.jit(cp.builds_grad_inside, backend="llvm")(x, k) - want) < 1e-12
+    g = ad.grad(cp.builds_grad_inside, backend="llvm")(x, k)
+    np.testing.assert_allclose(g, -2 * k * k * np.cos(x) * np.sin(x) + np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(g, fd_grad(cp.builds_grad_inside, x, k), rtol=1e-6)
+    with pytest.raises(TypeInferenceError, match="known at compile time") as info:
+        ad.interpret(cp.builds_grad_with_runtime_argnums, x, 1)
+    assert info.value.loc.filename.endswith("compose_programs.py")
