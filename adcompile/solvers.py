@@ -80,12 +80,15 @@ def _solve(A, b, sparse: bool):
 def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                   ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
                   max_nfev: int | None = None, verbose: int = 0, loss: str = "linear",
-                  f_scale: float = 1.0) -> LeastSquaresResult:
+                  f_scale: float = 1.0, backend: str | None = None) -> LeastSquaresResult:
     """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
     method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
     with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
     entries). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
-    without bound (singular normal equations).
+    without bound (singular normal equations). ftol and xtol are MINPACK's tests, applied to
+    every trial step whether taken or not: the actual and the predicted relative reductions
+    of the cost both <= ftol, or a step <= xtol * (xtol + ||x||).
+    backend: the compiler backend of the residual and its Jacobian (as `jit`).
     loss/f_scale: robust losses as scipy defines them — "linear", "huber", "soft_l1",
     "cauchy", "arctan" of z = (r/f_scale)**2, cost = 0.5 * f_scale**2 * sum(rho(z)); each
     step solves the normal equations of the residuals and Jacobian rescaled by rho's first
@@ -106,9 +109,10 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         raise AdError(f"least_squares: x0 must be a 1-d array, got shape {x.shape}",
                       hint="flatten the parameters (x0.ravel()) and reshape inside residual")
     sparse = jac == "sparse" or (jac == "auto" and x.size > 100)
-    J_of = jacobian(residual, sparse=True) if sparse else jacfwd(residual)
+    J_of = (jacobian(residual, sparse=True, backend=backend) if sparse
+            else jacfwd(residual, backend=backend))
     from .api import jit
-    f_of = jit(residual)
+    f_of = jit(residual, backend=backend)
 
     def fun(x):
         r = np.asarray(f_of(x, *args), dtype=np.float64)
@@ -192,8 +196,16 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                 if cn < cost or method == "lm" or nfev >= max_nfev or scale < 1e-8:
                     break
                 scale *= 0.5
+            s = scale * step
+            sn = float(np.linalg.norm(s))
+            # MINPACK's tests on every trial step, taken or not: the actual and the predicted
+            # (Gauss-Newton model) relative reductions both within ftol, or a step within
+            # xtol. At a converged point rounding rejects every step; without these tests
+            # on rejected steps the damping would grow without bound and report failure.
+            c0, pred = cost, float(-(g @ s) - 0.5 * (s @ (A @ s)))
+            act = c0 - cn
+            ratio = act / pred if pred > 0 else 0.0
             if cn < cost:
-                dc, sn = cost - cn, float(np.linalg.norm(scale * step))
                 x, r, cost = xn, rn, cn
                 lam = max(lam / 10.0, 1e-12)
                 nit += 1
@@ -202,11 +214,14 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                     print(f"{nit:4d}  cost {cost:.6e}  |step| {sn:.3e}  lambda {lam:.1e}  "
                           f"jac {tj * 1e3:.2f} ms  solve {ts * 1e3:.2f} ms")
                 accepted = True
-                if dc <= ftol * max(cost + dc, 1e-300):
-                    status = 2
-                elif sn <= xtol * (xtol + np.linalg.norm(x)):
-                    status = 3
+            if abs(act) <= ftol * c0 and pred <= ftol * c0 and ratio <= 2.0:
+                status = 2
+            elif sn <= xtol * (xtol + np.linalg.norm(x)):
+                status = 3
+            if accepted or status != 0:
                 break
+            if method == "gn":
+                method = "lm"   # halving found no decrease: damp the system instead
             lam *= 10.0
             if lam > 1e16:
                 status = -1

@@ -108,3 +108,31 @@ def test_robust_losses_agree_with_scipy(loss):
 def test_unknown_loss_is_an_error():
     with pytest.raises(adcompile.AdError, match="unknown loss 'l1'"):
         least_squares(rosenbrock, np.zeros(3), loss="l1")
+
+
+@pytest.mark.parametrize("method", ["lm", "gn"])
+def test_tiny_tolerances_stop_at_the_optimum(method):
+    """At a converged point rounding rejects every step; the ftol test on the predicted
+    reduction (MINPACK's) must end the fit there with success, not let the damping grow to
+    status -1 (which "lm" reported here before)."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * rng.standard_normal(t.size)
+    p0 = np.array([1.0, 1.0, 0.0])
+    res = least_squares(expfit, p0, args=(t, y), method=method, jac="dense", ftol=1e-15,
+                        xtol=1e-15, gtol=1e-15)
+    ref = scipy_lsq(lambda p: expfit(p, t, y), p0, method="lm", xtol=1e-15, ftol=1e-15,
+                    gtol=1e-15)
+    assert res.success and res.status in (2, 3), res.message
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-12)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-7)
+    assert res.nfev < 100
+
+
+def test_zero_tolerances_still_stop():
+    """ftol = gtol = 0 leaves the step test: a rejected step within xtol ends the fit."""
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.sin(7 * t)
+    res = least_squares(expfit, np.array([1.0, 1.0, 0.0]), args=(t, y), jac="dense",
+                        ftol=0.0, gtol=0.0, xtol=1e-15)
+    assert res.status == 3 and res.success, res.message
