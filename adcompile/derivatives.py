@@ -1017,7 +1017,7 @@ class _PatternEntry:
 
 # per residual function: _pattern_key -> _PatternEntry, shared by every jacobian_sparsity and
 # jacobian(sparse=True) of that function (a solver builds a new one per call), newest last
-_PATTERNS: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_PATTERNS: weakref.WeakKeyDictionary[Callable, dict] = weakref.WeakKeyDictionary()
 _PATTERNS_PER_FUNCTION = 8   # distinct index arrays kept per function
 
 
