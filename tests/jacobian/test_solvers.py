@@ -136,3 +136,35 @@ def test_zero_tolerances_still_stop():
     res = least_squares(expfit, np.array([1.0, 1.0, 0.0]), args=(t, y), jac="dense",
                         ftol=0.0, gtol=0.0, xtol=1e-15)
     assert res.status == 3 and res.success, res.message
+
+
+def test_block_elimination_found_from_the_pattern_and_exact():
+    """A BAL-shaped pattern (9 camera columns, 3 point columns per observation): the
+    elimination takes every point as a 3x3 block and keeps the cameras; the Schur solve of
+    damped normal equations with random values equals a dense solve. A pattern without
+    such blocks (every column in every row) has none."""
+    import scipy.sparse as sps
+
+    from adcompile.solvers import _BlockElimination
+    rng = np.random.default_rng(2)
+    ncam, npt = 4, 30
+    oc = np.concatenate([np.arange(npt) % ncam, (np.arange(npt) + 1) % ncam])
+    op = np.concatenate([np.arange(npt), np.arange(npt)])
+    cols = np.concatenate([oc[:, None] * 9 + np.arange(9),
+                           ncam * 9 + op[:, None] * 3 + np.arange(3)], axis=1)
+    rows = np.repeat(np.arange(2 * oc.size), 12)
+    pat = sps.csr_matrix((np.ones(rows.size, bool), (rows, np.repeat(cols, 2, axis=0).ravel())),
+                         shape=(2 * oc.size, ncam * 9 + npt * 3))
+    e = _BlockElimination.of(pat)
+    assert e is not None and e.blocks.shape == (npt, 3)
+    np.testing.assert_array_equal(e.keep, np.arange(ncam * 9))
+    np.testing.assert_array_equal(np.sort(e.blocks, axis=1),
+                                  ncam * 9 + np.arange(npt * 3).reshape(npt, 3))
+    J = pat.astype(float)
+    J.data = rng.normal(size=J.nnz)
+    A = (J.T @ J).tocsc()
+    M = A + 1e-3 * sps.diags(A.diagonal())
+    b = rng.normal(size=M.shape[0])
+    np.testing.assert_allclose(e.solve(M, b), np.linalg.solve(M.toarray(), b), rtol=1e-9,
+                               atol=1e-12)
+    assert _BlockElimination.of(np.ones((5, 4), dtype=bool)) is None
