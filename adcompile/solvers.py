@@ -136,7 +136,7 @@ class _BlockElimination:
         K = self.keep
         B, C = M[K][:, K], M[K][:, elim]
         bK, bE = b[K], b[elim]
-        if K.size * elim.size <= 4e7:
+        if K.size * elim.size <= 1.2e7:   # two dense arrays of at most ~100 MB
             # few kept columns (BA's cameras): C P⁻¹ Cᵀ as one dense product, C P⁻¹ block
             # by block; a sparse product of these shapes is ten times slower
             Cd = C.toarray()

@@ -261,7 +261,7 @@ def main(argv=None) -> dict:
     print(f"adcompile lm (sparse): initial cost {cost0:.6e}, final cost {res.cost:.6e}, "
           f"{res.nit} iterations, {res.nfev} evaluations, {res.njev} Jacobians, {t_ad:.2f} s, "
           f"{per_it * 1e3:.1f} ms per iteration (Ceres: {CERES_ITER_MS:.0f} ms); "
-          f"status {res.status}: {res.message}")
+          f"status {res.status}: {res.message} (pattern and colouring cached from above)")
     if truth is not None:
         print(f"noise floor 0.5 * noise^2 * (m - n) = {floor:.6e}")
     out.update(ad=res, t_ad=t_ad, cost0=cost0, floor=floor)
