@@ -141,8 +141,8 @@ class _BlockElimination:
             # by block; a sparse product of these shapes is ten times slower
             Cd = C.toarray()
             if valid.all():
-                CPd = np.einsum("ibk,bkl->ibl", Cd.reshape(K.size, nb, w),
-                                Pinv).reshape(K.size, -1)
+                CPd = np.matmul(Cd.reshape(K.size, nb, w).transpose(1, 0, 2),
+                                Pinv).transpose(1, 0, 2).reshape(K.size, -1)
             else:
                 CPd = (Pi.T @ Cd.T).T
             S = B.toarray() - CPd @ Cd.T

@@ -240,7 +240,7 @@ def main(argv=None) -> dict:
     J_of(x0, *args)
     t_first = time.perf_counter() - t
     f(x0, *args)
-    reps = 3 if prob.obs_cam.size > 20000 else 10
+    reps = 10
     tj = _best(lambda: J_of(x0, *args), reps)
     tf = _best(lambda: f(x0, *args), 3 * reps)
     print(f"sparse Jacobian: {tj * 1e3:.2f} ms, {J_of.ncolors} colours ({J_of.coloring.mode}); "
