@@ -170,3 +170,13 @@ def test_pattern_cached_per_function_and_index_content(monkeypatch):
     monkeypatch.setitem(globals(), "STRIDE", 3)
     pat = adcompile.jacobian_sparsity(coupled, backend="llvm")(x0, idx)
     assert len(calls) == 3 and sorted(pat[0].indices) == [0, 3]
+
+
+def test_coloring_survives_shared_row_counts_of_256():
+    """Two columns sharing exactly 256 rows (a BA camera's parameters in 128 observations):
+    the count must not wrap to zero and drop the edge between them."""
+    for nrows in (256, 512, 300):
+        pat = sps.csr_matrix(np.ones((nrows, 3), dtype=bool))
+        col = column_coloring(pat)
+        assert col.ncolors == 3, nrows
+        _valid_column_coloring(pat, col)
