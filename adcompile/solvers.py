@@ -263,7 +263,7 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
     cost = cost_of(r)
     nfev, njev, nit, status = 1, 0, 0, 0
     max_nfev = max_nfev or 100 * x.size
-    lam, nu, history = 1e-3, 2.0, []
+    lam, history = 1e-3, []
     elim = None
     while True:
         t0 = time.perf_counter()
@@ -321,12 +321,7 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
             ratio = act / pred if pred > 0 else 0.0
             if cn < cost:
                 x, r, cost = xn, rn, cn
-                # Nielsen's update from the gain ratio: a good model (ratio near 1) cuts the
-                # damping by up to 3, a poor one keeps it; growth after a rejection doubles
-                # each time (a fixed /10, *10 rule alternates accept/reject for hundreds of
-                # iterations on bundle adjustment)
-                lam = max(lam * max(1.0 / 3.0, 1.0 - (2.0 * ratio - 1.0) ** 3), 1e-12)
-                nu = 2.0
+                lam = max(lam / 10.0, 1e-12)
                 nit += 1
                 history.append((nit, cost, sn, lam))
                 if verbose >= 2:
@@ -341,8 +336,7 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                 break
             if method == "gn":
                 method = "lm"   # halving found no decrease: damp the system instead
-            lam *= nu
-            nu *= 2.0
+            lam *= 10.0
             if lam > 1e16:
                 status = -1
                 break
