@@ -12,6 +12,7 @@ import inspect
 import types
 import warnings
 import weakref
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -1005,14 +1006,38 @@ def _check_float_arg(x, i, what):
                       hint="pass the differentiated argument as a float64 NumPy array")
 
 
-def _pattern(self, args, i, what):
-    cache = self.__dict__.setdefault("_patterns", {})
+@dataclass
+class _PatternEntry:
+    """One detected pattern, the program that found it (stale when a global it read
+    changes: the pattern may change with it) and its colourings with their seeds."""
+    pattern: object
+    program: Specialization
+    colorings: dict = field(default_factory=dict)   # (mode, dtype) -> (coloring, seed, unpack)
+
+
+# per residual function: _pattern_key -> _PatternEntry, shared by every jacobian_sparsity and
+# jacobian(sparse=True) of that function (a solver builds a new one per call), newest last
+_PATTERNS: weakref.WeakKeyDictionary[Callable, dict] = weakref.WeakKeyDictionary()
+_PATTERNS_PER_FUNCTION = 8   # distinct index arrays kept per function
+
+
+def _pattern(self, args, i, what) -> tuple[tuple, _PatternEntry]:
+    """The cached pattern of `self.py_func` in argument i for these arguments, detected by
+    NaN-seeded vector-forward passes (jacobian/sparsity.py) on a miss."""
+    cache = _PATTERNS.setdefault(self.py_func, {})
     key = _pattern_key(args, i)
-    if key not in cache:
-        from .jacobian import sparsity
-        _check_float_arg(args[i], i, what)
-        _active_mask(self.py_func, args, (i,))
-        cache[key] = sparsity.nan_pattern(_lanes_pass(self, args, i), np.shape(args[i]))
+    hit = cache.get(key)
+    if hit is not None and not hit.program.stale():
+        cache[key] = cache.pop(key)   # most recently used last
+        return key, hit
+    from .jacobian import sparsity
+    _check_float_arg(args[i], i, what)
+    _active_mask(self.py_func, args, (i,))
+    run = _lanes_pass(self, args, i)
+    cache.pop(key, None)
+    cache[key] = _PatternEntry(sparsity.nan_pattern(run, np.shape(args[i])), self._last)
+    while len(cache) > _PATTERNS_PER_FUNCTION:
+        del cache[next(iter(cache))]
     return key, cache[key]
 
 
@@ -1022,12 +1047,13 @@ def jacobian_sparsity(func: Callable, argnums: int = 0, *, backend: str | None =
     scipy.sparse.csr_matrix (rows: the flattened outputs in order, columns: the flattened
     argument `argnums`), from compiled vector-forward passes with NaN seeds
     (adcompile/jacobian/sparsity.py: exact at the point; a branch on a float contributes the
-    side taken). Cached per signature and per content of the integer arguments."""
+    side taken). Cached per function (shared by every jacobian_sparsity and
+    jacobian(sparse=True) of it), signature and content of the integer arguments."""
     _argnums_spec(argnums, "jacobian_sparsity", single_only=True)
 
     def call(self, args):
         i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian_sparsity")
-        return _pattern(self, args, i, "jacobian_sparsity")[1].copy()
+        return _pattern(self, args, i, "jacobian_sparsity")[1].pattern.copy()
     return Derivative(func, call, "jacobian_sparsity", resolve_options(backend, options))
 
 
@@ -1037,7 +1063,9 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
     sparse=True: a scipy.sparse.csr_matrix (flattened outputs x flattened argument) from one
     vector-forward pass with one lane per colour of a distance-2 column colouring of the
     pattern (`jacobian_sparsity`); `.ncolors` and `.sparsity` describe the last call. The
-    pattern and colouring are cached per signature and per content of integer arguments."""
+    pattern and colouring are cached per function (shared with jacobian_sparsity and every
+    other sparse jacobian of it: a solver called again does not detect them again), per
+    signature and per content of the integer arguments."""
     if not sparse:
         return jacfwd(func, argnums, backend=backend, options=options)
     _argnums_spec(argnums, "jacobian", single_only=True)
@@ -1045,17 +1073,17 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
     def call(self, args):
         from .jacobian import coloring
         i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian")
-        key, pat = _pattern(self, args, i, "jacobian")
-        cols = self.__dict__.setdefault("_colorings", {})
-        x = args[i]
-        if key not in cols:
+        _, entry = _pattern(self, args, i, "jacobian")
+        pat, x = entry.pattern, args[i]
+        ckey = ("column", x.dtype.str)
+        if ckey not in entry.colorings:
             col = coloring.column_coloring(pat)
             width = max(col.ncolors, 1)
             seed = np.zeros((x.size, width), dtype=x.dtype)
             seed[:, :col.ncolors] = col.seed(x.dtype)
-            cols[key] = (col, seed.reshape(x.shape + (width,)),
-                         coloring.decompression(pat, col))
-        col, seed, unpack = cols[key]
+            entry.colorings[ckey] = (col, seed.reshape(x.shape + (width,)),
+                                     coloring.decompression(pat, col))
+        col, seed, unpack = entry.colorings[ckey]
         width = seed.shape[-1]
         outs = _lanes_pass(self, args, i)(seed)
         comp = (np.concatenate([o.reshape(-1, width) for o in outs], axis=0) if len(outs) > 1

@@ -2,12 +2,15 @@
 min 0.5 * ||residual(x, *args)||^2.
 
 The Jacobian is adcompile's own: coloured sparse (`jacobian(sparse=True)`, normal equations
-factorised by scipy.sparse.linalg.splu) or dense (`jacfwd`, numpy.linalg). The result has
+factorised by scipy.sparse.linalg.splu, or by a Schur complement when the pattern shows many
+small independent column blocks, bundle adjustment's points) or dense (`jacfwd`,
+numpy.linalg). The result has
 scipy.optimize.least_squares' fields so code written for scipy reads it unchanged.
 """
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +71,114 @@ class LeastSquaresResult:
     history: list = field(default_factory=list)   # (iteration, cost, step norm, lambda)
 
 
+@dataclass(frozen=True)
+class _BlockElimination:
+    """Columns of J that the normal equations can eliminate block by block (Schur
+    complement): `blocks` (nblocks x width, -1 padding) are groups of columns with the same
+    rows (a bundle-adjustment point's 3 coordinates) such that no two groups share a row, so
+    JᵀJ restricted to them is block diagonal; `keep` are the other columns (the cameras)."""
+    blocks: np.ndarray
+    keep: np.ndarray
+
+    @staticmethod
+    def of(pattern, max_width: int = 8, min_share: float = 0.5) -> _BlockElimination | None:
+        """Found from J's pattern alone: group columns by their row sets, then take groups
+        fewest rows first while they share no row with a group already taken. None unless
+        the taken columns are at least `min_share` of all and form two blocks or more (else
+        plain sparse LU is as good)."""
+        import scipy.sparse as sps
+        p = sps.csc_matrix(pattern, dtype=bool)
+        p.sort_indices()
+        n = p.shape[1]
+        groups: dict[bytes, list[int]] = {}
+        for j in range(n):
+            rows = p.indices[p.indptr[j]:p.indptr[j + 1]]
+            if rows.size:
+                groups.setdefault(rows.tobytes(), []).append(j)
+        used = np.zeros(p.shape[0], dtype=bool)
+        taken = []
+        for cols in sorted(groups.values(), key=lambda c: p.indptr[c[0] + 1] - p.indptr[c[0]]):
+            if len(cols) > max_width:
+                continue
+            rows = p.indices[p.indptr[cols[0]]:p.indptr[cols[0] + 1]]
+            if not used[rows].any():
+                used[rows] = True
+                taken.append(cols)
+        if sum(len(c) for c in taken) < min_share * n or len(taken) < 2:
+            return None
+        width = max(len(c) for c in taken)
+        blocks = np.full((len(taken), width), -1, dtype=np.int64)
+        for k, c in enumerate(taken):
+            blocks[k, :len(c)] = c
+        mask = np.ones(n, dtype=bool)
+        mask[blocks[blocks >= 0]] = False
+        return _BlockElimination(blocks, np.flatnonzero(mask))
+
+    def solve(self, M, b) -> np.ndarray:
+        """M x = b for the (damped) normal equations M, the blocks eliminated first:
+        (B - C P⁻¹ Cᵀ) y = b_K - C P⁻¹ b_E, then z = P⁻¹ (b_E - Cᵀ y)."""
+        import scipy.sparse as sps
+        M = sps.csr_matrix(M)
+        nb, w = self.blocks.shape
+        valid = self.blocks >= 0
+        elim = self.blocks[valid]                       # eliminated columns, block by block
+        blk, loc = np.nonzero(valid)                    # block and place of each
+        P = M[elim][:, elim].tocoo()
+        inside = blk[P.row] == blk[P.col]               # structurally always
+        Pb = np.broadcast_to(np.eye(w), (nb, w, w)).copy()
+        Pb[blk, loc, loc] = 0.0
+        Pb[blk[P.row[inside]], loc[P.row[inside]], loc[P.col[inside]]] = P.data[inside]
+        Pinv = np.linalg.inv(Pb)                        # the padding stays the identity
+        start = np.concatenate([[0], np.cumsum(valid.sum(axis=1))[:-1]])
+        k, i, j = np.nonzero(valid[:, :, None] & valid[:, None, :])
+        Pi = sps.csr_matrix((Pinv[k, i, j], (start[k] + i, start[k] + j)),
+                            shape=(elim.size, elim.size))
+        K = self.keep
+        B, C = M[K][:, K], M[K][:, elim]
+        bK, bE = b[K], b[elim]
+        if K.size * elim.size <= 1.2e7:   # two dense arrays of at most ~100 MB
+            # few kept columns (BA's cameras): C P⁻¹ Cᵀ as one dense product, C P⁻¹ block
+            # by block; a sparse product of these shapes is ten times slower
+            Cd = C.toarray()
+            if valid.all():
+                CPd = np.matmul(Cd.reshape(K.size, nb, w).transpose(1, 0, 2),
+                                Pinv).transpose(1, 0, 2).reshape(K.size, -1)
+            else:
+                CPd = (Pi.T @ Cd.T).T
+            S = B.toarray() - CPd @ Cd.T
+            rhs = bK - CPd @ bE
+        else:
+            CP = C @ Pi
+            S = B - CP @ C.T
+            rhs = bK - CP @ bE
+        if not K.size:
+            y = np.zeros(0)
+        elif isinstance(S, np.ndarray):
+            y = np.linalg.solve(S, rhs)
+        else:
+            y = np.linalg.solve(S.toarray(), rhs) if K.size <= 2000 else _solve(S, rhs, True)
+        z = Pi @ (bE - C.T @ y)
+        x = np.empty_like(b)
+        x[K] = y
+        x[elim] = z
+        return x
+
+
+# id(pattern) -> (weak reference, its block elimination or None), for the cached pattern
+# object jacobian(sparse=True) returns (sparse matrices are not hashable)
+_ELIMINATIONS: dict[int, tuple] = {}
+
+
+def _eliminable(pattern) -> _BlockElimination | None:
+    hit = _ELIMINATIONS.get(id(pattern))
+    if hit is None or hit[0]() is not pattern:
+        key = id(pattern)
+        hit = (weakref.ref(pattern, lambda _: _ELIMINATIONS.pop(key, None)),
+               _BlockElimination.of(pattern))
+        _ELIMINATIONS[key] = hit
+    return hit[1]
+
+
 def _solve(A, b, sparse: bool):
     if sparse:
         import scipy.sparse.linalg as spl
@@ -80,12 +191,15 @@ def _solve(A, b, sparse: bool):
 def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                   ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
                   max_nfev: int | None = None, verbose: int = 0, loss: str = "linear",
-                  f_scale: float = 1.0) -> LeastSquaresResult:
+                  f_scale: float = 1.0, backend: str | None = None) -> LeastSquaresResult:
     """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
     method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
     with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
     entries). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
-    without bound (singular normal equations).
+    without bound (singular normal equations). ftol and xtol are MINPACK's tests, applied to
+    every trial step whether taken or not: the actual and the predicted relative reductions
+    of the cost both <= ftol, or a step <= xtol * (xtol + ||x||).
+    backend: the compiler backend of the residual and its Jacobian (as `jit`).
     loss/f_scale: robust losses as scipy defines them — "linear", "huber", "soft_l1",
     "cauchy", "arctan" of z = (r/f_scale)**2, cost = 0.5 * f_scale**2 * sum(rho(z)); each
     step solves the normal equations of the residuals and Jacobian rescaled by rho's first
@@ -106,9 +220,10 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         raise AdError(f"least_squares: x0 must be a 1-d array, got shape {x.shape}",
                       hint="flatten the parameters (x0.ravel()) and reshape inside residual")
     sparse = jac == "sparse" or (jac == "auto" and x.size > 100)
-    J_of = jacobian(residual, sparse=True) if sparse else jacfwd(residual)
+    J_of = (jacobian(residual, sparse=True, backend=backend) if sparse
+            else jacfwd(residual, backend=backend))
     from .api import jit
-    f_of = jit(residual)
+    f_of = jit(residual, backend=backend)
 
     def fun(x):
         r = np.asarray(f_of(x, *args), dtype=np.float64)
@@ -149,11 +264,14 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
     nfev, njev, nit, status = 1, 0, 0, 0
     max_nfev = max_nfev or 100 * x.size
     lam, history = 1e-3, []
+    elim = None
     while True:
         t0 = time.perf_counter()
         J = J_of(x, *args)
         njev += 1
         tj = time.perf_counter() - t0
+        if sparse and njev == 1:
+            elim = _eliminable(J_of.sparsity)
         J, rs = scaled(J, r)
         g = J.T @ rs
         if np.max(np.abs(g), initial=0.0) <= gtol:
@@ -170,7 +288,7 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
             else:
                 M = A
             try:
-                step = -_solve(M, g, sparse)
+                step = -(elim.solve(M, g) if elim is not None else _solve(M, g, sparse))
                 ok = np.all(np.isfinite(step))
             except (np.linalg.LinAlgError, RuntimeError):
                 ok = False
@@ -192,8 +310,16 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                 if cn < cost or method == "lm" or nfev >= max_nfev or scale < 1e-8:
                     break
                 scale *= 0.5
+            s = scale * step
+            sn = float(np.linalg.norm(s))
+            # MINPACK's tests on every trial step, taken or not: the actual and the predicted
+            # (Gauss-Newton model) relative reductions both within ftol, or a step within
+            # xtol. At a converged point rounding rejects every step; without these tests
+            # on rejected steps the damping would grow without bound and report failure.
+            c0, pred = cost, float(-(g @ s) - 0.5 * (s @ (A @ s)))
+            act = c0 - cn
+            ratio = act / pred if pred > 0 else 0.0
             if cn < cost:
-                dc, sn = cost - cn, float(np.linalg.norm(scale * step))
                 x, r, cost = xn, rn, cn
                 lam = max(lam / 10.0, 1e-12)
                 nit += 1
@@ -202,11 +328,14 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                     print(f"{nit:4d}  cost {cost:.6e}  |step| {sn:.3e}  lambda {lam:.1e}  "
                           f"jac {tj * 1e3:.2f} ms  solve {ts * 1e3:.2f} ms")
                 accepted = True
-                if dc <= ftol * max(cost + dc, 1e-300):
-                    status = 2
-                elif sn <= xtol * (xtol + np.linalg.norm(x)):
-                    status = 3
+            if abs(act) <= ftol * c0 and pred <= ftol * c0 and ratio <= 2.0:
+                status = 2
+            elif sn <= xtol * (xtol + np.linalg.norm(x)):
+                status = 3
+            if accepted or status != 0:
                 break
+            if method == "gn":
+                method = "lm"   # halving found no decrease: damp the system instead
             lam *= 10.0
             if lam > 1e16:
                 status = -1

@@ -49,7 +49,9 @@ def _greedy(adj: sps.csr_matrix, order: np.ndarray) -> tuple[np.ndarray, int]:
 
 def column_coloring(pattern) -> Coloring:
     """Distance-2 column colouring for forward mode (one tangent lane per colour)."""
-    p = sps.csc_matrix(pattern, dtype=bool).astype(np.int8)
+    # int32 counts of shared rows: int8 wrapped to 0 at multiples of 256 and sparse products
+    # drop zeros, losing the edge (a BA camera seen in 128k observations got one colour)
+    p = sps.csc_matrix(pattern, dtype=bool).astype(np.int32)
     adj = (p.T @ p).tocsr()
     # three orders, the fewest colours kept: largest-first (most neighbours), most rows
     # first, and the columns' own order (parameters laid out block by block, as BA's

@@ -108,3 +108,63 @@ def test_robust_losses_agree_with_scipy(loss):
 def test_unknown_loss_is_an_error():
     with pytest.raises(adcompile.AdError, match="unknown loss 'l1'"):
         least_squares(rosenbrock, np.zeros(3), loss="l1")
+
+
+@pytest.mark.parametrize("method", ["lm", "gn"])
+def test_tiny_tolerances_stop_at_the_optimum(method):
+    """At a converged point rounding rejects every step; the ftol test on the predicted
+    reduction (MINPACK's) must end the fit there with success, not let the damping grow to
+    status -1 (which "lm" reported here before)."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * rng.standard_normal(t.size)
+    p0 = np.array([1.0, 1.0, 0.0])
+    res = least_squares(expfit, p0, args=(t, y), method=method, jac="dense", ftol=1e-15,
+                        xtol=1e-15, gtol=1e-15)
+    ref = scipy_lsq(lambda p: expfit(p, t, y), p0, method="lm", xtol=1e-15, ftol=1e-15,
+                    gtol=1e-15)
+    assert res.success and res.status in (2, 3), res.message
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-12)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-7)
+    assert res.nfev < 100
+
+
+def test_zero_tolerances_still_stop():
+    """ftol = gtol = 0 leaves the step test: a rejected step within xtol ends the fit."""
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.sin(7 * t)
+    res = least_squares(expfit, np.array([1.0, 1.0, 0.0]), args=(t, y), jac="dense",
+                        ftol=0.0, gtol=0.0, xtol=1e-15)
+    assert res.status == 3 and res.success, res.message
+
+
+def test_block_elimination_found_from_the_pattern_and_exact():
+    """A BAL-shaped pattern (9 camera columns, 3 point columns per observation): the
+    elimination takes every point as a 3x3 block and keeps the cameras; the Schur solve of
+    damped normal equations with random values equals a dense solve. A pattern without
+    such blocks (every column in every row) has none."""
+    import scipy.sparse as sps
+
+    from adcompile.solvers import _BlockElimination
+    rng = np.random.default_rng(2)
+    ncam, npt = 4, 30
+    oc = np.concatenate([np.arange(npt) % ncam, (np.arange(npt) + 1) % ncam])
+    op = np.concatenate([np.arange(npt), np.arange(npt)])
+    cols = np.concatenate([oc[:, None] * 9 + np.arange(9),
+                           ncam * 9 + op[:, None] * 3 + np.arange(3)], axis=1)
+    rows = np.repeat(np.arange(2 * oc.size), 12)
+    pat = sps.csr_matrix((np.ones(rows.size, bool), (rows, np.repeat(cols, 2, axis=0).ravel())),
+                         shape=(2 * oc.size, ncam * 9 + npt * 3))
+    e = _BlockElimination.of(pat)
+    assert e is not None and e.blocks.shape == (npt, 3)
+    np.testing.assert_array_equal(e.keep, np.arange(ncam * 9))
+    np.testing.assert_array_equal(np.sort(e.blocks, axis=1),
+                                  ncam * 9 + np.arange(npt * 3).reshape(npt, 3))
+    J = pat.astype(float)
+    J.data = rng.normal(size=J.nnz)
+    A = (J.T @ J).tocsc()
+    M = A + 1e-3 * sps.diags(A.diagonal())
+    b = rng.normal(size=M.shape[0])
+    np.testing.assert_allclose(e.solve(M, b), np.linalg.solve(M.toarray(), b), rtol=1e-9,
+                               atol=1e-12)
+    assert _BlockElimination.of(np.ones((5, 4), dtype=bool)) is None

@@ -129,3 +129,54 @@ def test_bad_arguments():
         adcompile.jacobian(stencil, argnums=(0,), sparse=True)
     with pytest.raises(adcompile.AdError, match="float array"):
         adcompile.jacobian_sparsity(stencil, argnums=1)(np.ones(4), 1)
+
+
+STRIDE = 1
+
+
+def coupled(x, idx):
+    """Residual k couples x[idx[k]] with the entry STRIDE (a global) further on."""
+    n = x.shape[0]
+    r = np.empty(idx.shape[0])
+    for k in range(idx.shape[0]):
+        r[k] = x[idx[k]] * x[(idx[k] + STRIDE) % n] - 1.0
+    return r
+
+
+def test_pattern_cached_per_function_and_index_content(monkeypatch):
+    """A solver builds a new sparse jacobian per call: the pattern is detected once per
+    function, signature and index-array content, shared with jacobian_sparsity, and again
+    when a global the residual reads changes."""
+    from adcompile.jacobian import sparsity
+    from adcompile.solvers import least_squares
+    calls = []
+    real = sparsity.nan_pattern
+    monkeypatch.setattr(sparsity, "nan_pattern",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    x0 = np.linspace(0.5, 1.5, 8)
+    idx = np.array([0, 2, 3, 5, 7, 1, 4, 6], dtype=np.int64)
+    for _ in range(2):
+        res = least_squares(coupled, x0, args=(idx,), jac="sparse", backend="llvm")
+        assert res.success and res.cost < 1e-20
+    pat = adcompile.jacobian_sparsity(coupled, backend="llvm")(x0, idx)
+    assert len(calls) == 1
+    assert sorted(pat[0].indices) == [0, 1]
+    other = idx[::-1].copy()   # same shape and dtype, other content: another pattern
+    assert sorted(adcompile.jacobian_sparsity(coupled, backend="llvm")(x0, other)[0].indices) \
+        == [6, 7]
+    assert len(calls) == 2
+    least_squares(coupled, x0, args=(idx,), jac="sparse", backend="llvm")
+    assert len(calls) == 2
+    monkeypatch.setitem(globals(), "STRIDE", 3)
+    pat = adcompile.jacobian_sparsity(coupled, backend="llvm")(x0, idx)
+    assert len(calls) == 3 and sorted(pat[0].indices) == [0, 3]
+
+
+def test_coloring_survives_shared_row_counts_of_256():
+    """Two columns sharing exactly 256 rows (a BA camera's parameters in 128 observations):
+    the count must not wrap to zero and drop the edge between them."""
+    for nrows in (256, 512, 300):
+        pat = sps.csr_matrix(np.ones((nrows, 3), dtype=bool))
+        col = column_coloring(pat)
+        assert col.ncolors == 3, nrows
+        _valid_column_coloring(pat, col)
