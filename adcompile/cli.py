@@ -156,7 +156,10 @@ def _build_options(ns) -> tuple:
 
 
 def _build(ns, func, modes, argnums, checkpoint) -> int:
-    from .aot import build_library, parse_signature, signature_from_annotations
+    from .aot import build_library, check_name, parse_signature, signature_from_annotations
+    if ns.name is None and not func.__name__.isidentifier():   # a lambda: FUNC names it
+        ns.name = ns.target.rsplit(":", 1)[-1]
+        check_name(ns.name)
     specs = parse_signature(ns.signature, func) if ns.signature is not None else \
         signature_from_annotations(func)
     t0 = time.perf_counter()

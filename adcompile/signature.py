@@ -19,6 +19,8 @@ from .ir.types import BOOL, F64, I64, ArrayType, Type, from_numpy_dtype
 
 # integer arrays of these dtypes (index arrays from real data: int32, uint8, ...) are passed
 # as int64 copies (`widened`): the same values, and arguments are never written back
+# arguments and results: as many dimensions as arrays inside a function (frontend/shapes.py)
+MAX_ARG_NDIM = 4
 NARROW_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint8, np.uint16,
                                           np.uint32))
 
@@ -71,15 +73,15 @@ def arg_spec(func, index: int, value) -> ArgSpec:
                          "differ from ndarray's: * is a matrix product, masks are ignored)",
                          "pass np.asarray(x) and use @ for matrix products")
     if isinstance(value, np.ndarray):
-        if value.dtype in NARROW_INTS and 0 <= value.ndim <= 3:
+        if value.dtype in NARROW_INTS and 0 <= value.ndim <= MAX_ARG_NDIM:
             return ArgSpec(ArrayType(I64, value.ndim), False)   # read as int64, see widened
         dt = from_numpy_dtype(value.dtype)
-        if dt is not None and 0 <= value.ndim <= 3:
+        if dt is not None and 0 <= value.ndim <= MAX_ARG_NDIM:
             return ArgSpec(ArrayType(dt, value.ndim), False)
         what = f"an array of dtype {value.dtype}" if dt is None else f"a {value.ndim}-d array"
         hint = ("convert it with .astype(np.float64) (supported: float64, float32, int64, bool; "
                 "int8 to int32 and uint8 to uint32 arrays are read as int64)"
-                if dt is None else "arrays of 0 to 3 dimensions are supported")
+                if dt is None else f"arrays of 0 to {MAX_ARG_NDIM} dimensions are supported")
         raise _arg_error(func, index, f"argument {_argname(func, index)} is {what}", hint)
     if isinstance(value, (list, tuple)):
         raise _arg_error(func, index, f"argument {_argname(func, index)} is a "

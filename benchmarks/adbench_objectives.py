@@ -1,6 +1,8 @@
 """Loop-style objectives for bench_ad.py beyond its first four workloads, each with a
 vectorised NumPy reference (checks the compiled primal) and a JAX peer (timed against it).
 
+- ADBench GMM (section 1.1) in whole-array NumPy style (`gmm_objective_numpy`): the second
+  user style of the suite's GMM rows, vectorised over points and components.
 - ADBench LSTM (the "diagonal" LSTM of /work/shared/ADBENCH.md section 1.3), plain loops.
 - ADBench BA residuals (section 1.2), one observation per row: camera (11), point (3) and
   weight (1) in P[i], the feature in F[i]; outputs the two reprojection residuals and the
@@ -17,6 +19,39 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+
+# -- GMM (ADBench 1.1), whole-array NumPy -------------------------------------------------------
+def gmm_objective_numpy(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """ADBench's GMM objective as a NumPy user writes it: arrays over all points (n) and
+    components (K) at once, the strictly-lower parts of the Q_k filled one column at a time
+    (ADBench's packed column-by-column layout), the triangular products by einsum."""
+    n = x.shape[0]
+    d = x.shape[1]
+    K = alphas.shape[0]
+    q = icf[:, :d]
+    sumq = np.sum(q, axis=1)
+    qdiag = np.exp(q)
+    L = np.zeros((K, d, d))
+    start = d
+    for col in range(d - 1):
+        L[:, col + 1:, col] = icf[:, start:start + d - 1 - col]
+        start += d - 1 - col
+    xc = x[:, None, :] - means[None, :, :]                                # (n, K, d)
+    y = qdiag[None, :, :] * xc + np.einsum("kij,nkj->nki", L, xc)
+    t = alphas[None, :] + sumq[None, :] - 0.5 * np.sum(y * y, axis=2)     # (n, K)
+    mx = np.max(t, axis=1)
+    slse = np.sum(mx + np.log(np.sum(np.exp(t - mx[:, None]), axis=1)))
+    amx = np.max(alphas)
+    lse_alphas = amx + np.log(np.sum(np.exp(alphas - amx)))
+    nprime = d + wishart_m + 1
+    lgd = 0.25 * d * (d - 1) * math.log(math.pi)
+    for j in range(1, d + 1):
+        lgd += math.lgamma(0.5 * nprime + 0.5 * (1 - j))
+    cst = nprime * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - lgd
+    fro = np.sum(qdiag * qdiag, axis=1) + np.sum(icf[:, d:] * icf[:, d:], axis=1)
+    prior = np.sum(0.5 * wishart_gamma * wishart_gamma * fro - wishart_m * sumq) - K * cst
+    return -0.5 * n * d * math.log(2.0 * math.pi) + slse - n * lse_alphas + prior
 
 
 # -- LSTM (ADBench 1.3) ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def _keeps_rule(op: Op, lanes: bool) -> bool:
     cf.require_rules(op.loc)
     if cf.kind == "custom_root":   # its iterations are not its derivative: always the rule
         return True
-    return not lanes and cf.jvp_rule is not None
+    return (not lanes or cf.lanes_rule) and cf.jvp_rule is not None
 
 
 class Forward:

@@ -13,6 +13,7 @@ per-primitive table, and the coverage test in tests/backends/test_registry.py.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
@@ -35,9 +36,16 @@ class BackendSpec:
         return importlib.import_module(f"{__name__}.{self.module}")
 
     def build(self, fn: Function, name: str) -> tuple[Callable, str, dict[str, str]]:
-        """(callable, readable source, other listings by name: {} unless the backend has)."""
-        call, source, *listings = self.load().build(fn, name)
+        """(callable, readable source, other listings by name: {} unless the backend has).
+        `name` becomes an identifier first (a lambda's is '<lambda>')."""
+        call, source, *listings = self.load().build(fn, symbol(name))
         return call, source, (listings[0] if listings else {})
+
+
+def symbol(name: str) -> str:
+    """`name` as an identifier for generated code: '<lambda>_vjp' -> 'lambda_vjp'."""
+    out = re.sub(r"\W", "_", name.replace("<", "").replace(">", ""))
+    return out if out and not out[0].isdigit() else "f_" + out
 
 
 BACKENDS: dict[str, BackendSpec] = {b.name: b for b in (

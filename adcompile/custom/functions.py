@@ -34,6 +34,7 @@ _ids = itertools.count(1)
 
 class CustomFunction:
     kind = "custom"
+    lanes_rule = False   # its JVP rule also takes lane tangents (vector forward mode)
 
     def __init__(self, fun):
         self.fun = fun

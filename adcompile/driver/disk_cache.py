@@ -53,6 +53,7 @@ from .._version import __version__
 from ..backends import reload
 from ..backends.cache import cache_dir
 from ..frontend.reads import MISSING, Read
+from ..frontend.source import lambda_text
 from .interface import Interface
 
 FORMAT = 1   # bump when an entry's layout or meaning changes
@@ -91,6 +92,14 @@ def program_key(func, sig, transform, options) -> str | None:
 def source_fingerprint(func) -> str | None:
     """A hash of a function's file, first line and source text (None: no readable source).
     The line matters: error messages built into the program name the user's lines."""
+    if getattr(func, "__name__", None) == "<lambda>":
+        # inspect gives the whole lines around a lambda, which two lambdas on one line share:
+        # the lambda's own text and column tell them apart
+        got = lambda_text(func)
+        if got is None:
+            return None
+        file, first, col, text = got
+        return _sha(f"{file}\n{first}\n{col}\n{text}")
     try:
         lines, first = inspect.getsourcelines(func)
         file = inspect.getsourcefile(func) or func.__code__.co_filename

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import random
 import types as pytypes
 from typing import Any, Callable
 
@@ -18,16 +19,17 @@ from ..callables import describe_callable
 from .. import messages
 from ..custom.functions import CustomFunction
 from ..errors import AdError, TypeInferenceError, UnsupportedSyntax
-from ..ir.builder import Builder
-from ..ir.core import Block, Value
+from ..ir.core import Value
 from ..ir.types import BOOL, F32, F64, I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import inline_function
 from . import aliasing, elementwise, reductions, shapes
-from . import einsum
+from . import closures, einsum
 from .einsum import lower_einsum
-from . import sorting
+from . import linalg, sorting
+from ..numerics import linalg as numerics_linalg
+from .inlining import inline_call_values, lower_custom_values
 from .callargs import float_of, fname, nargs, val
-from .env import Global, Method, describe, unflatten
+from .env import Global, LocalFunction, Method, describe, unflatten
 from .source import get_source
 
 Handler = Callable[..., Any]
@@ -404,6 +406,26 @@ _reg(np.ones_like)(_like("ones"))
 _reg(np.empty_like)(_like("empty"))
 
 
+def _matrix_of_ones(make, names: tuple[str, ...]) -> Handler:
+    """np.eye(N, M=None, k=0, dtype=float), np.tri (the same arguments); np.identity(n)."""
+    def h(lw, args, kw, node):
+        _nargs(lw, args, kw, node, 1, len(names) + 1, names[len(args) - 1:] + ("dtype",))
+        given = dict(zip(("N",) + names, args)) | {k: v for k, v in kw.items() if k != "dtype"}
+        n = lw.to_int(given["N"], node)
+        m = given.get("M")
+        m = n if m is None else lw.to_int(m, node)
+        k = given.get("k")
+        k = lw.const(0, I64, weak=False) if k is None else lw.to_int(k, node)
+        dt = _dtype_arg(lw, kw.get("dtype"), node, F64)
+        return lw.to_dtype(inline_call_values(lw, make, node, [n, m, k]), dt)
+    return h
+
+
+_reg(np.eye)(_matrix_of_ones(numerics_linalg.eye, ("M", "k")))
+_reg(np.tri)(_matrix_of_ones(numerics_linalg.tri, ("M", "k")))
+_reg(np.identity)(_matrix_of_ones(numerics_linalg.eye, ()))
+
+
 @_reg(np.full)
 def _full(lw, args, kw, node):
     _nargs(lw, args, kw, node, 2, 3, ("dtype",))
@@ -624,10 +646,13 @@ def _norm(lw, args, kw, node):
     if order in (1.0, -1.0, float("inf"), float("-inf")):
         sums = red("sum", absx(), 0 if abs(order) == 1.0 else 1)   # column / row sums
         return red("max" if order > 0 else "min", sums, None)
+    if order == 2.0:
+        return inline_call_values(lw, numerics_linalg.spectral_norm, node,
+                                  [lw.to_dtype(x, dt)])
     shown = order if isinstance(order, str) else f"{order:g}"
     raise lw.error(node, f"{what}(): the matrix norm ord={shown!r} is not supported in "
-                   "compiled code (ord=2/-2 and 'nuc' need singular values)",
-                   "use ord='fro', 1, -1, np.inf or -np.inf, or pass the norm in",
+                   "compiled code (ord=-2 and 'nuc' need all singular values)",
+                   "use ord=2, 'fro', 1, -1, np.inf or -np.inf, or pass the norm in",
                    UnsupportedSyntax)
 
 
@@ -755,6 +780,8 @@ def lower_call(lw, node) -> Any:
         if k.arg is None:
             raise lw.error(node, "**kwargs in calls are not supported",
                            "pass arguments explicitly")
+    if isinstance(f, LocalFunction):
+        return inline_call(lw, f, node)
     if isinstance(f, Method):
         args = [_lower_arg(lw, a) for a in node.args]
         kw = {k.arg: _lower_arg(lw, k.value) for k in node.keywords}
@@ -808,6 +835,13 @@ def lower_call(lw, node) -> Any:
     module = getattr(obj, "__module__", None) or ""
     shown = (f"{module}.{name}" if module and module not in ("builtins",) else
              name if module else _fname(node))
+    if module.startswith(("numpy.random", "random")) or isinstance(
+            getattr(obj, "__self__", None), (np.random.Generator, np.random.RandomState,
+                                           random.Random)):
+        raise lw.error(node, f"call to unsupported function '{shown}': random numbers are not "
+                       "drawn in compiled code", "draw the samples in Python (rng = "
+                       "np.random.default_rng(seed); z = rng.normal(size=n)) and pass them in "
+                       "as an argument: the derivative is then the one for those samples")
     raise lw.error(node, f"call to unsupported function '{shown}'",
                    "compiled code can call math/numpy functions of the supported subset and "
                    "your own Python functions")
@@ -816,9 +850,6 @@ def lower_call(lw, node) -> Any:
 _LIBRARY_HINT = ("compiled code calls the math/NumPy functions listed in docs/subset.md and "
                  "your own functions; write this one with those")
 _LIBRARY_HINTS = {
-    "eye": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
-    "identity": "build it with np.zeros((n, n)) and a loop setting a[i, i] = 1.0",
-    "tri": "build it with np.zeros((n, m)) and a loop over the rows",
     "isscalar": "argument types are fixed per compiled signature: test it in Python before "
                 "calling the compiled function",
     "broadcast_shapes": "use x.shape and arithmetic on the dimensions",
@@ -874,37 +905,42 @@ def call_builtin(lw, name: str, args, kw, node) -> Any:
     return NAMED[name](lw, args, kw, node)
 
 
-def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
-    """Inline a user function: lower its body into the caller's current block."""
+def inline_call(lw, func, node) -> Any:
+    """Inline a user function (or a local function, `closures`): lower its body into the
+    caller's current block."""
+    local = isinstance(func, LocalFunction)
+    fname_ = func.name if local else func.__name__
     if func in lw.ctx.stack:
-        raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
+        raise lw.error(node, f"recursive call to '{fname_}' is not supported",
                        "rewrite the recursion as a loop")
-    src = get_source(func)
+    src = func.src if local else get_source(func)
     params = [a.id for a in src.node.args.args]
     child = type(lw)(src, lw.ctx, lw.block, lw.depth + 1)
+    child.closure = func if local else None
     child._check_signature(src.node)
     if len(node.args) > len(params):
-        raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
+        raise lw.error(node, f"{fname_}() takes {len(params)} arguments but "
                        f"{len(node.args)} were given", "", TypeInferenceError)
     bound: dict[str, Any] = {}
     for p, a in zip(params, node.args):
         bound[p] = _lower_arg(lw, a)
     for k in node.keywords:
         if k.arg not in params:
-            raise lw.error(node, f"{func.__name__}() has no argument '{k.arg}'", "",
+            raise lw.error(node, f"{fname_}() has no argument '{k.arg}'", "",
                            TypeInferenceError)
         if k.arg in bound:
-            raise lw.error(node, f"{func.__name__}() got two values for '{k.arg}'", "",
+            raise lw.error(node, f"{fname_}() got two values for '{k.arg}'", "",
                            TypeInferenceError)
         bound[k.arg] = _lower_arg(lw, k.value)
-    defaults = func.__defaults__ or ()
+    defaults = func.defaults if local else (func.__defaults__ or ())
     for i, p in enumerate(params):
         if p not in bound:
             j = i - (len(params) - len(defaults))
             if j < 0:
-                raise lw.error(node, f"{func.__name__}() is missing the argument '{p}'", "",
+                raise lw.error(node, f"{fname_}() is missing the argument '{p}'", "",
                                TypeInferenceError)
-            bound[p] = lw.from_python(defaults[j], node, p)
+            # a local function's defaults were evaluated where it was defined
+            bound[p] = defaults[j] if local else lw.from_python(defaults[j], node, p)
     # parameters reach the caller's objects: writes and returned arguments alias as in Python
     child.env.views, child.env.may = dict(lw.env.views), set(lw.env.may)
     entry: dict[int, Value] = {}
@@ -935,6 +971,7 @@ def inline_call(lw, func: pytypes.FunctionType, node) -> Any:
             entry[rec.base] = base
             child.env.bind(f"arg.{rec.base}", base, key=rec.base)
             rec = lw.env.views.get(rec.base)
+    closures.enter(lw, child, func, bound, entry, node)
     lw.ctx.stack.append(func)
     child.env.bind("return", child.const(False, BOOL, name="returned"))
     child.lower_body(src.node.body)
@@ -972,52 +1009,6 @@ def lower_custom(lw, cf, node) -> Any:
     return lower_custom_values(lw, cf, args, node)
 
 
-def lower_custom_values(lw, cf, args: list[Value], node) -> Any:
-    """`lower_custom` with the arguments already lowered (adcompile's own callers)."""
-    region = Block([Value(a.name, a.type) for a in args])
-    outer_block = lw.block
-    lw.block = region
-    try:
-        out = inline_call_values(lw, cf.fun, node, region.args)
-    finally:
-        lw.block = outer_block
-    outs = list(out) if isinstance(out, tuple) else [out]
-    if not all(isinstance(o, Value) for o in outs):
-        raise lw.error(node, f"'{cf.__name__}' must return numbers or arrays", "",
-                       TypeInferenceError)
-    Builder(region, lw.src.loc(node)).op("yield", outs, [])
-    op = Builder(lw.block, lw.src.loc(node)).op("custom", args, [o.type for o in outs],
-                                               {"rule": cf.id}, [region],
-                                               [cf.__name__] * len(outs))
-    return tuple(op.results) if isinstance(out, tuple) else op.results[0]
-
-
-def inline_call_values(lw, func, node, values: list[Value]) -> Any:
-    """Inline `func` with its parameters bound to IR values (not AST arguments)."""
-    if func in lw.ctx.stack:
-        raise lw.error(node, f"recursive call to '{func.__name__}' is not supported",
-                       "rewrite the recursion as a loop")
-    src = get_source(func)
-    params = [a.id for a in src.node.args.args]
-    if len(params) != len(values):
-        raise lw.error(node, f"{func.__name__}() takes {len(params)} arguments but "
-                       f"{len(values)} were given", "", TypeInferenceError)
-    child = type(lw)(src, lw.ctx, lw.block, lw.depth + 1)
-    child._check_signature(src.node)
-    for p, v in zip(params, values):
-        child.env.bind(p, v)
-    lw.ctx.stack.append(func)
-    child.env.bind("return", child.const(False, BOOL, name="returned"))
-    child.lower_body(src.node.body)
-    lw.ctx.stack.pop()
-    results = child._final_results(src.node)
-    if not results:
-        return None
-    if child.ret_tree is not None:
-        return unflatten(child.ret_tree, results)
-    return tuple(results) if child.ret_tuple else results[0]
-
-
 # -- breadth (issue 16): shape functions (shapes.py), registered last: they replace the
 # one-argument np.transpose above
 for _name, _h in shapes.CALLS.items():
@@ -1027,6 +1018,8 @@ for _name, _h in elementwise.CALLS.items():
     if getattr(np, _name, None) is not None and getattr(np, _name) not in CALLS:
         _reg(getattr(np, _name))(_h)
 _reg(builtins.round)(elementwise.builtin_round)
+for _name, _h in linalg.HANDLERS.items():
+    _reg(getattr(np.linalg, _name))(_h)
 _FLOAT_WORDS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
                 "+infinity": math.inf, "-infinity": -math.inf, "nan": math.nan,
                 "+nan": math.nan, "-nan": math.nan}

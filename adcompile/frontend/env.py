@@ -86,6 +86,22 @@ class Env:
         return [n for n, k in self.keys.items() if k == key]
 
 
+@dataclass(eq=False)
+class LocalFunction:
+    """A function defined inside compiled code (a nested `def` or a lambda), inlined where
+    it is called (`closures.py`). Compared by identity: each lowering of its definition is
+    a new function object, as in Python."""
+
+    name: str
+    node: Any                  # gast.FunctionDef (a lambda as `def <lambda>(...): return e`)
+    src: Any                   # the SourceInfo of the enclosing source, with `node` as node
+    scope: int                 # `sid` of the lowering that defined it
+    bound: frozenset           # its local names
+    captures: tuple            # the enclosing names it reads, bound at each call
+    defaults: tuple            # default argument values, evaluated at the definition
+    where: Loc | None = None   # the definition
+
+
 class Method:
     """A bound method of an array (`x.sum`), resolved when it is called."""
 
@@ -101,6 +117,8 @@ def describe(v: Any) -> str:
         return "a tuple"
     if isinstance(v, Global):
         return f"'{getattr(v.obj, '__name__', type(v.obj).__name__)}'"
+    if isinstance(v, LocalFunction):
+        return f"the local function '{v.name}'"
     if v is None:
         return "None"
     return type(v).__name__

@@ -29,7 +29,7 @@ from ..ir.types import (
     promote,
     scalar_of,
 )
-from . import reads, unbound
+from . import closures, reads, unbound
 from . import aliasing
 from . import fancy
 from .calls import call_builtin, lower_call
@@ -103,7 +103,8 @@ class ExprLowerer:
             return self.env.vars[name]
         func = self.src.func
         code = func.__code__
-        if name in code.co_varnames:   # a local of this function: never the global of its name
+        local = self.closure.bound if self.closure is not None else code.co_varnames
+        if name in local:   # a local of this function: never the global of its name
             raise self.error(node, f"local variable '{name}' is used before it is assigned",
                              f"assign '{name}' before this line", TypeInferenceError)
         if name in code.co_freevars and func.__closure__:
@@ -426,7 +427,12 @@ class ExprLowerer:
                                    lambda: [self.value_of(node.orelse)], extra=True)[0]
 
     def expr_Tuple(self, node) -> tuple:
-        return tuple(self.lower_expr(e) for e in node.elts)
+        out = tuple(self.lower_expr(e) for e in node.elts)
+        closures.check_escape(self, out, node, "stored in a tuple")
+        return out
+
+    def expr_Lambda(self, node) -> Any:
+        return closures.define_lambda(self, node)
 
     # -- attributes -----------------------------------------------------------------------------
     def expr_Attribute(self, node) -> Any:
@@ -732,7 +738,6 @@ def _expr_desc(node) -> str:
 
 
 _EXPR_HINTS = {
-    "Lambda": "define a helper function at module level instead",
     "ListComp": "allocate an array with np.empty(n) and fill it in a loop",
     "GeneratorExp": "write the loop out explicitly",
     "Dict": "compiled code works on numbers and arrays; pass values as arguments",

@@ -10,6 +10,8 @@ built. Invariants of what it emits:
 - Loop-carried values are the names whose binding changes in the body; their types are found by
   re-lowering the body until they are stable (int -> float promotion as Python does).
 - Calls to user functions are inlined; mutations of array arguments flow back to the caller.
+  Functions defined inside (nested `def`, `lambda`) are inlined too, with their captures
+  bound at each call (`closures.py`).
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ from ..ir.core import Block, Function, Value
 from ..ir.primitives import PRIMITIVES
 from ..ir.types import BOOL, I64, ArrayType, ScalarType, Type, promote
 from . import unbound
-from . import aliasing
-from .env import Env, Global, Poison, fresh_key
+from . import aliasing, closures
+from .env import Env, Global, LocalFunction, Poison, fresh_key
 from .exprs import ExprLowerer
 from .source import SourceInfo, get_source
 
@@ -57,6 +59,8 @@ class Lowerer(ExprLowerer):
         self.ret_types: list[Type] | None = None
         self.ret_tuple = False
         self.ret_tree = None   # nesting of a returned tuple of tuples (helpers only)
+        self.sid = fresh_key()  # this lowering, as the scope of the functions it defines
+        self.closure: LocalFunction | None = None   # the local function being lowered
 
     # -- emission helpers ---------------------------------------------------------------------
     def emit(self, prim: str, operands: list[Value], attrs: dict | None = None,
@@ -206,6 +210,9 @@ class Lowerer(ExprLowerer):
     def stmt_Pass(self, s) -> None:
         pass
 
+    def stmt_FunctionDef(self, s) -> None:
+        closures.define_def(self, s)
+
     def stmt_Assign(self, s) -> None:
         if len(s.targets) != 1:
             value = self.lower_expr(s.value)
@@ -291,6 +298,7 @@ class Lowerer(ExprLowerer):
             raise self.error(s, "a bare 'return' (returning None) is not supported",
                              "return a value, or end the function without 'return'")
         value = self.lower_expr(s.value)
+        closures.check_escape(self, value, s.value, "returned")
         if isinstance(value, tuple) and any(isinstance(x, tuple) for x in value):
             tree = _treedef(value)
             if self.depth == 0 and not getattr(self, "flatten_returns", False):
@@ -431,6 +439,12 @@ class Lowerer(ExprLowerer):
                                             "branches", None, "")
             elif isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
                 tuples.append((n, a, b))   # arrays written in a branch: merged with them
+            elif (a is _MISSING) != (b is _MISSING) and isinstance(
+                    a if b is _MISSING else b, LocalFunction) and _is_user_name(n) and \
+                    not self._dead(branches[0][0] if a is _MISSING else branches[1][0]):
+                before.vars[n] = Poison(
+                    f"'{n}' may be used before it is assigned (the function is defined on "
+                    "only one path)", None, f"define '{n}' before the if, or on every path")
             elif (a is _MISSING) != (b is _MISSING) and _has_values(a if b is _MISSING else b):
                 # a tuple of this branch's values bound on only one path that goes on
                 before.vars[n] = Poison(
@@ -942,6 +956,7 @@ class Lowerer(ExprLowerer):
             if init.id in self.ctx.weak and y.id in self.ctx.weak:   # Python numbers only
                 self.ctx.weak.add(r.id)
         self._rebuild_tuples(carried, before)
+        closures.after_loop(before, end_env, loc)
         objects.leave(before, end_env, carried)
         before.vars.pop(brk, None)
         if range_info:
@@ -1050,6 +1065,8 @@ def _hint(name: str) -> str:
         return unbound.hint(name)
     if name.startswith(_TUPLE):
         return name.split(".", 2)[2]
+    if name.startswith(closures.FREE):
+        return name.rsplit(".", 1)[1]
     if name.startswith(RET + "."):
         return "result"
     return name
@@ -1098,7 +1115,6 @@ def _describe(node) -> str:
 
 _STMT_HINTS = {
     "ClassDef": "define classes outside the compiled function and pass numbers/arrays in",
-    "FunctionDef": "define helper functions at module level; they are inlined when called",
     "Try": "compiled code cannot catch exceptions: check the condition with 'if' instead",
     "With": "context managers are not supported in compiled code",
     "Raise": "compiled code cannot raise: return a flag value instead",

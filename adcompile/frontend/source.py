@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import linecache
 import textwrap
 import weakref
 from contextlib import contextmanager
@@ -59,6 +60,13 @@ def watching() -> Iterator[list]:
         del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is seen)]
 
 
+def _no_source(func, why) -> UnsupportedSyntax:
+    return UnsupportedSyntax(
+        f"cannot read the source of {getattr(func, '__name__', func)!r}: {why}",
+        hint="adcompile compiles Python source: define the function in a .py file "
+             "(not in an interactive prompt or with exec)")
+
+
 def get_source(func) -> SourceInfo:
     for seen in _WATCHERS:
         seen.append(func)
@@ -69,20 +77,18 @@ def get_source(func) -> SourceInfo:
         hit = None
     if hit is not None:
         return hit
+    if getattr(func, "__name__", "") == "<lambda>" and code is not None:
+        info = _lambda_source(func)
+        try:
+            _CACHE[func] = info
+        except TypeError:
+            pass
+        return info
     try:
         raw_lines, first = inspect.getsourcelines(func)
     except (OSError, TypeError) as e:
-        raise UnsupportedSyntax(
-            f"cannot read the source of {getattr(func, '__name__', func)!r}: {e}",
-            hint="adcompile compiles Python source: define the function in a .py file "
-                 "(not in an interactive prompt or with exec)") from None
+        raise _no_source(func, e) from None
     filename = inspect.getsourcefile(func) or code.co_filename
-    if getattr(func, "__name__", "") == "<lambda>":
-        # inspect gives the whole lines around a lambda (a for/if/call): never a function
-        raise UnsupportedSyntax(
-            "a lambda cannot be compiled or differentiated (adcompile compiles 'def' functions)",
-            Loc(filename, first, 0, None, raw_lines[0].rstrip("\n") if raw_lines else ""),
-            "define it with def at module level (def f(x): return ...) and pass that")
     raw = "".join(raw_lines)
     dedented = textwrap.dedent(raw)
     indent = 0
@@ -100,10 +106,109 @@ def get_source(func) -> SourceInfo:
     if node is None:
         raise UnsupportedSyntax(f"{getattr(func, '__name__', func)!r} is not a plain function "
                                 "defined with 'def'",
-                                hint="lambdas and other callables cannot be compiled")
+                                hint="classes and callable objects cannot be compiled: pass a def or a lambda")
     info = SourceInfo(func, node, filename, first, indent, [ln.rstrip("\n") for ln in raw_lines])
     try:
         _CACHE[func] = info
     except TypeError:
         pass
     return info
+
+
+# -- lambdas ------------------------------------------------------------------------------------
+# A lambda has no source of its own: `inspect` returns the whole lines around it (a call, a
+# for statement, two lambdas on one line). Its code object knows where its body is
+# (`co_positions`: the line and column span of every instruction), so the file is parsed
+# whole and the lambda whose body holds all of those positions, the innermost such, is it.
+_PARSED: dict[tuple[str, int], object] = {}
+
+
+def _parsed_file(filename: str, text: str):
+    key = (filename, hash(text))
+    tree = _PARSED.get(key)
+    if tree is None:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        tree = _PARSED[key] = gast.parse(text)
+    return tree
+
+
+def _body_span(code) -> tuple | None:
+    """(first line, first col, last line, last col) of a lambda's body, from its code."""
+    spans = [p for p in code.co_positions()
+             if None not in p and not (p[2] == 0 and p[3] == 0)]   # RESUME: no column
+    if not spans:
+        return None
+    start = min((p[0], p[2]) for p in spans)
+    end = max((p[1], p[3]) for p in spans)
+    return start + end
+
+
+def find_lambda(tree, code) -> gast.Lambda | None:
+    """The Lambda node of `tree` that `code` was compiled from, or None."""
+    span = _body_span(code)   # None without column tables (python -X no_debug_ranges)
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    best = None
+    found = []
+    for n in gast.walk(tree):
+        if not isinstance(n, gast.Lambda) or n.lineno != code.co_firstlineno:
+            continue
+        a = n.args
+        if [x.id for x in a.posonlyargs + a.args + a.kwonlyargs] != names:
+            continue
+        found.append(n)
+        b = n.body
+        if span is None or (b.lineno, b.col_offset) > span[:2] or \
+                (b.end_lineno, b.end_col_offset) < span[2:]:
+            continue
+        if best is None or (b.lineno, b.col_offset) >= (best.body.lineno,
+                                                       best.body.col_offset):
+            best = n
+    if span is None and len(found) == 1:   # by its line alone, where that is unambiguous
+        return found[0]
+    return best
+
+
+def as_function_def(lam, name: str = "<lambda>") -> gast.FunctionDef:
+    """`lambda args: e` as `def <lambda>(args): return e`, at the lambda's position (the
+    frontend lowers both alike; `name` is what messages call it)."""
+    ret = gast.copy_location(gast.Return(value=lam.body), lam.body)
+    fn = gast.FunctionDef(name=name, args=lam.args, body=[ret], decorator_list=[],
+                          returns=None, type_comment=None)
+    if hasattr(gast.FunctionDef, "_fields") and "type_params" in gast.FunctionDef._fields:
+        fn.type_params = []
+    return gast.copy_location(fn, lam)
+
+
+def _lambda_source(func) -> SourceInfo:
+    code = func.__code__
+    filename = inspect.getsourcefile(func) or code.co_filename
+    lines = linecache.getlines(filename, getattr(func, "__globals__", None))
+    if not lines:
+        raise _no_source(func, "could not get source code (no file holds it)")
+    try:
+        tree = _parsed_file(filename, "".join(lines))
+    except SyntaxError as e:
+        raise _no_source(func, f"its file does not parse now ({e.msg})") from None
+    lam = find_lambda(tree, code)
+    if lam is None and _body_span(code) is None:
+        raise UnsupportedSyntax(
+            f"cannot tell which lambda of {filename}:{code.co_firstlineno} this is: Python "
+            "runs without column positions (-X no_debug_ranges)",
+            hint="put the lambda on a line of its own, or define it with def")
+    if lam is None:
+        raise _no_source(func, f"no lambda at {filename}:{code.co_firstlineno} matches it "
+                               "(was the file edited after it was imported?)")
+    return SourceInfo(func, as_function_def(lam), filename, 1, 0,
+                      [ln.rstrip("\n") for ln in lines])
+
+
+def lambda_text(func) -> tuple[str, int, int, str] | None:
+    """(file, line, column, source text) of a lambda, for cache keys; None without source."""
+    try:
+        info = get_source(func)
+    except UnsupportedSyntax:
+        return None
+    n = info.node
+    text = "\n".join(info.lines[n.lineno - 1:n.end_lineno])
+    return info.filename, n.lineno, n.col_offset, text

@@ -29,7 +29,7 @@ def is_flag(name: str) -> bool:
 
 def hint(name: str) -> str:
     """The identifier generated code uses for a flag."""
-    return name[len(PREFIX):] + "_bound"
+    return name[len(PREFIX):].rsplit(".", 1)[-1] + "_bound"   # (free.<scope>.x: x_bound)
 
 
 def track(lowerer, names: set[str], exclude: set[str]) -> None:
@@ -56,7 +56,10 @@ def check_read(lowerer, name: str, node) -> None:
     if flag is None or lowerer.known(flag) is True:
         return
     loc = lowerer.src.loc(node)
-    msg = (f"cannot access local variable '{name}' where it is not associated with a value "
+    closure = getattr(lowerer, "closure", None)
+    what = ("free variable" if closure is not None and name in closure.captures else
+            "local variable")   # (a local function's capture: CPython's words for it)
+    msg = (f"cannot access {what} '{name}' where it is not associated with a value "
            f"(read at {loc.filename}:{loc.line}; it is assigned only in a loop that ran zero "
            "times or in a branch that was not taken)")
     saved = lowerer.loc

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..derivatives import jacfwd, vjp
 from ..errors import TypeInferenceError
-from ..frontend.calls import lower_custom_values
+from ..frontend.inlining import lower_custom_values
 from ..frontend.env import Global
 from ..ir.core import Value
 from ..ir.types import ArrayType, scalar_of
@@ -142,7 +142,7 @@ class FitValues:
         if attr == "x":
             return self.x
         if attr in ("fun", "cost"):
-            from ..frontend.calls import inline_call_values
+            from ..frontend.inlining import inline_call_values
             r = inline_call_values(lw, self.residual, node, [self.x] + self.args)
             if attr == "fun":
                 return r

@@ -63,3 +63,13 @@ def test_a_known_cpu_builds(tmp_path):
                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / "libspring.so").exists()
+
+
+def test_a_lambda_builds_under_its_target_name(tmp_path):
+    """A module-level `f = lambda x: ...` is named by FUNC (its own name, '<lambda>', is not
+    a C identifier)."""
+    (tmp_path / "lam.py").write_text("f = lambda x: x * x\n")
+    proc = _adcompile("build", f"{tmp_path / 'lam.py'}:f", "--signature", "f64", "--mode",
+                      "grad", "--out", "o", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "libf.so").exists() and (tmp_path / "o" / "f.h").exists()

@@ -52,6 +52,10 @@ def n_spectral(a):
     return np.linalg.norm(a, 2)
 
 
+def n_nuclear(a):
+    return np.linalg.norm(a, "nuc")
+
+
 def n_half(x):
     return np.linalg.norm(x, 0.5)
 
@@ -59,7 +63,7 @@ def n_half(x):
 X = np.array([1.0, -3.0, 2.0])
 A = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
 CASES = [(n_default, X), (n_one, X), (n_inf, X), (n_minus_inf, X), (n_three, X), (n_fro, A),
-         (n_mat_one, A), (n_mat_minus_inf, A), (n_rows, A), (n_cols_one, A)]
+         (n_mat_one, A), (n_mat_minus_inf, A), (n_rows, A), (n_cols_one, A), (n_spectral, A)]
 
 
 @pytest.mark.parametrize("f,a", CASES, ids=[c[0].__name__ for c in CASES])
@@ -78,7 +82,7 @@ def test_norm_numba():
     np.testing.assert_allclose(ad.jit(n_rows, backend="numba")(A), n_rows(A))
 
 
-@pytest.mark.parametrize("f,a,msg", [(n_spectral, A, "matrix norm ord='2'"),
+@pytest.mark.parametrize("f,a,msg", [(n_nuclear, A, "matrix norm ord='nuc'"),
                                      (n_half, X, "ord=0.5")])
 def test_unsupported_ord_names_norm(f, a, msg):
     with pytest.raises(ad.UnsupportedSyntax, match=msg) as info:

@@ -7,6 +7,8 @@ forward and both backends' reverse mode. Sizes are tiny: each row costs a few co
 """
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,43 @@ def test_derivatives(name):
             f"{name}: <J v, w> = {lhs} but <v, J^T w> = {rhs} ({backend})"
         assert abs(fd_rhs - rhs) <= 1e-5 * (1 + abs(rhs)), \
             f"{name}: vjp ({backend}) vs finite differences"
+
+
+def four_d(x, w):
+    y = np.sin(x) * w[None, :, None, None]
+    y[0, 1, :, 2] += x[1, 0, :, 1] ** 2
+    return y
+
+
+def four_d_loss(x, w):
+    return np.sum(four_d(x, w) ** 2)
+
+
+def test_four_dimensional_arguments_and_results():
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=3)
+    got = ad.jit(four_d, backend="llvm")(x, w)
+    np.testing.assert_allclose(got, four_d(x, w), rtol=1e-14)
+    g = ad.grad(four_d_loss, argnums=(0, 1), backend="llvm")(x, w)
+    v = (rng.normal(size=x.shape), rng.normal(size=3))
+    _, jv = ad.jvp(four_d_loss, (x, w), v, backend="llvm")
+    h = 1e-6
+    fd = (four_d_loss(x + h * v[0], w + h * v[1]) -
+          four_d_loss(x - h * v[0], w - h * v[1])) / (2 * h)
+    np.testing.assert_allclose(jv, fd, rtol=1e-6)
+    np.testing.assert_allclose(np.sum(g[0] * v[0]) + np.dot(g[1], v[1]), jv, rtol=1e-12)
+
+
+def draws_numpy(n):
+    return np.random.rand(n)
+
+
+def draws_stdlib(x):
+    return x * random.random()
+
+
+@pytest.mark.parametrize("f,arg", [(draws_numpy, 3), (draws_stdlib, 1.0)])
+def test_random_numbers_are_rejected_with_a_hint_to_pass_samples(f, arg):
+    with pytest.raises(ad.UnsupportedSyntax, match="random numbers are not drawn") as info:
+        ad.interpret(f, arg)
+    assert "pass them in" in info.value.hint and info.value.loc.line > 0

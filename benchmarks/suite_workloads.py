@@ -1,0 +1,341 @@
+"""The workloads of the adbench suite (benchmarks/suite.py) and each tool's implementation of
+them.
+
+A workload names its sizes, builds its inputs for one size and, for each tool, the two timed
+calls (primal and gradient) with the seconds the tool spent compiling them. Every tool computes
+the same gradient with respect to the same arguments, so the suite can compare them entry by
+entry. Peers are written the way their users write them: whole-array code, `lax.scan` for the
+time loops of JAX. A tool that cannot be imported raises ImportError (a "missing" row);
+`Skipped` and `NotImplementedError` give rows that say why there is no time.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+import adbench_objectives as abo
+import heat_stencil  # the README's main job: the loss of a heat simulation
+from bench_ad import _gmm_vectorised, _lower_index, gmm_args, gmm_objective
+
+Grads = tuple[np.ndarray, ...]
+HEAT_POLICY = "sqrt"          # adcompile's checkpoint policy; the JAX peer segments the same way
+AUTOGRAD_MAX_STEPS = 10_000   # autograd records every step of a Python loop: heat beyond is skipped
+
+
+class Skipped(Exception):
+    """A tool that exists but is not run at this size; the message says why."""
+
+
+@dataclass
+class Tool:
+    primal: Callable[[], Any]
+    grad: Callable[[], Grads]
+    compile_s: float
+
+
+@dataclass
+class Workload:
+    key: str                                   # file stem of the plot
+    title: str
+    size_names: tuple[str, ...]                # the size columns of the table
+    sizes: list[tuple[int, ...]]
+    quick_sizes: list[tuple[int, ...]]
+    make_args: Callable[[tuple[int, ...]], tuple]
+    make_tool: Callable[[str, tuple], Tool]
+    cost: Callable[[tuple[int, ...]], float]   # x axis of the plots
+    cost_label: str
+    # gradients computed only to check the tools against (name -> gradient), never timed
+    checks: Callable[[tuple], dict[str, Grads]] = lambda args: {}
+    # workloads with the same peer_group and size share their peers' measurements
+    peer_group: str | None = None
+    # join a tool's points by lines (False for a grid of sizes, whose cost order zigzags)
+    plot_lines: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def timed_first_calls(*calls: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    for c in calls:
+        c()
+    return time.perf_counter() - t0
+
+
+def adcompile_tool(f: Callable, args: tuple, argnums: tuple[int, ...], **grad_kw) -> Tool:
+    import adcompile
+    fj = adcompile.jit(f)
+    g = adcompile.grad(f, argnums=argnums, **grad_kw)
+    ct = timed_first_calls(lambda: fj(*args), lambda: g(*args))
+    return Tool(lambda: fj(*args), lambda: tuple(g(*args)), ct)
+
+
+def jax_setup():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def jax_tool(f: Callable, diff: tuple, argnums: tuple[int, ...]) -> Tool:
+    """jit(f) and jit(value_and_grad(f)); compile time = the first call of each."""
+    jax = jax_setup()
+    import jax.numpy as jnp
+    jargs = tuple(jnp.asarray(a) for a in diff)
+    pf = jax.jit(f)
+    vg = jax.jit(jax.value_and_grad(f, argnums=argnums))
+    ct = timed_first_calls(lambda: pf(*jargs).block_until_ready(),
+                           lambda: jax.block_until_ready(vg(*jargs)))
+    return Tool(lambda: pf(*jargs).block_until_ready(),
+                lambda: tuple(np.asarray(v) for v in jax.block_until_ready(vg(*jargs))[1]), ct)
+
+
+def autograd_tool(f: Callable, diff: tuple, argnums: tuple[int, ...]) -> Tool:
+    import autograd
+    gf = autograd.grad(f, argnum=tuple(argnums))
+    return Tool(lambda: f(*diff), lambda: tuple(np.asarray(v) for v in gf(*diff)), 0.0)
+
+
+def torch_missing_or_unimplemented(name: str):
+    if name == "torch":
+        import torch  # noqa: F401  (ImportError: a "missing" row)
+    raise NotImplementedError(name)
+
+
+# == GMM (ADBench 1.1) ===========================================================================
+GMM_GRID = [(d, K) for d in (2, 10, 20, 32, 64) for K in (5, 10, 25, 50, 100)]
+GMM_N = 1000
+
+
+def scatter_lower(d: int) -> np.ndarray:
+    """(d(d-1)/2, d*d) one-hot matrix: lv @ S places the packed lower entries into L (no
+    in-place writes, so autograd and JAX can differentiate it)."""
+    rows, cols = _lower_index(d)
+    S = np.zeros((len(rows), d * d))
+    S[np.arange(len(rows)), rows * d + cols] = 1.0
+    return S
+
+
+def gmm_array_peer(xp, args):
+    x, gamma, m = args[3:]
+    S = scatter_lower(x.shape[1])
+
+    def set_lower(lv, K, d):
+        return (lv @ S).reshape(K, d, d)
+
+    def f(alphas, means, icf):
+        return _gmm_vectorised(xp, math.lgamma, alphas, means, icf, x, gamma, m, set_lower)
+    return f
+
+
+def gmm_torch(args) -> Tool:
+    import torch
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    from torch.func import grad as tgrad
+
+    class TorchNP:  # only what _gmm_vectorised uses
+        sum = staticmethod(lambda a, axis=None: torch.sum(a) if axis is None
+                           else torch.sum(a, dim=axis))
+        exp, log, einsum = torch.exp, torch.log, torch.einsum
+        max = staticmethod(lambda a, axis=None: torch.max(a) if axis is None
+                           else torch.max(a, dim=axis).values)
+    x, gamma, m = args[3:]
+    S = torch.tensor(scatter_lower(x.shape[1]))
+    tx = torch.tensor(x)
+
+    def f(alphas, means, icf):
+        return _gmm_vectorised(TorchNP, math.lgamma, alphas, means, icf, tx, gamma, m,
+                               lambda lv, K, d: (lv @ S).reshape(K, d, d))
+    targs = tuple(torch.tensor(a) for a in args[:3])
+    gf = tgrad(f, argnums=(0, 1, 2))
+    return Tool(lambda: f(*targs), lambda: tuple(v.numpy() for v in gf(*targs)), 0.0)
+
+
+def gmm_maker(adcompile_fn: Callable) -> Callable[[str, tuple], Tool]:
+    def make(name: str, args: tuple) -> Tool:
+        diff = args[:3]
+        if name == "adcompile":
+            return adcompile_tool(adcompile_fn, args, (0, 1, 2))
+        if name == "jax":
+            jax_setup()
+            import jax.numpy as jnp
+            return jax_tool(gmm_array_peer(jnp, args), diff, (0, 1, 2))
+        if name == "autograd":
+            import autograd.numpy as anp
+            return autograd_tool(gmm_array_peer(anp, args), diff, (0, 1, 2))
+        if name == "torch":
+            return gmm_torch(args)
+        raise ValueError(f"unknown tool {name!r}")
+    return make
+
+
+def gmm_loop_check(args) -> dict[str, Grads]:
+    import adcompile
+    return {"adcompile, loop style": tuple(adcompile.grad(gmm_objective, argnums=(0, 1, 2))(*args))}
+
+
+def gmm_workloads() -> list[Workload]:
+    common: dict[str, Any] = {
+        "size_names": ("d", "K"), "sizes": GMM_GRID, "quick_sizes": [(2, 5)],
+        "make_args": lambda s: gmm_args(s[0], s[1], GMM_N),
+        "cost": lambda s: GMM_N * s[1] * s[0] * s[0] / 2,
+        "cost_label": "n K d^2 / 2 (multiply-adds of the triangular products)",
+        "peer_group": "gmm", "plot_lines": False}
+    peers = ("Peers (jax.jit(value_and_grad), autograd, torch.func.grad) run the whole-array "
+             "formula with the packed lower triangle placed by a one-hot matrix product.")
+    return [
+        Workload("gmm_loops", f"GMM gradient, plain loops (n = {GMM_N})",
+                 make_tool=gmm_maker(gmm_objective),
+                 notes=[("adcompile: `bench_ad.gmm_objective`, ADBench's pseudo-code as nested "
+                        "loops."), peers], **common),
+        Workload("gmm_numpy", f"GMM gradient, whole-array NumPy (n = {GMM_N})",
+                 make_tool=gmm_maker(abo.gmm_objective_numpy), checks=gmm_loop_check,
+                 notes=[("adcompile: `adbench_objectives.gmm_objective_numpy`, arrays over all "
+                        "points and components, `np.einsum` for the triangular products, the "
+                        "lower triangles filled one column slice at a time."),
+                        ("Also checked against adcompile's loop-style gradient (not timed). "
+                        "The peer rows are the measurements of the loop-style table (same "
+                        "peer code, same inputs)."), peers], **common),
+    ]
+
+
+# == LSTM (ADBench 1.3) ==========================================================================
+def lstm_peer(xp, args, steps):
+    state, sequence = args[2], args[3]
+
+    def f(main_params, extra_params):
+        return abo._lstm_vectorised(xp, main_params, extra_params, state, sequence, steps)
+    return f
+
+
+def python_steps(body, carry, xs):
+    total = 0.0
+    for t in range(xs.shape[0]):
+        carry, v = body(carry, xs[t])
+        total = total + v
+    return total
+
+
+def make_lstm_tool(name: str, args: tuple) -> Tool:
+    if name == "adcompile":
+        return adcompile_tool(abo.lstm_objective, args, (0, 1))
+    if name == "jax":
+        jax_setup()
+        import jax.numpy as jnp
+        from jax import lax
+        jstate = (jnp.asarray(args[2]), jnp.asarray(args[3]))
+
+        def scan_steps(body, carry, xs):
+            _, vals = lax.scan(body, carry, xs)
+            return jnp.sum(vals)
+        return jax_tool(lstm_peer(jnp, (None, None) + jstate, scan_steps), args[:2], (0, 1))
+    if name == "autograd":
+        import autograd.numpy as anp
+        return autograd_tool(lstm_peer(anp, args, python_steps), args[:2], (0, 1))
+    if name == "torch":
+        torch_missing_or_unimplemented(name)
+    raise ValueError(f"unknown tool {name!r}")
+
+
+def lstm_workload() -> Workload:
+    return Workload(
+        "lstm", "LSTM gradient (ADBench's diagonal LSTM, b = 14)", ("l", "c"),
+        sizes=[(2, 1024), (2, 4096), (4, 1024), (4, 4096)], quick_sizes=[(2, 256)],
+        make_args=lambda s: abo.lstm_inputs(s[0], s[1]), make_tool=make_lstm_tool,
+        cost=lambda s: s[0] * s[1], cost_label="l c (layer-steps)",
+        notes=[("adcompile: `adbench_objectives.lstm_objective` (loops over steps, layers and "
+               "bits); gradient w.r.t. main and extra parameters."),
+               ("JAX: the same cell on whole rows with `lax.scan` over the steps; autograd: "
+               "the same code with a Python loop over the steps.")])
+
+
+# == heat equation, long time loop with checkpointing ============================================
+def heat_args(size: tuple[int, ...]) -> tuple:
+    """examples/heat_stencil.py's inverse problem: data simulated with alpha = 0.21 (vectorised
+    NumPy), the loss evaluated at alpha = 0.15."""
+    n, steps = size
+    x = np.linspace(0.0, 1.0, n)
+    u0 = np.exp(-100.0 * (x - 0.5) ** 2)
+    data = u0.copy()
+    for _ in range(steps):
+        data[1:-1] = data[1:-1] + 0.21 * (data[:-2] - 2.0 * data[1:-1] + data[2:])
+    return (u0, 0.15, data, steps)
+
+
+def jax_heat_loss(data, steps: int):
+    """The loss with sqrt(steps)-step segments under jax.checkpoint: the same memory class
+    and the same one extra forward run as adcompile's "sqrt" policy."""
+    jax = jax_setup()
+    import jax.numpy as jnp
+    from jax import lax
+    seg = math.isqrt(steps - 1) + 1        # ceil(sqrt(steps)), steps >= 1
+    nseg, rem = divmod(steps, seg)
+
+    def f(u0, alpha):
+        def step(u, _):
+            return u.at[1:-1].set(u[1:-1] + alpha * (u[:-2] - 2.0 * u[1:-1] + u[2:])), None
+
+        @jax.checkpoint
+        def segment(u, _):
+            return lax.scan(step, u, None, length=seg)[0], None
+        u = lax.scan(segment, u0, None, length=nseg)[0]
+        u = lax.scan(step, u, None, length=rem)[0]
+        return 0.5 * jnp.sum((u - data) ** 2)
+    return f
+
+
+def autograd_heat_loss(data, steps: int):
+    import autograd.numpy as anp
+
+    def f(u0, alpha):
+        u = u0
+        for _ in range(steps):
+            u = anp.concatenate([u[:1], u[1:-1] + alpha * (u[:-2] - 2.0 * u[1:-1] + u[2:]),
+                                 u[-1:]])
+        return 0.5 * anp.sum((u - data) ** 2)
+    return f
+
+
+def make_heat_tool(name: str, args: tuple) -> Tool:
+    data, steps = args[2], args[3]
+    if name == "adcompile":
+        return adcompile_tool(heat_stencil.loss, args, (0, 1), checkpoint=HEAT_POLICY)
+    if name == "jax":
+        jax_setup()
+        import jax.numpy as jnp
+        return jax_tool(jax_heat_loss(jnp.asarray(data), steps), args[:2], (0, 1))
+    if name == "autograd":
+        import autograd  # noqa: F401
+        if steps > AUTOGRAD_MAX_STEPS:
+            raise Skipped(f"over {AUTOGRAD_MAX_STEPS:,} steps (a Python loop recording every "
+                          "step's arrays)")
+        return autograd_tool(autograd_heat_loss(data, steps), args[:2], (0, 1))
+    if name == "torch":
+        torch_missing_or_unimplemented(name)
+    raise ValueError(f"unknown tool {name!r}")
+
+
+def heat_workload() -> Workload:
+    return Workload(
+        "heat", f'Heat-equation gradient, checkpointing "{HEAT_POLICY}"', ("n", "steps"),
+        sizes=[(1000, 1_000), (1000, 10_000), (1000, 100_000)], quick_sizes=[(1000, 1_000)],
+        make_args=heat_args, make_tool=make_heat_tool,
+        cost=lambda s: s[0] * s[1], cost_label="n steps (stencil updates)",
+        notes=[("adcompile: `examples/heat_stencil.py`'s `loss` (two buffers swapped each "
+               f"step), `grad(loss, argnums=(0, 1), checkpoint=\"{HEAT_POLICY}\")`: "
+               "ceil(sqrt(steps))-step segments, one snapshot each, each segment re-run once."),
+               ("JAX: `lax.scan` over segments of a `jax.checkpoint`-ed inner `lax.scan` of the "
+               "same length (the same schedule); autograd: a Python loop, only up to "
+               f"{AUTOGRAD_MAX_STEPS:,} steps."),
+               "Gradient w.r.t. the initial condition u0 and the diffusion number alpha."])
+
+
+def all_workloads() -> list[Workload]:
+    return gmm_workloads() + [lstm_workload(), heat_workload()]
