@@ -242,7 +242,9 @@ def rows_from_markdown(text: str) -> list[tuple[Workload, list[Row], list[str]]]
 
 
 def replot(out: str) -> int:
-    tables = rows_from_markdown(Path(out, "adbench.md").read_text())
+    """Redraw the plots of adbench.md and of any adbench_*.md (a workload run on its own)."""
+    tables = [t for md in [Path(out, "adbench.md"), *sorted(Path(out).glob("adbench_*.md"))]
+              for t in rows_from_markdown(md.read_text())]
     for w, rows, tools in tables:
         png = plot(w, rows, tools, out)
         if png is None:

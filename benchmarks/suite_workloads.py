@@ -359,7 +359,7 @@ def csr_check(J, args: tuple) -> Grads:
     arrays, and the largest |entry| off it (0 for a correct Jacobian). The dense matrix for
     small problems."""
     x, obs_cam, obs_pt, obs_xy, ncam = args
-    if J.shape[0] * J.shape[1] <= 4_000_000:
+    if J.shape[0] * J.shape[1] <= 10_000_000:         # the --quick size
         return (J.toarray(),)
     import scipy.sparse as sps
     P = bal.index_sparsity(bal.BALProblem(x[:9 * ncam].reshape(ncam, 9),
