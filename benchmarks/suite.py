@@ -27,8 +27,6 @@ from suite_workloads import Grads, Skipped, Workload, all_workloads
 
 TOL = 1e-8
 NOT_INCLUDED = {
-    "BA sparse Jacobian": "not yet implemented in the suite (see bench_sparse.py and "
-                          "bench_ad.py --rows ba)",
     "hand tracking": "not included: needs ADBench's model files and a skinning model",
 }
 PIP = {"jax": 'pip install "jax[cpu]"', "torch": "pip install torch",
@@ -93,6 +91,7 @@ class Row:
     pmin: float = 0.0
     compile_s: float = 0.0
     grads: Grads | None = None
+    note: str = ""
 
 
 def build(w: Workload, name: str, args: tuple, row: Row):
@@ -125,9 +124,10 @@ def measure(w: Workload, size: tuple[int, ...], tools: list[str], quick: bool,
         tool = build(w, t, args, rows[t])
         if tool is not None:
             try:
-                rows[t].grads = tool.grad()
+                rows[t].grads = (tool.check or tool.grad)()
                 made[t] = tool
                 rows[t].compile_s = tool.compile_s
+                rows[t].note = tool.note
             except Exception as e:  # noqa: BLE001
                 rows[t].status = f"ERROR: {short(e)}"
     have = [t for t in tools if rows[t].grads is not None and rows[t].status is None]
@@ -179,7 +179,9 @@ def render(w: Workload, rows: list[Row], tools: list[str]) -> list[str]:
             lines.append(f"| {cells} | {t} | {r.gmin * 1e3:.3f} | {r.gmed * 1e3:.3f} | "
                          f"{r.pmin * 1e3:.3f} | {r.gmin / r.pmin:.1f} | {ratios[0]} | "
                          f"{ratios[1]} | {r.compile_s:.2f} |")
-    return lines + [""] + w.notes + [""]
+    size_notes = [f"- {', '.join(f'{n} {v}' for n, v in zip(w.size_names, r.size))}: {r.note}"
+                  for r in rows if r.note]
+    return lines + [""] + size_notes + ([""] if size_notes else []) + w.notes + [""]
 
 
 def plot(w: Workload, rows: list[Row], tools: list[str], out: str) -> str | None:
@@ -240,7 +242,9 @@ def rows_from_markdown(text: str) -> list[tuple[Workload, list[Row], list[str]]]
 
 
 def replot(out: str) -> int:
-    tables = rows_from_markdown(Path(out, "adbench.md").read_text())
+    """Redraw the plots of adbench.md and of any adbench_*.md (a workload run on its own)."""
+    tables = [t for md in [Path(out, "adbench.md"), *sorted(Path(out).glob("adbench_*.md"))]
+              for t in rows_from_markdown(md.read_text())]
     for w, rows, tools in tables:
         png = plot(w, rows, tools, out)
         if png is None:

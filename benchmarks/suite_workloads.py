@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import adbench_objectives as abo
+import bundle_adjustment as bal
 import heat_stencil  # the README's main job: the loss of a heat simulation
 from bench_ad import _gmm_vectorised, _lower_index, gmm_args, gmm_objective
 
@@ -41,6 +42,10 @@ class Tool:
     primal: Callable[[], Any]
     grad: Callable[[], Grads]
     compile_s: float
+    # the value cross-checked, when the timed `grad` returns something else (a sparse matrix,
+    # per-observation blocks); None: grad()'s result
+    check: Callable[[], Grads] | None = None
+    note: str = ""                             # a line under the table (e.g. colours found)
 
 
 @dataclass
@@ -337,5 +342,138 @@ def heat_workload() -> Workload:
                "Gradient w.r.t. the initial condition u0 and the diffusion number alpha."])
 
 
+# == bundle adjustment (ADBench 1.2), sparse Jacobian =============================================
+BA1 = (49, 7776, 31843)            # ADBench's ba1, BAL "problem-49-7776-pre" (shape only)
+DUBROVNIK16 = bal.DUBROVNIK16      # BAL Dubrovnik problem-16-22106-pre (shape only)
+
+
+def ba_args(size: tuple[int, ...]) -> tuple:
+    """examples/bundle_adjustment.py's synthetic BAL-like problem of this shape (its number of
+    observations is random around the target) and its start x0."""
+    prob, _ = bal.synthetic_problem(*size)
+    return (prob.x0(), *prob.args())
+
+
+def csr_check(J, args: tuple) -> Grads:
+    """What the BA tools are compared by: J's entries on the pattern written from the index
+    arrays, and the largest |entry| off it (0 for a correct Jacobian). The dense matrix for
+    small problems."""
+    x, obs_cam, obs_pt, obs_xy, ncam = args
+    if J.shape[0] * J.shape[1] <= 10_000_000:         # the --quick size
+        return (J.toarray(),)
+    import scipy.sparse as sps
+    P = bal.index_sparsity(bal.BALProblem(x[:9 * ncam].reshape(ncam, 9),
+                                          x[9 * ncam:].reshape(-1, 3), obs_cam, obs_pt,
+                                          obs_xy)).tocoo()
+    vals = np.asarray(J[P.row, P.col]).ravel()
+    off = (J - sps.csr_matrix((vals, (P.row, P.col)), shape=J.shape)).tocsr()
+    off.eliminate_zeros()
+    return (vals, np.array([np.max(np.abs(off.data)) if off.nnz else 0.0]))
+
+
+def ba_adcompile(args: tuple) -> Tool:
+    import adcompile
+    fj = adcompile.jit(bal.residual)
+    J_of = adcompile.jacobian(bal.residual, argnums=0, sparse=True)
+    ct = timed_first_calls(lambda: fj(*args), lambda: J_of(*args))
+    note = (f"{args[1].size} observations; adcompile: {J_of.ncolors} colours ({J_of.coloring.mode} colouring), "
+            f"{J_of.sparsity.nnz} nonzeros; pattern and colouring found in the first call "
+            "(in compile s), reused by the timed calls")
+    return Tool(lambda: fj(*args), lambda: J_of(*args), ct,
+                check=lambda: csr_check(J_of(*args), args), note=note)
+
+
+def jax_ba_per_obs():
+    """One observation's two reprojection errors from its camera (9) and point (3): BAL's
+    model as in `bundle_adjustment.residual`, the small-angle branch by `where` (with a safe
+    square root so its derivative is finite there)."""
+    jax_setup()
+    import jax.numpy as jnp
+
+    def per_obs(cam, X, xy):
+        w = cam[:3]
+        th2 = jnp.sum(w * w)
+        big = th2 > 2.220446049250313e-16
+        th = jnp.sqrt(jnp.where(big, th2, 1.0))
+        a = w / th
+        ct, st = jnp.cos(th), jnp.sin(th)
+        rod = X * ct + jnp.cross(a, X) * st + a * jnp.dot(a, X) * (1.0 - ct)
+        P = jnp.where(big, rod, X + jnp.cross(w, X)) + cam[3:6]
+        p = -P[:2] / P[2]
+        rr = jnp.dot(p, p)
+        return cam[6] * (1.0 + cam[7] * rr + cam[8] * rr * rr) * p - xy
+    return per_obs
+
+
+def ba_jax(args: tuple) -> Tool:
+    """jit(vmap(jacfwd(per_obs, argnums=(0, 1)))) over the observations: the (nobs, 2, 9)
+    camera and (nobs, 2, 3) point blocks (timed), scattered into the CSR for the check."""
+    jax = jax_setup()
+    import jax.numpy as jnp
+    import scipy.sparse as sps
+    x, obs_cam, obs_pt, obs_xy, ncam = args
+    per_obs = jax_ba_per_obs()
+    jc, jp, jxy = jnp.asarray(obs_cam), jnp.asarray(obs_pt), jnp.asarray(obs_xy)
+    jx = jnp.asarray(x)
+
+    def split(x):
+        return x[:9 * ncam].reshape(ncam, 9)[jc], x[9 * ncam:].reshape(-1, 3)[jp]
+
+    @jax.jit
+    def res(x):
+        return jax.vmap(per_obs)(*split(x), jxy).ravel()
+
+    @jax.jit
+    def blocks(x):
+        return jax.vmap(jax.jacfwd(per_obs, argnums=(0, 1)))(*split(x), jxy)
+
+    ct = timed_first_calls(lambda: res(jx).block_until_ready(),
+                           lambda: jax.block_until_ready(blocks(jx)))
+    nobs = obs_cam.size
+    cols = np.concatenate([obs_cam[:, None] * 9 + np.arange(9),
+                           9 * ncam + obs_pt[:, None] * 3 + np.arange(3)], axis=1)
+    indices = np.repeat(cols[:, None, :], 2, axis=1).ravel()   # sorted within each row
+    indptr = np.arange(0, 24 * nobs + 1, 12)
+
+    def assemble():
+        Jc, Jp = blocks(jx)
+        data = np.concatenate([np.asarray(Jc), np.asarray(Jp)], axis=2).ravel()
+        return sps.csr_matrix((data, indices, indptr), shape=(2 * nobs, x.size))
+    return Tool(lambda: res(jx).block_until_ready(),
+                lambda: jax.block_until_ready(blocks(jx)), ct,
+                check=lambda: csr_check(assemble(), args))
+
+
+def make_ba_tool(name: str, args: tuple) -> Tool:
+    if name == "adcompile":
+        return ba_adcompile(args)
+    if name == "jax":
+        return ba_jax(args)
+    if name in ("autograd", "torch"):
+        __import__(name)        # ImportError: a "missing" row
+        raise NotImplementedError(name)
+    raise ValueError(f"unknown tool {name!r}")
+
+
+def ba_workload() -> Workload:
+    return Workload(
+        "ba", "BA sparse Jacobian (BAL camera model, synthetic problems)",
+        ("cameras", "points", "obs. target"), sizes=[BA1, DUBROVNIK16],
+        quick_sizes=[(8, 500, 2000)], make_args=ba_args, make_tool=make_ba_tool,
+        cost=lambda s: s[2], cost_label="observations (target)",
+        notes=[("adcompile: `examples/bundle_adjustment.py`'s `residual` (one loop over the "
+               "observations), `jacobian(residual, argnums=0, sparse=True)`: a CSR matrix "
+               "(2 nobs x 9 ncam + 3 npt) from one vector-forward pass with a lane per colour "
+               "of the detected pattern; primal = `jit(residual)`."),
+               ("JAX: a per-observation residual, `jit(vmap(jacfwd(per_obs, argnums=(0, 1))))` "
+               "over the observations (camera and point gathered inside the jit); the time is "
+               "that call's (nobs, 2, 9) and (nobs, 2, 3) blocks, their scatter into the same "
+               "CSR (for the check) is not timed; primal = `jit(vmap(per_obs))`."),
+               ("Problems: `bundle_adjustment.synthetic_problem` of ba1's (49/7776/31843) and "
+               "Dubrovnik-16's (16/22106/83718) shape; the observation count is random "
+               "around the target. Checked: both CSRs entry by entry (dense for small "
+               "problems, else on the index-built pattern plus the largest entry off it).")])
+
+
 def all_workloads() -> list[Workload]:
-    return gmm_workloads() + [lstm_workload(), heat_workload()]
+    return gmm_workloads() + [lstm_workload(), heat_workload(), ba_workload()]
