@@ -221,7 +221,8 @@ def _forcing(eta: float, gnorm: float, gprev: float | None) -> float:
 def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                   ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
                   max_nfev: int | None = None, verbose: int = 0, loss: str = "linear",
-                  f_scale: float = 1.0, backend: str | None = None) -> LeastSquaresResult:
+                  f_scale: float = 1.0, backend: str | None = None,
+                  x_scale="jac") -> LeastSquaresResult:
     """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
     method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
     with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
@@ -232,6 +233,9 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
     every trial step whether taken or not: the actual and the predicted relative reductions
     of the cost both <= ftol, or a step <= xtol * (xtol + ||x||).
     backend: the compiler backend of the residual and its Jacobian (as `jit`).
+    x_scale: "jac" (LM damps with diag(J^T J), Marquardt's scaling, recomputed per
+    iteration; the identity when matrix-free) or the characteristic scale of each variable
+    (a positive float or array, as scipy's): the damping matrix is diag(1 / x_scale**2).
     loss/f_scale: robust losses as scipy defines them — "linear", "huber", "soft_l1",
     "cauchy", "arctan" of z = (r/f_scale)**2, cost = 0.5 * f_scale**2 * sum(rho(z)); each
     step solves the normal equations of the residuals and Jacobian rescaled by rho's first
@@ -251,6 +255,17 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
     if x.ndim != 1:
         raise AdError(f"least_squares: x0 must be a 1-d array, got shape {x.shape}",
                       hint="flatten the parameters (x0.ravel()) and reshape inside residual")
+    if isinstance(x_scale, str):
+        if x_scale != "jac":
+            raise AdError(f"least_squares: x_scale must be 'jac' or positive numbers, got "
+                          f"{x_scale!r}")
+        fixed_d = None
+    else:
+        scale = np.broadcast_to(np.asarray(x_scale, dtype=np.float64), x.shape)
+        if not np.all(scale > 0) or not np.all(np.isfinite(scale)):
+            raise AdError("least_squares: x_scale must be positive and finite",
+                          hint="give one scale per variable, or 'jac'")
+        fixed_d = 1.0 / scale ** 2
     matrix_free = jac == "matrix-free"
     sparse = not matrix_free and (jac == "sparse" or (jac == "auto" and x.size > 100))
     if matrix_free:
@@ -321,13 +336,13 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
             break
         if matrix_free:
             A = J.T @ J   # a LinearOperator: J^T (J v) by a jvp and a vjp
-            d = np.ones(x.size)   # diag(J^T J) is not formed: Levenberg's damping
+            d = np.ones(x.size) if fixed_d is None else fixed_d   # diag(J^T J) not formed
             gn = float(np.linalg.norm(g))
             eta = _forcing(eta, gn, g_prev)
             g_prev = gn
         else:
             A = (J.T @ J).tocsc() if sparse else J.T @ J
-            d = A.diagonal().copy()
+            d = A.diagonal().copy() if fixed_d is None else fixed_d.copy()
             d[d == 0] = 1.0
         accepted = False
         while nfev < max_nfev:

@@ -190,3 +190,20 @@ def test_matrix_free_agrees_with_scipy_and_exposes_the_operator():
     want = scipy_lsq(lambda p: expfit(p, t, y), p0, loss="cauchy", f_scale=0.1, ftol=1e-15,
                      xtol=1e-15, gtol=1e-15)
     np.testing.assert_allclose(robust.cost, want.cost, rtol=1e-8)
+
+
+def test_x_scale():
+    """x_scale as scipy's: a fixed damping diag(1/x_scale**2) reaches the same optimum;
+    bad scales are errors."""
+    t = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.sin(7 * t)
+    p0 = np.array([1.0, 1.0, 0.0])
+    ref = least_squares(expfit, p0, args=(t, y), jac="dense")
+    for jac in ("dense", "matrix-free"):
+        res = least_squares(expfit, p0, args=(t, y), jac=jac, x_scale=np.array([1.0, 0.5, 1.0]))
+        assert res.success
+        np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-8)
+    with pytest.raises(adcompile.AdError, match="positive"):
+        least_squares(expfit, p0, args=(t, y), x_scale=np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(adcompile.AdError, match="x_scale"):
+        least_squares(expfit, p0, args=(t, y), x_scale="auto")
