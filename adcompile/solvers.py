@@ -188,18 +188,54 @@ def _solve(A, b, sparse: bool):
     return np.linalg.solve(A, b)
 
 
+def _products(residual, x, args, backend):
+    """J at x as a scipy LinearOperator: J v by a compiled jvp, J^T u by a compiled vjp
+    (one forward sweep per linearisation; each J^T u reuses it through the pullback)."""
+    import scipy.sparse.linalg as spl
+    from .derivatives import jvp, vjp
+    r, pull = vjp(residual, x, *args, backend=backend)
+    none = (None,) * len(args)
+
+    def matvec(v):
+        return jvp(residual, (x, *args), (np.asarray(v, dtype=np.float64).ravel(), *none),
+                   backend=backend)[1]
+
+    def rmatvec(u):
+        return pull(np.asarray(u, dtype=np.float64).ravel())[0]
+    return spl.LinearOperator((np.size(r), x.size), matvec=matvec, rmatvec=rmatvec,
+                              dtype=np.float64)
+
+
+def _forcing(eta: float, gnorm: float, gprev: float | None) -> float:
+    """Eisenstat and Walker's choice 2 for the inexact Newton tolerance (gamma 0.9, alpha
+    2), safeguarded so that it does not drop abruptly, within [1e-6, 0.5]: loose while the
+    gradient is large, tight near the solution, where the steps must be accurate."""
+    if gprev is None or gprev == 0.0:
+        return 0.5
+    new = 0.9 * (gnorm / gprev) ** 2
+    if 0.9 * eta ** 2 > 0.1:
+        new = max(new, 0.9 * eta ** 2)
+    return min(max(new, 1e-6), 0.5)
+
+
 def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
                   ftol: float = 1e-10, xtol: float = 1e-10, gtol: float = 1e-10,
                   max_nfev: int | None = None, verbose: int = 0, loss: str = "linear",
-                  f_scale: float = 1.0, backend: str | None = None) -> LeastSquaresResult:
+                  f_scale: float = 1.0, backend: str | None = None,
+                  x_scale="jac") -> LeastSquaresResult:
     """Minimise 0.5 * sum(residual(x, *args)**2) from x0 (a 1-d float array).
     method: "lm" (Levenberg-Marquardt, Marquardt's diagonal scaling) or "gn" (Gauss-Newton
     with step halving). jac: "sparse", "dense" or "auto" (sparse when x has more than 100
-    entries). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
+    entries), or "matrix-free": no Jacobian is formed; J v and J^T u come from compiled
+    jvp/vjp and each step solves the damped normal equations by conjugate gradients to an
+    Eisenstat-Walker tolerance (damping lambda * I; `jac` of the result is a LinearOperator). status as scipy: 1 gtol, 2 ftol, 3 xtol, 0 max_nfev, -1 the damping grew
     without bound (singular normal equations). ftol and xtol are MINPACK's tests, applied to
     every trial step whether taken or not: the actual and the predicted relative reductions
     of the cost both <= ftol, or a step <= xtol * (xtol + ||x||).
     backend: the compiler backend of the residual and its Jacobian (as `jit`).
+    x_scale: "jac" (LM damps with diag(J^T J), Marquardt's scaling, recomputed per
+    iteration; the identity when matrix-free) or the characteristic scale of each variable
+    (a positive float or array, as scipy's): the damping matrix is diag(1 / x_scale**2).
     loss/f_scale: robust losses as scipy defines them — "linear", "huber", "soft_l1",
     "cauchy", "arctan" of z = (r/f_scale)**2, cost = 0.5 * f_scale**2 * sum(rho(z)); each
     step solves the normal equations of the residuals and Jacobian rescaled by rho's first
@@ -212,16 +248,32 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         raise AdError(f"least_squares: f_scale must be positive, got {f_scale!r}")
     if method not in ("lm", "gn"):
         raise AdError(f"least_squares: unknown method {method!r}", hint='use "lm" or "gn"')
-    if jac not in ("auto", "sparse", "dense"):
+    if jac not in ("auto", "sparse", "dense", "matrix-free"):
         raise AdError(f"least_squares: unknown jac {jac!r}",
-                      hint='use "auto", "sparse" or "dense" (matrix-free is not built yet)')
+                      hint='use "auto", "sparse", "dense" or "matrix-free"')
     x = np.array(x0, dtype=np.float64)
     if x.ndim != 1:
         raise AdError(f"least_squares: x0 must be a 1-d array, got shape {x.shape}",
                       hint="flatten the parameters (x0.ravel()) and reshape inside residual")
-    sparse = jac == "sparse" or (jac == "auto" and x.size > 100)
-    J_of = (jacobian(residual, sparse=True, backend=backend) if sparse
-            else jacfwd(residual, backend=backend))
+    if isinstance(x_scale, str):
+        if x_scale != "jac":
+            raise AdError(f"least_squares: x_scale must be 'jac' or positive numbers, got "
+                          f"{x_scale!r}")
+        fixed_d = None
+    else:
+        scale = np.broadcast_to(np.asarray(x_scale, dtype=np.float64), x.shape)
+        if not np.all(scale > 0) or not np.all(np.isfinite(scale)):
+            raise AdError("least_squares: x_scale must be positive and finite",
+                          hint="give one scale per variable, or 'jac'")
+        fixed_d = 1.0 / scale ** 2
+    matrix_free = jac == "matrix-free"
+    sparse = not matrix_free and (jac == "sparse" or (jac == "auto" and x.size > 100))
+    if matrix_free:
+        def J_of(x, *args):
+            return _products(residual, x, args, backend)
+    else:
+        J_of = (jacobian(residual, sparse=True, backend=backend) if sparse
+                else jacfwd(residual, backend=backend))
     from .api import jit
     f_of = jit(residual, backend=backend)
 
@@ -256,11 +308,16 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         w = d1 + 2.0 * z * d2
         w = np.where(w > 1e-3 * d1, w, d1)
         sw = np.sqrt(w)
-        Js = (sps.diags(sw) @ J).tocsr() if sps.issparse(J) else J * sw[:, None]
+        if matrix_free:
+            Js = spl.aslinearoperator(sps.diags(sw)) @ J
+        else:
+            Js = (sps.diags(sw) @ J).tocsr() if sps.issparse(J) else J * sw[:, None]
         return Js, r * d1 / sw
 
     import scipy.sparse as sps
+    import scipy.sparse.linalg as spl
     cost = cost_of(r)
+    eta, g_prev = 0.5, None   # matrix-free: CG's relative tolerance (Eisenstat-Walker)
     nfev, njev, nit, status = 1, 0, 0, 0
     max_nfev = max_nfev or 100 * x.size
     lam, history = 1e-3, []
@@ -277,18 +334,30 @@ def least_squares(residual, x0, args=(), method: str = "lm", jac: str = "auto",
         if np.max(np.abs(g), initial=0.0) <= gtol:
             status = 1
             break
-        A = (J.T @ J).tocsc() if sparse else J.T @ J
-        d = A.diagonal().copy()
-        d[d == 0] = 1.0
+        if matrix_free:
+            A = J.T @ J   # a LinearOperator: J^T (J v) by a jvp and a vjp
+            d = np.ones(x.size) if fixed_d is None else fixed_d   # diag(J^T J) not formed
+            gn = float(np.linalg.norm(g))
+            eta = _forcing(eta, gn, g_prev)
+            g_prev = gn
+        else:
+            A = (J.T @ J).tocsc() if sparse else J.T @ J
+            d = A.diagonal().copy() if fixed_d is None else fixed_d.copy()
+            d[d == 0] = 1.0
         accepted = False
         while nfev < max_nfev:
             t1 = time.perf_counter()
-            if method == "lm":
+            if matrix_free:
+                M = A + spl.aslinearoperator(sps.diags(lam * d)) if method == "lm" else A
+            elif method == "lm":
                 M = A + lam * (sps.diags(d) if sparse else np.diag(d))
             else:
                 M = A
             try:
-                step = -(elim.solve(M, g) if elim is not None else _solve(M, g, sparse))
+                if matrix_free:
+                    step = -spl.cg(M, g, rtol=eta, maxiter=2 * x.size + 10)[0]
+                else:
+                    step = -(elim.solve(M, g) if elim is not None else _solve(M, g, sparse))
                 ok = np.all(np.isfinite(step))
             except (np.linalg.LinAlgError, RuntimeError):
                 ok = False
