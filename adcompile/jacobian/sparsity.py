@@ -6,7 +6,8 @@ some chain of operations leads from input b+k to it at the given point: no cance
 (x - x), no zero partial (y * x at y == 0) can hide a dependency. Integer values, index arrays
 and loop bounds are the concrete ones of the arguments, as in the program itself. What this
 pattern does not cover is the other side of a branch on a float value (or the other argument
-of min/max/where): those are the point's pattern, which `jacobian(sparse=True)` re-checks.
+of min/max/where): it is the point's pattern, and nothing re-checks it at other points (the
+cache is per signature and integer-argument content; docs/api.md, `jacobian_sparsity`).
 """
 from __future__ import annotations
 
