@@ -83,19 +83,21 @@ def lsq_solver(x0{params}):
         xn = x + step
         rn = residual(xn{params})
         cn = 0.5 * np.sum(rn * rn)
+        # MINPACK's tests on every trial step, taken or not (as solvers.least_squares): at
+        # a converged point rounding rejects every step, which must end the loop there
+        act = cost - cn
+        pred = -np.sum(g * step) - 0.5 * np.sum(step * (A @ step))
+        flat = abs(act) <= {ftol!r} * cost and pred <= {ftol!r} * cost and act <= 2.0 * pred
+        small = np.sqrt(np.sum(step * step)) <= {xtol!r} * ({xtol!r} + np.sqrt(np.sum(x * x)))
         if cn < cost:
-            dc = cost - cn
-            small = np.sqrt(np.sum(step * step)) <= {xtol!r} * ({xtol!r} + np.sqrt(np.sum(x * x)))
             x = xn
             r = rn
             cost = cn
             lam = max(lam / 10.0, 1e-12)
-            if dc <= {ftol!r} * (cost + dc) or small:
-                break
         else:
             lam = lam * 10.0
-            if lam > 1e16:
-                break
+        if flat or small or lam > 1e16:
+            break
         it += 1
     return x
 
