@@ -256,10 +256,13 @@ class GenConfig:
     allow_while: bool = True
     allow_helpers: bool = True
     allow_aliasing: bool = True     # array helpers, aliases, views, tuples of arrays, swaps
+    extra_functions: bool = False   # math.erf, math.hypot, np.logaddexp (a separate stream:
+    #                                 turning them on changes every draw after the first)
 
 
 FLOAT_CONSTS = ["0.5", "1.0", "2.0", "0.25", "-1.5", "3.0", "-0.75", "1.25", "0.0"]
-SQUASHERS = ["math.tanh", "math.sin", "math.cos", "math.erf"]
+SQUASHERS = ["math.tanh", "math.sin", "math.cos"]
+EXTRA_SQUASHERS = ["math.erf"]
 
 
 class _Scope:
@@ -299,6 +302,7 @@ class _Gen:
         self.ret_kinds: tuple = ("f",)
         self.ret_tuple = False
         self.smooth = cfg.smooth
+        self.squashers = SQUASHERS + (EXTRA_SQUASHERS if cfg.extra_functions else [])
         self.ahelpers: list[tuple[str, str]] = []   # (name, form) of array helpers
         self.tied: set[str] = set()         # arrays some alias, view or tuple refers to
         self.loop_swapped: set[str] = set()  # arrays swapped inside a loop
@@ -411,7 +415,7 @@ class _Gen:
         if kind == "const":
             return self.ch(["0.5", "-0.5", "0.25", "0.75"])
         if kind == "fn":
-            return f"{self.ch(SQUASHERS)}({self.expr(sc, max(depth - 1, 0), raw=True)})"
+            return f"{self.ch(self.squashers)}({self.expr(sc, max(depth - 1, 0), raw=True)})"
         u = self.expr(sc, max(depth - 2, 0), raw=True)
         return f"({u} / (1.0 + {u} * {u}))"  # |u| / (1 + u*u) <= 1/2
 
@@ -421,7 +425,9 @@ class _Gen:
         if depth <= 0:
             return self.leaf(sc, raw)
         opts = ["leaf", "leaf", "neg", "add", "add", "sub", "mul", "mul", "div",
-                "squash", "squash", "expsin", "sqrt", "cond", "hypot", "logaddexp"]
+                "squash", "squash", "expsin", "sqrt", "cond"]
+        if self.cfg.extra_functions:
+            opts += ["hypot", "logaddexp"]
         if not self.smooth:
             opts += ["abs", "min", "max"]
         if self.helpers:
@@ -439,7 +445,7 @@ class _Gen:
             w = self.expr(sc, max(d - 1, 0), raw=True)
             return f"({self.expr(sc, d, raw)} / (1.0 + {w} * {w}))"
         if kind == "squash":
-            return f"{self.ch(SQUASHERS)}({self.expr(sc, d, raw=True)})"
+            return f"{self.ch(self.squashers)}({self.expr(sc, d, raw=True)})"
         if kind == "expsin":
             return f"math.exp(math.{self.ch(['sin', 'cos'])}({self.expr(sc, d, raw=True)}))"
         if kind == "sqrt":
@@ -968,7 +974,8 @@ class _Gen:
 
 @st.composite
 def programs(draw, differentiable: bool = False, smooth: bool = False,
-             config: GenConfig | None = None, func_name: str | None = None) -> Program:
+             config: GenConfig | None = None, func_name: str | None = None,
+             extra_functions: bool = False) -> Program:
     """Strategy: a random `Program` in the adcompile subset.
 
     differentiable=True: float outputs only (int args may still be used as loop bounds; see
@@ -977,7 +984,8 @@ def programs(draw, differentiable: bool = False, smooth: bool = False,
     ``f_<hash of the program text>`` (see `_Gen.module`); helpers are ``h0``, ``h1``.
     """
     if config is None:
-        config = GenConfig(differentiable=differentiable, smooth=smooth)
+        config = GenConfig(differentiable=differentiable, smooth=smooth,
+                           extra_functions=extra_functions)
     return _Gen(draw, config).module(func_name)
 
 

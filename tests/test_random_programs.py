@@ -68,13 +68,13 @@ def _check_runs_in_cpython(p: Program):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=_SUPPRESS)
-@given(progs.programs())
+@given(progs.programs(extra_functions=True))
 def test_generator_programs_run_in_cpython(p):
     _check_runs_in_cpython(p)
 
 
 @settings(max_examples=75, deadline=None, suppress_health_check=_SUPPRESS)
-@given(float_programs(smooth=True))
+@given(float_programs(smooth=True, extra_functions=True))
 def test_generator_float_programs(p):
     assert set(p.ret_kinds) == {"f"}
     assert p.diff_argnums, "a differentiable program needs a float input"
@@ -128,7 +128,7 @@ def test_generator_is_varied():
 
     @settings(max_examples=200, deadline=None, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=_SUPPRESS)
-    @given(progs.programs())
+    @given(progs.programs(extra_functions=True))
     def collect(p):
         sources.add(p.source)
         shapes[(p.ret_tuple, p.ret_kinds)] += 1
@@ -266,7 +266,7 @@ def _compare(p: Program, backends):
 
 # The interpreter alone: cheap, so more examples (and fast shrinking on failure).
 @settings(max_examples=60 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
-@given(progs.programs())
+@given(progs.programs(extra_functions=True))
 def test_interpret_matches_cpython(p):
     _compare(p, ("interpret",))
 
@@ -276,7 +276,7 @@ _JIT_BUDGET = _ShrinkBudget(20)
 
 
 @settings(max_examples=25 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
-@given(progs.programs())
+@given(progs.programs(extra_functions=True))
 def test_jit_matches_cpython_and_interpret(p):
     _JIT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
 
@@ -285,7 +285,7 @@ _JIT_FLOAT_BUDGET = _ShrinkBudget(15)
 
 
 @settings(max_examples=10 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
-@given(float_programs())
+@given(float_programs(extra_functions=True))
 def test_jit_matches_cpython_float_programs(p):
     _JIT_FLOAT_BUDGET.run(p, lambda: _compare(p, ("interpret", "jit")))
 
@@ -295,13 +295,13 @@ _LLVM_BUDGET = _ShrinkBudget(20)
 
 
 @settings(max_examples=40 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
-@given(progs.programs())
+@given(progs.programs(extra_functions=True))
 def test_llvm_matches_cpython_and_interpret(p):
     _LLVM_BUDGET.run(p, lambda: _compare(p, ("interpret", "llvm")))
 
 
 @settings(max_examples=15 * _SCALE, deadline=None, suppress_health_check=_SUPPRESS, print_blob=True)
-@given(float_programs())
+@given(float_programs(extra_functions=True))
 def test_llvm_matches_cpython_float_programs(p):
     _LLVM_BUDGET.run(p, lambda: _compare(p, ("interpret", "llvm")))
 
