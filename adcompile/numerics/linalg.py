@@ -272,7 +272,7 @@ def solve_lower(low, b):
             s = x[i, c]
             for j in range(i):
                 s -= low[i, j] * x[j, c]
-            x[i, c] = s / low[i, i]
+            x[i, c] = divide(s, low[i, i])
     return x
 
 
@@ -351,16 +351,8 @@ def householder_qr(a):
 
 
 def solve_upper_right(b, r):
-    """b r^{-1} for r upper triangular (n-by-n), b m-by-n."""
-    n = r.shape[0]
-    x = b.copy()
-    for row in range(b.shape[0]):
-        for j in range(n):
-            s = x[row, j]
-            for k in range(j):
-                s -= x[row, k] * r[k, j]
-            x[row, j] = divide(s, r[j, j])
-    return x
+    """b r^{-1} for r upper triangular (n-by-n), b m-by-n: (r^{-T} b^T)^T, r^T is lower."""
+    return solve_lower(r.T, b.T).T.copy()
 
 
 def solve_upper(r, b):
@@ -529,7 +521,7 @@ def lstsq_tangent(res, tangents):
     a, r, x, resid, bad = res
     da, db, _ = tangents
     rhs = da.T @ resid + a.T @ (db - da @ x)
-    y = solve_upper_right(rhs.T.copy(), r).T.copy()    # R^{-T} rhs
+    y = solve_lower(r.T, rhs)    # R^{-T} rhs
     return solve_upper(r, y), 0.0 * bad
 
 
