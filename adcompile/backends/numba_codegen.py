@@ -102,7 +102,7 @@ class NumbaCodegen(StructuredEmitter):
         if op.attrs.get("checked"):
             self.emit(depth, f"if {t}_n == {t}.shape[0]:")
             self.emit(depth + 1, f"{t} = rt.grow({t})")
-        self.emit(depth, f"{t}[{t}_n] = {self.names[v]}")
+        self.emit(depth, f"{t}[np.uint64({t}_n)] = {self.names[v]}")
         self.emit(depth, f"{t}_n += 1")
 
     def _check(self, op: Op, depth: int) -> None:
@@ -144,7 +144,7 @@ class NumbaCodegen(StructuredEmitter):
             return
         t = self.names[op.operands[0]]
         self.emit(depth, f"{t}_n -= 1")
-        self.emit(depth, f"{self.names.define(op.result)} = {t}[{t}_n]")
+        self.emit(depth, f"{self.names.define(op.result)} = {t}[np.uint64({t}_n)]")
 
     def _tape_new(self, op: Op, depth: int) -> None:
         elem = op.result.type.elem
@@ -187,8 +187,13 @@ class NumbaCodegen(StructuredEmitter):
         out = []
         for axis, (part, index) in enumerate(zip(parts, is_index)):
             known = inb if isinstance(inb, bool) else (axis < len(inb) and inb[axis])
-            out.append(f"rt.ix({part}, {arr}.shape[{axis}], {where})" if index and not known
-                       else part)
+            if index and not known:
+                part = f"rt.ix({part}, {arr}.shape[{axis}], {where})"
+            elif index:
+                # in range by proof, hence >= 0: unsigned, so numba adds no wrap-around
+                # select (which keeps LLVM from vectorising the loop)
+                part = f"np.uint64({part})"
+            out.append(part)
         return ", ".join(out)
 
     def expr(self, op: Op) -> str:

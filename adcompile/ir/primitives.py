@@ -543,7 +543,9 @@ _reg("custom", "control", _custom, ("*args",), _CTRL,
      nregions=1)
 _reg("for", "control", _for, ("lb", "ub", "step", "*inits"), _CTRL,
      dict(_CHECKPOINT, adjoint=Attr((bool,), doc="reverse mode: the loop runs an adjoint sweep "
-                                    "(its sums into adjoints may be reordered: split_sums)")),
+                                    "(its sums into adjoints may be reordered: split_sums)"),
+          remainder=Attr((bool,), doc="a few iterations at the ends of a gathered adjoint "
+                         "loop (split_sums): checked indices, not versioned by bounds")),
      nregions=1)
 _reg("while", "control", _while, ("*inits",), _CTRL, _CHECKPOINT, nregions=2)
 _reg("if", "control", _if, ("cond",), _CTRL, nregions=2)

@@ -82,7 +82,8 @@ def _visit(block: Block, defs: dict[int, Op], outer: dict[int, Op]) -> None:
             inner[ForOp(op).iv.id] = op
         for r in op.regions:
             _visit(r, defs, inner)
-        if op.prim == "for" and not any(o.prim in ("for", "while") for o in _ops_in(op.regions[0])):
+        if op.prim == "for" and not op.attrs.get("remainder") and \
+                not any(o.prim in ("for", "while") for o in _ops_in(op.regions[0])):
             out.extend(_version(op, defs, outer))
         else:
             out.append(op)

@@ -39,6 +39,7 @@ from .scalar_semantics import EXPANDED as scalar_expanded
 from .scalar_semantics import scalar_semantics
 from .simplify import simplify
 from .split_sums import split_sums
+from .partial_sums import partial_sums
 
 
 @dataclass(frozen=True)
@@ -66,18 +67,20 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("checkpoint", Checkpoint().run),
     Pass("bounds", version_bounds),
     Pass("split_sums", split_sums),
+    Pass("partial_sums", partial_sums),
 )}
 
 PRIMAL_PIPELINE = ("simplify", "induction", "simplify", "licm", "expand", "fuse", "simplify", "dce",
                    "fuse_lanes")
-# split_sums only where loops are lowered (LLVM): numba wraps every plain index it cannot
-# prove non-negative, so its split loops do not vectorise and only add passes over memory
-BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace", "bounds",
-                    "simplify", "licm")
+# split_sums on both: numba's indices proven in range are unsigned in its generated code (no
+# wrap-around select), so split and gathered adjoint loops vectorise there too; partial_sums
+# where the backend has no per-add reassociation (numba)
+BACKEND_PIPELINE = ("inline_custom", "simplify", "dce", "reuse_buffers", "inplace", "split_sums",
+                    "dce", "bounds", "simplify", "licm", "partial_sums")
 # backends that want loops only: whole-array ops lowered (and fused) before copy insertion
 LOWERED_PIPELINE = ("inline_custom", "simplify", "dce", "lower_arrays", "scalar_semantics",
-                    "simplify", "licm", "dce", "reuse_buffers", "inplace", "split_sums", "bounds",
-                    "simplify", "licm")
+                    "simplify", "licm", "dce", "reuse_buffers", "inplace", "split_sums", "dce",
+                    "bounds", "simplify", "licm")
 
 
 # reverse mode's preparation of the primal, before its transform: inline custom functions
@@ -102,7 +105,7 @@ def print_after(name: str, fn: Function, options: CompileOptions) -> None:
         sys.stderr.write(f"// ---- IR after {name} ----\n{print_function(fn)}")
 
 
-CLEANUP = frozenset({"bounds", "split_sums", "simplify", "licm", "dce", "fuse", "expand",
+CLEANUP = frozenset({"bounds", "split_sums", "partial_sums", "simplify", "licm", "dce", "fuse", "expand",
                      "fuse_lanes", "induction",
                      "reuse_buffers"})
 

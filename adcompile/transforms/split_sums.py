@@ -149,27 +149,14 @@ def _split(loop: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op]
         return [loop]
     pre: list[Op] = []
     cur = {a.id: init for a, init in zip(f.carried, f.inits)}
+    gathered = _gather_groups(movable, body, consts)
     for arg, read, add, write, sl in movable:
-        iv = Value(f.iv.name, I64)
-        acc = Value(arg.name, arg.type)
-        blk = Block([iv, acc])
-        mapping = {f.iv.id: iv}
-        for a, init in zip(f.carried, f.inits):
-            if a.id != arg.id:
-                mapping[a.id] = init      # reads see the values from before the loop
-        mapping[arg.id] = acc
-        blk.ops = clone_ops(sl, mapping)
-        b = Builder(blk, add.loc)
-        idx = [mapping.get(v.id, v) for v in read.operands[1:]]
-        e_val = mapping.get(_other(add, read).id, _other(add, read))
-        r = b("getitem", acc, *idx, name=read.results[0].name, **read.attrs)
-        s = b("add", r, e_val, name=add.results[0].name, **add.attrs)
-        w = b("setitem", acc, s, *idx, name=write.results[0].name, **write.attrs)
-        b.op("yield", [w], [])
-        new = Op("for", list(f.bounds) + [cur[arg.id]], [Value(arg.name, arg.type)],
-                 {"adjoint": True}, [blk], loop.loc)
-        pre.append(new)
-        cur[arg.id] = new.results[0]
+        group = gathered.get(id(read))
+        if group is not None:
+            if group[0][3] is read:     # the group's loops go where its first update went
+                cur[arg.id] = _emit_gather(group, f, loop, cur[arg.id], body, consts, pre)
+        else:
+            cur[arg.id] = _emit_update(arg, read, add, write, sl, f, loop, cur[arg.id], pre)
         # what stays: the write keeps the array as it was
         _forward(body, write.results[0], write.operands[0])
         body.ops.remove(write)
@@ -184,6 +171,134 @@ def _split(loop: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op]
     else:
         pre.append(loop)
     return pre
+
+
+def _emit_update(arg, read, add, write, sl, f: ForOp, loop: Op, acc_init: Value,
+                 pre: list[Op]) -> Value:
+    """One loop of its own for one update, over the loop's own range."""
+    iv = Value(f.iv.name, I64)
+    acc = Value(arg.name, arg.type)
+    blk = Block([iv, acc])
+    e_val, mapping = _clone_e(f, arg, sl, read, add, iv, acc, blk.ops)
+    idx = [mapping.get(v.id, v) for v in read.operands[1:]]
+    _add_at(Builder(blk, add.loc), acc, idx, e_val, read, add, write)
+    new = Op("for", list(f.bounds) + [acc_init], [Value(arg.name, arg.type)],
+             {"adjoint": True}, [blk], loop.loc)
+    pre.append(new)
+    return new.results[0]
+
+
+def _clone_e(f: ForOp, arg: Value, sl: list[Op], read: Op, add: Op, counter: Value,
+             acc: Value, ops: list[Op]) -> tuple[Value, dict[int, Value]]:
+    """The update's `e` recomputed into `ops` for the loop counter value `counter`."""
+    mapping = {f.iv.id: counter}
+    for a, init in zip(f.carried, f.inits):
+        if a.id != arg.id:
+            mapping[a.id] = init      # reads see the values from before the loop
+    mapping[arg.id] = acc
+    ops.extend(clone_ops(sl, mapping))
+    e = _other(add, read)
+    return mapping.get(e.id, e), mapping
+
+
+def _add_at(b: Builder, acc: Value, idx: list[Value], e: Value, read: Op, add: Op,
+            write: Op) -> None:
+    r = b("getitem", acc, *idx, name=read.results[0].name, **read.attrs)
+    s = b("add", r, e, name=add.results[0].name, **add.attrs)
+    w = b("setitem", acc, s, *idx, name=write.results[0].name, **write.attrs)
+    b.op("yield", [w], [])
+
+
+def _gather_groups(movable, body: _Body, consts: dict[int, int]) -> dict[int, list]:
+    """Updates of one array at `counter + c_k` (one axis; the others the same invariant
+    values), two or more, in a loop of step +-1: by id of each one's read, the group."""
+    step = consts.get(body.f.step.id)
+    if step not in (1, -1):
+        return {}
+    groups: dict[tuple, list] = {}
+    for m in movable:
+        arg, read = m[0], m[1]
+        idx = list(read.operands[1:])
+        offs = [_counter_offset(v, body) for v in idx]
+        axes = [p for p, c in enumerate(offs) if c is not None]
+        if len(axes) != 1 or any(v.id in body.inside for p, v in enumerate(idx)
+                                 if p != axes[0]):
+            continue
+        key = (arg.id, axes[0], tuple(v.id for p, v in enumerate(idx) if p != axes[0]))
+        groups.setdefault(key, []).append((offs[axes[0]], *m))
+    out: dict[int, list] = {}
+    for (_, axis, _), g in groups.items():
+        if len(g) >= 2:
+            for u in g:
+                out[id(u[2])] = [(axis,) + u for u in g]
+    return out
+
+
+def _emit_gather(group, f: ForOp, loop: Op, acc_init: Value, body: _Body,
+                 consts: dict[int, int], pre: list[Op]) -> Value:
+    """The group's scatter-adds `a[i + c_k] += e_k(i)` as gathers `a[j] += sum_k e_k(j - c_k)`
+    over the range where every k has an iteration, and one loop per k for the ends: one
+    read and one write of `a[j]` per element instead of one per update (and per loop)."""
+    b = Builder(pre, loop.loc)
+    one = b.const(1)
+    lb, ub = f.lb, f.ub
+    if consts[f.step.id] == 1:
+        lo, hi = lb, _max(b, ub, lb, name="hi")
+    else:                         # range(lb, ub, -1) visits ub + 1 .. lb
+        lo = b("add", ub, one, name="lo")
+        hi = _max(b, b("add", lb, one), lo, name="hi")
+    starts, stops = [], []
+    for u in group:
+        k = b.const(u[1])
+        starts.append(b("add", lo, k, name="lo"))
+        stops.append(b("add", hi, k, name="hi"))
+    mid_lo = starts[0]
+    for v in starts[1:]:
+        mid_lo = _max(b, mid_lo, v, name="lo")
+    mid_hi = stops[0]
+    for v in stops[1:]:
+        mid_hi = _min(b, mid_hi, v, name="hi")
+    mid_hi = _max(b, mid_hi, mid_lo, name="hi")
+    acc = acc_init
+    for k, u in enumerate(group):     # each k's iterations below the common range
+        acc = _gather_loop([u], f, loop, acc, starts[k], _min(b, stops[k], mid_lo),
+                           one, pre, remainder=True)
+    acc = _gather_loop(group, f, loop, acc, mid_lo, mid_hi, one, pre)
+    for k, u in enumerate(group):     # and above it
+        acc = _gather_loop([u], f, loop, acc, _max(b, mid_hi, starts[k]), stops[k],
+                           one, pre, remainder=True)
+    return acc
+
+
+def _max(b: Builder, x: Value, y: Value, name: str = "t") -> Value:
+    # as a select: this pass runs after scalar_semantics expanded minimum/maximum
+    return b("select", b("gt", x, y), x, y, name=name)
+
+
+def _min(b: Builder, x: Value, y: Value, name: str = "t") -> Value:
+    return b("select", b("lt", x, y), x, y, name=name)
+
+
+def _gather_loop(parts, f: ForOp, loop: Op, acc_init: Value, lo: Value, hi: Value,
+                 one: Value, pre: list[Op], remainder: bool = False) -> Value:
+    axis, _, arg, read, add, write, _ = parts[0]
+    j = Value("j", I64)
+    acc = Value(arg.name, arg.type)
+    blk = Block([j, acc])
+    bb = Builder(blk, add.loc)
+    total = None
+    for _, c, _, rd, ad, _, sl in parts:
+        i = bb("sub", j, bb.const(c), name=f.iv.name)
+        e, _ = _clone_e(f, arg, sl, rd, ad, i, acc, blk.ops)
+        total = e if total is None else bb("add", total, e, name=e.name, **ad.attrs)
+    idx = list(read.operands[1:])
+    idx[axis] = j
+    _add_at(bb, acc, idx, total, read, add, write)
+    attrs = {"adjoint": True, "remainder": True} if remainder else {"adjoint": True}
+    new = Op("for", [lo, hi, one, acc_init], [Value(arg.name, arg.type)], attrs, [blk],
+             loop.loc)
+    pre.append(new)
+    return new.results[0]
 
 
 def _other(add: Op, read: Op) -> Value:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 
 import numpy as np
 import pytest
 
 import adcompile
 from adcompile.backends import llvm_backend
+from adcompile.driver import compile as compile_driver
 
 from ..stencils import heat
 
@@ -36,6 +38,9 @@ def packed_lower(icf, c, k):
 @pytest.fixture
 def optimised(monkeypatch, tmp_path):
     monkeypatch.setenv("ADCOMPILE_CACHE_DIR", str(tmp_path))
+    # programs another test of this worker built stay in the process: without this, the
+    # optimiser would not run again and the module read would be another one
+    monkeypatch.setattr(compile_driver, "BUILT", weakref.WeakKeyDictionary())
     seen: list[str] = []
     real = llvm_backend.optimize
 

@@ -98,8 +98,37 @@ def test_heat_gradient_with_split_adjoint(backend):
     assert jv == pytest.approx(float(g_u @ v) + 0.5 * g_a, rel=1e-12)
     g = adcompile.grad(heat, argnums=(0, 1), backend=backend)
     g(u0, 0.2, data, steps)
-    # on LLVM the stencil's three scatter-adds and the loss's one each run in a loop of their
-    # own (5 adjoint loops unsplit, each innermost one twice: bounds versioning); numba keeps
-    # them together (its plain indices wrap: split loops would not vectorise there)
-    loops = g.ir("backend").count("adjoint=True")
-    assert loops >= 10 if backend == "llvm" else loops == 5
+    # the stencil's three scatter-adds into u_bar become one gathered loop (versioned by
+    # bounds: two copies) plus six remainder loops for the ends, on both backends
+    ir = g.ir("backend")
+    assert ir.count("remainder=True") == 6, ir
+    assert ir.count("adjoint=True") >= 8
+
+
+# ranges the gather must cover exactly: empty, shorter than the offsets' spread, long; both
+# directions of the counter (reverse mode's loops count down)
+RANGES = [("%c1", "%m", "%c1"), ("%m1", "%c0", "%cm1")]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9])
+@pytest.mark.parametrize("bounds", RANGES, ids=["up", "down"])
+def test_gathered_updates_cover_every_iteration(n, bounds):
+    lb, ub, step = bounds
+    text = (HEAD.replace("ATTRS", "adjoint=True")
+            .replace("for(%c1, %m, %c1,", f"for({lb}, {ub}, {step},")
+            .replace("  %m: i64 = sub(%n, %c1)\n",
+                     "  %m: i64 = sub(%n, %c1)\n  %m1: i64 = sub(%m, %c1)\n"
+                     "  %c0: i64 = const() {type='i64', value=0}\n"
+                     "  %cm1: i64 = const() {type='i64', value=-1}\n")
+            + STENCIL + TAIL)
+    rng = np.random.default_rng(n)
+    a, b, k = rng.normal(size=n), rng.normal(size=n), float(rng.normal())
+    want = _run(parse_function(text), a, b, k)
+    after = split_sums(parse_function(text))
+    verify(after)
+    printed = print_function(after)
+    # p's two updates (at i + 1 and i - 1) share one loop over the range both cover, with
+    # one read and one write of p per element; each has two remainder loops for the ends
+    assert printed.count("remainder=True") == 4, printed
+    for w, g in zip(want, _run(after, a, b, k)):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
