@@ -350,8 +350,9 @@ def test_cli_checkpoint_option_and_tape_budget(tmp_path, monkeypatch):
                      "--name", "relax_ck", "--out", str(tmp_path / "ck")]) == 0
     assert "revolve" not in (tmp_path / "ck" / "relax_ck.h").read_text()
     got = _load_stub(tmp_path / "ck", "relax_ck").relax_ck_grad(x, 0.3, 50)
-    np.testing.assert_array_equal(got[1], want[0])
-    assert got[2] == want[1]
+    # same values up to rounding: adjoint sums may be reassociated (split_sums, partial_sums)
+    np.testing.assert_allclose(got[1], want[0], rtol=1e-13, atol=1e-300)
+    assert got[2] == pytest.approx(want[1], rel=1e-13)
     monkeypatch.setenv("ADCOMPILE_TAPE_LIMIT", "4KB")
     assert cli_main(["build", target, "--mode", "grad", "--name", "relax_lim",
                      "--out", str(tmp_path / "lim")]) == 0
