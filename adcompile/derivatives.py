@@ -7,6 +7,7 @@ reverse), compiled by the numba backend once per argument signature and cached o
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import types
@@ -25,10 +26,11 @@ from .driver import programs
 from .driver.compile import Specialization, call_specialization
 from .driver.compile import specialize as _specialize
 from .driver.options import CompileOptions
-from .driver.transforms import HVP, JVP, VJP, SeedUnsupported
+from .driver.transforms import HVP, JVP, VJP, Dependencies, SeedUnsupported
 from .errors import (AdError, NestedTupleReturn, NonDifferentiable, TapeBudgetExceeded,
                      TypeInferenceError)
 from .frontend.env import Global, unflatten
+from .ad.dependencies import Unmapped
 from .ir.core import Value
 from .ir.printer import print_function
 from .ir.types import ArrayType, scalar_of
@@ -992,6 +994,21 @@ def _lanes_pass(self, args, i):
     return run
 
 
+def _bits_pass(self, args, i):
+    """run(seed) -> flattened output bitsets of the dependency program for argument i, built
+    on the lowered (loop) form on every backend: its unions need no whole-array kernels."""
+    active = tuple(j == i for j in range(len(args)))
+    options = dataclasses.replace(self.options, lower_arrays=True)
+    sp = specialize(self.py_func, args, Dependencies(active), options)
+    self._last = sp
+    k = len(sp.primal.result_types)
+
+    def run(seed):
+        res = _call(sp, tuple(args) + (seed,))
+        return [np.asarray(d) for d in res[k:]]
+    return run
+
+
 def _sparse_argnum(argnums, nargs, f, what) -> int:
     if not isinstance(argnums, (int, np.integer)):
         raise AdError(f"{what}: sparse Jacobians take one argument index (an int), got "
@@ -1022,8 +1039,9 @@ _PATTERNS_PER_FUNCTION = 8   # distinct index arrays kept per function
 
 
 def _pattern(self, args, i, what) -> tuple[tuple, _PatternEntry]:
-    """The cached pattern of `self.py_func` in argument i for these arguments, detected by
-    NaN-seeded vector-forward passes (jacobian/sparsity.py) on a miss."""
+    """The cached pattern of `self.py_func` in argument i for these arguments, detected on a
+    miss by bitset passes of the dependency program, or NaN-seeded vector-forward passes
+    where that program has no bitset form (jacobian/sparsity.py)."""
     cache = _PATTERNS.setdefault(self.py_func, {})
     key = _pattern_key(args, i)
     hit = cache.get(key)
@@ -1033,9 +1051,12 @@ def _pattern(self, args, i, what) -> tuple[tuple, _PatternEntry]:
     from .jacobian import sparsity
     _check_float_arg(args[i], i, what)
     _active_mask(self.py_func, args, (i,))
-    run = _lanes_pass(self, args, i)
+    try:
+        pat = sparsity.bitset_pattern(_bits_pass(self, args, i), np.shape(args[i]))
+    except Unmapped:   # tangent code with no bitset form: float passes with NaN seeds
+        pat = sparsity.nan_pattern(_lanes_pass(self, args, i), np.shape(args[i]))
     cache.pop(key, None)
-    cache[key] = _PatternEntry(sparsity.nan_pattern(run, np.shape(args[i])), self._last)
+    cache[key] = _PatternEntry(pat, self._last)
     while len(cache) > _PATTERNS_PER_FUNCTION:
         del cache[next(iter(cache))]
     return key, cache[key]
@@ -1045,9 +1066,10 @@ def jacobian_sparsity(func: Callable, argnums: int = 0, *, backend: str | None =
                       options: CompileOptions | None = None):
     """The Jacobian's sparsity pattern at the given arguments as a boolean
     scipy.sparse.csr_matrix (rows: the flattened outputs in order, columns: the flattened
-    argument `argnums`), from compiled vector-forward passes with NaN seeds
-    (adcompile/jacobian/sparsity.py: exact at the point; a branch on a float contributes the
-    side taken). Cached per function (shared by every jacobian_sparsity and
+    argument `argnums`), by compiled index-set propagation: every float value carries the
+    bitset of the input entries it depends on, integer values and index arrays are the
+    arguments' own (adcompile/jacobian/sparsity.py: structural at the point; an `if` on a
+    float contributes the side taken, np.where/min/max both sides). Cached per function (shared by every jacobian_sparsity and
     jacobian(sparse=True) of it), signature and content of the integer arguments."""
     _argnums_spec(argnums, "jacobian_sparsity", single_only=True)
 

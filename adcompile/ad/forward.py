@@ -39,14 +39,24 @@ def _keeps_rule(op: Op, lanes: bool) -> bool:
 class Forward:
     def __init__(self, fn: Function, active: list[bool], lanes: bool):
         self.fn = clone_function(fn)
-        # without a JVP rule (or under lanes) a custom function is differentiated as written
-        inline_custom(self.fn, keep=lambda op: _keeps_rule(op, lanes))
         self.active = active
         self.lanes = lanes
+        # without a JVP rule (or under lanes) a custom function is differentiated as written
+        inline_custom(self.fn, keep=self.keeps_rule)
         self.dot: dict[int, Value] = {}
         self.L: Value | None = None
         self.lane_ids: set[int] = set()
         self.varied = varied(self.fn, active)
+
+    def keeps_rule(self, op: Op) -> bool:
+        """Whether custom op `op` stays (its rule is used) rather than being inlined."""
+        return _keeps_rule(op, self.lanes)
+
+    def tangent_type(self, t):
+        return tangent_type(t, self.lanes)
+
+    def emitter(self, block: Block, loc) -> Emitter:
+        return Emitter(block, loc)
 
     # -- entry -------------------------------------------------------------------------------
     def run(self) -> Function:
@@ -55,18 +65,18 @@ class Forward:
         links = list(fn.shape_links)
         for i, (a, act) in enumerate(zip(fn.args, self.active)):
             if act and a.id in self.varied:
-                d = Value(a.name + "_dot", tangent_type(a.type, self.lanes))
+                d = Value(a.name + "_dot", self.tangent_type(a.type))
                 self.dot[a.id] = d
                 if isinstance(a.type, ArrayType):
                     links.append((len(fn.args) + len(dargs), i))
                 dargs.append(d)
         body = Block(list(fn.body.args))
-        e = Emitter(body, fn.loc)
+        e = self.emitter(body, fn.loc)
         if self.lanes and dargs:
             self.L = e("dim", dargs[0], axis=dargs[0].type.ndim - 1, name="lanes")
         self.block(fn.body, body)
         ret = body.ops.pop()
-        e = Emitter(body, ret.loc)
+        e = self.emitter(body, ret.loc)
         outs = list(ret.operands)
         douts = [self.tangent_or_zero(e, v) for v in outs]
         Builder(body, ret.loc).op("return", outs + douts, [])
@@ -97,7 +107,7 @@ class Forward:
             if any(r.id in self.varied for r in op.results) or \
                     op.prim in ("tape_push", "tape_reserve"):
                 start = len(dst.ops)
-                self.tangent(op, Emitter(dst, op.loc))
+                self.tangent(op, self.emitter(dst, op.loc))
                 if self.lanes:
                     self._mark_lane_ops(dst.ops[start:])
 
@@ -156,13 +166,13 @@ class Forward:
     def custom(self, op: Op, dst: Block) -> None:
         """Inline the user's JVP rule: its tangent outputs become the results' tangents."""
         cf = REGISTRY[op.attrs["rule"]]
-        e = Emitter(dst, op.loc)
+        e = self.emitter(dst, op.loc)
         dots = [self.tangent_or_zero(e, a) for a in op.operands]
         # after reverse mode (forward over reverse) trailing results are the fwd rule's
         # residuals: their tangents are those of the outputs and arguments they stand for
         n = len(op.results) - op.attrs.get("nres", 0)
         fn = rule_ir(cf, "jvp", [a.type for a in op.operands] + [d.type for d in dots], n,
-                     expect=[tangent_type(r.type, self.lanes) for r in op.results[:n]])
+                     expect=[self.tangent_type(r.type) for r in op.results[:n]])
         vals = inline_function(fn, dst, list(op.operands) + dots, op.loc)
         if len(vals) != 2 * n:
             raise TypeInferenceError(f"the JVP rule of '{cf.__name__}' must return "
@@ -190,14 +200,14 @@ class Forward:
 
     # -- structured control flow ---------------------------------------------------------------
     def structured(self, op: Op, dst: Block) -> None:
-        e = Emitter(dst, op.loc)
+        e = self.emitter(dst, op.loc)
         slots = [k for k, r in enumerate(op.results) if r.id in self.varied]
         if op.prim == "if":
             for region in op.regions:
                 new = Block([])
                 self.block(region, new)
                 y = new.ops[-1]
-                ye = Emitter(new, y.loc)
+                ye = self.emitter(new, y.loc)
                 new.ops.pop()
                 extra = [self.tangent_or_zero(ye, y.operands[k]) for k in slots]
                 Builder(new, y.loc).op("yield", list(y.operands) + extra, [])
@@ -212,7 +222,7 @@ class Forward:
             new_args = []
             for k in slots:
                 a = region.args[boff + k]
-                d = Value(a.name + "_dot", tangent_type(a.type, self.lanes))
+                d = Value(a.name + "_dot", self.tangent_type(a.type))
                 self.dot[a.id] = d
                 new_args.append(d)
             region.args = region.args + new_args
@@ -222,7 +232,7 @@ class Forward:
             term = new.ops[-1]
             if term.prim == "yield":
                 new.ops.pop()
-                ye = Emitter(new, term.loc)
+                ye = self.emitter(new, term.loc)
                 extra = [self.tangent_or_zero(ye, term.operands[k]) for k in slots]
                 Builder(new, term.loc).op("yield", list(term.operands) + extra, [])
             region.ops = new.ops
@@ -233,7 +243,7 @@ class Forward:
     def _add_results(self, op: Op, slots: list[int]) -> None:
         for k in slots:
             r = op.results[k]
-            d = Value(r.name + "_dot", tangent_type(r.type, self.lanes))
+            d = Value(r.name + "_dot", self.tangent_type(r.type))
             self.dot[r.id] = d
             op.results.append(d)
 

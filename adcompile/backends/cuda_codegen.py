@@ -48,7 +48,7 @@ _C_RESERVED = {
 
 C_SCALAR = {"f64": "double", "f32": "float", "i64": "int64_t", "bool": "bool"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "eq": "==", "ne": "!="}
+          "eq": "==", "ne": "!=", "bitor": "|"}
 _MATH = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh",
          "asin", "acos", "atan", "asinh", "acosh", "atanh", "floor", "ceil", "trunc", "log10",
          "log2", "erf", "erfc", "lgamma")

@@ -52,13 +52,13 @@ _LIBM = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh", "sinh
          "acosh": "acosh", "atanh": "atanh", "erf": "erf", "erfc": "erfc",
          "lgamma": "lgamma", "atan2": "atan2", "hypot": "hypot"}
 _FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
+_INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul", "bitor": "or_"}
 _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 # the scalar primitives `FunctionCodegen.scalar` emits; the rest of the primitive set is either
 # in `_OPS` or rewritten before (transforms.lower_arrays, transforms.scalar_semantics)
 SCALAR_OPS = frozenset({*_INTRINSIC, *_LIBM, *_FLOAT_ARITH, *_FCMP, "cast", "select", "and",
                         "or", "not", "isnan", "isinf", "isfinite", "neg", "square", "powi",
-                        "mod", "floordiv"})
+                        "mod", "floordiv", "bitor"})
 
 
 class FunctionCodegen:

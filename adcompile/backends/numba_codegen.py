@@ -31,7 +31,7 @@ _NP_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arc
              "acosh": "arccosh", "atanh": "arctanh"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
           "pow": "**", "powi": "**", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "eq": "==", "ne": "!="}
+          "eq": "==", "ne": "!=", "bitor": "|"}
 
 
 def _const_src(value, t: ScalarType) -> str:
@@ -253,7 +253,7 @@ def _reduce(g, op, a, arr) -> str:
     if axis is None:
         if op.prim == "mean":
             return f"np.mean({a[0]})"
-        return f"np.{op.prim}({a[0]})"
+        return f"rt.reduce_or_all({a[0]})" if op.prim == "reduce_or" else f"np.{op.prim}({a[0]})"
     if op.prim == "sum":
         return f"np.sum({a[0]}, axis={axis})"
     return f"rt.{op.prim}_axis{x.type.ndim}({a[0]}, {axis})"
@@ -380,7 +380,7 @@ _EXPR: dict[str, Callable] = {
                                       + (".copy()" if isinstance(op.results[0].type, ArrayType)
                                          else "")),
     "getslice": lambda g, op, a, arr: f"{a[0]}[{g._index(op, op.operands[1:])}].copy()",
-    "sum": _reduce, "prod": _reduce, "max": _reduce, "min": _reduce, "mean": _reduce,
+    "sum": _reduce, "prod": _reduce, "max": _reduce, "min": _reduce, "mean": _reduce, "reduce_or": _reduce,
     "matmul": _matmul,
     "transpose": _transpose,
     "sum_to": _sum_to, "broadcast_like": _broadcast_like, "lmatmul": _lmatmul,

@@ -32,7 +32,7 @@ _RESERVED = {"np", "math", "cuda", "i", "slot", "err", "nbatch", "range", "int",
              "await", "len", "print"}
 DTYPES = ("f64", "f32", "i64", "bool")
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "eq": "==", "ne": "!=", "div": "/"}
+          "eq": "==", "ne": "!=", "div": "/", "bitor": "|"}
 _MATH = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh",
          "asin", "acos", "atan", "asinh", "acosh", "atanh", "floor", "ceil", "trunc", "log10",
          "log2", "erf", "erfc", "lgamma")

@@ -169,6 +169,13 @@ def _axis_reducer(kind: str):
             for i in range(v.shape[0]):
                 acc *= v[i]
             return acc
+    elif kind == "reduce_or":
+        @njit(cache=True)
+        def red(v):
+            acc = v.dtype.type(0)
+            for i in range(v.shape[0]):
+                acc |= v[i]
+            return acc
     elif kind == "sum":
         @njit(cache=True)
         def red(v):
@@ -186,7 +193,7 @@ def _axis_reducer(kind: str):
     return red
 
 
-_RED = {k: _axis_reducer(k) for k in ("max", "min", "prod", "sum", "mean")}
+_RED = {k: _axis_reducer(k) for k in ("max", "min", "prod", "sum", "mean", "reduce_or")}
 _max1, _min1, _prod1, _sum1, _mean1 = (_RED[k] for k in ("max", "min", "prod", "sum", "mean"))
 
 
@@ -231,6 +238,19 @@ max_axis2, min_axis2, prod_axis2, sum_axis2, mean_axis2 = (
     _make_axis2(_RED[k]) for k in ("max", "min", "prod", "sum", "mean"))
 max_axis3, min_axis3, prod_axis3, sum_axis3, mean_axis3 = (
     _make_axis3(_RED[k]) for k in ("max", "min", "prod", "sum", "mean"))
+reduce_or_axis2, reduce_or_axis3 = _make_axis2(_RED["reduce_or"]), _make_axis3(_RED["reduce_or"])
+_or1 = _RED["reduce_or"]
+
+
+@njit(cache=True)
+def reduce_or_axis1(x, axis):
+    return _or1(x)
+
+
+@njit(cache=True)
+def reduce_or_all(x):
+    """Bitwise or of every element (sparsity bitsets: the union of their index sets)."""
+    return _or1(np.ascontiguousarray(x).ravel())
 
 
 @njit(cache=True)

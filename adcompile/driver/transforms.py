@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ad.dependencies import dependency_function
 from ..ad.forward import jvp_function
 from ..ad.reverse import vjp_function
 from ..errors import AdError
@@ -43,6 +44,18 @@ class JVP:
         if seeded is None:
             raise SeedUnsupported("row seed needs element reads of the arguments")
         return seeded
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """Dependency mode (sparsity detection): vector forward mode whose tangents are int64
+    bitsets of the inputs the values depend on (ad/dependencies.py)."""
+
+    active: tuple[bool, ...]
+    name: str = "deps"
+
+    def run(self, fn: Function, options: CompileOptions) -> Function:
+        return dependency_function(fn, list(self.active))
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ IMPL: dict[str, _Impl] = {
     "powi": lambda x, n: np.power(x, type(x)(n) if not isinstance(x, np.ndarray)
                                   else x.dtype.type(n)),
     "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
-    "eq": np.equal, "ne": np.not_equal, "and": np.logical_and, "or": np.logical_or,
+    "eq": np.equal, "ne": np.not_equal, "bitor": np.bitwise_or, "and": np.logical_and, "or": np.logical_or,
     "not": np.logical_not, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
     "select": np.where,
     "copy": np.copy, "transpose": lambda x: np.ascontiguousarray(np.swapaxes(x, 0, 1)),
@@ -199,7 +199,7 @@ def _setslice(op, vals, env):
 
 def _reduce(op, vals, env):
     fn = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
-          "mean": np.mean}[op.prim]
+          "mean": np.mean, "reduce_or": np.bitwise_or.reduce}[op.prim]
     t = op.results[0].type
     out = fn(vals[0], axis=op.attrs.get("axis"))
     if isinstance(t, ArrayType):
@@ -339,7 +339,7 @@ _STRUCT = {"const": _const, "undef": _undef, "cast": _cast, "zeros": _alloc, "on
            "empty": _alloc, "full": _alloc, "arange": _arange, "dim": _dim,
            "getitem": _getitem, "setitem": _setitem, "getslice": _getslice,
            "setslice": _setslice, "sum": _reduce, "prod": _reduce, "max": _reduce,
-           "min": _reduce, "mean": _reduce, "for": _for, "while": _while, "if": _if, "custom": _custom,
+           "min": _reduce, "mean": _reduce, "reduce_or": _reduce, "for": _for, "while": _while, "if": _if, "custom": _custom,
            "sum_to": _sum_to, "broadcast_like": _broadcast_like, "expand": _expand,
            "lmatmul": _lmatmul, "tape_new": _tape_new, "tape_push": _tape_push,
            "tape_pop": _tape_pop, "tape_reserve": lambda op, vals, env: [],

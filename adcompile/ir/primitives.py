@@ -163,6 +163,12 @@ def _same_binary(ts, attrs):
     return [_shape(dt, _broadcast(ts))]
 
 
+def _bitwise(ts, attrs):
+    _check(len(ts) == 2, "expects two operands")
+    _check(_same_dtype(ts, "bitwise op").is_int, "expects integer operands")
+    return [_shape(scalar_of(ts[0]), _broadcast(ts))]
+
+
 def _compare(ts, attrs):
     _check(len(ts) == 2, "expects two operands")
     _same_dtype(ts, "comparison")
@@ -247,6 +253,8 @@ for _names, _kind, _rule, _ops in ((FLOAT_UNARY, "unary", _float_unary, ("x",)),
     for _n in _names:
         _reg(_n, _kind, _rule, _ops, _scalar_traits(_n),
              dict(_EW_ATTRS, ieee=_IEEE) if _n in ("div", "mod", "floordiv") else _EW_ATTRS)
+# bitwise or of integers: the union of bitsets in sparsity detection (ad/dependencies.py)
+_reg("bitor", "binary", _bitwise, ("x", "y"), _EW, _EW_ATTRS)
 _reg("not", "logical", _not, ("x",), _scalar_traits("not"), _EW_ATTRS)
 _reg("powi", "binary", _powi, ("x", "n"), _scalar_traits("powi"), dict(_EW_ATTRS, ieee=_IEEE))
 for _n in ("isnan", "isinf", "isfinite"):
@@ -341,6 +349,12 @@ def _reduce(ts, attrs):
     return [_shape(ts[0].dtype, 0 if axis is None else ts[0].ndim - 1)]
 
 
+def _reduce_or(ts, attrs):
+    out = _reduce(ts, attrs)
+    _check(ts[0].dtype.is_int, "reduce_or expects an integer array")
+    return out
+
+
 def _matmul(ts, attrs):
     _check(len(ts) == 2 and all(isinstance(t, ArrayType) for t in ts), "matmul expects arrays")
     a, b = ts
@@ -380,6 +394,7 @@ _reg("setslice", "index", _setslice, ("array", "value", "*bounds"),
      (Trait.PURE, Trait.WRITES_ARRAY), {"spec": _SPEC})
 for _n in ("sum", "prod", "max", "min", "mean"):
     _reg(_n, "reduce", _reduce, ("array",), _READ + (Trait.REDUCTION,), {"axis": _AXIS})
+_reg("reduce_or", "reduce", _reduce_or, ("array",), _READ + (Trait.REDUCTION,), {"axis": _AXIS})
 _reg("matmul", "linalg", _matmul, ("a", "b"), _READ)
 _reg("transpose", "array", _transpose, ("array",), (Trait.PURE, Trait.SHARES_STORAGE))
 

@@ -41,7 +41,7 @@ from ..ir.slices import SliceSpec
 from ..ir.types import I64, ArrayType, ScalarType, scalar_of
 from ..ir.walk import replace_uses
 
-REDUCTIONS = ("sum", "prod", "max", "min", "mean")
+REDUCTIONS = ("sum", "prod", "max", "min", "mean", "reduce_or")
 FILLS = ("zeros", "ones", "full")
 VIEWS = ("getslice", "getitem", "transpose", "expand", "broadcast_like", "reshape", "permute")
 # what this pass leaves for the backend, besides scalar ops and control flow
@@ -394,7 +394,7 @@ class _Lowerer:
             n = dims[axis] if axis is not None else self._size(e, dims)
             e.check(e("gt", n, e.c(0)), f"{p}() of an empty array" if axis is None else
                     f"{p}() along an empty axis", "value")
-        if p in ("sum", "mean", "prod"):
+        if p in ("sum", "mean", "prod", "reduce_or"):
             init = e.c(1 if p == "prod" else 0, t)
         elif t.is_float:
             init = e.c(float("-inf") if p == "max" else float("inf"), t)
@@ -402,7 +402,7 @@ class _Lowerer:
             info = np.iinfo(t.np_dtype)
             init = e.c(int(info.min) if p == "max" else int(info.max), t)
         step = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum",
-                "min": "minimum"}[p]
+                "min": "minimum", "reduce_or": "bitor"}[p]
         flags = {"reassoc": True} if t.is_float and step in ("add", "mul") else {}
         if axis is None or not _is_array(y):   # all axes, or the only axis of a vector
             def body(be: _Emit, ivs, vals):

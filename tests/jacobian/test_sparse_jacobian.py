@@ -150,8 +150,8 @@ def test_pattern_cached_per_function_and_index_content(monkeypatch):
     from adcompile.jacobian import sparsity
     from adcompile.solvers import least_squares
     calls = []
-    real = sparsity.nan_pattern
-    monkeypatch.setattr(sparsity, "nan_pattern",
+    real = sparsity.bitset_pattern
+    monkeypatch.setattr(sparsity, "bitset_pattern",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     x0 = np.linspace(0.5, 1.5, 8)
     idx = np.array([0, 2, 3, 5, 7, 1, 4, 6], dtype=np.int64)

@@ -34,7 +34,7 @@ PARTIALS: dict[str, Partials] = {}
 ZERO_DERIVATIVE = {"floor", "ceil", "trunc", "sign", "floordiv"}
 # primitives with non-float results or no derivative at all: never active
 NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "isnan", "isinf",
-                      "isfinite", "const", "undef", "dim", "size", "zeros", "ones", "empty",
+                      "isfinite", "bitor", "reduce_or", "const", "undef", "dim", "size", "zeros", "ones", "empty",
                       "arange"}
 # differentiable in principle but without a rule here: an error if a derivative flows through
 NO_RULE = {"lgamma"}
