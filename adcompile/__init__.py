@@ -9,7 +9,7 @@ from .derivatives import (grad, hessian, hvp, jacfwd, jacfwd_rows, jacobian, jac
                           jacrev, jvp, value_and_grad, vjp)
 from .driver.options import CompileOptions
 from .errors import (AdError, ConvergenceError, ConvergenceWarning, InternalError, NonDifferentiable,
-                     TypeInferenceError, UnsupportedSyntax)
+                     SparsityWarning, TypeInferenceError, UnsupportedSyntax)
 from .implicit import custom_root, fixed_point
 
 # `adcompile.TypeError` names type problems in user code; it is not in `__all__`, so that
@@ -17,7 +17,7 @@ from .implicit import custom_root, fixed_point
 TypeError = TypeInferenceError
 
 __all__ = ["__version__", "CompileOptions", "AdError", "UnsupportedSyntax", "TypeInferenceError",
-           "NonDifferentiable", "InternalError", "ConvergenceError", "ConvergenceWarning", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
+           "NonDifferentiable", "InternalError", "ConvergenceError", "ConvergenceWarning", "SparsityWarning", "custom_root", "fixed_point", "jit", "interpret", "show_ir", "Compiled",
            "check_grad", "GradCheckReport", "checkpointed", "custom_jvp", "custom_vjp", "grad",
            "value_and_grad", "jvp", "vjp", "jacfwd", "jacfwd_rows", "jacrev", "hessian", "hvp",
            "jacobian", "jacobian_sparsity",

@@ -27,7 +27,7 @@ from .driver.compile import Specialization, call_specialization
 from .driver.compile import specialize as _specialize
 from .driver.options import CompileOptions
 from .driver.transforms import HVP, JVP, VJP, Dependencies, SeedUnsupported
-from .errors import (AdError, NestedTupleReturn, NonDifferentiable, TapeBudgetExceeded,
+from .errors import (AdError, NestedTupleReturn, NonDifferentiable, SparsityWarning, TapeBudgetExceeded,
                      TypeInferenceError)
 from .frontend.env import Global, unflatten
 from .ad.dependencies import Unmapped
@@ -1002,10 +1002,20 @@ def _bits_pass(self, args, i):
     sp = specialize(self.py_func, args, Dependencies(active), options)
     self._last = sp
     k = len(sp.primal.result_types)
+    warned = []
 
     def run(seed):
         res = _call(sp, tuple(args) + (seed,))
-        return [np.asarray(d) for d in res[k:]]
+        one_sided, line = int(res[-2]), int(res[-1])
+        if one_sided and not warned:
+            warned.append(1)
+            warnings.warn(
+                f"jacobian_sparsity of '{self.py_func.__name__}': {one_sided} branch"
+                f"{'es' if one_sided > 1 else ''} on float values (the first at line {line}) "
+                "read or write array elements at indices computed inside a side; the pattern "
+                "covers the side taken at this point and may miss entries at points that take "
+                "the other side", SparsityWarning, stacklevel=6)
+        return [np.asarray(d) for d in res[k:-2]]
     return run
 
 
@@ -1068,8 +1078,8 @@ def jacobian_sparsity(func: Callable, argnums: int = 0, *, backend: str | None =
     scipy.sparse.csr_matrix (rows: the flattened outputs in order, columns: the flattened
     argument `argnums`), by compiled index-set propagation: every float value carries the
     bitset of the input entries it depends on, integer values and index arrays are the
-    arguments' own (adcompile/jacobian/sparsity.py: structural at the point; an `if` on a
-    float contributes the side taken, np.where/min/max both sides). Cached per function (shared by every jacobian_sparsity and
+    arguments' own (adcompile/jacobian/sparsity.py: structural; np.where/min/max and `if`
+    on floats contribute both sides, except as docs/api.md says). Cached per function (shared by every jacobian_sparsity and
     jacobian(sparse=True) of it), signature and content of the integer arguments."""
     _argnums_spec(argnums, "jacobian_sparsity", single_only=True)
 

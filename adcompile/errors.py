@@ -123,6 +123,12 @@ class ConvergenceWarning(RuntimeWarning):
     The message holds the residual reached."""
 
 
+class SparsityWarning(UserWarning):
+    """A Jacobian sparsity pattern holds at the given point but may miss entries at points
+    that take the other side of a branch on a float value (docs/api.md,
+    `jacobian_sparsity`)."""
+
+
 def warn_convergence(message: str, detail=None, stacklevel: int = 2) -> None:
     """Issue a ConvergenceWarning for a failed run-time requirement (all backends)."""
     import warnings

@@ -12,9 +12,9 @@ exactly when some chain of operations leads from input b+k to it at the given po
 
 Both are structural at the point: no cancellation (x - x), no zero partial (y * x at y == 0)
 hides a dependency; integer values, index arrays and loop bounds are the arguments' own, as in
-the program. Both take the side of an `if` on a float value that the point takes; the bitsets
-take both sides of `np.where`, `min`, `max` (NaN seeds: the side taken). Nothing re-checks a
-pattern at other points (the cache is per signature and integer-argument content;
+the program. The bitsets take both sides of `np.where`, `min`, `max` and of an `if` on a float
+(ad/dependencies.py says where they cannot, with a SparsityWarning); NaN seeds see the side
+taken. Loop trip counts are the point's. Nothing re-checks a pattern at other points (the cache is per signature and integer-argument content;
 docs/api.md, `jacobian_sparsity`).
 """
 from __future__ import annotations

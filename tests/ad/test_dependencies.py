@@ -49,6 +49,12 @@ def test_catalog_has_array_cases():
     assert len(_ARRAY_CASES) >= 60
 
 
+# programs with a branch on a float whose other side (not taken at the catalog's point) reads
+# inputs the taken side does not: the bitsets hold those entries too, the NaN passes do not
+BOTH_SIDES = {"break_on_sum", "continue_negatives",
+              "while_break_continue", "helper_early_return"}
+
+
 @pytest.mark.parametrize("name", [c.name for c in _ARRAY_CASES])
 def test_catalog_bitsets_equal_float_passes(name):
     c = catalog.CATALOG[name]
@@ -56,7 +62,11 @@ def test_catalog_bitsets_equal_float_passes(name):
     i = c.argnums[0]
     bits, nan = _patterns(c.fn, args, i)
     assert bits.shape == nan.shape
-    assert (bits != nan).nnz == 0, f"{name}: bitsets and NaN passes disagree"
+    assert (nan > bits).nnz == 0, f"{name}: a dependency the NaN passes find is missing"
+    if name in BOTH_SIDES:
+        assert (bits > nan).nnz > 0, f"{name}: no entry of the side not taken"
+    else:
+        assert (bits != nan).nnz == 0, f"{name}: bitsets and NaN passes disagree"
     if c.jac:
         nz = _dense_nonzeros(c.fn, args, i)
         assert not (nz & ~bits.toarray()).any(), f"{name}: a nonzero outside the pattern"
@@ -200,7 +210,7 @@ _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large
 @given(progs.float_programs())
 def test_random_programs_bitsets_contain_float_passes(p):
     """Every dependency the NaN passes find (and every nonzero of the dense Jacobian) is in
-    the bitset pattern; they agree but for both sides of min/max/where."""
+    the bitset pattern; they agree but for both sides of min/max/where and of branches."""
     arrays = [i for i, k in enumerate(p.arg_kinds) if k == "a"]
     if not arrays:
         event("no array argument")
@@ -212,4 +222,68 @@ def test_random_programs_bitsets_contain_float_passes(p):
     assert (nan > bits).nnz == 0
     nz = _dense_nonzeros(f, p.fresh_args(), i)
     assert not (nz & ~nan.toarray()).any()
-    event("equal" if (bits != nan).nnz == 0 else "bitsets larger (both sides of min/max)")
+    event("equal" if (bits != nan).nnz == 0 else "bitsets larger (both sides)")
+
+
+def branches(x):
+    r = np.zeros(4)
+    for i in range(3):
+        if x[i] > 0.5:
+            a = x[3] * 2.0
+            r[i] = x[i + 3]
+        else:
+            a = np.sin(x[4]) + x[5]
+            r[i] = x[i + 6]
+        r[3] += a
+    y = x[6] if x[7] > 0.5 else x[8]
+    return np.concatenate((r, np.array([y])))
+
+
+def test_float_branches_take_both_sides():
+    low = np.linspace(0.1, 0.45, 9)      # every condition false: the else sides run
+    high = np.linspace(0.6, 0.9, 9)      # every condition true
+    truth = [[3, 6], [4, 7], [5, 8], [3, 4, 5], [6, 8]]
+    for x in (low, high):
+        bits, nan = _patterns(branches, (x,), 0)
+        assert [sorted(bits[k].indices) for k in range(5)] == truth
+        assert (nan > bits).nnz == 0 and (bits > nan).nnz > 0   # NaN: one side only
+
+
+def side_index(x, idx):
+    r = np.zeros(idx.shape[0])
+    for i in range(idx.shape[0]):
+        if x[i] > 0.5:
+            r[i] = x[idx[i]]   # an index read inside the side: known only when it runs
+        else:
+            r[i] = x[i]
+    return r
+
+
+def test_branch_with_an_index_computed_in_a_side_warns():
+    x = np.linspace(0.1, 0.9, 6)
+    idx = np.array([5, 4, 3, 2, 1, 0], dtype=np.int64)
+    with pytest.warns(ad.SparsityWarning, match="side taken at this point"):
+        pat = ad.jacobian_sparsity(side_index, backend="llvm")(x, idx)
+    # the point's sides: x[i] <= 0.5 for i < 3 reads x[i], the others x[idx[i]]
+    assert [sorted(pat[k].indices) for k in range(6)] == [[0], [1], [2], [2], [1], [0]]
+
+
+def scalar_sides(x):
+    a = x[0]
+    b = x[1]
+    c = x[2]
+    if c > 0.5:
+        y = a * 2.0
+        z = np.floor(b) + a   # floor has no derivative: b is the other side's alone
+    else:
+        y = np.floor(a) + b * c
+        z = b
+    return np.array([y, z])
+
+
+def test_scalars_of_the_side_not_taken_join_inside_the_taken_side():
+    for c in (0.2, 0.8):
+        x = np.array([0.3, 0.6, c])
+        bits, nan = _patterns(scalar_sides, (x,), 0)
+        assert [sorted(bits[k].indices) for k in range(2)] == [[0, 1, 2], [0, 1]], c
+        assert (nan > bits).nnz == 0
