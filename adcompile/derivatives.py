@@ -837,8 +837,9 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
 @_recorded
 def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
             checkpoint=None, memory=None, options: CompileOptions | None = None):
-    """Dense Hessian of a scalar function w.r.t. one argument, column by column with
-    Hessian-vector products (forward over reverse). Shape: arg shape + arg shape.
+    """Dense Hessian of a scalar function w.r.t. one argument: vector forward mode over the
+    reverse program, every column in one pass (column by column with Hessian-vector products
+    where that cannot run). Shape: arg shape + arg shape.
     `checkpoint`/`memory`: the reverse pass's policy, as for `grad`."""
     checkpoint = parse_policy(checkpoint, memory)
     _argnums_spec(argnums, "hessian", single_only=True)
@@ -859,11 +860,15 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
                 return _hessian_nested(self, trees.flat_call(f, args, nested=True), i,
                                        checkpoint)
         x = args[i]
+        active = tuple(j == i for j in range(len(args)))
+        if isinstance(x, np.ndarray) and x.size > 1:
+            whole = _hessian_in_one_pass(self, f, args, i, checkpoint)
+            if whole is not None:
+                return whole
         dt = np.asarray(x).dtype if isinstance(x, np.ndarray) else np.float64
         cols = [hvp(f, args, seeds.basis_tangent(args, i, e), checkpoint=checkpoint,
                     options=self.options)[1]
                 for e in seeds.unit_vectors(np.shape(x), dt)]
-        active = tuple(j == i for j in range(len(args)))
         self._last = specialize(f, args, HVP(active, checkpoint), self.options)
         return assemble.from_columns(cols, x)
 
@@ -873,6 +878,24 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
         inner = grad(f, i, checkpoint=checkpoint, options=self.options)
         return programs.jacobian_forward(inner, sig, (i,), True, self.options, "hessian")
     return Derivative(func, call, "hessian", resolve_options(backend, options), program)
+
+
+def _hessian_in_one_pass(self, f, args, i, checkpoint):
+    """The Hessian by vector forward mode over the reverse program (forward over reverse
+    with one tangent lane per entry of x: every column in one pass, where n Hessian-vector
+    products cost n passes). None where vector forward mode cannot run over that reverse
+    program (the columns are then taken one by one)."""
+    x = args[i]
+    active = tuple(j == i for j in range(len(args)))
+    seed = np.eye(x.size, dtype=x.dtype).reshape(x.shape + (x.size,))
+    try:
+        sp, res = _retry_checkpointed(
+            lambda policy: specialize(f, args, HVP(active, policy, lanes=True), self.options),
+            checkpoint, self.options, tuple(args) + (1.0, seed), "hessian", 5)
+    except NonDifferentiable:
+        return None
+    self._last = sp
+    return np.asarray(res[3]).reshape(x.shape + x.shape)   # (out, grad, out_dot, grad_dots)
 
 
 # -- jvp and vjp called from compiled code --------------------------------------------------------

@@ -79,18 +79,20 @@ class VJP:
 
 @dataclass(frozen=True)
 class HVP:
-    """Forward over reverse: the tangent of the gradient (Hessian-vector products).
+    """Forward over reverse: the tangent of the gradient (Hessian-vector products; with
+    `lanes`, many at once: a dense Hessian in one pass).
     `checkpoint`: the reverse pass's policy, as for `VJP` (the tangent sweep follows the same
     schedule: its tapes sit next to the primal ones)."""
 
     active: tuple[bool, ...]
     checkpoint: object = None   # a policy of adcompile.checkpointing (hashable)
+    lanes: bool = False         # many tangent directions at once (dense Hessians)
     name: str = "hvp"
 
     def run(self, fn: Function, options: CompileOptions) -> Function:
         rev = vjp_function(fn, list(self.active), self.checkpoint, options)
         nbar = len(rev.args) - len(fn.args)
-        return jvp_function(rev, list(self.active) + [False] * nbar)
+        return jvp_function(rev, list(self.active) + [False] * nbar, self.lanes)
 
 
 def _fix_cotangent(fn: Function, index: int) -> None:
