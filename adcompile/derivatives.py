@@ -835,14 +835,20 @@ def hvp(func: Callable, primals: Sequence, tangents: Sequence, *, backend: str |
 
 
 @_recorded
-def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
-            checkpoint=None, memory=None, options: CompileOptions | None = None):
+def hessian(func: Callable, argnums: int = 0, *, sparse: bool = False,
+            backend: str | None = None, checkpoint=None, memory=None,
+            options: CompileOptions | None = None):
     """Dense Hessian of a scalar function w.r.t. one argument: vector forward mode over the
     reverse program, every column in one pass (column by column with Hessian-vector products
     where that cannot run). Shape: arg shape + arg shape.
+    sparse=True: a scipy.sparse.csr_matrix (flattened argument x flattened argument), the
+    sparse Jacobian of the gradient: one forward-over-reverse pass with a lane per colour of
+    the Hessian's pattern (`jacobian(grad(f), sparse=True)`; `.ncolors`, `.sparsity`).
     `checkpoint`/`memory`: the reverse pass's policy, as for `grad`."""
     checkpoint = parse_policy(checkpoint, memory)
     _argnums_spec(argnums, "hessian", single_only=True)
+    if sparse:
+        return _sparse_hessian(func, argnums, checkpoint, resolve_options(backend, options))
 
     def call(self, args):
         f = self.py_func
@@ -878,6 +884,21 @@ def hessian(func: Callable, argnums: int = 0, *, backend: str | None = None,
         inner = grad(f, i, checkpoint=checkpoint, options=self.options)
         return programs.jacobian_forward(inner, sig, (i,), True, self.options, "hessian")
     return Derivative(func, call, "hessian", resolve_options(backend, options), program)
+
+
+def _sparse_hessian(func, argnums, checkpoint, options: CompileOptions):
+    def call(self, args):
+        if self._inner is None:
+            g = grad(self.py_func, argnums, checkpoint=checkpoint, options=options)
+            self._inner = jacobian(g, argnums, sparse=True, options=options)
+        H = self._inner(*args)
+        inner = self._inner
+        self.ncolors, self.sparsity, self.coloring = inner.ncolors, inner.sparsity, inner.coloring
+        self._last = inner._last
+        return H
+    d = Derivative(func, call, "hessian", options)
+    d._inner = d.ncolors = d.sparsity = d.coloring = None
+    return d
 
 
 def _hessian_in_one_pass(self, f, args, i, checkpoint):
