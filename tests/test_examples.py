@@ -3,6 +3,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -118,3 +120,37 @@ def test_bundle_adjustment_jacobian_and_reader(tmp_path):
         for name in ("cams", "points", "obs_cam", "obs_pt", "obs_xy"):
             np.testing.assert_array_equal(getattr(back, name), getattr(prob, name))
         assert back.obs_cam.dtype == np.int64
+
+
+def test_bundle_adjustment_reads_adbench_files(tmp_path, capsys):
+    """ADBench's BA format (one camera, point, weight and feature, replicated with
+    observation k on camera k mod n and point k mod m): the example's ADBench objective equals
+    the test suite's independent one, its pattern is the exact one (29 nonzeros per observation),
+    the sparse Jacobian equals dense jacfwd."""
+    import numpy as np
+
+    import adcompile
+    from tests.jacobian.ba_problem import ba_flat, ba_true_pattern
+    ba = _load_example("bundle_adjustment.py")
+    path = tmp_path / "ba_n3_m5_p12.txt"
+    cam = [0.1, -0.2, 0.3, 0.5, -0.4, -5.0, 500.0, 3.0, -2.0, 0.01, -0.002]
+    ba["write_adbench"](str(path), cam, [0.3, -0.1, 1.2], 0.9, [40.0, -25.0], 3, 5, 12)
+    out = ba["main"](["--adbench", str(path), "--backend", "llvm"])
+    assert "J/F" in capsys.readouterr().out
+    x, args = out["x"], out["args"]
+    oc, op, feats, n, m = args
+    assert list(oc) == [k % 3 for k in range(12)] and list(op) == [k % 5 for k in range(12)]
+    np.testing.assert_allclose(ba["adbench_residual"](x, *args), ba_flat(x, *args), rtol=1e-14)
+    assert (out["pattern"] != ba_true_pattern(oc, op, n, m)).nnz == 0
+    D = adcompile.jacfwd(ba["adbench_residual"], backend="llvm")(x, *args)
+    np.testing.assert_allclose(out["J"].toarray(), D, rtol=1e-12, atol=1e-12)
+    assert out["ncolors"] <= 15
+
+
+def test_bundle_adjustment_plots_the_cost(tmp_path):
+    pytest.importorskip("matplotlib")
+    ba = _load_example("bundle_adjustment.py")
+    png = tmp_path / "cost.png"
+    out = ba["main"](["--quick", "--backend", "llvm", "--no-scipy", "--plot", str(png)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out["ad"].history and out["ad"].history[-1][1] == out["ad"].cost
