@@ -1039,11 +1039,19 @@ def _lanes_pass(self, args, i):
 
 
 def _bits_pass(self, args, i):
-    """run(seed) -> flattened output bitsets of the dependency program for argument i, built
-    on the lowered (loop) form on every backend: its unions need no whole-array kernels."""
+    """run(seed) -> flattened output bitsets of the dependency program for argument i. The
+    program is internal (its results are bitsets, whatever backend the user chose), so it is
+    built by the LLVM backend, whose compiles are fast (BA: 0.6 s where numba takes 16 s),
+    and, where that backend cannot build it, by the user's on the lowered (loop) form."""
     active = tuple(j == i for j in range(len(args)))
-    options = dataclasses.replace(self.options, lower_arrays=True)
-    sp = specialize(self.py_func, args, Dependencies(active), options)
+    try:
+        sp = specialize(self.py_func, args, Dependencies(active),
+                        dataclasses.replace(self.options, backend="llvm"))
+    except Unmapped:
+        raise
+    except AdError:
+        sp = specialize(self.py_func, args, Dependencies(active),
+                        dataclasses.replace(self.options, lower_arrays=True))
     self._last = sp
     k = len(sp.primal.result_types)
     warned = []
