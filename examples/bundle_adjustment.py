@@ -38,6 +38,24 @@ CERES_JAC_MS = 17.0                # Ceres, Dubrovnik-16, residual + Jacobian (i
 CERES_ITER_MS = 48.0               # Ceres, DENSE_SCHUR, one thread, per LM iteration
 
 
+def rotate(w0, w1, w2, X, Y, Z, eps):
+    """R(w) (X, Y, Z) for the axis-angle rotation w: Rodrigues' formula where |w|^2 > eps,
+    else the first-order R ~ I + [w]x."""
+    th2 = w0 * w0 + w1 * w1 + w2 * w2
+    if th2 > eps:
+        th = math.sqrt(th2)
+        ct = math.cos(th)
+        st = math.sin(th)
+        a0 = w0 / th
+        a1 = w1 / th
+        a2 = w2 / th
+        tmp = (a0 * X + a1 * Y + a2 * Z) * (1.0 - ct)
+        return (X * ct + (a1 * Z - a2 * Y) * st + a0 * tmp,
+                Y * ct + (a2 * X - a0 * Z) * st + a1 * tmp,
+                Z * ct + (a0 * Y - a1 * X) * st + a2 * tmp)
+    return X + w1 * Z - w2 * Y, Y + w2 * X - w0 * Z, Z + w0 * Y - w1 * X
+
+
 def residual(x, obs_cam, obs_pt, obs_xy, ncam):
     """Reprojection errors (2 per observation) of BAL's camera model."""
     nobs = obs_cam.shape[0]
@@ -52,22 +70,7 @@ def residual(x, obs_cam, obs_pt, obs_xy, ncam):
         X = x[p]
         Y = x[p + 1]
         Z = x[p + 2]
-        th2 = w0 * w0 + w1 * w1 + w2 * w2
-        if th2 > 2.220446049250313e-16:   # Rodrigues' formula
-            th = math.sqrt(th2)
-            ct = math.cos(th)
-            st = math.sin(th)
-            a0 = w0 / th
-            a1 = w1 / th
-            a2 = w2 / th
-            tmp = (a0 * X + a1 * Y + a2 * Z) * (1.0 - ct)
-            P0 = X * ct + (a1 * Z - a2 * Y) * st + a0 * tmp
-            P1 = Y * ct + (a2 * X - a0 * Z) * st + a1 * tmp
-            P2 = Z * ct + (a0 * Y - a1 * X) * st + a2 * tmp
-        else:                               # small angle: R ~ I + [w]x
-            P0 = X + w1 * Z - w2 * Y
-            P1 = Y + w2 * X - w0 * Z
-            P2 = Z + w0 * Y - w1 * X
+        P0, P1, P2 = rotate(w0, w1, w2, X, Y, Z, 2.220446049250313e-16)
         P0 = P0 + x[c + 3]
         P1 = P1 + x[c + 4]
         P2 = P2 + x[c + 5]
@@ -149,22 +152,7 @@ def adbench_residual(x, obs_cam, obs_pt, feats, ncam, npt):
         X = x[p] - x[c + 3]
         Y = x[p + 1] - x[c + 4]
         Z = x[p + 2] - x[c + 5]
-        th2 = w0 * w0 + w1 * w1 + w2 * w2
-        if th2 != 0.0:
-            th = math.sqrt(th2)
-            ct = math.cos(th)
-            st = math.sin(th)
-            a0 = w0 / th
-            a1 = w1 / th
-            a2 = w2 / th
-            tmp = (a0 * X + a1 * Y + a2 * Z) * (1.0 - ct)
-            P0 = X * ct + (a1 * Z - a2 * Y) * st + a0 * tmp
-            P1 = Y * ct + (a2 * X - a0 * Z) * st + a1 * tmp
-            P2 = Z * ct + (a0 * Y - a1 * X) * st + a2 * tmp
-        else:
-            P0 = X + w1 * Z - w2 * Y
-            P1 = Y + w2 * X - w0 * Z
-            P2 = Z + w0 * Y - w1 * X
+        P0, P1, P2 = rotate(w0, w1, w2, X, Y, Z, 0.0)   # ADBench: exact only at 0
         u = P0 / P2
         v = P1 / P2
         rr = u * u + v * v

@@ -1,48 +1,15 @@
 """ADBench-shaped bundle adjustment over a flat parameter vector with observation index
 arrays: x = [cameras (ncam x 11) | points (npt x 3) | weights (nobs)]; residuals
-[2 reprojection values per observation | 1 - w^2 per observation]."""
-import math
+[2 reprojection values per observation | 1 - w^2 per observation]. The objective is the
+example's (`examples/bundle_adjustment.py`, `adbench_residual`), checked there against the
+benchmarks' per-observation formulation."""
+import sys
+from pathlib import Path
 
 import numpy as np
 
-
-def ba_flat(x, obs_cam, obs_pt, feats, ncam, npt):
-    nobs = obs_cam.shape[0]
-    r = np.empty(3 * nobs)
-    for i in range(nobs):
-        c = obs_cam[i] * 11
-        p = ncam * 11 + obs_pt[i] * 3
-        r0 = x[c]
-        r1 = x[c + 1]
-        r2 = x[c + 2]
-        p0 = x[p] - x[c + 3]
-        p1 = x[p + 1] - x[c + 4]
-        p2 = x[p + 2] - x[c + 5]
-        th2 = r0 * r0 + r1 * r1 + r2 * r2
-        if th2 != 0.0:
-            th = math.sqrt(th2)
-            ct = math.cos(th)
-            st = math.sin(th)
-            w0 = r0 / th
-            w1 = r1 / th
-            w2 = r2 / th
-            tmp = (w0 * p0 + w1 * p1 + w2 * p2) * (1.0 - ct)
-            q0 = p0 * ct + (w1 * p2 - w2 * p1) * st + w0 * tmp
-            q1 = p1 * ct + (w2 * p0 - w0 * p2) * st + w1 * tmp
-            q2 = p2 * ct + (w0 * p1 - w1 * p0) * st + w2 * tmp
-        else:
-            q0 = p0 + r1 * p2 - r2 * p1
-            q1 = p1 + r2 * p0 - r0 * p2
-            q2 = p2 + r0 * p1 - r1 * p0
-        u = q0 / q2
-        v = q1 / q2
-        rsq = u * u + v * v
-        dist = 1.0 + x[c + 9] * rsq + x[c + 10] * rsq * rsq
-        w = x[ncam * 11 + npt * 3 + i]
-        r[2 * i] = w * (u * dist * x[c + 6] + x[c + 7] - feats[i, 0])
-        r[2 * i + 1] = w * (v * dist * x[c + 6] + x[c + 8] - feats[i, 1])
-        r[2 * nobs + i] = 1.0 - w * w
-    return r
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from bundle_adjustment import adbench_residual as ba_flat  # noqa: E402
 
 
 def ba_case(ncam, npt, nobs, seed=0):
