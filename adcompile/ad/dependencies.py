@@ -22,19 +22,19 @@ rule at 64 inputs per pass instead of 64 per word.
 """
 from __future__ import annotations
 
-from ..custom.functions import REGISTRY
-from ..errors import AdError
 from dataclasses import dataclass
 
+from ..custom.functions import REGISTRY
+from ..errors import AdError
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import has
 from ..ir.traits import Trait
-from ..ir.walk import clone_ops
 from ..ir.types import I64, ArrayType, TapeType
+from ..ir.walk import clone_ops
 from .emitter import Emitter, resolve
-from .rules import PARTIALS, ZERO_DERIVATIVE
 from .forward import Forward
+from .rules import PARTIALS, ZERO_DERIVATIVE
 
 BITS = I64   # the word type of a bitset lane
 
@@ -54,7 +54,7 @@ class DependencyEmitter(Emitter):
     their semiring form as they are emitted; ops on primal values only are emitted as is
     (partials nobody reads are removed by DCE)."""
 
-    def __init__(self, block, loc, fw: "Dependencies"):
+    def __init__(self, block, loc, fw: Dependencies):
         super().__init__(block, loc)
         self.fw = fw
 
@@ -262,7 +262,7 @@ class Dependencies(Forward):
         self.bit_ids.add(val.id)
         return val, idx, ok
 
-    def write_union(self, dst: Block, d: Value, w: "ArrayWrite", got: dict) -> Value:
+    def write_union(self, dst: Block, d: Value, w: ArrayWrite, got: dict) -> Value:
         """Element idx of a side's write `base[idx] = value` may hold, at another point, the
         old element or the written value: both sets join the element after the `if`."""
         old, idx, ok = got[id(w)]

@@ -22,32 +22,19 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import F64, I64
 from ..ir.views import ForOp
-from ..ir.walk import clone_ops, replace_uses
+from ..ir.walk import clone_ops
+from .rewrite import rewrite_ops
 
 UNROLL = 4
 
 
 def partial_sums(fn: Function) -> Function:
-    consts = {op.results[0].id: op.attrs["value"] for op in fn.walk()
-              if op.prim == "const" and type(op.attrs.get("value")) is int}
-    gone: dict[int, Value] = {}
-    _visit(fn.body, consts, gone)
-    if gone:
-        replace_uses(fn.body, gone)
-    return fn
+    return rewrite_ops(fn, _rewrite)
 
 
-def _visit(block: Block, consts: dict[int, int], gone: dict[int, Value]) -> None:
-    out: list[Op] = []
-    for op in block.ops:
-        for r in op.regions:
-            _visit(r, consts, gone)
-        sums = _sums(op, consts)
-        if sums:
-            out.extend(_unroll(op, sums, consts, gone))
-        else:
-            out.append(op)
-    block.ops = out
+def _rewrite(op: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op] | None:
+    sums = _sums(op, consts)
+    return _unroll(op, sums, consts, gone) if sums else None
 
 
 def _sums(op: Op, consts: dict[int, int]) -> list[int]:

@@ -24,32 +24,21 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..ir.primitives import has
 from ..ir.traits import Trait
-from ..ir.types import ArrayType, I64
+from ..ir.types import I64, ArrayType
 from ..ir.views import ForOp
-from ..ir.walk import clone_ops, replace_uses
+from ..ir.walk import clone_ops
+from .rewrite import rewrite_ops
 
 
 def split_sums(fn: Function) -> Function:
-    consts = {op.results[0].id: op.attrs["value"] for op in fn.walk()
-              if op.prim == "const" and type(op.attrs.get("value")) is int}
-    gone: dict[int, Value] = {}
-    _visit(fn.body, consts, gone)
-    if gone:
-        replace_uses(fn.body, gone)
-    return fn
+    return rewrite_ops(fn, _rewrite)
 
 
-def _visit(block: Block, consts: dict[int, int], gone: dict[int, Value]) -> None:
-    out: list[Op] = []
-    for op in block.ops:
-        for r in op.regions:
-            _visit(r, consts, gone)
-        if op.prim == "for" and op.attrs.get("adjoint") and \
-                not any(o.regions for o in op.regions[0].ops):
-            out.extend(_split(op, consts, gone))
-        else:
-            out.append(op)
-    block.ops = out
+def _rewrite(op: Op, consts: dict[int, int], gone: dict[int, Value]) -> list[Op] | None:
+    if op.prim == "for" and op.attrs.get("adjoint") and \
+            not any(o.regions for o in op.regions[0].ops):
+        return _split(op, consts, gone)
+    return None
 
 
 class _Body:
