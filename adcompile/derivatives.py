@@ -1146,7 +1146,8 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
     """The Jacobian of `func` in argument `argnums`. sparse=False: jacfwd's dense array.
     sparse=True: a scipy.sparse.csr_matrix (flattened outputs x flattened argument) from one
     vector-forward pass with one lane per colour of a distance-2 column colouring of the
-    pattern (`jacobian_sparsity`); `.ncolors` and `.sparsity` describe the last call. The
+    pattern (`jacobian_sparsity`), or one reverse pass per row colour where that is cheaper
+    (`_sparse_coloring`); `.ncolors`, `.sparsity`, `.coloring` describe the last call. The
     pattern and colouring are cached per function (shared with jacobian_sparsity and every
     other sparse jacobian of it: a solver called again does not detect them again), per
     signature and per content of the integer arguments."""
@@ -1159,26 +1160,66 @@ def jacobian(func: Callable, argnums: int = 0, *, sparse: bool = False,
         i = _sparse_argnum(argnums, len(args), self.py_func, "jacobian")
         _, entry = _pattern(self, args, i, "jacobian")
         pat, x = entry.pattern, args[i]
-        ckey = ("column", x.dtype.str)
+        ckey = ("best", x.dtype.str)
         if ckey not in entry.colorings:
-            col = coloring.column_coloring(pat)
+            col = _sparse_coloring(pat)
             width = max(col.ncolors, 1)
-            seed = np.zeros((x.size, width), dtype=x.dtype)
+            n = x.size if col.mode == "column" else pat.shape[0]
+            seed = np.zeros((n, width), dtype=x.dtype)
             seed[:, :col.ncolors] = col.seed(x.dtype)
-            entry.colorings[ckey] = (col, seed.reshape(x.shape + (width,)),
-                                     coloring.decompression(pat, col))
+            if col.mode == "column":
+                seed = seed.reshape(x.shape + (width,))
+            entry.colorings[ckey] = (col, seed, coloring.decompression(pat, col))
         col, seed, unpack = entry.colorings[ckey]
+        self.ncolors, self.sparsity, self.coloring = col.ncolors, pat, col
+        if col.mode == "row":
+            return unpack(_row_compressed(self, args, i, seed, col.ncolors))
         width = seed.shape[-1]
         outs = _lanes_pass(self, args, i)(seed)
         comp = (np.concatenate([o.reshape(-1, width) for o in outs], axis=0) if len(outs) > 1
                 else outs[0].reshape(-1, width) if outs else np.zeros((0, width)))
         if col.ncolors == 0:
             comp = np.zeros((comp.shape[0], 0))
-        self.ncolors, self.sparsity, self.coloring = col.ncolors, pat, col
         return unpack(comp)
     d = Derivative(func, call, "jacobian", resolve_options(backend, options))
     d.ncolors = d.sparsity = d.coloring = None
     return d
+
+
+REVERSE_PASS_COST = 3   # one reverse pass against one tangent lane of a forward pass
+
+
+def _sparse_coloring(pat):
+    """Column colouring (one vector-forward pass, a lane per colour) unless a row colouring
+    (one reverse pass per colour) is cheaper by REVERSE_PASS_COST: few dense rows, as a sum of
+    terms over all inputs."""
+    from .jacobian import coloring
+    col = coloring.column_coloring(pat)
+    best = coloring.best_coloring(pat)
+    if best.mode == "row" and REVERSE_PASS_COST * best.ncolors < col.ncolors:
+        return best
+    return col
+
+
+def _row_compressed(self, args, i, seed, ncolors):
+    """Sᵀ J for the row colouring's seed S (outputs x colours): one reverse pass per colour,
+    the cotangent of each output its part of the colour's column of S."""
+    f = self.py_func
+    active = tuple(j == i for j in range(len(args)))
+    fn = specialize(f, args, VJP(active), self.options).primal
+    outs = _compiled_primal(f, args, self.options)
+    outs = list(outs) if fn.returns_tuple else [outs]
+    dts = [scalar_of(t).np_dtype for t in fn.result_types]
+    sizes = np.cumsum([0] + [int(np.size(o)) for o in outs])
+    rows = []
+    for c in range(ncolors):
+        cots = tuple(seed[sizes[q]:sizes[q + 1], c].astype(dts[q]).reshape(np.shape(o))
+                     if isinstance(o, np.ndarray) else dts[q].type(seed[sizes[q], c])
+                     for q, o in enumerate(outs))
+        sp, res = _call_vjp(f, args, active, None, self.options, tuple(args) + cots)
+        self._last = sp
+        rows.append(np.asarray(res[len(outs)]).reshape(-1))
+    return np.array(rows).reshape(ncolors, -1) if rows else np.zeros((0, args[i].size))
 
 
 # -- derivative objects built inside compiled code -------------------------------------------

@@ -216,3 +216,44 @@ def test_sparse_hessian_equals_dense(f, args, most):
     h = 1e-6
     fd = (g(args[0] + h * v, *args[1:]) - g(args[0] - h * v, *args[1:])) / (2 * h)
     np.testing.assert_allclose(S @ v, fd, rtol=1e-5, atol=1e-5)
+
+
+def dense_rows(x):
+    """n diagonal rows and two dense ones: columns all collide (n column colours), rows need 3."""
+    n = x.shape[0]
+    r = np.empty(n + 2)
+    for i in range(n):
+        r[i] = x[i] ** 2
+    r[n] = np.sum(np.sin(x))
+    r[n + 1] = np.sum(x * x) * x[0]
+    return r
+
+
+def two_outputs(x):
+    return np.sin(x[:3]) * 2.0, np.sum(x ** 3), np.cos(x[-4:])
+
+
+@pytest.mark.parametrize("f", [dense_rows, two_outputs])
+def test_reverse_mode_with_row_colours_when_fewer(f):
+    x = np.linspace(0.1, 1.0, 120)
+    jac = adcompile.jacobian(f, sparse=True, backend="llvm")
+    J = jac(x)
+    assert jac.coloring.mode == "row" and jac.ncolors <= 3
+    D = adcompile.jacfwd(f, backend="llvm")(x)
+    D = np.concatenate([np.reshape(d, (-1, x.size)) for d in (D if isinstance(D, tuple) else (D,))])
+    np.testing.assert_allclose(J.toarray(), D, rtol=1e-12, atol=1e-12)
+    v = np.random.default_rng(2).normal(size=x.size)
+    h = 1e-6
+
+    def flat(z):
+        out = f(z)
+        return np.concatenate([np.ravel(o) for o in (out if isinstance(out, tuple) else (out,))])
+    fd = (flat(x + h * v) - flat(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(J @ v, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_ba_keeps_column_colours():
+    args = ba_case(4, 9, 40, 1)
+    jac = adcompile.jacobian(ba_flat, sparse=True, backend="llvm")
+    jac(*args)
+    assert jac.coloring.mode == "column"
