@@ -1054,21 +1054,27 @@ def _bits_pass(self, args, i):
                         dataclasses.replace(self.options, lower_arrays=True))
     self._last = sp
     k = len(sp.primal.result_types)
-    warned = []
 
     def run(seed):
         res = _call(sp, tuple(args) + (seed,))
-        one_sided, line = int(res[-2]), int(res[-1])
-        if one_sided and not warned:
-            warned.append(1)
-            warnings.warn(
-                f"jacobian_sparsity of '{self.py_func.__name__}': {one_sided} branch"
-                f"{'es' if one_sided > 1 else ''} on float values (the first at line {line}) "
-                "read or write array elements at indices computed inside a side; the pattern "
-                "covers the side taken at this point and may miss entries at points that take "
-                "the other side", SparsityWarning, stacklevel=6)
-        return [np.asarray(d) for d in res[k:-2]]
+        run.flags = tuple(int(v) for v in res[-3:])   # one-sided branches, trip counts, line
+        return [np.asarray(d) for d in res[k:-3]]
+    run.flags = (0, 0, 0)
     return run
+
+
+def _pointwise_warning(f, flags) -> None:
+    one_sided, trips, line = flags
+    why = []
+    if trips:
+        why.append(f"{trips} loop{'s' if trips > 1 else ''} whose trip count float values "
+                   "decide (while, break, return in a loop)")
+    if one_sided:
+        why.append(f"{one_sided} branch{'es' if one_sided > 1 else ''} on float values whose "
+                   "sides read or write array elements at indices computed inside a side")
+    warnings.warn(f"jacobian_sparsity of '{f.__name__}': {' and '.join(why)} (the first at "
+                  f"line {line}): the pattern is this point's, so it is detected again at "
+                  "each new point (slower, never stale)", SparsityWarning, stacklevel=5)
 
 
 def _sparse_argnum(argnums, nargs, f, what) -> int:
@@ -1100,12 +1106,28 @@ _PATTERNS: weakref.WeakKeyDictionary[Callable, dict] = weakref.WeakKeyDictionary
 _PATTERNS_PER_FUNCTION = 8   # distinct index arrays kept per function
 
 
+_POINTWISE = object()   # cache marker: patterns of this key are kept per point
+
+
+def _point_digest(args) -> bytes:
+    """The float arguments' content, for patterns that are the point's only."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=16)
+    for a in args:
+        arr = np.asarray(a)
+        if arr.dtype.kind in "fc":
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.digest()
+
+
 def _pattern(self, args, i, what) -> tuple[tuple, _PatternEntry]:
     """The cached pattern of `self.py_func` in argument i for these arguments, detected on a
     miss by bitset passes of the dependency program, or NaN-seeded vector-forward passes
     where that program has no bitset form (jacobian/sparsity.py)."""
     cache = _PATTERNS.setdefault(self.py_func, {})
     key = _pattern_key(args, i)
+    if cache.get(key) is _POINTWISE:   # this program's patterns are per point
+        key = key + (_point_digest(args),)
     hit = cache.get(key)
     if hit is not None and not hit.program.stale():
         cache[key] = cache.pop(key)   # most recently used last
@@ -1114,7 +1136,13 @@ def _pattern(self, args, i, what) -> tuple[tuple, _PatternEntry]:
     _check_float_arg(args[i], i, what)
     _active_mask(self.py_func, args, (i,))
     try:
-        pat = sparsity.bitset_pattern(_bits_pass(self, args, i), np.shape(args[i]))
+        run = _bits_pass(self, args, i)
+        pat = sparsity.bitset_pattern(run, np.shape(args[i]))
+        if any(run.flags[:2]):
+            if cache.get(key) is not _POINTWISE and len(key) == len(_pattern_key(args, i)):
+                _pointwise_warning(self.py_func, run.flags)
+                cache[key] = _POINTWISE
+                key = key + (_point_digest(args),)
     except Unmapped:   # tangent code with no bitset form: float passes with NaN seeds
         pat = sparsity.nan_pattern(_lanes_pass(self, args, i), np.shape(args[i]))
     cache.pop(key, None)

@@ -124,9 +124,9 @@ class ConvergenceWarning(RuntimeWarning):
 
 
 class SparsityWarning(UserWarning):
-    """A Jacobian sparsity pattern holds at the given point but may miss entries at points
-    that take the other side of a branch on a float value (docs/api.md,
-    `jacobian_sparsity`)."""
+    """A Jacobian sparsity pattern is the given point's only (a loop whose trip count floats
+    decide, a branch whose sides index arrays by values they compute): it is detected again
+    at every new point (docs/api.md, `jacobian_sparsity`)."""
 
 
 def warn_convergence(message: str, detail=None, stacklevel: int = 2) -> None:

@@ -11,12 +11,13 @@ values, index arrays and loop bounds are the primal's, computed from the given a
 gathers and scatters by index arrays (BA's `obs_cam`) give exactly the pattern they decide.
 
 The pattern is structural at the point: no cancellation (x - x) or zero partial (y * x at
-y == 0) removes an entry. A branch (`if`) on a float runs the side the point takes, and its
-results then also get the sets of every value from outside the `if` that the other side's
-results read (a static data-flow union over both sides, `branch_reads`), so the pattern holds
-at points on either side. Where a side reads an element of a varied array (its set is the one
-element's, known only when it runs), the union cannot be formed statically: the result keeps
-the side taken and a `SparsityWarning` names the branch. A rule whose tangent code this mapping does not know raises `Unmapped`; the
+y == 0) removes an entry. A branch (`if`) on a float runs the side the point takes; the sets of
+what the other side reads from outside (`branch_reads`: scalars, and array elements at indices
+computable outside the `if`, read before it) join the results too, so the pattern holds at
+points on either side. Where a side computes its own index, the union cannot be formed without
+running it: the result keeps the side taken. Such branches and loops whose trip count floats
+decide make the pattern the point's only; the program reports them (`Dependencies.run`), and
+`jacobian_sparsity` then keeps patterns per point, with a `SparsityWarning`. A rule whose tangent code this mapping does not know raises `Unmapped`; the
 caller (`jacobian/sparsity.py`) then falls back to NaN-seeded float passes, which cover every
 rule at 64 inputs per pass instead of 64 per word.
 """
@@ -161,18 +162,22 @@ class Dependencies(Forward):
         self.dot = _Dots(self.bit_ids)
         self.tainted = _tainted(self.fn, self.varied)
         self.one_sided: list = []   # locations of branches whose other side is not added
+        self.trip_counts: list = []   # loops whose trip count floats decide
 
     def run(self) -> Function:
-        """The program, returning after the bitsets the number of branches whose other side
-        could not be added and the line of the first (so that a program loaded from the disk
-        cache still reports them)."""
+        """The program, returning after the bitsets what makes its pattern the point's only
+        (so that a program loaded from the disk cache still reports it): the number of
+        branches whose other side could not be added, the number of loops whose trip count
+        floats decide, and the line of the first of either."""
         fn = super().run()
         ret = fn.body.ops.pop()
         b = Builder(fn.body, ret.loc)
-        line = self.one_sided[0].line if self.one_sided and self.one_sided[0] else 0
-        flags = [b.const(len(self.one_sided), I64, "one_sided"), b.const(line, I64, "line")]
+        first = [loc for loc in self.one_sided + self.trip_counts if loc]
+        flags = [b.const(len(self.one_sided), I64, "one_sided"),
+                 b.const(len(self.trip_counts), I64, "trip_counts"),
+                 b.const(first[0].line if first else 0, I64, "line")]
         b.op("return", list(ret.operands) + flags, [])
-        fn.result_types = list(fn.result_types) + [I64, I64]
+        fn.result_types = list(fn.result_types) + [I64] * len(flags)
         return fn
 
     def keeps_rule(self, op: Op) -> bool:
@@ -193,6 +198,10 @@ class Dependencies(Forward):
         raise Unmapped("dependency mode: a custom derivative rule")
 
     def structured(self, op: Op, dst: Block) -> None:
+        if op.prim == "while" and any(v.id in self.tainted for o in _walk(op.regions[0])
+                                      for v in o.operands) or op.prim == "for" and \
+                any(v.id in self.tainted for v in op.operands[:3]):
+            self.trip_counts.append(op.loc)   # runs as often as floats decide: the point's
         if op.prim != "if" or op.operands[0].id not in self.tainted:
             return super().structured(op, dst)   # an integer condition: the pattern's own
         slots = [k for k, r in enumerate(op.results) if r.id in self.varied]
@@ -484,10 +493,9 @@ def _walk(block: Block):
 
 
 def dependency_function(fn: Function, active: list[bool]) -> Function:
-    """`f_deps(*args, x_bits) -> (*outs, *out_bits, n_one_sided, line)`: the bitsets of every
-    output element, for the bitset seed `x_bits` (x's shape plus a trailing axis of int64
-    words), and the count and first line of branches only the taken side of which is in them
-    (`Dependencies.run`)."""
+    """`f_deps(*args, x_bits) -> (*outs, *out_bits, n_one_sided, n_trip_counts, line)`: the
+    bitsets of every output element, for the bitset seed `x_bits` (x's shape plus a trailing
+    axis of int64 words), and what makes them the point's only (`Dependencies.run`)."""
     return Dependencies(fn, active).run()
 
 

@@ -14,8 +14,8 @@ Both are structural at the point: no cancellation (x - x), no zero partial (y * 
 hides a dependency; integer values, index arrays and loop bounds are the arguments' own, as in
 the program. The bitsets take both sides of `np.where`, `min`, `max` and of an `if` on a float
 (ad/dependencies.py says where they cannot, with a SparsityWarning); NaN seeds see the side
-taken. Loop trip counts are the point's. Nothing re-checks a pattern at other points (the cache is per signature and integer-argument content;
-docs/api.md, `jacobian_sparsity`).
+taken. Patterns that are only the point's (loops that floats stop, one-sided branches: the
+dependency program reports them) are kept per point (docs/api.md, `jacobian_sparsity`).
 """
 from __future__ import annotations
 

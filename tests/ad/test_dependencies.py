@@ -262,7 +262,7 @@ def side_index(x, idx):
 def test_branch_with_an_index_computed_in_a_side_warns():
     x = np.linspace(0.1, 0.9, 6)
     idx = np.array([5, 4, 3, 2, 1, 0], dtype=np.int64)
-    with pytest.warns(ad.SparsityWarning, match="side taken at this point"):
+    with pytest.warns(ad.SparsityWarning, match="detected again at each new point"):
         pat = ad.jacobian_sparsity(side_index, backend="llvm")(x, idx)
     # the point's sides: x[i] <= 0.5 for i < 3 reads x[i], the others x[idx[i]]
     assert [sorted(pat[k].indices) for k in range(6)] == [[0], [1], [2], [2], [1], [0]]
@@ -287,3 +287,27 @@ def test_scalars_of_the_side_not_taken_join_inside_the_taken_side():
         bits, nan = _patterns(scalar_sides, (x,), 0)
         assert [sorted(bits[k].indices) for k in range(2)] == [[0, 1, 2], [0, 1]], c
         assert (nan > bits).nnz == 0
+
+
+def stop_early(x):
+    t = 0.0
+    for i in range(x.shape[0]):
+        t = t + x[i] * x[i]
+        if t > 1.0:
+            break
+    return np.array([t, x[0]])
+
+
+def test_float_decided_trip_counts_give_patterns_per_point():
+    """A loop that floats stop: its pattern is the point's, so it is detected again at a new
+    point (never reused from another), and the sparse Jacobian stays right there."""
+    early, late = np.array([0.8, 0.8, 0.1, 0.1]), np.full(4, 0.1)
+    pat_of = ad.jacobian_sparsity(stop_early, backend="llvm")
+    with pytest.warns(ad.SparsityWarning, match="trip count"):
+        assert sorted(pat_of(early)[0].indices) == [0, 1]
+    assert sorted(pat_of(late)[0].indices) == [0, 1, 2, 3]
+    assert sorted(pat_of(early)[0].indices) == [0, 1]
+    jac = ad.jacobian(stop_early, sparse=True, backend="llvm")
+    for x in (late, early):
+        np.testing.assert_allclose(jac(x).toarray(), ad.jacfwd(stop_early, backend="llvm")(x),
+                                   rtol=1e-14)

@@ -257,3 +257,27 @@ def test_ba_keeps_column_colours():
     jac = adcompile.jacobian(ba_flat, sparse=True, backend="llvm")
     jac(*args)
     assert jac.coloring.mode == "column"
+
+
+def _catalog_array_cases():
+    from tests.ad import catalog
+    out = []
+    for c in catalog.CATALOG.values():
+        a = c.args()[c.argnums[0]]
+        if c.jac and isinstance(a, np.ndarray) and a.dtype == np.float64 and a.size > 1:
+            out.append(c)
+    return out
+
+
+@pytest.mark.parametrize("case", _catalog_array_cases(), ids=lambda c: c.name)
+def test_catalog_sparse_jacobians_equal_jacfwd(case):
+    args = case.args()
+    i = case.argnums[0]
+    jac = adcompile.jacobian(case.fn, argnums=i, sparse=True, backend="llvm")
+    J = jac(*args)
+    D = adcompile.jacfwd(case.fn, argnums=i, backend="llvm")(*args)
+    D = np.concatenate([np.reshape(d, (-1, args[i].size))
+                        for d in (D if isinstance(D, tuple) else (D,))])
+    assert J.shape == D.shape
+    np.testing.assert_allclose(J.toarray(), D, rtol=1e-11, atol=1e-11 * max(1.0, np.abs(D).max()))
+    assert not (D != 0)[~jac.sparsity.toarray()].any()
